@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything kip's tests, lab and demo need on Debian 12, as root. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need_apt=()
+for pair in containerd:containerd runc:runc etcd:etcd-server etcdctl:etcd-client busybox:busybox-static \
+            debootstrap:debootstrap systemd-nspawn:systemd-container zstd:zstd ip:iproute2 openssl:openssl; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { execaExec, ExecSpawnError } from '../../lib/exec.ts';
+
+describe('execaExec', () => {
+  it('returns a failing exit status as data', async () => {
+    const r = await execaExec('sh', ['-c', 'echo out; echo err >&2; exit 3'], { timeoutMs: 5_000 });
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe('err\n');
+    expect(r.timedOut).toBe(false);
+  });
+  it('kills a child that outlives its timeout', async () => {
+    const r = await execaExec('sleep', ['5'], { timeoutMs: 100, killGraceMs: 100 });
+    expect(r.timedOut).toBe(true);
+    expect(r.durationMs).toBeLessThan(4_000);
+  });
+  it('raises a typed error when the program does not exist', async () => {
+    await expect(execaExec('/nonexistent/kip-test-binary', [], { timeoutMs: 1_000 })).rejects.toBeInstanceOf(ExecSpawnError);
+  });
+});

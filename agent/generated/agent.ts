@@ -1,0 +1,55 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AgentClient as _kip_v1_AgentClient, AgentDefinition as _kip_v1_AgentDefinition } from './kip/v1/Agent.ts';
+import type { Check as _kip_v1_Check, Check__Output as _kip_v1_Check__Output } from './kip/v1/Check.ts';
+import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from './kip/v1/DiskState.ts';
+import type { GetNodeRequest as _kip_v1_GetNodeRequest, GetNodeRequest__Output as _kip_v1_GetNodeRequest__Output } from './kip/v1/GetNodeRequest.ts';
+import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _kip_v1_GetRunRequest__Output } from './kip/v1/GetRunRequest.ts';
+import type { NodeInfo as _kip_v1_NodeInfo, NodeInfo__Output as _kip_v1_NodeInfo__Output } from './kip/v1/NodeInfo.ts';
+import type { PreflightReport as _kip_v1_PreflightReport, PreflightReport__Output as _kip_v1_PreflightReport__Output } from './kip/v1/PreflightReport.ts';
+import type { PreflightRequest as _kip_v1_PreflightRequest, PreflightRequest__Output as _kip_v1_PreflightRequest__Output } from './kip/v1/PreflightRequest.ts';
+import type { RollbackRequest as _kip_v1_RollbackRequest, RollbackRequest__Output as _kip_v1_RollbackRequest__Output } from './kip/v1/RollbackRequest.ts';
+import type { RunState as _kip_v1_RunState, RunState__Output as _kip_v1_RunState__Output } from './kip/v1/RunState.ts';
+import type { SkipFileState as _kip_v1_SkipFileState, SkipFileState__Output as _kip_v1_SkipFileState__Output } from './kip/v1/SkipFileState.ts';
+import type { StageBinaryChunk as _kip_v1_StageBinaryChunk, StageBinaryChunk__Output as _kip_v1_StageBinaryChunk__Output } from './kip/v1/StageBinaryChunk.ts';
+import type { StageBinaryMetadata as _kip_v1_StageBinaryMetadata, StageBinaryMetadata__Output as _kip_v1_StageBinaryMetadata__Output } from './kip/v1/StageBinaryMetadata.ts';
+import type { StageBinaryResponse as _kip_v1_StageBinaryResponse, StageBinaryResponse__Output as _kip_v1_StageBinaryResponse__Output } from './kip/v1/StageBinaryResponse.ts';
+import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip_v1_StagedBinary__Output } from './kip/v1/StagedBinary.ts';
+import type { StepEvent as _kip_v1_StepEvent, StepEvent__Output as _kip_v1_StepEvent__Output } from './kip/v1/StepEvent.ts';
+import type { UnitState as _kip_v1_UnitState, UnitState__Output as _kip_v1_UnitState__Output } from './kip/v1/UnitState.ts';
+import type { UpgradeRequest as _kip_v1_UpgradeRequest, UpgradeRequest__Output as _kip_v1_UpgradeRequest__Output } from './kip/v1/UpgradeRequest.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  kip: {
+    v1: {
+      Agent: SubtypeConstructor<typeof grpc.Client, _kip_v1_AgentClient> & { service: _kip_v1_AgentDefinition }
+      Check: MessageTypeDefinition<_kip_v1_Check, _kip_v1_Check__Output>
+      CheckStatus: EnumTypeDefinition
+      DiskState: MessageTypeDefinition<_kip_v1_DiskState, _kip_v1_DiskState__Output>
+      GetNodeRequest: MessageTypeDefinition<_kip_v1_GetNodeRequest, _kip_v1_GetNodeRequest__Output>
+      GetRunRequest: MessageTypeDefinition<_kip_v1_GetRunRequest, _kip_v1_GetRunRequest__Output>
+      NodeInfo: MessageTypeDefinition<_kip_v1_NodeInfo, _kip_v1_NodeInfo__Output>
+      PreflightReport: MessageTypeDefinition<_kip_v1_PreflightReport, _kip_v1_PreflightReport__Output>
+      PreflightRequest: MessageTypeDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightRequest__Output>
+      RollbackRequest: MessageTypeDefinition<_kip_v1_RollbackRequest, _kip_v1_RollbackRequest__Output>
+      RunPhase: EnumTypeDefinition
+      RunState: MessageTypeDefinition<_kip_v1_RunState, _kip_v1_RunState__Output>
+      SkipFileState: MessageTypeDefinition<_kip_v1_SkipFileState, _kip_v1_SkipFileState__Output>
+      StageBinaryChunk: MessageTypeDefinition<_kip_v1_StageBinaryChunk, _kip_v1_StageBinaryChunk__Output>
+      StageBinaryMetadata: MessageTypeDefinition<_kip_v1_StageBinaryMetadata, _kip_v1_StageBinaryMetadata__Output>
+      StageBinaryResponse: MessageTypeDefinition<_kip_v1_StageBinaryResponse, _kip_v1_StageBinaryResponse__Output>
+      StagedBinary: MessageTypeDefinition<_kip_v1_StagedBinary, _kip_v1_StagedBinary__Output>
+      Step: EnumTypeDefinition
+      StepEvent: MessageTypeDefinition<_kip_v1_StepEvent, _kip_v1_StepEvent__Output>
+      StepStatus: EnumTypeDefinition
+      UnitState: MessageTypeDefinition<_kip_v1_UnitState, _kip_v1_UnitState__Output>
+      UpgradeRequest: MessageTypeDefinition<_kip_v1_UpgradeRequest, _kip_v1_UpgradeRequest__Output>
+    }
+  }
+}
+

@@ -1,0 +1,10 @@
+// Original file: proto/kip/v1/agent.proto
+
+
+export interface GetRunRequest {
+  'runId'?: (string);
+}
+
+export interface GetRunRequest__Output {
+  'runId': (string);
+}

@@ -1,0 +1,37 @@
+// Original file: proto/kip/v1/agent.proto
+
+import type { UnitState as _kip_v1_UnitState, UnitState__Output as _kip_v1_UnitState__Output } from '../../kip/v1/UnitState.ts';
+import type { SkipFileState as _kip_v1_SkipFileState, SkipFileState__Output as _kip_v1_SkipFileState__Output } from '../../kip/v1/SkipFileState.ts';
+import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from '../../kip/v1/DiskState.ts';
+import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip_v1_StagedBinary__Output } from '../../kip/v1/StagedBinary.ts';
+import type { RunPhase as _kip_v1_RunPhase, RunPhase__Output as _kip_v1_RunPhase__Output } from '../../kip/v1/RunPhase.ts';
+
+export interface NodeInfo {
+  'nodeName'?: (string);
+  'agentVersion'?: (string);
+  'kubeletBinary'?: (string);
+  'kubeletVersion'?: (string);
+  'kubeletSha256'?: (string);
+  'kubeletPatched'?: (boolean);
+  'unit'?: (_kip_v1_UnitState | null);
+  'skipFile'?: (_kip_v1_SkipFileState | null);
+  'disks'?: (_kip_v1_DiskState)[];
+  'staged'?: (_kip_v1_StagedBinary)[];
+  'lastRunId'?: (string);
+  'lastRunPhase'?: (_kip_v1_RunPhase);
+}
+
+export interface NodeInfo__Output {
+  'nodeName': (string);
+  'agentVersion': (string);
+  'kubeletBinary': (string);
+  'kubeletVersion': (string);
+  'kubeletSha256': (string);
+  'kubeletPatched': (boolean);
+  'unit': (_kip_v1_UnitState__Output | null);
+  'skipFile': (_kip_v1_SkipFileState__Output | null);
+  'disks': (_kip_v1_DiskState__Output)[];
+  'staged': (_kip_v1_StagedBinary__Output)[];
+  'lastRunId': (string);
+  'lastRunPhase': (_kip_v1_RunPhase__Output);
+}

@@ -1,0 +1,12 @@
+// Original file: proto/kip/v1/agent.proto
+
+
+export interface PreflightRequest {
+  'targetVersion'?: (string);
+  'allowDroppedFlags'?: (string)[];
+}
+
+export interface PreflightRequest__Output {
+  'targetVersion': (string);
+  'allowDroppedFlags': (string)[];
+}

@@ -1,0 +1,53 @@
+// Original file: proto/kip/v1/agent.proto
+
+export const Step = {
+  STEP_UNSPECIFIED: 'STEP_UNSPECIFIED',
+  VERIFY_STAGED: 'VERIFY_STAGED',
+  BACKUP: 'BACKUP',
+  MIGRATE_FLAGS: 'MIGRATE_FLAGS',
+  WRITE_SKIP_FILE: 'WRITE_SKIP_FILE',
+  STOP_KUBELET: 'STOP_KUBELET',
+  SWAP_BINARY: 'SWAP_BINARY',
+  START_KUBELET: 'START_KUBELET',
+  VERIFY: 'VERIFY',
+  DONE: 'DONE',
+  ROLLBACK_STOP: 'ROLLBACK_STOP',
+  ROLLBACK_RESTORE: 'ROLLBACK_RESTORE',
+  ROLLBACK_START: 'ROLLBACK_START',
+  ROLLBACK_VERIFY: 'ROLLBACK_VERIFY',
+  ROLLED_BACK: 'ROLLED_BACK',
+} as const;
+
+export type Step =
+  | 'STEP_UNSPECIFIED'
+  | 0
+  | 'VERIFY_STAGED'
+  | 1
+  | 'BACKUP'
+  | 2
+  | 'MIGRATE_FLAGS'
+  | 3
+  | 'WRITE_SKIP_FILE'
+  | 4
+  | 'STOP_KUBELET'
+  | 5
+  | 'SWAP_BINARY'
+  | 6
+  | 'START_KUBELET'
+  | 7
+  | 'VERIFY'
+  | 8
+  | 'DONE'
+  | 9
+  | 'ROLLBACK_STOP'
+  | 20
+  | 'ROLLBACK_RESTORE'
+  | 21
+  | 'ROLLBACK_START'
+  | 22
+  | 'ROLLBACK_VERIFY'
+  | 23
+  | 'ROLLED_BACK'
+  | 24
+
+export type Step__Output = typeof Step[keyof typeof Step]

@@ -4,9 +4,11 @@
 export interface PreflightRequest {
   'targetVersion'?: (string);
   'allowDroppedFlags'?: (string)[];
+  'allowUnpatched'?: (boolean);
 }
 
 export interface PreflightRequest__Output {
   'targetVersion': (string);
   'allowDroppedFlags': (string)[];
+  'allowUnpatched': (boolean);
 }

@@ -1,0 +1,173 @@
+/**
+ * The file-system adapter of the upgrade: crash-safe writes (temp file beside the target, fsync,
+ * rename, fsync the directory), streaming checksums and copies. Nothing here holds a whole
+ * binary in memory.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+
+export interface FileStat {
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+}
+
+export interface FileSystem {
+  readText(file: string): Promise<string | undefined>;
+  readBytes(file: string): Promise<Buffer | undefined>;
+  stat(file: string): Promise<FileStat | undefined>;
+  /** Atomic replace: temp beside, fsync, rename, fsync dir. */
+  writeAtomic(file: string, data: string | Buffer, mode?: number): Promise<void>;
+  /** Atomic copy: copy to a temp beside the target, fsync, chmod, rename, fsync dir. */
+  copyAtomic(from: string, to: string, mode?: number): Promise<void>;
+  sha256(file: string): Promise<string | undefined>;
+  /** True when the file contains `needle`, read in chunks. */
+  contains(file: string, needle: string): Promise<boolean>;
+  remove(file: string): Promise<void>;
+  removeTree(dir: string): Promise<void>;
+  mkdirp(dir: string): Promise<void>;
+  list(dir: string): Promise<string[]>;
+  rename(from: string, to: string): Promise<void>;
+  fsyncDir(dir: string): Promise<void>;
+  statfs(dir: string): Promise<{ freeBytes: number; totalBytes: number } | undefined>;
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 'ENOENT';
+}
+
+/** Temp files the agent leaves beside a target while writing it; recovery removes stale ones. */
+export const TEMP_MARK = '.kip-tmp-';
+
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `${TEMP_MARK}${path.basename(target)}.${randomBytes(4).toString('hex')}`);
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export const nodeFileSystem: FileSystem = {
+  async readText(file) {
+    try {
+      return await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  },
+  async readBytes(file) {
+    try {
+      return await fsp.readFile(file);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  },
+  async stat(file) {
+    try {
+      const s = await fsp.stat(file);
+      return { size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, ino: s.ino };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  },
+  async writeAtomic(file, data, mode) {
+    const tmp = tempPathFor(file);
+    try {
+      const fh = await fsp.open(tmp, 'w', mode ?? 0o644);
+      try {
+        await fh.writeFile(data);
+        if (mode !== undefined) await fh.chmod(mode);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    await this.fsyncDir(path.dirname(file));
+  },
+  async copyAtomic(from, to, mode) {
+    const tmp = tempPathFor(to);
+    try {
+      await fsp.copyFile(from, tmp);
+      const m = mode ?? (await fsp.stat(from)).mode & 0o7777;
+      await fsp.chmod(tmp, m);
+      await fsyncFile(tmp);
+      await fsp.rename(tmp, to);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    await this.fsyncDir(path.dirname(to));
+  },
+  async sha256(file) {
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return hash.digest('hex');
+  },
+  async contains(file, needle) {
+    const n = Buffer.from(needle);
+    let tail = Buffer.alloc(0);
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+      const buf = Buffer.concat([tail, chunk as Buffer]);
+      if (buf.includes(n)) return true;
+      tail = buf.subarray(Math.max(0, buf.length - n.length + 1));
+    }
+    return false;
+  },
+  async remove(file) {
+    await fsp.rm(file, { force: true });
+  },
+  async removeTree(dir) {
+    await fsp.rm(dir, { force: true, recursive: true });
+  },
+  async mkdirp(dir) {
+    await fsp.mkdir(dir, { recursive: true });
+  },
+  async list(dir) {
+    try {
+      return (await fsp.readdir(dir)).sort();
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  },
+  async rename(from, to) {
+    await fsp.rename(from, to);
+  },
+  async fsyncDir(dir) {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async statfs(dir) {
+    try {
+      const s = await fsp.statfs(dir);
+      return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  },
+};

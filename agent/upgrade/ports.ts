@@ -1,0 +1,97 @@
+/**
+ * The collaborators of the upgrade logic. Real adapters are wired in agent/main.ts (systemd and
+ * journal from agent/systemd, binary inspection from agent/kubelet, files from ./fs.ts); unit tests
+ * pass fakes. Paths handed to ports are host paths (already prefixed with the configured root).
+ */
+
+/** What the upgrade needs to know about the kubelet unit (from `systemctl show`). */
+export interface UnitInfo {
+  readonly activeState: string;
+  readonly subState: string;
+  readonly mainPid: number;
+  /** ExecMainStartTimestamp in microseconds since the epoch; 0 when systemd has none. */
+  readonly execMainStartUsec: number;
+  readonly nRestarts: number;
+  /** The unit file and its drop-ins (node paths). */
+  readonly fragmentPath: string;
+  readonly dropInPaths: readonly string[];
+  /** EnvironmentFile= paths (node paths, without the optional leading '-'). */
+  readonly environmentFiles: readonly string[];
+  readonly privateTmp: boolean;
+  /** argv of ExecStart (unexpanded: `$KUBELET_ARGS` stays as written). */
+  readonly execStart: readonly string[];
+}
+
+export interface SystemdPort {
+  unitInfo(unit: string): Promise<UnitInfo>;
+  stop(unit: string): Promise<void>;
+  start(unit: string): Promise<void>;
+  daemonReload(): Promise<void>;
+}
+
+export interface JournalPort {
+  /** The last `lines` messages of the unit, oldest first. */
+  tail(unit: string, lines: number): Promise<string[]>;
+}
+
+export interface KubeletBinaryPort {
+  /** Runs `<path> --version` and returns the version it prints (e.g. v1.11.10). */
+  version(path: string): Promise<string>;
+  /** True when the binary contains the skip-file path string (it carries the patch). */
+  isPatched(path: string, skipFilePath: string): Promise<boolean>;
+}
+
+export interface FileContent {
+  readonly path: string;
+  readonly content: string;
+}
+
+export interface FlagMigrationInput {
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly execStart: readonly string[];
+  /** The original content of every environment file the unit references (node paths). */
+  readonly environmentFiles: readonly FileContent[];
+  /** The original unit file and drop-ins. */
+  readonly unitFiles: readonly FileContent[];
+  readonly allowDroppedFlags: readonly string[];
+}
+
+export interface FlagMigrationPlan {
+  /** New full content of each file that changes (node paths); files not listed stay as they are. */
+  readonly edits: readonly FileContent[];
+  /** Human-readable notes (which flag was dropped or renamed, and why). */
+  readonly notes: readonly string[];
+}
+
+export interface FlagMigrationPort {
+  /** Throws InvalidInputError (FLAG_MIGRATION_REFUSED) when a removed flag has no safe replacement. */
+  plan(input: FlagMigrationInput): Promise<FlagMigrationPlan>;
+}
+
+export interface HealthPort {
+  /** GET the kubelet's healthz; ok when it answered 200 with body "ok". */
+  healthz(url: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }>;
+}
+
+export interface ProcPort {
+  /** /proc/<pid>/exe and /proc/<pid>/cmdline, or undefined when the process is gone. */
+  process(pid: number): Promise<{ exe: string; argv: string[] } | undefined>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Fault injection for crash tests: called before and after each step acts. Production: off. */
+export interface FaultHook {
+  at(step: string, point: 'before' | 'after'): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export const noFaults: FaultHook = { at: async () => {} };

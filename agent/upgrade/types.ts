@@ -1,0 +1,149 @@
+/** Domain types of the node upgrade. Enum values are spelled as in proto/kip/v1/agent.proto. */
+
+export const FORWARD_STEPS = [
+  'VERIFY_STAGED',
+  'BACKUP',
+  'MIGRATE_FLAGS',
+  'WRITE_SKIP_FILE',
+  'STOP_KUBELET',
+  'SWAP_BINARY',
+  'START_KUBELET',
+  'VERIFY',
+] as const;
+export const ROLLBACK_STEPS = ['ROLLBACK_STOP', 'ROLLBACK_RESTORE', 'ROLLBACK_START', 'ROLLBACK_VERIFY'] as const;
+export type ForwardStep = (typeof FORWARD_STEPS)[number];
+export type RollbackStep = (typeof ROLLBACK_STEPS)[number];
+export type Step = ForwardStep | RollbackStep | 'DONE' | 'ROLLED_BACK';
+export const ALL_ACTING_STEPS: readonly (ForwardStep | RollbackStep)[] = [...FORWARD_STEPS, ...ROLLBACK_STEPS];
+
+export type StepStatus = 'STEP_STARTED' | 'STEP_DONE' | 'STEP_FAILED';
+export type RunPhase = 'RUN_RUNNING' | 'RUN_SUCCEEDED' | 'RUN_ROLLING_BACK' | 'RUN_ROLLED_BACK' | 'RUN_FAILED';
+
+export function isTerminal(phase: RunPhase): boolean {
+  return phase === 'RUN_SUCCEEDED' || phase === 'RUN_ROLLED_BACK' || phase === 'RUN_FAILED';
+}
+
+export interface StepEvent {
+  readonly runId: string;
+  readonly seq: number;
+  readonly step: Step;
+  readonly status: StepStatus;
+  readonly message: string;
+  readonly atUnixMs: number;
+  readonly phase: RunPhase;
+  readonly errorCode: string;
+  readonly journalTail: readonly string[];
+}
+
+/** One file captured by the backup step (a node path, i.e. without the root prefix). */
+export interface BackupEntry {
+  readonly path: string;
+  readonly present: boolean;
+  /** Name of the copy inside the backup's files/ directory. */
+  readonly copy?: string;
+  readonly sha256?: string;
+  readonly size?: number;
+  readonly mode?: number;
+}
+
+export interface BackupManifest {
+  readonly runId: string;
+  readonly createdAtMs: number;
+  readonly entries: readonly BackupEntry[];
+  /** The kubelet unit's ExecStart argv and environment files at backup time. */
+  readonly execStart: readonly string[];
+  readonly environmentFiles: readonly string[];
+  /** ExecMainStartTimestamp of the old kubelet, unix seconds (the skip file's time field). */
+  readonly oldStartUnixSec: number;
+}
+
+export interface UpgradeOptions {
+  readonly verifyTimeoutMs: number;
+  readonly allowDroppedFlags: readonly string[];
+  readonly allowUnpatched: boolean;
+}
+
+/** The journal of one run: persisted (atomically) before every step acts. */
+export interface RunRecord {
+  readonly schema: 1;
+  readonly runId: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly targetSha256: string;
+  readonly options: UpgradeOptions;
+  readonly phase: RunPhase;
+  readonly step: Step;
+  readonly stepStatus: StepStatus;
+  readonly events: readonly StepEvent[];
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly journalTail: readonly string[];
+  readonly flagNotes: readonly string[];
+}
+
+export interface StagedBinaryInfo {
+  readonly version: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly patched: boolean;
+  readonly path: string;
+}
+
+export interface SkipFileInfo {
+  readonly path: string;
+  readonly present: boolean;
+  readonly valid: boolean;
+  readonly version: string;
+  readonly unixSeconds: number;
+  readonly raw: string;
+  readonly problem: string;
+}
+
+export type CheckStatus = 'CHECK_OK' | 'CHECK_WARN' | 'CHECK_FAIL';
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly message: string;
+  readonly fix: string;
+}
+export interface PreflightReport {
+  readonly currentVersion: string;
+  readonly targetVersion: string;
+  readonly ok: boolean;
+  readonly checks: readonly Check[];
+}
+
+export interface NodeInfo {
+  readonly nodeName: string;
+  readonly agentVersion: string;
+  readonly kubeletBinary: string;
+  readonly kubeletVersion: string;
+  readonly kubeletSha256: string;
+  readonly kubeletPatched: boolean;
+  readonly unit: {
+    readonly name: string;
+    readonly activeState: string;
+    readonly subState: string;
+    readonly mainPid: number;
+    readonly startedAtUnixMs: number;
+    readonly privateTmp: boolean;
+  };
+  readonly skipFile: SkipFileInfo;
+  readonly disks: readonly { path: string; freeBytes: number; totalBytes: number }[];
+  readonly staged: readonly StagedBinaryInfo[];
+  readonly lastRunId: string;
+  readonly lastRunPhase: RunPhase | '';
+}
+
+export interface StageMetadata {
+  readonly version: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface StageResult {
+  readonly binary: StagedBinaryInfo;
+  readonly alreadyStaged: boolean;
+}

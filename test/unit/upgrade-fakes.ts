@@ -1,0 +1,238 @@
+/**
+ * A fake node for the upgrade state machine: real files under a temp root (the machine's file
+ * adapter is the real one), a simulated systemd that "runs" whatever binary sits at the kubelet
+ * path, and fakes for /proc, healthz, the journal and flag migration.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { InvalidInputError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { UpgradeAgent, type UpgradeAgentConfig } from '../../agent/upgrade/agent.ts';
+import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
+import type { FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
+import { systemClock } from '../../agent/upgrade/ports.ts';
+import { StageStore } from '../../agent/upgrade/stage.ts';
+import { versionFromOutput } from '../../agent/upgrade/version.ts';
+
+export const SKIP = '/tmp/cache.version.save';
+export const BIN = '/usr/bin/kubelet';
+export const UNIT_FILE = '/etc/systemd/system/kubelet.service';
+export const ENV_FILE = '/etc/default/kubelet';
+
+/** A fake kubelet "binary": a shell script printing its version; CRASH makes it crash-loop. */
+export function fakeBinary(version: string, opts: { patched?: boolean; crash?: boolean; prints?: string } = {}): Buffer {
+  const lines = ['#!/bin/sh', `echo Kubernetes ${opts.prints ?? version}`];
+  if (opts.patched ?? true) lines.push(`# reads ${SKIP}`);
+  if (opts.crash) lines.push('# CRASH');
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+export function sha256(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+export class FakeNode {
+  active = false;
+  pid = 0;
+  nextPid = 1000;
+  nRestarts = 0;
+  startUsec = 0;
+  privateTmp = false;
+  starts = 0;
+  stops = 0;
+  reloads = 0;
+  crashLooping = false;
+  events: string[] = [];
+
+  constructor(readonly root: string) {}
+
+  host(p: string): string {
+    return path.join(this.root, p);
+  }
+
+  async binaryText(): Promise<string> {
+    return readFile(this.host(BIN), 'utf8');
+  }
+
+  async launch(): Promise<void> {
+    const text = await this.binaryText();
+    this.crashLooping = text.includes('CRASH');
+    this.active = true;
+    this.pid = this.nextPid++;
+    this.startUsec = Date.now() * 1000;
+  }
+
+  readonly systemd: SystemdPort = {
+    unitInfo: async (): Promise<UnitInfo> => {
+      if (this.active && this.crashLooping) {
+        // Every look finds a new process: the unit restarts over and over.
+        this.pid = this.nextPid++;
+        this.nRestarts += 1;
+      }
+      const env = await readFile(this.host(ENV_FILE), 'utf8').catch(() => '');
+      return {
+        activeState: this.active ? 'active' : 'inactive',
+        subState: this.active ? 'running' : 'dead',
+        mainPid: this.active ? this.pid : 0,
+        execMainStartUsec: this.active ? this.startUsec : 0,
+        nRestarts: this.nRestarts,
+        fragmentPath: UNIT_FILE,
+        dropInPaths: [],
+        environmentFiles: [ENV_FILE],
+        privateTmp: this.privateTmp,
+        execStart: [BIN, '$KUBELET_ARGS', ...(env ? [] : [])],
+      };
+    },
+    stop: async () => {
+      this.stops += 1;
+      this.events.push('stop');
+      this.active = false;
+      this.pid = 0;
+    },
+    start: async () => {
+      this.starts += 1;
+      this.events.push('start');
+      if (!this.active) await this.launch();
+    },
+    daemonReload: async () => {
+      this.reloads += 1;
+    },
+  };
+
+  readonly proc: ProcPort = {
+    process: async (pid) => (this.active && pid === this.pid ? { exe: BIN, argv: [BIN, '--v=2'] } : undefined),
+  };
+
+  readonly health: HealthPort = {
+    healthz: async () => (this.active && !this.crashLooping ? { ok: true, detail: 'ok' } : { ok: false, detail: 'connection refused' }),
+  };
+
+  readonly journal: JournalPort = {
+    tail: async (_unit, lines) => ['kubelet starting', 'F1127 failed to run Kubelet: unknown flag'].slice(-lines),
+  };
+}
+
+/** Reads the version the fake binary prints, like `--version` would. */
+export const fakeKubeletBinary: KubeletBinaryPort = {
+  version: async (p) => {
+    const v = versionFromOutput(await readFile(p, 'utf8'));
+    if (!v) throw new InvalidInputError('KUBELET_VERSION_UNREADABLE', `${p} prints no version`);
+    return v;
+  },
+  isPatched: async (p, skip) => (await readFile(p, 'utf8')).includes(skip),
+};
+
+/** Drops --cadvisor-port (removed in 1.12); refuses --bogus-removed unless allowed. */
+export const fakeFlags: FlagMigrationPort = {
+  plan: async (input) => {
+    const edits = [];
+    const notes = [];
+    for (const f of input.environmentFiles) {
+      if (f.content.includes('--bogus-removed') && !input.allowDroppedFlags.includes('--bogus-removed')) {
+        throw new InvalidInputError('FLAG_MIGRATION_REFUSED', `--bogus-removed is removed in ${input.toVersion} and has no replacement`);
+      }
+      let next = f.content.replace(/ --bogus-removed/g, '');
+      if (input.toVersion.startsWith('v1.12.')) next = next.replace(/ --cadvisor-port=\d+/g, '');
+      if (next !== f.content) {
+        edits.push({ path: f.path, content: next });
+        notes.push(`edited ${f.path}`);
+      }
+    }
+    return { edits, notes };
+  },
+};
+
+export interface Harness {
+  readonly root: string;
+  readonly stateDir: string;
+  readonly node: FakeNode;
+  readonly oldBinary: Buffer;
+  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number }): { agent: UpgradeAgent; stage: StageStore };
+  stageBuffer(stage: StageStore, version: string, data: Buffer): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function makeHarness(opts: { fromVersion?: string; env?: string; skipFile?: string } = {}): Promise<Harness> {
+  const root = await mkdtemp(path.join(tmpdir(), 'kip-upgrade-'));
+  const stateDir = path.join(root, 'var/lib/kip-agent');
+  const node = new FakeNode(root);
+  for (const d of ['usr/bin', 'etc/systemd/system', 'etc/default', 'tmp', 'var/lib/kubelet']) await mkdir(path.join(root, d), { recursive: true });
+  const oldBinary = fakeBinary(opts.fromVersion ?? 'v1.10.13');
+  await writeFile(node.host(BIN), oldBinary, { mode: 0o755 });
+  await writeFile(node.host(UNIT_FILE), `[Service]\nEnvironmentFile=${ENV_FILE}\nExecStart=${BIN} $KUBELET_ARGS\n`);
+  await writeFile(node.host(ENV_FILE), opts.env ?? 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');
+  await writeFile(node.host('/var/lib/kubelet/config.yaml'), 'kind: KubeletConfiguration\n');
+  if (opts.skipFile !== undefined) await writeFile(node.host(SKIP), opts.skipFile);
+  await node.launch();
+
+  const config = (recovery: 'resume' | 'rollback', verifyTimeoutMs: number): UpgradeAgentConfig => ({
+    nodeName: 'node-1',
+    agentVersion: '0.1.0',
+    stateDir,
+    rootPrefix: root,
+    kubeletBinary: BIN,
+    kubeletUnit: 'kubelet.service',
+    skipFile: SKIP,
+    healthzUrl: 'http://127.0.0.1:10248/healthz',
+    verifyTimeoutMs,
+    stableMs: 30,
+    pollMs: 5,
+    journalLines: 10,
+    backupPaths: ['/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env'],
+    recovery,
+  });
+  return {
+    root,
+    stateDir,
+    node,
+    oldBinary,
+    makeAgent(o = {}) {
+      const logger = silentLogger();
+      const stage = new StageStore({ fs: nodeFileSystem, kubelet: fakeKubeletBinary, stateDir, skipFilePath: SKIP, logger });
+      const agent = new UpgradeAgent(config(o.recovery ?? 'resume', o.verifyTimeoutMs ?? 1_000), {
+        fs: nodeFileSystem,
+        systemd: node.systemd,
+        journal: node.journal,
+        kubelet: fakeKubeletBinary,
+        flags: fakeFlags,
+        health: node.health,
+        proc: node.proc,
+        clock: systemClock,
+        fault: o.fault ?? { at: async () => {} },
+        logger,
+        stage,
+      });
+      return { agent, stage };
+    },
+    async stageBuffer(stage, version, data) {
+      async function* one(): AsyncGenerator<Buffer> {
+        yield data.subarray(0, 10);
+        yield data.subarray(10);
+      }
+      await stage.stage({ version, sha256: sha256(data), size: data.length }, one());
+    },
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/** A fault hook that "kills" the agent at one point: it never returns, like a SIGKILLed process. */
+export function crashAt(step: string, point: 'before' | 'after'): { hook: FaultHook; reached: Promise<void> } {
+  let signal: () => void = () => {};
+  const reached = new Promise<void>((resolve) => {
+    signal = resolve;
+  });
+  return {
+    hook: {
+      at: (s, p) => {
+        if (s === step && p === point) {
+          signal();
+          return new Promise<void>(() => {});
+        }
+        return Promise.resolve();
+      },
+    },
+    reached,
+  };
+}

@@ -11,56 +11,96 @@
 import type { GoType, GoValue, IntOrStringValue, QuantityValue } from './types.ts';
 
 export function spew(t: GoType, v: GoValue): string {
-  return formatValue(t, v, true);
+  return compiledPrinter(t, true)(v);
 }
 
-function formatValue(t: GoType, v: GoValue, showType: boolean): string {
+type Printer = (v: GoValue) => string;
+
+const typedPrinters = new WeakMap<GoType, Printer>();
+const untypedPrinters = new WeakMap<GoType, Printer>();
+
+/**
+ * A printer specialised for one Go type, built once per type: constant text (field names,
+ * type names, nil renderings) is precomputed, so printing only joins values.
+ */
+export function compiledPrinter(t: GoType, showType: boolean): Printer {
+  const cache = showType ? typedPrinters : untypedPrinters;
+  let printer = cache.get(t);
+  if (!printer) {
+    // Placeholder first: a recursive type refers to its own printer through the cache.
+    let built: Printer | undefined;
+    cache.set(t, (v) => built!(v));
+    built = buildPrinter(t, showType);
+    cache.set(t, built);
+    printer = built;
+  }
+  return printer;
+}
+
+function buildPrinter(t: GoType, showType: boolean): Printer {
   if (t.k === 'ptr') {
-    if (v === null) return showType ? `(${t.goName})<nil>` : '<nil>';
-    return (showType ? `(${t.goName})` : '<*>') + formatValue(t.elem, v, false);
+    const nilText = showType ? `(${t.goName})<nil>` : '<nil>';
+    const prefix = showType ? `(${t.goName})` : '<*>';
+    const elem = compiledPrinter(t.elem, false);
+    return (v) => (v === null ? nilText : prefix + elem(v));
   }
   const prefix = showType ? `(${t.goName})` : '';
   switch (t.k) {
-    case 'string': return prefix + (v as string);
-    case 'int': return prefix + (v as string);
-    case 'bool': return prefix + (v ? 'true' : 'false');
+    case 'string':
+    case 'int':
+      return prefix === '' ? (v) => v as string : (v) => prefix + (v as string);
+    case 'bool': {
+      const yes = `${prefix}true`;
+      const no = `${prefix}false`;
+      return (v) => (v ? yes : no);
+    }
     case 'slice': {
-      if (v === null) return `${prefix}<nil>`;
-      const items = v as GoValue[];
-      let out = `${prefix}[`;
-      for (let i = 0; i < items.length; i++) {
-        if (i > 0) out += ' ';
-        out += formatValue(t.elem, items[i]!, false);
-      }
-      return `${out}]`;
+      const nilText = `${prefix}<nil>`;
+      const open = `${prefix}[`;
+      const elem = compiledPrinter(t.elem, false);
+      return (v) => {
+        if (v === null) return nilText;
+        const items = v as GoValue[];
+        let out = open;
+        for (let i = 0; i < items.length; i++) out += (i > 0 ? ' ' : '') + elem(items[i]!);
+        return `${out}]`;
+      };
     }
     case 'map': {
-      if (v === null) return `${prefix}<nil>`;
-      const map = v as Map<string, GoValue>;
-      let out = `${prefix}map[`;
-      let first = true;
-      for (const key of sortedKeys(map)) {
-        if (!first) out += ' ';
-        first = false;
-        out += `${formatValue(t.key, key, false)}:${formatValue(t.elem, map.get(key)!, false)}`;
-      }
-      return `${out}]`;
+      const nilText = `${prefix}<nil>`;
+      const open = `${prefix}map[`;
+      const key = compiledPrinter(t.key, false);
+      const elem = compiledPrinter(t.elem, false);
+      return (v) => {
+        if (v === null) return nilText;
+        const map = v as Map<string, GoValue>;
+        let out = open;
+        let first = true;
+        for (const k of sortedKeys(map)) {
+          out += `${first ? '' : ' '}${key(k)}:${elem(map.get(k)!)}`;
+          first = false;
+        }
+        return `${out}]`;
+      };
     }
     case 'struct': {
-      const values = v as GoValue[];
-      let out = `${prefix}{`;
-      for (let i = 0; i < t.fields.length; i++) {
-        const f = t.fields[i]!;
-        if (i > 0) out += ' ';
-        out += `${f.name}:${formatValue(f.type, values[i]!, true)}`;
-      }
-      return `${out}}`;
+      const labels = t.fields.map((f, i) => `${i > 0 ? ' ' : ''}${f.name}:`);
+      const open = `${prefix}{`;
+      const printers = t.fields.map((f) => compiledPrinter(f.type, true));
+      return (v) => {
+        const values = v as GoValue[];
+        let out = open;
+        for (let i = 0; i < printers.length; i++) out += labels[i]! + printers[i]!(values[i]!);
+        return `${out}}`;
+      };
     }
-    case 'quantity': return prefix + spewQuantity(v as QuantityValue);
-    case 'intstr': {
-      const x = v as IntOrStringValue;
-      return `${prefix}{Type:(intstr.Type)${x.type} IntVal:(int32)${x.intVal} StrVal:(string)${x.strVal}}`;
-    }
+    case 'quantity':
+      return (v) => prefix + spewQuantity(v as QuantityValue);
+    case 'intstr':
+      return (v) => {
+        const x = v as IntOrStringValue;
+        return `${prefix}{Type:(intstr.Type)${x.type} IntVal:(int32)${x.intVal} StrVal:(string)${x.strVal}}`;
+      };
   }
 }
 

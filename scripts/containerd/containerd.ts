@@ -7,7 +7,7 @@
  * Note: containerd-shim-runc-v2 places its sockets under /run/containerd/s/<hash of our address>;
  * that path is compiled into containerd 1.6, but the names are unique to this instance.
  */
-import { readdir, readFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KipError } from '../../lib/errors.ts';
 import { execaExec, type Exec } from '../../lib/exec.ts';
@@ -15,6 +15,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { spawnDaemon, type Daemon } from './daemon.ts';
 import { unmountAllUnder } from './mounts.ts';
+import { alive, killShims } from './procs.ts';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildBusyboxImage } from './oci-image.ts';
 import { waitFor } from './poll.ts';
 
@@ -113,33 +114,6 @@ async function logTail(file: string): Promise<string> {
   }
 }
 
-/** Pids of containerd shims serving the containerd at `socket` (matched on their -address argument). */
-async function shimPids(socket: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmd: string[];
-    try {
-      cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    if (!(cmd[0] ?? '').includes('containerd-shim')) continue;
-    const i = cmd.indexOf('-address');
-    if (i >= 0 && cmd[i + 1] === socket) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function removeAllPods(cri: CriClient): Promise<void> {
   for (const pod of await cri.listPodSandboxes()) {
     await cri.stopPodSandbox(pod.id);
@@ -178,14 +152,7 @@ export async function startContainerd(options: StartContainerdOptions): Promise<
     await daemon.stop(10_000);
     // Shims outlive containerd by design; end any this instance left (their containers die with them
     // only if the shim is asked, so kill the container init processes first).
-    const shims = await shimPids(socket);
-    for (const pid of shims) {
-      const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-      for (const c of children.split(' ').filter((s) => /^\d+$/.test(s))) {
-        if (alive(Number(c))) process.kill(Number(c), 'SIGKILL');
-      }
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
-    }
+    const shims = await killShims(socket);
     if (shims.length > 0) {
       problems.push(`killed ${shims.length} leftover shim(s)`);
       await waitFor('leftover shims to exit', async () => (shims.some(alive) ? undefined : true), { timeoutMs: 10_000 }).catch((err: unknown) => {
@@ -228,7 +195,11 @@ export async function startContainerd(options: StartContainerdOptions): Promise<
       }
     }
   } catch (err) {
-    await stop().catch((stopErr: unknown) => log?.error({ err: stopErr }, 'cleanup after failed start also failed'));
+    try {
+      await stop();
+    } catch (stopErr) {
+      throw new KipError('CONTAINERD_START_FAILED', `containerd failed to start, and cleanup failed too: ${stopErr instanceof Error ? stopErr.message : String(stopErr)}`, { dir }, { cause: err });
+    }
     throw err;
   }
   log?.info({ pid: daemon.pid, snapshotter }, 'private containerd ready');

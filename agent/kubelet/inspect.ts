@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Exec } from '../../lib/exec.ts';
+import { KubeletBinaryReadError, KubeletBinaryVersionError } from './errors.ts';
+import { normalizeFlagName } from './cmdline.ts';
+import { parseKubeletVersionOutput, type KubeletVersion } from './version.ts';
+
+/** Default skip-file path of the upstream kubelet patch (issue 3, "The skip file"). */
+export const DEFAULT_SKIP_FILE_PATH = '/tmp/cache.version.save';
+
+/** The part of a FileHandle the scanner needs (node:fs/promises `open(path, 'r')` satisfies it). */
+export interface ReadableFile {
+  read(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+export interface BinaryFs {
+  open(path: string): Promise<ReadableFile>;
+}
+
+export const nodeBinaryFs: BinaryFs = { open: (path) => open(path, 'r') };
+
+/**
+ * Finds a byte string in a stream of chunks without keeping more than the chunk and
+ * `needle.length - 1` bytes of the previous one, so a match split across chunks is found.
+ */
+export class StreamSearcher {
+  private readonly needle: Buffer;
+  private tail: Buffer = Buffer.alloc(0);
+  private matched = false;
+
+  constructor(needle: string | Uint8Array) {
+    this.needle = typeof needle === 'string' ? Buffer.from(needle, 'utf8') : Buffer.from(needle);
+    if (this.needle.length === 0) throw new RangeError('empty needle');
+  }
+
+  /** Feed the next chunk; returns whether the needle has been seen so far. */
+  push(chunk: Uint8Array): boolean {
+    if (this.matched) return true;
+    const window = this.tail.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.tail, chunk]);
+    if (window.indexOf(this.needle) >= 0) {
+      this.matched = true;
+      this.tail = Buffer.alloc(0);
+      return true;
+    }
+    const keep = Math.min(this.needle.length - 1, window.length);
+    this.tail = Buffer.from(window.subarray(window.length - keep));
+    return false;
+  }
+
+  get found(): boolean {
+    return this.matched;
+  }
+}
+
+export interface ScanResult {
+  readonly sha256: string;
+  readonly size: number;
+  readonly found: boolean;
+}
+
+/** One streaming pass: sha256, size and whether `needle` occurs. Memory: one chunk plus the needle. */
+export async function scanFile(path: string, fs: BinaryFs, needle: string, chunkSize = 1 << 20): Promise<ScanResult> {
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`bad chunk size ${chunkSize}`);
+  let handle: ReadableFile;
+  try {
+    handle = await fs.open(path);
+  } catch (err) {
+    throw new KubeletBinaryReadError(path, err);
+  }
+  const hash = createHash('sha256');
+  const searcher = new StreamSearcher(needle);
+  const buffer = Buffer.alloc(chunkSize);
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, chunkSize, null);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      searcher.push(chunk);
+      size += bytesRead;
+    }
+  } catch (err) {
+    throw new KubeletBinaryReadError(path, err);
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest('hex'), size, found: searcher.found };
+}
+
+export interface InspectOptions {
+  /** The path string whose presence marks a patched kubelet; default /tmp/cache.version.save. */
+  readonly skipFilePath?: string;
+  readonly chunkSize?: number;
+  /** Timeout for `--version` (and `--help`); default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface KubeletBinaryInfo {
+  readonly path: string;
+  readonly version: KubeletVersion;
+  /** What `--version` printed (stdout then stderr). */
+  readonly versionOutput: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** The binary contains the skip-file path: it carries the patch that skips hash checks. */
+  readonly patched: boolean;
+  readonly skipFilePath: string;
+}
+
+/** Run `path --version` with a timeout and parse `Kubernetes vX.Y.Z`. */
+export async function readKubeletVersion(path: string, exec: Exec, timeoutMs = 10_000): Promise<{ version: KubeletVersion; output: string }> {
+  const r = await exec(path, ['--version'], { timeoutMs, killGraceMs: 1_000 });
+  const output = `${r.stdout}${r.stderr}`;
+  if (r.timedOut) throw new KubeletBinaryVersionError(path, `timed out after ${timeoutMs} ms`, { timeoutMs });
+  if (r.exitCode !== 0) {
+    throw new KubeletBinaryVersionError(path, `exited with ${r.exitCode ?? r.signal ?? 'unknown status'}: ${output.trim().slice(0, 300)}`, {
+      exitCode: r.exitCode,
+      signal: r.signal,
+    });
+  }
+  try {
+    return { version: parseKubeletVersionOutput(output), output };
+  } catch (err) {
+    throw new KubeletBinaryVersionError(path, `unexpected output ${JSON.stringify(output.trim().slice(0, 300))}`, { cause: String(err) });
+  }
+}
+
+/**
+ * Inspect a kubelet binary: its version (running `path --version`), sha256 and size (streamed),
+ * and whether it carries the skip-file patch. Nothing is loaded whole into memory.
+ */
+export async function inspectKubeletBinary(path: string, deps: { exec: Exec; fs?: BinaryFs }, options: InspectOptions = {}): Promise<KubeletBinaryInfo> {
+  const skipFilePath = options.skipFilePath ?? DEFAULT_SKIP_FILE_PATH;
+  const [scan, ver] = await Promise.all([
+    scanFile(path, deps.fs ?? nodeBinaryFs, skipFilePath, options.chunkSize),
+    readKubeletVersion(path, deps.exec, options.timeoutMs),
+  ]);
+  return { path, version: ver.version, versionOutput: ver.output, sha256: scan.sha256, size: scan.size, patched: scan.found, skipFilePath };
+}
+
+/**
+ * The flags a kubelet binary accepts, from its `--help` (cobra/pflag usage: lines like
+ * `      --address ip   ...` or `  -v, --v Level ...`). Names are normalized (`--name`). Used as
+ * `targetFlags` by planFlagMigration. Throws KUBELET_BINARY_VERSION_FAILED when `--help` fails or
+ * lists nothing.
+ */
+export async function listKubeletFlags(path: string, exec: Exec, timeoutMs = 10_000): Promise<Set<string>> {
+  const r = await exec(path, ['--help'], { timeoutMs, killGraceMs: 1_000 });
+  if (r.timedOut) throw new KubeletBinaryVersionError(path, `--help timed out after ${timeoutMs} ms`, { timeoutMs });
+  return parseHelpFlags(`${r.stdout}\n${r.stderr}`, path);
+}
+
+export function parseHelpFlags(text: string, path = 'kubelet'): Set<string> {
+  const flags = new Set<string>();
+  for (const m of text.matchAll(/^\s+(?:-[A-Za-z0-9], )?--([A-Za-z0-9][A-Za-z0-9_.-]*)/gm)) {
+    if (m[1] !== undefined) flags.add(normalizeFlagName(m[1]));
+  }
+  if (flags.size === 0) throw new KubeletBinaryVersionError(path, '--help listed no flags');
+  return flags;
+}

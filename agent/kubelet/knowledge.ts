@@ -250,6 +250,13 @@ export const REMOVED_FLAGS: readonly RemovedFlag[] = [
 
 export const REMOVED_FEATURE_GATES: readonly RemovedFeatureGate[] = [
   {
+    gate: 'KubeletConfigFile',
+    removedIn: '1.10',
+    safeValue: true,
+    summary: 'the alpha KubeletConfigFile gate was removed: --config no longer needs it',
+    citation: { changelog: C10, section: 'v1.10.0 › Other Notable Changes', pr: 58978 },
+  },
+  {
     gate: 'Accelerators',
     removedIn: '1.11',
     safeValue: false,

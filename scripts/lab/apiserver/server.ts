@@ -456,6 +456,7 @@ export class LabApiServer {
     const start = async (): Promise<void> => {
       let from: number;
       res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
+      res.flushHeaders();
       if (!rvParam || rvParam === '0') {
         const listed = await this.store.list(r, namespace);
         for (const o of listed.items) if (this.matches(filter, o)) write('ADDED', o);

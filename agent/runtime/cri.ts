@@ -296,7 +296,7 @@ export function createCriClient(options: CriClientOptions): CriClient {
   const log = options.logger?.child({ component: 'cri', address });
   const grpcClient = new Client(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    // fail fast instead of queueing while the socket is absent (runtime down)
+    // no transparent retries: every failure reaches the caller as a CriError within the deadline
     'grpc.enable_retries': 0,
   });
   const services = criServices();

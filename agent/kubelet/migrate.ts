@@ -177,6 +177,13 @@ function applyEdits(path: string, content: string, edits: readonly TextEdit[]): 
   return out;
 }
 
+/** Unit-file words may hold specifiers (`%i`, `%H`...) that we keep unexpanded: rewriting such a word would change it. */
+function assertNoSpecifier(content: string, start: number, end: number, subject: string, where: string): void {
+  if (/%[^%]/.test(content.slice(start, end).replace(/%%/g, ''))) {
+    throw new KubeletFlagSourceError(subject, where, 'the unit-file word contains a systemd specifier (%x) that would not survive a rewrite');
+  }
+}
+
 type WordOp = { readonly op: 'remove' } | { readonly op: 'replace'; readonly text: string };
 
 function editSplitValue(value: string, ops: ReadonlyMap<number, WordOp>): string {
@@ -224,6 +231,7 @@ function rewriteFiles(input: KubeletUnitInput, cmd: EffectiveCommandLine, wordOp
           const [s, e] = removalSpan(content, src.word.start, src.word.end);
           addEdit(src.word.path, { start: s, end: e, text: '' });
         } else {
+          assertNoSpecifier(content, src.word.start, src.word.end, subjectOf(index), describeSource(src));
           addEdit(src.word.path, { start: src.word.start, end: src.word.end, text: quoteUnitWord(op.text) });
         }
         break;
@@ -257,6 +265,7 @@ function rewriteFiles(input: KubeletUnitInput, cmd: EffectiveCommandLine, wordOp
       addEdit(def.path, { start: a.start, end: a.end, text: serializeEnvAssignment(a.key, newValue, a.quote) });
     } else {
       const w = def.assignment.word;
+      assertNoSpecifier(contentOf(def.path), w.start, w.end, def.assignment.key, `${def.path}: Environment=${def.assignment.key}`);
       addEdit(def.path, { start: w.start, end: w.end, text: quoteUnitWord(`${def.assignment.key}=${newValue}`) });
     }
   }

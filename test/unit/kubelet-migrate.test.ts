@@ -299,4 +299,29 @@ describe('rewriting flags written in ExecStart=', () => {
     const plan = planFlagMigration({ ...kubeadmInput({ kubeadmFlags: KUBEADM_FLAGS.replace(' --docker-disable-shared-pid=true', '') }), from: 'v1.11.3', to: 'v1.12.0' });
     expect(plan.files.map((f) => f.path)).toEqual([DROPIN_PATH]);
   });
+
+  it('refuses to rewrite a unit-file word holding a systemd specifier', () => {
+    const input = { ...literalInput('/usr/bin/kubelet $ARGS', 'Environment="ARGS=--hostname-override=%H --cadvisor-port=0"\n'), from: 'v1.11.1', to: 'v1.12.0' };
+    expect(() => planFlagMigration(input)).toThrow(/specifier/);
+  });
 });
+
+describe('rewriting variables', () => {
+  it('edits one assignment among several on an Environment= line', () => {
+    const input = { ...literalInput('/usr/bin/kubelet $A $B', 'Environment="A=--v=2 --cadvisor-port=0" B=--node-ip=1.2.3.4 # trailing\n'), from: 'v1.11.1', to: 'v1.12.0' };
+    const plan = planFlagMigration(input);
+    expect(plan.files[0]?.after).toContain('Environment=A=--v=2 B=--node-ip=1.2.3.4 # trailing\n');
+    expect(flagsAfter(input, plan)).toEqual(['--v=2', '--node-ip=1.2.3.4']);
+  });
+
+  it('rewrites a continued env-file assignment and only the last of duplicate assignments', () => {
+    const env = '# keep me\nKUBELET_EXTRA_ARGS=--cadvisor-port=1 \\\n  --v=1\n; keep me too\nKUBELET_EXTRA_ARGS=--v=2 \\\n  --cadvisor-port=0 \\\n  --node-ip=1.2.3.4\nOTHER=x\n';
+    const input = { ...kubeadmInput({ default: env }), from: 'v1.11.1', to: 'v1.12.0' };
+    const plan = planFlagMigration(input);
+    expect(plan.files.find((f) => f.path === DEFAULT_PATH)?.after).toBe(
+      '# keep me\nKUBELET_EXTRA_ARGS=--cadvisor-port=1 \\\n  --v=1\n; keep me too\nKUBELET_EXTRA_ARGS=--v=2   --node-ip=1.2.3.4\nOTHER=x\n',
+    );
+    expect(flagsAfter(input, plan)).toContain('--node-ip=1.2.3.4');
+  });
+});
+

@@ -148,6 +148,11 @@ export class EtcdClient {
     return { ok: r.succeeded === true, revision: headerRevision(r), current: r.succeeded === true ? undefined : firstRangeKv(r) };
   }
 
+  /** Discards history before revision (watches and reads from older revisions then fail). */
+  async compact(revision: number): Promise<void> {
+    await this.call('/v3/kv/compaction', { revision: String(revision), physical: true });
+  }
+
   /**
    * Watch every key under prefix from startRevision (inclusive). Events arrive in revision order.
    * onError is called once if the stream fails or etcd reports the revision compacted.

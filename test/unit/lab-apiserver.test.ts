@@ -173,3 +173,13 @@ describe('server-side tables', () => {
     expect(humanDuration(3 * 86_400_000)).toBe('3d');
   });
 });
+
+describe('apiserver process config', () => {
+  it('parses a config file and rejects incomplete ones', async () => {
+    const { parseFileConfig } = await import('../../scripts/lab/apiserver/main.ts');
+    const cfg = parseFileConfig(JSON.stringify({ gitVersion: 'v1.10.13', etcd: 'http://127.0.0.1:1', cert: 'c', key: 'k', clientCa: 'ca', port: 6443, tokens: { t: { user: 'u', groups: ['g'] } }, defaultTolerationSeconds: true }));
+    expect(cfg).toMatchObject({ gitVersion: 'v1.10.13', port: 6443, tokens: { t: { user: 'u', groups: ['g'] } }, defaultTolerationSeconds: true });
+    expect(() => parseFileConfig('{"gitVersion":"v1.10.13"}')).toThrow(/needs a string "etcd"/);
+    expect(() => parseFileConfig('nope')).toThrow(/not JSON/);
+  });
+});

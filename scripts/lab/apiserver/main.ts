@@ -8,6 +8,8 @@
  * SIGTERM/SIGINT stop it cleanly.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '../../../lib/errors.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { EtcdClient } from '../etcd.ts';
@@ -85,7 +87,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);

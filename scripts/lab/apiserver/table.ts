@@ -95,7 +95,9 @@ function nodeColumns(): Column[] {
 }
 
 export function toTable(version: TableVersion, r: ResourceDef, items: readonly JsonObject[], resourceVersion: string, now: Date): JsonObject {
-  const columns: Column[] = r.plural === 'pods' ? podColumns() : r.plural === 'nodes' ? nodeColumns() : [{ name: 'Age', type: 'string', priority: 0, cell: () => '' }];
+  const age0: Column = { name: 'Age', type: 'string', priority: 0, cell: () => '' };
+  const columns: Column[] = r.plural === 'pods' ? podColumns() : r.plural === 'nodes' ? nodeColumns()
+    : r.plural === 'namespaces' ? [{ name: 'Status', type: 'string', priority: 0, cell: (o) => str(obj(o.status).phase) ?? '' }, age0] : [age0];
   const apiVersion = `meta.k8s.io/${version}`;
   const age = (o: JsonObject): string => {
     const created = str(obj(o.metadata).creationTimestamp);

@@ -1,28 +1,7 @@
-/**
- * Real adapters for the upgrade ports that are not systemd/journal: `--version` of a binary
- * (through lib/exec.ts), the kubelet healthz over HTTP, and /proc.
- */
+/** Real adapters for the kubelet healthz over HTTP and /proc (the others are in ./wiring.ts). */
 import { request } from 'node:http';
 import { readFile, readlink } from 'node:fs/promises';
-import type { Exec } from '../../lib/exec.ts';
-import { KipError } from '../../lib/errors.ts';
-import type { FileSystem } from './fs.ts';
-import type { HealthPort, KubeletBinaryPort, ProcPort } from './ports.ts';
-import { versionFromOutput } from './version.ts';
-
-export function execKubeletBinary(exec: Exec, fs: FileSystem, timeoutMs = 15_000): KubeletBinaryPort {
-  return {
-    async version(path) {
-      const r = await exec(path, ['--version'], { timeoutMs, killGraceMs: 1_000 });
-      const v = versionFromOutput(r.stdout);
-      if (r.exitCode !== 0 || v === undefined) {
-        throw new KipError('KUBELET_VERSION_UNREADABLE', `${path} --version exited ${String(r.exitCode ?? r.signal)} and printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`, { path });
-      }
-      return v;
-    },
-    isPatched: (path, skipFilePath) => fs.contains(path, skipFilePath),
-  };
-}
+import type { HealthPort, ProcPort } from './ports.ts';
 
 export const httpHealth: HealthPort = {
   healthz(url, timeoutMs) {

@@ -149,7 +149,7 @@ export interface Harness {
   readonly stateDir: string;
   readonly node: FakeNode;
   readonly oldBinary: Buffer;
-  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number }): { agent: UpgradeAgent; stage: StageStore };
+  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number; stableMs?: number; kubelet?: KubeletBinaryPort }): { agent: UpgradeAgent; stage: StageStore };
   stageBuffer(stage: StageStore, version: string, data: Buffer): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -167,7 +167,7 @@ export async function makeHarness(opts: { fromVersion?: string; env?: string; sk
   if (opts.skipFile !== undefined) await writeFile(node.host(SKIP), opts.skipFile);
   await node.launch();
 
-  const config = (recovery: 'resume' | 'rollback', verifyTimeoutMs: number): UpgradeAgentConfig => ({
+  const config = (recovery: 'resume' | 'rollback', verifyTimeoutMs: number, stableMs: number): UpgradeAgentConfig => ({
     nodeName: 'node-1',
     agentVersion: '0.1.0',
     stateDir,
@@ -177,7 +177,7 @@ export async function makeHarness(opts: { fromVersion?: string; env?: string; sk
     skipFile: SKIP,
     healthzUrl: 'http://127.0.0.1:10248/healthz',
     verifyTimeoutMs,
-    stableMs: 30,
+    stableMs,
     pollMs: 5,
     journalLines: 10,
     backupPaths: ['/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env'],
@@ -190,12 +190,13 @@ export async function makeHarness(opts: { fromVersion?: string; env?: string; sk
     oldBinary,
     makeAgent(o = {}) {
       const logger = silentLogger();
-      const stage = new StageStore({ fs: nodeFileSystem, kubelet: fakeKubeletBinary, stateDir, skipFilePath: SKIP, logger });
-      const agent = new UpgradeAgent(config(o.recovery ?? 'resume', o.verifyTimeoutMs ?? 1_000), {
+      const kubelet = o.kubelet ?? fakeKubeletBinary;
+      const stage = new StageStore({ fs: nodeFileSystem, kubelet, stateDir, skipFilePath: SKIP, logger });
+      const agent = new UpgradeAgent(config(o.recovery ?? 'resume', o.verifyTimeoutMs ?? 1_000, o.stableMs ?? 30), {
         fs: nodeFileSystem,
         systemd: node.systemd,
         journal: node.journal,
-        kubelet: fakeKubeletBinary,
+        kubelet,
         flags: fakeFlags,
         health: node.health,
         proc: node.proc,

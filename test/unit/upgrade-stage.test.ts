@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { execKubeletBinary } from '../../agent/upgrade/adapters.ts';
+import { kubeletBinaryPort } from '../../agent/upgrade/wiring.ts';
 import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
 import { SKIP, sha256 } from './upgrade-fakes.ts';
@@ -22,7 +22,7 @@ let dir: string;
 let store: StageStore;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kip-stage-'));
-  store = new StageStore({ fs: nodeFileSystem, kubelet: execKubeletBinary(execaExec, nodeFileSystem), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
+  store = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,205 @@
+/**
+ * kip-agent configuration: defaults < /etc/kip/agent.yaml < environment (KIP_AGENT_*) < flags
+ * (--kebab-case=value or --kebab-case value). Every option is listed in OPTIONS with its default;
+ * a validation error names the option and where its value came from.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../lib/errors.ts';
+
+export interface AgentConfig {
+  readonly listen: string;
+  readonly tlsCa: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly stateDir: string;
+  readonly rootPrefix: string;
+  readonly kubeletBinary: string;
+  readonly kubeletUnit: string;
+  readonly skipFile: string;
+  readonly healthzUrl: string;
+  readonly verifyTimeoutMs: number;
+  readonly stableMs: number;
+  readonly pollMs: number;
+  readonly journalLines: number;
+  readonly backupPaths: readonly string[];
+  readonly recovery: 'resume' | 'rollback';
+  readonly nodeName: string;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+}
+
+type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
+
+interface OptionSpec {
+  readonly key: keyof AgentConfig;
+  readonly kind: Kind;
+  readonly default: () => string | number | readonly string[];
+  readonly help: string;
+  readonly min?: number;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'listen', kind: 'address', default: () => '0.0.0.0:7443', help: 'host:port of the gRPC server (mutual TLS)' },
+  { key: 'tlsCa', kind: 'path', default: () => '/etc/kip/pki/ca.crt', help: 'CA that signs coordinator (client) certificates' },
+  { key: 'tlsCert', kind: 'path', default: () => '/etc/kip/pki/agent.crt', help: "the agent's certificate" },
+  { key: 'tlsKey', kind: 'path', default: () => '/etc/kip/pki/agent.key', help: "the agent's private key" },
+  { key: 'stateDir', kind: 'path', default: () => '/var/lib/kip-agent', help: 'run journal, backups, staged binaries' },
+  { key: 'rootPrefix', kind: 'optionalPath', default: () => '', help: 'prefix for every node path (tests); empty in production' },
+  { key: 'kubeletBinary', kind: 'path', default: () => '/usr/bin/kubelet', help: 'the kubelet binary the unit runs' },
+  { key: 'kubeletUnit', kind: 'unit', default: () => 'kubelet.service', help: 'the kubelet systemd unit' },
+  { key: 'skipFile', kind: 'path', default: () => '/tmp/cache.version.save', help: 'skip file read by the patched kubelet' },
+  { key: 'healthzUrl', kind: 'url', default: () => 'http://127.0.0.1:10248/healthz', help: "the kubelet's healthz endpoint" },
+  { key: 'verifyTimeoutMs', kind: 'int', min: 1_000, default: () => 120_000, help: 'time the new kubelet has to prove healthy before rollback' },
+  { key: 'stableMs', kind: 'int', min: 0, default: () => 10_000, help: 'how long the new kubelet must stay healthy on one PID' },
+  { key: 'pollMs', kind: 'int', min: 10, default: () => 500, help: 'verification poll interval' },
+  { key: 'journalLines', kind: 'int', min: 0, default: () => 40, help: 'kubelet journal lines reported with a failure' },
+  {
+    key: 'backupPaths',
+    kind: 'list',
+    default: () => ['/etc/default/kubelet', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/kubelet/config.yaml'],
+    help: 'more files backed up and restored with the kubelet (besides binary, unit, drop-ins, env files, skip file)',
+  },
+  { key: 'recovery', kind: { enum: ['resume', 'rollback'] }, default: () => 'resume', help: 'what to do with a run interrupted by an agent restart' },
+  { key: 'nodeName', kind: 'string', default: () => hostname(), help: 'the node name reported by GetNode' },
+  { key: 'logLevel', kind: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }, default: () => 'info', help: 'log level' },
+  { key: 'shutdownGraceMs', kind: 'int', min: 0, default: () => 10_000, help: 'SIGTERM: time running calls get to finish' },
+];
+
+export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (k: string) => `KIP_AGENT_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+function bad(option: string, source: string, why: string, value: unknown): InvalidInputError {
+  return new InvalidInputError('AGENT_CONFIG_INVALID', `option ${option} (from ${source}): ${why}`, { option, source, value: String(value) });
+}
+
+function coerce(spec: OptionSpec, raw: unknown, source: string): string | number | readonly string[] {
+  const name = spec.key;
+  const kind = spec.kind;
+  if (kind === 'int') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(n)) throw bad(name, source, 'must be a whole number', raw);
+    if (spec.min !== undefined && n < spec.min) throw bad(name, source, `must be at least ${spec.min}`, raw);
+    return n;
+  }
+  if (kind === 'list') {
+    const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+    if (!items || !items.every((i) => typeof i === 'string')) throw bad(name, source, 'must be a list of paths (comma-separated in env and flags)', raw);
+    const list = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
+    for (const p of list) if (!p.startsWith('/')) throw bad(name, source, `${p} is not an absolute path`, raw);
+    return list;
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(name, source, 'must be a string', raw);
+  const s = String(raw).trim();
+  if (typeof kind === 'object') {
+    if (!kind.enum.includes(s)) throw bad(name, source, `must be one of ${kind.enum.join(', ')}`, raw);
+    return s;
+  }
+  switch (kind) {
+    case 'path':
+      if (!s.startsWith('/')) throw bad(name, source, 'must be an absolute path', raw);
+      return s;
+    case 'optionalPath':
+      if (s !== '' && !s.startsWith('/')) throw bad(name, source, 'must be empty or an absolute path', raw);
+      return s;
+    case 'address':
+      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) throw bad(name, source, 'must be host:port', raw);
+      return s;
+    case 'url':
+      if (!/^https?:\/\/[^/\s]+\/\S*$/.test(s)) throw bad(name, source, 'must be an http(s) URL', raw);
+      return s;
+    case 'unit':
+      if (!/^[A-Za-z0-9:_.@-]+\.service$/.test(s)) throw bad(name, source, 'must be a systemd service name like kubelet.service', raw);
+      return s;
+    case 'string':
+      if (s === '') throw bad(name, source, 'must not be empty', raw);
+      return s;
+  }
+}
+
+export interface ConfigSources {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads the config file; undefined when it does not exist. */
+  readonly readFile?: (path: string) => Promise<string | undefined>;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function parseFlags(argv: readonly string[]): { flags: Map<string, string>; configFile: string | undefined } {
+  const byFlag = new Map(OPTIONS.map((o) => [kebab(o.key), o.key as string]));
+  const flags = new Map<string, string>();
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m || m[1] === undefined) throw bad(arg, 'flags', 'not a --flag; see --help', arg);
+    const name = m[1];
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined) throw bad(`--${name}`, 'flags', 'needs a value', '');
+      i += 1;
+    }
+    if (name === 'config') configFile = value;
+    else {
+      const key = byFlag.get(name);
+      if (!key) throw bad(`--${name}`, 'flags', 'unknown option', value);
+      flags.set(key, value);
+    }
+  }
+  return { flags, configFile };
+}
+
+export function helpText(): string {
+  const lines = ['kip-agent [--config FILE] [--option value ...]', '', `Options (flag / env / yaml key, default):`];
+  for (const o of OPTIONS) {
+    const d = o.default();
+    lines.push(`  --${kebab(o.key)}  ${envName(o.key)}  ${o.key}  (default ${JSON.stringify(d)})`, `      ${o.help}`);
+  }
+  lines.push(`  --config  KIP_AGENT_CONFIG  (default ${DEFAULT_CONFIG_FILE})`, '      YAML file with the keys above; missing default file is fine');
+  return lines.join('\n');
+}
+
+export async function loadAgentConfig(sources: ConfigSources): Promise<AgentConfig> {
+  const { flags, configFile: flagFile } = parseFlags(sources.argv);
+  const explicit = flagFile ?? sources.env.KIP_AGENT_CONFIG;
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  const text = await (sources.readFile ?? readOptional)(file);
+  if (text === undefined && explicit !== undefined) throw bad('config', flagFile ? 'flags' : 'env', `${file} does not exist`, file);
+  let fromFile: Record<string, unknown> = {};
+  if (text !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (err) {
+      throw new InvalidInputError('AGENT_CONFIG_INVALID', `${file} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`, { file });
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('config', file, 'must be a YAML mapping', '');
+      fromFile = parsed as Record<string, unknown>;
+    }
+    for (const k of Object.keys(fromFile)) {
+      if (!OPTIONS.some((o) => o.key === k)) throw bad(k, file, 'unknown option', fromFile[k]);
+    }
+  }
+  const out: Record<string, string | number | readonly string[]> = {};
+  for (const spec of OPTIONS) {
+    const env = sources.env[envName(spec.key)];
+    if (flags.has(spec.key)) out[spec.key] = coerce(spec, flags.get(spec.key), `flag --${kebab(spec.key)}`);
+    else if (env !== undefined) out[spec.key] = coerce(spec, env, `env ${envName(spec.key)}`);
+    else if (spec.key in fromFile) out[spec.key] = coerce(spec, fromFile[spec.key], file);
+    else out[spec.key] = spec.default();
+  }
+  return out as unknown as AgentConfig;
+}

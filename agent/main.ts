@@ -1,0 +1,75 @@
+/**
+ * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
+ */
+import { readFile } from 'node:fs/promises';
+import { execaExec } from '../lib/exec.ts';
+import { isKipError } from '../lib/errors.ts';
+import { createLogger } from '../lib/logger.ts';
+import { helpText, loadAgentConfig } from './config.ts';
+import { createAgentHandlers, startAgentServer } from './server.ts';
+import { createJournal, createSystemd } from './systemd/index.ts';
+import { httpHealth, procfs } from './upgrade/adapters.ts';
+import { UpgradeAgent } from './upgrade/agent.ts';
+import { FAULT_ENV, faultHookFromEnv } from './upgrade/fault.ts';
+import { nodeFileSystem } from './upgrade/fs.ts';
+import { systemClock } from './upgrade/ports.ts';
+import { StageStore } from './upgrade/stage.ts';
+import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
+
+async function agentVersion(): Promise<string> {
+  const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && typeof (pkg as { version?: unknown }).version === 'string' ? (pkg as { version: string }).version : '0.0.0';
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  let config;
+  try {
+    config = await loadAgentConfig({ argv, env: process.env });
+  } catch (err) {
+    process.stderr.write(`kip-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const logger = createLogger({ name: 'kip-agent', level: config.logLevel });
+  try {
+    const fs = nodeFileSystem;
+    const kubelet = kubeletBinaryPort(execaExec, fs);
+    const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger });
+    const agent = new UpgradeAgent(
+      { ...config, agentVersion: await agentVersion() },
+      {
+        fs,
+        systemd: systemdPort(createSystemd(execaExec)),
+        journal: journalPort(createJournal(execaExec)),
+        kubelet,
+        flags: flagMigrationPort,
+        health: httpHealth,
+        proc: procfs(),
+        clock: systemClock,
+        fault: faultHookFromEnv(process.env[FAULT_ENV], config.stateDir, logger),
+        logger,
+        stage,
+      },
+    );
+    await agent.start();
+    const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        resolve();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    await server.shutdown(config.shutdownGraceMs);
+    logger.info('stopped');
+  } catch (err) {
+    logger.fatal({ err, code: isKipError(err) ? err.code : undefined }, 'kip-agent failed');
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Adapters from the sibling modules to the upgrade's ports: agent/systemd (systemctl and
+ * journalctl) and agent/kubelet (`--version`, flag migration planner).
+ */
+import type { Exec } from '../../lib/exec.ts';
+import { planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
+import { execMainStartTimestampUsec, parseEnvironmentFiles, parseExecCommands, parsePid, type Journal, type Systemd } from '../systemd/index.ts';
+import type { FileSystem } from './fs.ts';
+import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
+
+export const UNIT_PROPERTIES = [
+  'ActiveState',
+  'SubState',
+  'MainPID',
+  'ExecMainStartTimestamp',
+  'NRestarts',
+  'FragmentPath',
+  'DropInPaths',
+  'EnvironmentFiles',
+  'PrivateTmp',
+  'ExecStart',
+] as const;
+
+export function systemdPort(systemd: Systemd): SystemdPort {
+  return {
+    async unitInfo(unit) {
+      const p = await systemd.show(unit, UNIT_PROPERTIES);
+      const exec = parseExecCommands(p.ExecStart ?? '')[0];
+      return {
+        activeState: p.ActiveState ?? 'unknown',
+        subState: p.SubState ?? 'unknown',
+        mainPid: parsePid(p.MainPID ?? '') ?? 0,
+        execMainStartUsec: Number(execMainStartTimestampUsec(p) ?? 0n),
+        nRestarts: Number.parseInt(p.NRestarts ?? '0', 10) || 0,
+        fragmentPath: p.FragmentPath ?? '',
+        dropInPaths: (p.DropInPaths ?? '').split(/\s+/).filter((s) => s !== ''),
+        environmentFiles: parseEnvironmentFiles(p.EnvironmentFiles ?? '').map((e) => e.path),
+        privateTmp: p.PrivateTmp === 'yes',
+        execStart: exec ? [...exec.argv] : [],
+      };
+    },
+    stop: (unit) => systemd.stop(unit),
+    start: (unit) => systemd.start(unit),
+    daemonReload: () => systemd.daemonReload(),
+  };
+}
+
+export function journalPort(journal: Journal): JournalPort {
+  return {
+    async tail(unit, lines) {
+      return (await journal.read(unit, { lines })).map((e) => e.message);
+    },
+  };
+}
+
+export function kubeletBinaryPort(exec: Exec, fs: FileSystem, timeoutMs = 15_000): KubeletBinaryPort {
+  return {
+    version: async (path) => (await readKubeletVersion(path, exec, timeoutMs)).version.raw,
+    isPatched: (path, skipFilePath) => fs.contains(path, skipFilePath),
+  };
+}
+
+/** agent/kubelet's planner: full new content of each changed unit/env file, or a refusal. */
+export const flagMigrationPort: FlagMigrationPort = {
+  async plan(input) {
+    const envFiles: Record<string, string> = {};
+    for (const f of input.environmentFiles) envFiles[f.path] = f.content;
+    const plan = planFlagMigration({
+      from: input.fromVersion,
+      to: input.toVersion,
+      units: input.unitFiles,
+      envFiles,
+      overrides: input.allowDroppedFlags,
+    });
+    return {
+      edits: plan.files.map((f) => ({ path: f.path, content: f.after })),
+      notes: [...plan.changes.map((c) => `${c.action} ${c.subject} in ${c.definedIn}: ${c.reason}`), ...plan.warnings],
+    };
+  },
+};

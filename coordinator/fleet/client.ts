@@ -1,0 +1,143 @@
+/**
+ * A typed gRPC client to one kip-agent: mutual TLS, a deadline on every call and retries for
+ * idempotent calls (both in ./interceptor.ts), and errors mapped to typed errors (./errors.ts).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ProtoGrpcType } from '../../agent/generated/agent.ts';
+import type { AgentClient } from '../../agent/generated/kip/v1/Agent.ts';
+import type { NodeInfo__Output } from '../../agent/generated/kip/v1/NodeInfo.ts';
+import type { PreflightReport__Output } from '../../agent/generated/kip/v1/PreflightReport.ts';
+import type { PreflightRequest } from '../../agent/generated/kip/v1/PreflightRequest.ts';
+import type { RunState__Output } from '../../agent/generated/kip/v1/RunState.ts';
+import type { StageBinaryResponse__Output } from '../../agent/generated/kip/v1/StageBinaryResponse.ts';
+import type { StepEvent__Output } from '../../agent/generated/kip/v1/StepEvent.ts';
+import type { UpgradeRequest } from '../../agent/generated/kip/v1/UpgradeRequest.ts';
+import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
+import { fromGrpcError } from './errors.ts';
+import { kipInterceptor } from './interceptor.ts';
+
+export type { NodeInfo__Output as NodeInfo, PreflightReport__Output as PreflightReport, RunState__Output as RunState, StepEvent__Output as StepEvent, StageBinaryResponse__Output as StageBinaryResponse };
+
+const M = (name: string) => `/kip.v1.Agent/${name}`;
+
+export interface AgentClientOptions {
+  /** host:port of the agent. */
+  readonly address: string;
+  readonly tls: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+  /** The name the agent's certificate is issued for, when it differs from the address host. */
+  readonly serverName?: string;
+  readonly defaultDeadlineMs?: number;
+  readonly deadlineMs?: Readonly<Record<string, number>>;
+  readonly maxRetries?: number;
+  readonly backoffMs?: number;
+}
+
+export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
+  [M('StageBinary')]: 15 * 60_000,
+  [M('Upgrade')]: 30 * 60_000,
+  [M('Rollback')]: 15 * 60_000,
+  [M('Preflight')]: 120_000,
+};
+
+/** Calls that can be repeated without effect: retried on UNAVAILABLE. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback')]);
+
+export const CHUNK_BYTES = 1 << 20;
+
+export class AgentConnection {
+  private readonly client: AgentClient;
+
+  constructor(readonly options: AgentClientOptions) {
+    const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
+    const creds = grpc.credentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert);
+    const channelOptions: grpc.ChannelOptions = {
+      interceptors: [
+        kipInterceptor({
+          defaultDeadlineMs: options.defaultDeadlineMs ?? 30_000,
+          deadlineMs: { ...DEFAULT_DEADLINES, ...(options.deadlineMs ?? {}) },
+          idempotent: IDEMPOTENT_METHODS,
+          maxRetries: options.maxRetries ?? 3,
+          backoffMs: options.backoffMs ?? 200,
+        }),
+      ],
+    };
+    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    this.client = new proto.kip.v1.Agent(options.address, creds, channelOptions);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<Res>(method: string, invoke: (cb: grpc.requestCallback<Res>) => void): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      invoke((err, res) => {
+        if (err) reject(fromGrpcError(err, method));
+        else if (res === undefined) reject(fromGrpcError(new Error('empty response'), method));
+        else resolve(res);
+      });
+    });
+  }
+
+  getNode(): Promise<NodeInfo__Output> {
+    return this.unary('GetNode', (cb) => this.client.getNode({}, cb));
+  }
+
+  getRun(runId = ''): Promise<RunState__Output> {
+    return this.unary('GetRun', (cb) => this.client.getRun({ runId }, cb));
+  }
+
+  preflight(req: PreflightRequest): Promise<PreflightReport__Output> {
+    return this.unary('Preflight', (cb) => this.client.preflight(req, cb));
+  }
+
+  rollback(runId: string): Promise<RunState__Output> {
+    return this.unary('Rollback', (cb) => this.client.rollback({ runId }, cb));
+  }
+
+  /** Streams a binary: metadata first, then chunks of at most CHUNK_BYTES. */
+  stageBinary(meta: { version: string; sha256: string; size: number }, data: Buffer | AsyncIterable<Buffer>): Promise<StageBinaryResponse__Output> {
+    return new Promise<StageBinaryResponse__Output>((resolve, reject) => {
+      const call = this.client.stageBinary((err, res) => {
+        if (err) reject(fromGrpcError(err, 'StageBinary'));
+        else if (!res) reject(fromGrpcError(new Error('empty response'), 'StageBinary'));
+        else resolve(res);
+      });
+      const write = (msg: object) =>
+        new Promise<void>((ok) => {
+          if (call.write(msg)) ok();
+          else call.once('drain', () => ok());
+        });
+      const pump = async () => {
+        await write({ metadata: meta });
+        if (Buffer.isBuffer(data)) {
+          for (let i = 0; i < data.length; i += CHUNK_BYTES) await write({ data: data.subarray(i, i + CHUNK_BYTES) });
+        } else {
+          for await (const chunk of data) {
+            for (let i = 0; i < chunk.length; i += CHUNK_BYTES) await write({ data: chunk.subarray(i, i + CHUNK_BYTES) });
+          }
+        }
+        call.end();
+      };
+      pump().catch((err: unknown) => {
+        call.cancel();
+        reject(fromGrpcError(err, 'StageBinary'));
+      });
+    });
+  }
+
+  /**
+   * Starts (or re-attaches to) a run and yields its step events until the run ends. Calling it
+   * again with the same run id replays the events from the first one.
+   */
+  async *upgrade(req: UpgradeRequest): AsyncGenerator<StepEvent__Output> {
+    const call = this.client.upgrade(req);
+    try {
+      for await (const ev of call as AsyncIterable<StepEvent__Output>) yield ev;
+    } catch (err) {
+      throw fromGrpcError(err, 'Upgrade');
+    } finally {
+      call.cancel();
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NspawnError } from './errors.ts';
@@ -154,4 +155,21 @@ export function isErrno(err: unknown, code: string): boolean {
 
 export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** True when the process exists and is not a zombie (a zombie waits for a parent that may never reap it). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return !isErrno(err, 'ESRCH');
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH')) return false;
+    throw err;
+  }
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NspawnError } from './errors.ts';
-import { errMessage, isErrno } from './cgroup.ts';
+import { errMessage, isErrno, isProcessAlive } from './cgroup.ts';
 
 export interface LockOptions {
   readonly timeoutMs: number;
@@ -74,7 +74,7 @@ async function breakIfAbandoned(path: string, ownerlessStaleMs: number): Promise
   } else {
     const [host, pidText] = owner.trim().split(' ');
     const pid = Number(pidText);
-    abandoned = host === hostname() && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+    abandoned = host === hostname() && Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid);
   }
   if (!abandoned) return;
   // Re-check right before the atomic rename, so a lock retaken meanwhile is left alone.
@@ -87,13 +87,4 @@ async function breakIfAbandoned(path: string, ownerlessStaleMs: number): Promise
     throw err;
   }
   await rm(grave, { recursive: true, force: true });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return !isErrno(err, 'ESRCH');
-  }
 }

@@ -65,6 +65,19 @@ export interface NspawnNode {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 
+/**
+ * Names that record the creating process, so reapOrphanedNodes can find the leftovers of a
+ * process that died without stopping its nodes: cgroup `kip-nspawn/<pid>-<name>-<rand>` and
+ * overlay mount source `kipnode-<pid>-<name>`.
+ */
+export const CGROUP_PARENT = 'kip-nspawn';
+export function cgroupLeafName(pid: number, name: string, rand: string): string {
+  return `${pid}-${name}-${rand}`;
+}
+export function mountSource(pid: number, name: string): string {
+  return `kipnode-${pid}-${name}`;
+}
+
 /** Boots a node with a real systemd from the shared base image (architecture.md recipe). */
 export async function bootNode(options: BootNodeOptions): Promise<NspawnNode> {
   const exec = options.exec ?? execaExec;
@@ -93,14 +106,14 @@ export async function bootNode(options: BootNodeOptions): Promise<NspawnNode> {
   const logFile = join(options.workDir, 'nspawn.log');
   for (const d of [upper, work, root]) await mkdir(d, { recursive: true });
 
-  const mount = await exec('mount', ['-t', 'overlay', `kip-${options.name}`, '-o', `lowerdir=${options.base.rootfs},upperdir=${upper},workdir=${work}`, root], {
+  const mount = await exec('mount', ['-t', 'overlay', mountSource(process.pid, options.name), '-o', `lowerdir=${options.base.rootfs},upperdir=${upper},workdir=${work}`, root], {
     timeoutMs: 30_000,
   });
   if (mount.exitCode !== 0) {
     throw new NspawnError('NSPAWN_MOUNT_FAILED', `overlay mount for ${options.name} failed: ${mount.stderr.trim()}`, { root, exitCode: mount.exitCode });
   }
 
-  const cgroup = new NodeCgroup(await discoverCgroupHierarchies(), join('kip-nspawn', `${options.name}-${process.pid}-${randomBytes(3).toString('hex')}`));
+  const cgroup = new NodeCgroup(await discoverCgroupHierarchies(), join(CGROUP_PARENT, cgroupLeafName(process.pid, options.name, randomBytes(3).toString('hex'))));
   let launched: Launched | undefined;
   const cleanupPartial = async (): Promise<void> => {
     await teardown({ name: options.name, root, cgroup, exec, logger, launched, timeoutMs: 30_000 });
@@ -256,6 +269,7 @@ function makeNode(ctx: {
     };
   };
 
+  const streams = new Set<StreamProcess>();
   const spawn = (command: string, args: readonly string[], options: StreamSpawnOptions = {}): StreamProcess => {
     const child = execa('nsenter', ['-t', String(leaderPid), '-a', 'env', '-i', ...envArgs(options.env), command, ...args], {
       stdin: 'ignore',
@@ -284,7 +298,10 @@ function makeNode(ctx: {
       })();
       return stopping;
     };
-    return { pid: child.pid, lines, done, stop };
+    const proc: StreamProcess = { pid: child.pid, lines, done, stop };
+    streams.add(proc);
+    void done.then(() => streams.delete(proc));
+    return proc;
   };
 
   const waitForSystemd = async (timeoutMs: number): Promise<string> => {
@@ -317,7 +334,11 @@ function makeNode(ctx: {
 
   let stopping: Promise<void> | undefined;
   const stop = (options: { timeoutMs?: number } = {}): Promise<void> => {
-    stopping ??= teardown({ name: ctx.name, root: ctx.root, cgroup, exec: ctx.exec, logger: ctx.logger, launched, timeoutMs: options.timeoutMs ?? 60_000 });
+    stopping ??= (async () => {
+      // Streams first: a command left running inside would delay the node's shutdown (architecture.md).
+      await Promise.all([...streams].map((p) => p.stop()));
+      await teardown({ name: ctx.name, root: ctx.root, cgroup, exec: ctx.exec, logger: ctx.logger, launched, timeoutMs: options.timeoutMs ?? 60_000 });
+    })();
     return stopping;
   };
 
@@ -382,17 +403,39 @@ async function teardown(ctx: {
   ctx.logger.debug({ ms: Date.now() - started }, 'node stopped');
 }
 
-/** Mount points under /proc/self/mountinfo (field 5, octal escapes decoded). */
-export async function mountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+export interface MountEntry {
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
 }
 
-async function unmount(root: string, exec: Exec): Promise<void> {
+const unescapeMount = (p: string): string => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Parses /proc/self/mountinfo text (pure): mount point is field 5, fs type and source follow ' - '. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-', 6);
+    const mountPoint = fields[4];
+    const fsType = fields[sep + 1];
+    const source = fields[sep + 2];
+    if (sep < 0 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    out.push({ mountPoint: unescapeMount(mountPoint), fsType, source: unescapeMount(source) });
+  }
+  return out;
+}
+
+export async function mountEntries(): Promise<MountEntry[]> {
+  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/** Mount points of this process's mount namespace. */
+export async function mountPoints(): Promise<string[]> {
+  return (await mountEntries()).map((m) => m.mountPoint);
+}
+
+export async function unmount(root: string, exec: Exec): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (!(await mountPoints()).includes(root)) return;

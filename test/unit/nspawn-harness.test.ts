@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCgroupMounts } from '../../scripts/nspawn/cgroup.ts';
 import { withLock } from '../../scripts/nspawn/lock.ts';
 import { baseImageKey } from '../../scripts/nspawn/base-image.ts';
+import { parseMountInfo } from '../../scripts/nspawn/node.ts';
 
 describe('parseCgroupMounts', () => {
   it('finds cgroup2 and the named v1 systemd hierarchy on a hybrid host', () => {
@@ -21,6 +22,20 @@ describe('parseCgroupMounts', () => {
   });
   it('raises a typed error without cgroup2', () => {
     expect(() => parseCgroupMounts('proc /proc proc rw 0 0')).toThrow(expect.objectContaining({ code: 'NSPAWN_CGROUP_FAILED' }));
+  });
+});
+
+describe('parseMountInfo', () => {
+  it('reads mount point, type and source, with and without optional fields and escapes', () => {
+    const text = [
+      '36 35 98:0 / /tmp/a\\040b/root rw,relatime shared:1 master:2 - overlay kipnode-123-kip-a rw,lowerdir=/x',
+      '37 35 0:5 / /proc rw - proc proc rw',
+      '',
+    ].join('\n');
+    expect(parseMountInfo(text)).toEqual([
+      { mountPoint: '/tmp/a b/root', fsType: 'overlay', source: 'kipnode-123-kip-a' },
+      { mountPoint: '/proc', fsType: 'proc', source: 'proc' },
+    ]);
   });
 });
 

@@ -97,6 +97,19 @@ describe('systemd-nspawn node harness (real systemd)', () => {
     expect(w.exitCode).not.toBe(0);
   });
 
+  it('passes stdin, a clean environment and the working directory into the node', async () => {
+    const r = await node(1).exec('sh', ['-c', 'cat; echo " v=$KIP_V home=${HOME:-unset} pwd=$(pwd)"'], {
+      timeoutMs: 20_000,
+      input: 'from-stdin',
+      env: { KIP_V: 'x=y' },
+      cwd: '/etc',
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('from-stdin v=x=y home=unset pwd=/etc\n');
+    const failing = await node(1).exec('sh', ['-c', 'echo oops >&2; exit 7'], { timeoutMs: 20_000 });
+    expect(failing).toMatchObject({ exitCode: 7, stderr: 'oops\n', timedOut: false });
+  });
+
   it('ends a timed-out command inside the node, not only the nsenter', async () => {
     const r = await node(1).exec('sleep', ['30'], { timeoutMs: 500, killGraceMs: 500 });
     expect(r.timedOut).toBe(true);

@@ -1,0 +1,39 @@
+/**
+ * Writes one lab kubelet "binary" per version: an executable launcher script. The patched
+ * variant names the skip-file path in its text, as the real patched binaries carry the string,
+ * so kip's binary inspection tells the two apart the same way.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LAB_KUBELET_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface LauncherOptions {
+  readonly version: string;
+  /** The skip-file path the patch reads, or undefined for an unpatched (upstream) kubelet. */
+  readonly skipFilePath?: string;
+  /** Node binary and repository paths as seen where the launcher runs (inside a node they are bind-mounted). */
+  readonly nodeBinary?: string;
+  readonly repoDir?: string;
+}
+
+export function launcherScript(o: LauncherOptions): string {
+  const node = o.nodeBinary ?? process.execPath;
+  const repo = o.repoDir ?? REPO;
+  const patched = o.skipFilePath ? ` "--lab-patched=${o.skipFilePath}"` : '';
+  return [
+    '#!/bin/sh',
+    `# kip lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
+    `exec "${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@"`,
+    '',
+  ].join('\n');
+}
+
+export async function writeLauncher(path: string, o: LauncherOptions): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, launcherScript(o));
+  await chmod(path, 0o755);
+}

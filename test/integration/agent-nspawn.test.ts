@@ -1,0 +1,273 @@
+/**
+ * kip-agent INSIDE a real systemd node (systemd-nspawn, scripts/nspawn), run as a unit, with a
+ * stand-in kubelet (a python script: `--version`, /healthz, journal lines) as kubelet.service.
+ * Driven over gRPC + mutual TLS from the test: a real upgrade v1.10.13 -> v1.11.10, Rollback,
+ * automatic rollback of a crashing kubelet, and kill -9 of the agent at several steps.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootNode, ensureBaseImage, type NspawnNode } from '../../scripts/nspawn/index.ts';
+import { AgentConnection, type RunState, type StepEvent } from '../../coordinator/fleet/client.ts';
+import { makeTestPki, type TestPki } from './agent-pki.ts';
+
+const REPO = path.resolve(import.meta.dirname, '..', '..');
+const SKIP = '/tmp/cache.version.save';
+const OLD = 'v1.10.13';
+const NEW = 'v1.11.10';
+
+function sha256(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** The stand-in kubelet: prints its version, serves /healthz, logs; carries the skip-file path (patched). */
+function standIn(version: string, opts: { crash?: boolean } = {}): Buffer {
+  return Buffer.from(
+    [
+      '#!/usr/bin/python3',
+      `# kip stand-in kubelet ${version}; the patched kubelet reads ${SKIP}`,
+      'import sys, http.server',
+      `VERSION = "${version}"`,
+      'if "--version" in sys.argv:',
+      '    print("Kubernetes " + VERSION)',
+      '    sys.exit(0)',
+      'port = 10248',
+      'for a in sys.argv[1:]:',
+      '    if a.startswith("--healthz-port="):',
+      '        port = int(a.split("=", 1)[1])',
+      ...(opts.crash ? ['print("F1127 stand-in kubelet " + VERSION + ": failed to run Kubelet: crash requested", flush=True)', 'sys.exit(1)'] : []),
+      'class H(http.server.BaseHTTPRequestHandler):',
+      '    def do_GET(self):',
+      '        ok = self.path == "/healthz"',
+      '        self.send_response(200 if ok else 404)',
+      '        self.end_headers()',
+      '        self.wfile.write(b"ok" if ok else b"not found")',
+      '    def log_message(self, *args):',
+      '        pass',
+      'print("stand-in kubelet " + VERSION + " serving /healthz on " + str(port), flush=True)',
+      'http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let tmp = '';
+let node: NspawnNode | undefined;
+let pki: TestPki;
+let client: AgentConnection;
+let agentPort = 0;
+let healthzPort = 0;
+const oldBin = standIn(OLD);
+const newBin = standIn(NEW);
+const timings: Record<string, number> = {};
+
+function n(): NspawnNode {
+  if (!node) throw new Error('node not booted');
+  return node;
+}
+
+async function sh(cmd: string, timeoutMs = 60_000): Promise<string> {
+  const r = await n().exec('sh', ['-c', cmd], { timeoutMs });
+  if (r.exitCode !== 0) throw new Error(`in node: ${cmd} -> ${String(r.exitCode)}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+async function shMaybe(cmd: string): Promise<{ code: number | undefined; out: string }> {
+  const r = await n().exec('sh', ['-c', cmd], { timeoutMs: 30_000 });
+  return { code: r.exitCode, out: r.stdout };
+}
+
+async function agentLogs(): Promise<string> {
+  return (await shMaybe('journalctl -u kip-agent.service -u kubelet.service --no-pager -n 80 -o cat')).out;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}\n${await agentLogs()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function waitAgentUp(): Promise<void> {
+  await waitFor('the agent to answer GetNode', async () => (await client.getNode()).nodeName, 60_000);
+}
+
+async function setFault(spec: string): Promise<void> {
+  const dropIn = path.join(n().root, 'etc/systemd/system/kip-agent.service.d');
+  await mkdir(dropIn, { recursive: true });
+  await writeFile(path.join(dropIn, 'fault.conf'), spec ? `[Service]\nEnvironment=KIP_AGENT_FAULT=${spec}\n` : '[Service]\n');
+  await sh('rm -rf /var/lib/kip-agent/faults-fired && systemctl daemon-reload && systemctl restart kip-agent.service');
+  await waitAgentUp();
+}
+
+async function collect(it: AsyncIterable<StepEvent>): Promise<{ events: StepEvent[]; error: unknown }> {
+  const events: StepEvent[] = [];
+  try {
+    for await (const e of it) events.push(e);
+    return { events, error: undefined };
+  } catch (error) {
+    return { events, error };
+  }
+}
+
+async function waitTerminal(runId: string): Promise<RunState> {
+  return waitFor(
+    `run ${runId} to finish`,
+    async () => {
+      const r = await client.getRun(runId);
+      return ['RUN_SUCCEEDED', 'RUN_ROLLED_BACK', 'RUN_FAILED'].includes(r.phase) ? r : undefined;
+    },
+    120_000,
+  );
+}
+
+/** What is on the node right now, read from inside it. */
+async function nodeFacts() {
+  const bin = await readFile(path.join(n().root, 'usr/bin/kubelet'));
+  const skip = await shMaybe(`cat ${SKIP}`);
+  const active = (await shMaybe('systemctl is-active kubelet.service')).out.trim();
+  const health = (await shMaybe(`python3 -c 'import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${healthzPort}/healthz",timeout=3).read().decode())'`)).out.trim();
+  const temps = (await shMaybe('ls -a /usr/bin | grep kip-tmp || true')).out.trim();
+  return { binSha: sha256(bin), skip: skip.code === 0 ? skip.out : undefined, active, health, temps };
+}
+
+/** Every backed-up copy still matches its manifest checksum. */
+async function assertBackupsConsistent(runId: string): Promise<void> {
+  const dir = path.join(n().root, 'var/lib/kip-agent/backups', runId);
+  const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { entries: { path: string; present: boolean; copy?: string; sha256?: string }[] };
+  expect(manifest.entries.find((e) => e.path === '/usr/bin/kubelet')?.sha256).toBe(sha256(oldBin));
+  for (const e of manifest.entries) {
+    if (!e.present) continue;
+    expect(sha256(await readFile(path.join(dir, 'files', e.copy ?? 'missing'))), e.path).toBe(e.sha256);
+  }
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'kip-agent-nspawn-'));
+  [agentPort, healthzPort] = [await freePort(), await freePort()];
+  pki = await makeTestPki(path.join(tmp, 'pki'));
+  const base = await ensureBaseImage();
+  node = await bootNode({ name: 'kip-agent-it', base, workDir: path.join(tmp, 'node'), bindRo: [{ host: REPO }] });
+  await node.waitForSystemd(90_000);
+  const root = node.root;
+  const put = async (p: string, data: string | Buffer, mode = 0o644) => {
+    await mkdir(path.dirname(path.join(root, p)), { recursive: true });
+    await writeFile(path.join(root, p), data, { mode });
+  };
+  await put('/usr/bin/kubelet', oldBin, 0o755);
+  await put('/etc/default/kubelet', `KUBELET_ARGS="--healthz-port=${healthzPort} --v=2"\n`);
+  await put(
+    '/etc/systemd/system/kubelet.service',
+    '[Unit]\nDescription=stand-in kubelet\n[Service]\nEnvironmentFile=/etc/default/kubelet\nExecStart=/usr/bin/kubelet $KUBELET_ARGS\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n',
+  );
+  await put('/etc/kip/pki/ca.crt', pki.server.ca);
+  await put('/etc/kip/pki/agent.crt', pki.server.cert);
+  await put('/etc/kip/pki/agent.key', pki.server.key, 0o600);
+  await put(
+    '/etc/kip/agent.yaml',
+    [`listen: 127.0.0.1:${agentPort}`, `healthzUrl: http://127.0.0.1:${healthzPort}/healthz`, 'stableMs: 1500', 'pollMs: 200', 'verifyTimeoutMs: 30000', 'logLevel: debug', ''].join('\n'),
+  );
+  await put(
+    '/etc/systemd/system/kip-agent.service',
+    `[Unit]\nDescription=kip-agent\n[Service]\nExecStart=${process.execPath} ${REPO}/bin/kip-agent.mjs --config /etc/kip/agent.yaml\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n`,
+  );
+  await sh('systemctl daemon-reload && systemctl start kubelet.service kip-agent.service');
+  client = new AgentConnection({ address: `127.0.0.1:${agentPort}`, tls: pki.client, maxRetries: 5, backoffMs: 200 });
+  await waitAgentUp();
+  await waitFor('the stand-in kubelet to be healthy', async () => ((await nodeFacts()).health === 'ok' ? true : undefined), 30_000);
+  const staged = await client.stageBinary({ version: NEW, sha256: sha256(newBin), size: newBin.length }, newBin);
+  expect(staged.binary?.patched).toBe(true);
+}, 10 * 60_000);
+
+afterAll(async () => {
+  client?.close();
+  await node?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+  if (Object.keys(timings).length) console.log(`[agent-nspawn] ${JSON.stringify(timings)}`);
+}, 120_000);
+
+describe('kip-agent in a real systemd node', () => {
+  it('upgrades the kubelet v1.10.13 -> v1.11.10 in place, then rolls back on request', async () => {
+    const before = await client.getNode();
+    expect(before).toMatchObject({ kubeletVersion: OLD, kubeletPatched: true, unit: { activeState: 'active', privateTmp: false }, skipFile: { present: false } });
+    const oldStartSec = Math.floor((before.unit?.startedAtUnixMs ?? 0) / 1000);
+    const started = performance.now();
+    const { events, error } = await collect(client.upgrade({ runId: 'up-1', targetVersion: NEW }));
+    timings.upgradeMs = Math.round(performance.now() - started);
+    expect(error).toBeUndefined();
+    expect(events.at(-1)).toMatchObject({ step: 'DONE', phase: 'RUN_SUCCEEDED' });
+    const at = (step: string, status: string) => events.find((e) => e.step === step && e.status === status)?.atUnixMs ?? 0;
+    timings.stopToStartedMs = at('START_KUBELET', 'STEP_DONE') - at('STOP_KUBELET', 'STEP_STARTED');
+    const after = await client.getNode();
+    expect(after).toMatchObject({ kubeletVersion: NEW, kubeletSha256: sha256(newBin), unit: { activeState: 'active' }, skipFile: { present: true, valid: true, version: OLD } });
+    expect(after.unit?.mainPid).not.toBe(before.unit?.mainPid);
+    const facts = await nodeFacts();
+    expect(facts).toMatchObject({ binSha: sha256(newBin), skip: `${OLD},${oldStartSec}`, active: 'active', health: 'ok', temps: '' });
+    await assertBackupsConsistent('up-1');
+
+    const rolled = await client.rollback('up-1');
+    expect(rolled.phase).toBe('RUN_ROLLED_BACK');
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok', temps: '' });
+    expect((await client.getNode()).kubeletVersion).toBe(OLD);
+  }, 180_000);
+
+  it('rolls back a new kubelet that crash-loops, with the reason and its journal lines', async () => {
+    const bad = standIn('v1.11.9', { crash: true });
+    await client.stageBinary({ version: 'v1.11.9', sha256: sha256(bad), size: bad.length }, bad);
+    const { events, error } = await collect(client.upgrade({ runId: 'crashloop', targetVersion: 'v1.11.9', verifyTimeoutMs: 6_000 }));
+    expect(error).toBeUndefined();
+    const failed = events.find((e) => e.status === 'STEP_FAILED');
+    expect(failed).toMatchObject({ step: 'VERIFY', errorCode: 'VERIFY_FAILED' });
+    expect(failed?.journalTail.join('\n')).toContain('failed to run Kubelet: crash requested');
+    expect(events.at(-1)).toMatchObject({ step: 'ROLLED_BACK', phase: 'RUN_ROLLED_BACK' });
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+  }, 180_000);
+
+  const crashPoints = ['WRITE_SKIP_FILE:after', 'STOP_KUBELET:after', 'SWAP_BINARY:before', 'START_KUBELET:before'] as const;
+  it.each(crashPoints)('kill -9 of the agent at %s: systemd restarts it and the run completes consistently', async (point) => {
+    const runId = `crash-${point.replace(':', '-').toLowerCase().replace(/_/g, '-')}`;
+    await setFault(point);
+    const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
+    const { error } = await collect(client.upgrade({ runId, targetVersion: NEW }));
+    // The stream breaks when the agent dies (or completes if the restart was quick enough to re-attach later).
+    if (error !== undefined) expect((error as { kind?: string }).kind).toMatch(/unavailable|cancelled|internal/);
+    const run = await waitTerminal(runId);
+    expect(run.phase).toBe('RUN_SUCCEEDED');
+    const newPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
+    expect(newPid).not.toBe(agentPid);
+    expect(await shMaybe(`test -e /var/lib/kip-agent/faults-fired/${point.replace(':', '-')}`)).toMatchObject({ code: 0 });
+    // A working kubelet of the new version, a whole binary, the skip file, consistent backups.
+    const facts = await nodeFacts();
+    expect(facts).toMatchObject({ binSha: sha256(newBin), active: 'active', health: 'ok', temps: '' });
+    expect(facts.skip).toMatch(/^v1\.10\.13,\d+$/);
+    expect((await client.getNode()).kubeletVersion).toBe(NEW);
+    await assertBackupsConsistent(runId);
+    // Back to the old version for the next case, without faults.
+    await setFault('');
+    expect((await client.rollback(runId)).phase).toBe('RUN_ROLLED_BACK');
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+  }, 240_000);
+});

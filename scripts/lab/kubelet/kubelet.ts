@@ -10,8 +10,8 @@ import type { Logger } from '../../../lib/logger.ts';
 import type { JsonNode } from '../../../agent/hash/index.ts';
 import type { ContainerInfo, PodSandboxInfo, PodSandboxSpec, RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
 import { KubeAnnotation, KubeLabel, parseRestartCount } from '../../../agent/runtime/kube-labels.ts';
-import type { KubeRest } from './api.ts';
-import { LabApiError } from './api.ts';
+import type { KubeRest } from '../../../coordinator/kube/raw.ts';
+import { RawKubeApiError } from '../../../coordinator/kube/raw.ts';
 import { admitPod, decideContainer, type RunningContainer, type SyncContext } from './rules.ts';
 import type { SkipState } from './skip-file.ts';
 
@@ -106,7 +106,7 @@ export class LabKubelet {
     try {
       await this.deps.rest.get(path);
     } catch (err) {
-      if (!(err instanceof LabApiError) || err.status !== 404) throw err;
+      if (!(err instanceof RawKubeApiError) || err.status !== 404) throw err;
       const labels = { 'kubernetes.io/hostname': this.config.nodeName, 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64', ...this.config.nodeLabels };
       await this.deps.rest.send('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: this.config.nodeName, labels }, spec: {}, status: this.nodeStatus() });
       this.deps.logger.info({ node: this.config.nodeName }, 'registered node');

@@ -1,16 +1,16 @@
 /**
- * The lab kubelet's REST access: raw JSON over HTTPS, so container specs reach the hash engine
+ * Raw JSON REST access to the Kubernetes API, so container specs reach the hash engine
  * byte for byte as the apiserver serves them (a typed client model would drop fields it does not
  * know). Credentials and TLS come from a kubeconfig through @kubernetes/client-node.
  */
 import { request, type RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KipError } from '../../../lib/errors.ts';
-import { parseJson, type JsonNode } from '../../../agent/hash/index.ts';
+import { KipError } from '../../lib/errors.ts';
+import { parseJson, type JsonNode } from '../../agent/hash/index.ts';
 
-export class LabApiError extends KipError {
+export class RawKubeApiError extends KipError {
   constructor(readonly status: number, method: string, path: string, body: string) {
-    super('LAB_KUBELET_API', `${method} ${path}: HTTP ${status}: ${body.slice(0, 300)}`, { status, method, path });
+    super('KUBE_RAW_HTTP_ERROR', `${method} ${path}: HTTP ${status}: ${body.slice(0, 300)}`, { status, method, path });
   }
 }
 
@@ -29,7 +29,7 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KipError('LAB_KUBELET_CONFIG', `kubeconfig ${kubeconfigPath} has no current cluster`);
+  if (!cluster) throw new KipError('KUBE_RAW_CONFIG', `kubeconfig ${kubeconfigPath} has no current cluster`);
   const server = new URL(cluster.server);
 
   const call = async (method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> => {
@@ -49,7 +49,7 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      req.on('timeout', () => req.destroy(new KipError('LAB_KUBELET_API_TIMEOUT', `${method} ${path}: no answer within ${timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new KipError('KUBE_RAW_TIMEOUT', `${method} ${path}: no answer within ${timeoutMs} ms`)));
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();
@@ -59,12 +59,12 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
   return {
     get: async (path) => {
       const r = await call('GET', path);
-      if (r.status !== 200) throw new LabApiError(r.status, 'GET', path, r.text);
+      if (r.status !== 200) throw new RawKubeApiError(r.status, 'GET', path, r.text);
       return { value: JSON.parse(r.text) as unknown, node: parseJson(r.text, path) };
     },
     send: async (method, path, body, contentType) => {
       const r = await call(method, path, body === undefined ? undefined : JSON.stringify(body), contentType);
-      if (r.status < 200 || r.status >= 300) throw new LabApiError(r.status, method, path, r.text);
+      if (r.status < 200 || r.status >= 300) throw new RawKubeApiError(r.status, method, path, r.text);
       return r.text ? (JSON.parse(r.text) as unknown) : undefined;
     },
   };

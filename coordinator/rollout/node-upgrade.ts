@@ -1,0 +1,48 @@
+/**
+ * Drives one node's kubelet upgrade through its agent and turns the step stream into a
+ * result: the run's outcome and the kubelet's downtime (from the stop of the old kubelet to the
+ * new one verified healthy). Re-attaching with the same run id replays, never re-executes.
+ */
+import type { StepEvent, UpgradeRequest } from './types.ts';
+
+export interface NodeAgent {
+  upgrade(req: UpgradeRequest): AsyncIterable<StepEvent>;
+}
+
+export interface NodeUpgradeResult {
+  readonly node: string;
+  readonly runId: string;
+  readonly targetVersion: string;
+  readonly outcome: 'succeeded' | 'rolled-back' | 'failed';
+  /** Old kubelet stopped -> new kubelet verified, from the agent's own timestamps. */
+  readonly kubeletDowntimeMs: number | undefined;
+  readonly errorCode: string;
+  readonly message: string;
+  readonly journalTail: readonly string[];
+  readonly events: readonly StepEvent[];
+}
+
+export async function upgradeNode(node: string, agent: NodeAgent, req: UpgradeRequest, onEvent: (e: StepEvent) => void = () => {}): Promise<NodeUpgradeResult> {
+  const events: StepEvent[] = [];
+  for await (const e of agent.upgrade(req)) {
+    events.push(e);
+    onEvent(e);
+  }
+  const last = events[events.length - 1];
+  const stoppedAt = events.find((e) => e.step === 'STOP_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs;
+  const verifiedAt = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE')?.atUnixMs;
+  const phase = last?.phase;
+  const outcome = phase === 'RUN_SUCCEEDED' ? 'succeeded' : phase === 'RUN_ROLLED_BACK' ? 'rolled-back' : 'failed';
+  const failure = [...events].reverse().find((e) => e.status === 'STEP_FAILED');
+  return {
+    node,
+    runId: req.runId ?? '',
+    targetVersion: req.targetVersion ?? '',
+    outcome,
+    kubeletDowntimeMs: stoppedAt !== undefined && verifiedAt !== undefined ? Number(verifiedAt) - Number(stoppedAt) : undefined,
+    errorCode: failure?.errorCode ?? last?.errorCode ?? '',
+    message: failure?.message ?? last?.message ?? (events.length === 0 ? 'the agent sent no events' : ''),
+    journalTail: failure?.journalTail ?? [],
+    events,
+  };
+}

@@ -46,7 +46,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         systemd: systemdPort(createSystemd(execaExec)),
         journal: journalPort(createJournal(execaExec)),
         kubelet,
-        flags: flagMigrationPort,
+        flags: flagMigrationPort(execaExec),
         health: httpHealth,
         proc: procfs(),
         clock: systemClock,

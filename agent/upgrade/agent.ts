@@ -270,7 +270,7 @@ export class UpgradeAgent {
     });
     await run('flag-migration', 'pass allow_dropped_flags for a removed flag without replacement, or edit the flag yourself', async () => {
       if (!from || !unit) return { warn: 'skipped: kubelet version or unit unknown' };
-      const plan = await this.deps.flags.plan(await this.migrationInput(from, target, unit, opts.allowDroppedFlags ?? [], (p) => this.deps.fs.readText(this.host(p))));
+      const plan = await this.deps.flags.plan(await this.migrationInput(from, target, unit, opts.allowDroppedFlags ?? [], staged?.path ?? '', (p) => this.deps.fs.readText(this.host(p))));
       return plan.notes.length ? plan.notes.join('; ') : 'no flag changes needed';
     });
     await run('disk-space', 'free space on the node', async () => {
@@ -294,6 +294,7 @@ export class UpgradeAgent {
     toVersion: string,
     unit: Pick<UnitInfo, 'execStart' | 'environmentFiles' | 'fragmentPath' | 'dropInPaths'>,
     allowDroppedFlags: readonly string[],
+    targetBinary: string,
     read: (nodePath: string) => Promise<string | undefined>,
   ) {
     const collect = async (paths: readonly string[]): Promise<FileContent[]> => {
@@ -311,6 +312,7 @@ export class UpgradeAgent {
       environmentFiles: await collect(unit.environmentFiles),
       unitFiles: await collect([unit.fragmentPath, ...unit.dropInPaths].filter((p) => p !== '')),
       allowDroppedFlags,
+      targetBinary,
     };
   }
 
@@ -731,7 +733,8 @@ export class UpgradeAgent {
       dropInPaths: m.entries.filter((e) => e.path.endsWith('.conf') && e.present).map((e) => e.path),
     };
     // Planned from the originals in the backup, so repeating the step writes the same result.
-    const input = await this.migrationInput(rec.fromVersion, rec.toVersion, unitShape, rec.options.allowDroppedFlags, (p) => this.backupText(rec, m, p));
+    const staged = await this.deps.stage.get(rec.toVersion);
+    const input = await this.migrationInput(rec.fromVersion, rec.toVersion, unitShape, rec.options.allowDroppedFlags, staged?.path ?? '', (p) => this.backupText(rec, m, p));
     const plan = await this.deps.flags.plan(input);
     let written = 0;
     for (const edit of plan.edits) {
@@ -770,12 +773,13 @@ export class UpgradeAgent {
 
   private async swapBinary(rec: RunRecord): Promise<string> {
     const target = this.host(this.config.kubeletBinary);
-    if ((await this.deps.fs.sha256(target)) === rec.targetSha256) return `${this.config.kubeletBinary} is already ${rec.toVersion}`;
     const staged = await this.deps.stage.get(rec.toVersion);
     if (!staged) throw new StepFailedError(Codes.NOT_STAGED, `the ${rec.toVersion} binary is no longer staged`);
-    await this.deps.fs.copyAtomic(staged.path, target, 0o755);
-    const sha = await this.deps.fs.sha256(target);
-    if (sha !== rec.targetSha256) throw new StepFailedError(Codes.STAGED_CORRUPT, `after the swap ${this.config.kubeletBinary} has sha256 ${sha ?? 'none'}`);
+    // Hash the current binary only when the sizes agree (the kubelet is stopped: every ms counts).
+    const current = await this.deps.fs.stat(target);
+    if (current?.size === staged.size && (await this.deps.fs.sha256(target)) === rec.targetSha256) return `${this.config.kubeletBinary} is already ${rec.toVersion}`;
+    // Copy beside (hashing as it copies), fsync, rename, fsync the directory.
+    await this.deps.fs.copyAtomicVerified(staged.path, target, 0o755, rec.targetSha256);
     return `${this.config.kubeletBinary} is now ${rec.toVersion}`;
   }
 
@@ -795,13 +799,20 @@ export class UpgradeAgent {
         continue;
       }
       const copy = path.join(dir, e.copy);
-      const copySha = await this.deps.fs.sha256(copy);
-      if (copySha !== e.sha256) throw new StepFailedError(Codes.BACKUP_CORRUPT, `backup copy of ${e.path} has sha256 ${copySha ?? 'none'}, manifest says ${e.sha256 ?? ''}`);
-      if ((await this.deps.fs.sha256(target)) !== e.sha256) {
-        await this.deps.fs.mkdirp(path.dirname(target));
-        await this.deps.fs.copyAtomic(copy, target, e.mode);
-        restored += 1;
+      const want = e.sha256 ?? '';
+      const cur = await this.deps.fs.stat(target);
+      if (cur !== undefined && cur.size === e.size && cur.mode === e.mode && (await this.deps.fs.sha256(target)) === want) continue;
+      await this.deps.fs.mkdirp(path.dirname(target));
+      try {
+        // Verified against the manifest while copying: a damaged backup never replaces a file.
+        await this.deps.fs.copyAtomicVerified(copy, target, e.mode ?? 0o644, want);
+      } catch (err) {
+        if (err instanceof KipError && err.code === 'COPY_CHECKSUM_MISMATCH') {
+          throw new StepFailedError(Codes.BACKUP_CORRUPT, `the backup copy of ${e.path} does not match its manifest checksum`, { path: e.path }, { cause: err });
+        }
+        throw err;
       }
+      restored += 1;
     }
     return `restored ${restored} of ${m.entries.length} paths from the backup`;
   }
@@ -825,30 +836,43 @@ export class UpgradeAgent {
   }
 
   private async verifyKubelet(expect: string, timeoutMs: number, code: string): Promise<string> {
-    const printed = await this.deps.kubelet.version(this.host(this.config.kubeletBinary));
-    if (printed !== expect) throw new StepFailedError(code, `${this.config.kubeletBinary} reports ${printed}, expected ${expect}`);
+    // The version check runs beside the first probes: `--version` of a real kubelet takes a while.
+    const versionCheck = this.deps.kubelet.version(this.host(this.config.kubeletBinary)).then(
+      (printed) => (printed === expect ? undefined : new StepFailedError(code, `${this.config.kubeletBinary} reports ${printed}, expected ${expect}`)),
+      (err: unknown) => toKipError(err),
+    );
     const clock = this.deps.clock;
     const deadline = clock.now() + timeoutMs;
     let since: number | undefined;
     let pid = 0;
     let restarts = 0;
     let why = 'not probed';
+    let firstHealthyAt = 0;
     for (;;) {
       const r = await this.probe();
       const now = clock.now();
       if (r.ok) {
+        if (firstHealthyAt === 0) firstHealthyAt = now;
         if (since === undefined || r.pid !== pid || r.restarts !== restarts) {
           since = now;
           pid = r.pid;
           restarts = r.restarts;
         }
-        if (now - since >= this.config.stableMs) return `${expect} active and healthy for ${now - since} ms (pid ${pid})`;
+        if (now - since >= this.config.stableMs) {
+          const versionProblem = await versionCheck;
+          if (versionProblem) throw versionProblem;
+          return `${expect} active and healthy for ${now - since} ms (pid ${pid}); first healthy at ${firstHealthyAt}`;
+        }
         why = `healthy for only ${now - since} ms`;
       } else {
         since = undefined;
         why = r.why;
       }
-      if (now >= deadline) throw new StepFailedError(code, `the ${expect} kubelet did not become stable and healthy within ${timeoutMs} ms: ${why}`, { lastProblem: why });
+      if (now >= deadline) {
+        const versionProblem = await versionCheck;
+        if (versionProblem) throw versionProblem;
+        throw new StepFailedError(code, `the ${expect} kubelet did not become stable and healthy within ${timeoutMs} ms: ${why}`, { lastProblem: why });
+      }
       await clock.sleep(this.config.pollMs);
     }
   }

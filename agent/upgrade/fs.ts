@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
+import { KipError } from '../../lib/errors.ts';
 
 export interface FileStat {
   readonly size: number;
@@ -23,6 +24,11 @@ export interface FileSystem {
   writeAtomic(file: string, data: string | Buffer, mode?: number): Promise<void>;
   /** Atomic copy: copy to a temp beside the target, fsync, chmod, rename, fsync dir. */
   copyAtomic(from: string, to: string, mode?: number): Promise<void>;
+  /**
+   * Like copyAtomic, hashing while copying: the target is replaced only when the copy's sha256 is
+   * `sha256` (else COPY_CHECKSUM_MISMATCH and the target is untouched).
+   */
+  copyAtomicVerified(from: string, to: string, mode: number, sha256: string): Promise<void>;
   sha256(file: string): Promise<string | undefined>;
   /** True when the file contains `needle`, read in chunks. */
   contains(file: string, needle: string): Promise<boolean>;
@@ -106,6 +112,30 @@ export const nodeFileSystem: FileSystem = {
       const m = mode ?? (await fsp.stat(from)).mode & 0o7777;
       await fsp.chmod(tmp, m);
       await fsyncFile(tmp);
+      await fsp.rename(tmp, to);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    await this.fsyncDir(path.dirname(to));
+  },
+  async copyAtomicVerified(from, to, mode, sha256) {
+    const tmp = tempPathFor(to);
+    try {
+      const hash = createHash('sha256');
+      const out = await fsp.open(tmp, 'w', mode);
+      try {
+        for await (const chunk of createReadStream(from, { highWaterMark: 1 << 20 })) {
+          hash.update(chunk as Buffer);
+          await out.write(chunk as Buffer);
+        }
+        await out.chmod(mode);
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      const got = hash.digest('hex');
+      if (got !== sha256) throw new KipError('COPY_CHECKSUM_MISMATCH', `copy of ${from} has sha256 ${got}, expected ${sha256}`, { from, to });
       await fsp.rename(tmp, to);
     } catch (err) {
       await fsp.rm(tmp, { force: true });

@@ -55,6 +55,8 @@ export interface FlagMigrationInput {
   /** The original unit file and drop-ins. */
   readonly unitFiles: readonly FileContent[];
   readonly allowDroppedFlags: readonly string[];
+  /** The staged target binary (host path), to learn the flags it accepts; '' when unknown. */
+  readonly targetBinary: string;
 }
 
 export interface FlagMigrationPlan {

@@ -3,7 +3,7 @@
  * journalctl) and agent/kubelet (`--version`, flag migration planner).
  */
 import type { Exec } from '../../lib/exec.ts';
-import { planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
+import { listKubeletFlags, planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
 import { execMainStartTimestampUsec, parseEnvironmentFiles, parseExecCommands, parsePid, type Journal, type Systemd } from '../systemd/index.ts';
 import type { FileSystem } from './fs.ts';
 import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
@@ -60,21 +60,39 @@ export function kubeletBinaryPort(exec: Exec, fs: FileSystem, timeoutMs = 15_000
   };
 }
 
-/** agent/kubelet's planner: full new content of each changed unit/env file, or a refusal. */
-export const flagMigrationPort: FlagMigrationPort = {
-  async plan(input) {
-    const envFiles: Record<string, string> = {};
-    for (const f of input.environmentFiles) envFiles[f.path] = f.content;
-    const plan = planFlagMigration({
-      from: input.fromVersion,
-      to: input.toVersion,
-      units: input.unitFiles,
-      envFiles,
-      overrides: input.allowDroppedFlags,
-    });
-    return {
-      edits: plan.files.map((f) => ({ path: f.path, content: f.after })),
-      notes: [...plan.changes.map((c) => `${c.action} ${c.subject} in ${c.definedIn}: ${c.reason}`), ...plan.warnings],
-    };
-  },
-};
+/**
+ * agent/kubelet's planner: full new content of each changed unit/env file, or a refusal. The
+ * flags the staged binary accepts (its `--help`) enable the unknown-flag check; when `--help`
+ * gives nothing usable the check is skipped and the plan says so in its notes.
+ */
+export function flagMigrationPort(exec: Exec, helpTimeoutMs = 15_000): FlagMigrationPort {
+  return {
+    async plan(input) {
+      const envFiles: Record<string, string> = {};
+      for (const f of input.environmentFiles) envFiles[f.path] = f.content;
+      const notes: string[] = [];
+      let targetFlags: Set<string> | undefined;
+      if (input.targetBinary) {
+        try {
+          targetFlags = await listKubeletFlags(input.targetBinary, exec, helpTimeoutMs);
+        } catch (err) {
+          notes.push(`unknown-flag check skipped: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      } else {
+        notes.push('unknown-flag check skipped: no staged target binary');
+      }
+      const plan = planFlagMigration({
+        from: input.fromVersion,
+        to: input.toVersion,
+        units: input.unitFiles,
+        envFiles,
+        overrides: input.allowDroppedFlags,
+        ...(targetFlags ? { targetFlags } : {}),
+      });
+      return {
+        edits: plan.files.map((f) => ({ path: f.path, content: f.after })),
+        notes: [...plan.changes.map((c) => `${c.action} ${c.subject} in ${c.definedIn}: ${c.reason}`), ...plan.warnings, ...notes],
+      };
+    },
+  };
+}

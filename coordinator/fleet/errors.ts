@@ -75,6 +75,7 @@ export function fromGrpcError(err: unknown, method: string): KipError {
   if (typeof trailerCode === 'string' && trailerCode) code = trailerCode;
   else if (kind === 'unavailable' && TLS_REFUSAL.test(err.details)) code = 'AGENT_TLS_REFUSED';
   else code = `AGENT_${grpc.status[err.code] ?? 'UNKNOWN'}`;
-  const text = err.details.startsWith(`${code}: `) ? err.details.slice(code.length + 2) : err.details;
+  let text = err.details.startsWith(`${code}: `) ? err.details.slice(code.length + 2) : err.details;
+  if (code === 'AGENT_UNAVAILABLE') text += ' (the agent is down or unreachable, or it refused this client: mutual TLS needs a client certificate signed by the agent\'s CA)';
   return new AgentCallError(code, `${method}: ${text}`, kind, err.code, method, details, { cause: err });
 }

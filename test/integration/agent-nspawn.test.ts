@@ -34,6 +34,9 @@ function standIn(version: string, opts: { crash?: boolean } = {}): Buffer {
       'if "--version" in sys.argv:',
       '    print("Kubernetes " + VERSION)',
       '    sys.exit(0)',
+      'if "--help" in sys.argv:',
+      '    print("Usage:\\n  kubelet [flags]\\n\\nFlags:\\n      --healthz-port int32   healthz port\\n      --v Level   log level")',
+      '    sys.exit(0)',
       'port = 10248',
       'for a in sys.argv[1:]:',
       '    if a.startswith("--healthz-port="):',
@@ -188,7 +191,7 @@ beforeAll(async () => {
   await put('/etc/kip/pki/agent.key', pki.server.key, 0o600);
   await put(
     '/etc/kip/agent.yaml',
-    [`listen: 127.0.0.1:${agentPort}`, `healthzUrl: http://127.0.0.1:${healthzPort}/healthz`, 'stableMs: 1500', 'pollMs: 200', 'verifyTimeoutMs: 30000', 'logLevel: debug', ''].join('\n'),
+    [`listen: 127.0.0.1:${agentPort}`, `healthzUrl: http://127.0.0.1:${healthzPort}/healthz`, 'stableMs: 1500', 'pollMs: 50', 'verifyTimeoutMs: 30000', 'logLevel: debug', ''].join('\n'),
   );
   await put(
     '/etc/systemd/system/kip-agent.service',
@@ -219,8 +222,22 @@ describe('kip-agent in a real systemd node', () => {
     timings.upgradeMs = Math.round(performance.now() - started);
     expect(error).toBeUndefined();
     expect(events.at(-1)).toMatchObject({ step: 'DONE', phase: 'RUN_SUCCEEDED' });
+    // The flag planner checked the flags against the staged binary's --help (no "skipped" note).
+    expect(events.find((e) => e.step === 'MIGRATE_FLAGS' && e.status === 'STEP_DONE')?.message).toMatch(/^0 file\(s\) migrated \(0 written now\)$/);
     const at = (step: string, status: string) => events.find((e) => e.step === step && e.status === status)?.atUnixMs ?? 0;
     timings.stopToStartedMs = at('START_KUBELET', 'STEP_DONE') - at('STOP_KUBELET', 'STEP_STARTED');
+    // Downtime: stop -> first healthy answer of the new kubelet, against the stand-in's own restart.
+    const verifyDone = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
+    const firstHealthy = Number(/first healthy at (\d+)/.exec(verifyDone?.message ?? '')?.[1] ?? 0);
+    timings.downtimeMs = firstHealthy - at('STOP_KUBELET', 'STEP_STARTED');
+    expect(timings.downtimeMs).toBeGreaterThan(0);
+    const own = await sh(
+      `python3 -c 'import subprocess,time,urllib.request\nt=time.time()\nsubprocess.run(["systemctl","restart","kubelet.service"],check=True)\nwhile True:\n  try:\n    urllib.request.urlopen("http://127.0.0.1:${healthzPort}/healthz",timeout=1).read();break\n  except Exception:\n    time.sleep(0.01)\nprint(int((time.time()-t)*1000))'`,
+    );
+    timings.standInRestartMs = Number(own.trim());
+    timings.agentOverheadMs = timings.downtimeMs - timings.standInRestartMs;
+    const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
+    timings.agentRssMiB = Math.round(Number((await sh(`ps -o rss= -p ${agentPid}`)).trim()) / 102.4) / 10;
     const after = await client.getNode();
     expect(after).toMatchObject({ kubeletVersion: NEW, kubeletSha256: sha256(newBin), unit: { activeState: 'active' }, skipFile: { present: true, valid: true, version: OLD } });
     expect(after.unit?.mainPid).not.toBe(before.unit?.mainPid);

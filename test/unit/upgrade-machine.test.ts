@@ -113,6 +113,23 @@ describe('upgrade state machine: the happy path', () => {
   });
 });
 
+describe('upgrade state machine: damaged backup', () => {
+  it('never restores a backup copy that fails its checksum; the run needs an operator and a kubelet still runs', async () => {
+    h = await makeHarness();
+    const { agent, data } = await upgradeOnce(h);
+    const manifest = JSON.parse(await readFile(path.join(h.stateDir, 'backups/run-1/manifest.json'), 'utf8')) as { entries: { path: string; copy?: string }[] };
+    const copy = manifest.entries.find((e) => e.path === BIN)?.copy ?? 'x';
+    await writeFile(path.join(h.stateDir, 'backups/run-1/files', copy), 'garbage');
+    const rec = await agent.rollback('run-1');
+    expect(rec.phase).toBe('RUN_FAILED');
+    expect(rec.errorCode).toBe('BACKUP_CORRUPT');
+    const s = await nodeState(h);
+    expect(s.binSha).toBe(sha256(data));
+    expect(s.active).toBe(true);
+    expect(s.temps).toEqual([]);
+  });
+});
+
 describe('upgrade state machine: automatic rollback', () => {
   it('rolls back a crash-looping new kubelet, reporting why with the journal tail', async () => {
     h = await makeHarness();

@@ -6,10 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { isKipError, InvalidInputError } from '../lib/errors.ts';
 import { hashUsage, runHash } from './commands/hash.ts';
+import { labUsage, runLab } from './commands/lab.ts';
 import { EXIT_FAILED, EXIT_USAGE, type CliIo } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: () => string }> = {
   hash: { summary: 'kubelet container hashes, and the restarts a version step would cause', run: runHash, usage: hashUsage },
+  lab: { summary: 'a whole v1.10 cluster on this machine: up, down, status, kubeconfig', run: (argv, io) => runLab(argv, io), usage: labUsage },
 };
 
 function usage(): string {

@@ -1,0 +1,206 @@
+/**
+ * The files the lab writes into its nodes (pure: text in, text out). A worker looks like a
+ * kubeadm-provisioned v1.10 node: /usr/bin/kubelet, /lib/systemd/system/kubelet.service, the
+ * 10-kubeadm.conf drop-in with the flags of that era (--allow-privileged=true, --cadvisor-port=0,
+ * both removed later with a safe migration, see agent/kubelet/knowledge.ts), /etc/default/kubelet
+ * with KUBELET_EXTRA_ARGS, and kip-agent as a unit. The control-plane node runs etcd, the lab
+ * apiserver (and scheduler / controller-manager when present) as units with versioned launchers.
+ */
+import { KipError } from '../../lib/errors.ts';
+
+/** The skip file the patched kubelet reads (the operator's patch; agent config default). */
+export const SKIP_FILE = '/tmp/cache.version.save';
+export const KUBELET_HEALTHZ_PORT = 10248;
+export const APISERVER_PORT = 6443;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+export const AGENT_PORT = 7443;
+/** Where the node's containerd socket is bind-mounted (the host's private containerd). */
+export const NODE_CONTAINERD_SOCKET = '/run/containerd/containerd.sock';
+
+export const KUBELET_PATHS = {
+  binary: '/usr/bin/kubelet',
+  unit: '/lib/systemd/system/kubelet.service',
+  dropIn: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+  defaults: '/etc/default/kubelet',
+  kubeconfig: '/etc/kubernetes/kubelet.conf',
+  ca: '/etc/kubernetes/pki/ca.crt',
+  clientCert: '/var/lib/kubelet/pki/kubelet-client.crt',
+  clientKey: '/var/lib/kubelet/pki/kubelet-client.key',
+  manifests: '/etc/kubernetes/manifests',
+} as const;
+
+export const AGENT_PATHS = {
+  unit: '/etc/systemd/system/kip-agent.service',
+  config: '/etc/kip/agent.yaml',
+  ca: '/etc/kip/pki/ca.crt',
+  cert: '/etc/kip/pki/agent.crt',
+  key: '/etc/kip/pki/agent.key',
+} as const;
+
+export const CONTROL_PLANE_PATHS = {
+  etcdUnit: '/etc/systemd/system/etcd.service',
+  etcdData: '/var/lib/etcd',
+  apiserverBinary: '/usr/bin/kube-apiserver',
+  apiserverUnit: '/etc/systemd/system/kube-apiserver.service',
+  apiserverConfig: '/etc/kubernetes/apiserver.json',
+  ca: '/etc/kubernetes/pki/ca.crt',
+  serverCert: '/etc/kubernetes/pki/apiserver.crt',
+  serverKey: '/etc/kubernetes/pki/apiserver.key',
+  schedulerBinary: '/usr/bin/kube-scheduler',
+  schedulerUnit: '/etc/systemd/system/kube-scheduler.service',
+  schedulerKubeconfig: '/etc/kubernetes/scheduler.conf',
+  controllerManagerBinary: '/usr/bin/kube-controller-manager',
+  controllerManagerUnit: '/etc/systemd/system/kube-controller-manager.service',
+  controllerManagerKubeconfig: '/etc/kubernetes/controller-manager.conf',
+  clientCert: '/etc/kubernetes/pki/control-plane-client.crt',
+  clientKey: '/etc/kubernetes/pki/control-plane-client.key',
+} as const;
+
+/** Every unit runs `node --import tsx FILE` with the repo and node binary bind-mounted at their host paths. */
+export interface Runtime {
+  readonly nodeBinary: string;
+  readonly repoDir: string;
+}
+
+function quoteForShell(s: string): string {
+  if (!/^[A-Za-z0-9_./:=,@+-]+$/.test(s)) throw new KipError('LAB_BAD_ARGUMENT', `lab refuses to put ${JSON.stringify(s)} into a unit or launcher`, { value: s });
+  return s;
+}
+
+/** A launcher script like scripts/lab/kubelet/launcher.ts writes, for the other lab programs. */
+export function programLauncher(rt: Runtime, component: string, version: string, mainPath: string, args: readonly string[]): string {
+  return [
+    '#!/bin/sh',
+    `# kip lab ${component} ${version}`,
+    `exec "${quoteForShell(rt.nodeBinary)}" --import "${quoteForShell(rt.repoDir)}/node_modules/tsx/dist/esm/index.mjs" "${quoteForShell(rt.repoDir)}/${quoteForShell(mainPath)}" ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
+    '',
+  ].join('\n');
+}
+
+export function simpleUnit(description: string, execStart: string, after: readonly string[] = []): string {
+  const afterLine = after.length > 0 ? `After=${after.join(' ')}\nWants=${after.join(' ')}\n` : '';
+  return `[Unit]\nDescription=${description}\n${afterLine}\n[Service]\nExecStart=${execStart}\nRestart=always\nRestartSec=2\n\n[Install]\nWantedBy=multi-user.target\n`;
+}
+
+export function etcdUnit(address: string, name = 'kip-lab'): string {
+  const client = `http://${address}:${ETCD_CLIENT_PORT}`;
+  const peer = `http://${address}:${ETCD_PEER_PORT}`;
+  const args = [
+    '--name', name, '--data-dir', CONTROL_PLANE_PATHS.etcdData,
+    '--listen-client-urls', client, '--advertise-client-urls', client,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `${name}=${peer}`, '--initial-cluster-state', 'new',
+    '--logger', 'zap', '--log-level', 'warn', '--log-outputs', 'stderr',
+  ].map(quoteForShell);
+  return simpleUnit('etcd (kip lab)', `/usr/bin/etcd ${args.join(' ')}`);
+}
+
+export interface ApiServerSettings {
+  readonly address: string;
+  readonly gitVersion: string;
+  readonly defaultTolerationSeconds: boolean;
+}
+
+/** The JSON config scripts/lab/apiserver/main.ts reads. */
+export function apiserverConfig(s: ApiServerSettings): string {
+  return `${JSON.stringify({
+    gitVersion: s.gitVersion,
+    etcd: `http://${s.address}:${ETCD_CLIENT_PORT}`,
+    cert: CONTROL_PLANE_PATHS.serverCert,
+    key: CONTROL_PLANE_PATHS.serverKey,
+    clientCa: CONTROL_PLANE_PATHS.ca,
+    host: s.address,
+    port: APISERVER_PORT,
+    defaultTolerationSeconds: s.defaultTolerationSeconds,
+  }, null, 2)}\n`;
+}
+
+export function apiserverLauncher(rt: Runtime, version: string): string {
+  return programLauncher(rt, 'kube-apiserver', version, 'scripts/lab/apiserver/main.ts', ['--config', CONTROL_PLANE_PATHS.apiserverConfig]);
+}
+
+export function apiserverUnit(): string {
+  return simpleUnit('kube-apiserver (kip lab)', CONTROL_PLANE_PATHS.apiserverBinary, ['etcd.service']);
+}
+
+export interface KubeletSettings {
+  readonly nodeName: string;
+  readonly address: string;
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  readonly syncIntervalMs: number;
+}
+
+/** kubeadm's v1.10 unit: ExecStart=/usr/bin/kubelet; the drop-in carries the flags. No PrivateTmp. */
+export const KUBELET_UNIT = `[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Documentation=https://kubernetes.io/docs/home/
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** The kubeadm 1.10 drop-in shape (kubeadm's 10-kubeadm.conf of that release), with the lab's paths. */
+export function kubeletDropIn(): string {
+  return `# Note: this drop-in only works with kubeadm and kubelet v1.10+
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=${KUBELET_PATHS.kubeconfig}"
+Environment="KUBELET_SYSTEM_PODS_ARGS=--pod-manifest-path=${KUBELET_PATHS.manifests} --allow-privileged=true"
+Environment="KUBELET_CADVISOR_ARGS=--cadvisor-port=0"
+Environment="KUBELET_CRI_ARGS=--container-runtime=remote --container-runtime-endpoint=unix://${NODE_CONTAINERD_SOCKET}"
+# the user's overrides; KUBELET_EXTRA_ARGS should be sourced from this file instead.
+EnvironmentFile=-${KUBELET_PATHS.defaults}
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS $KUBELET_CADVISOR_ARGS $KUBELET_CRI_ARGS $KUBELET_EXTRA_ARGS
+`;
+}
+
+export function kubeletDefaults(s: KubeletSettings): string {
+  const labels = Object.entries(s.nodeLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const args = [
+    `--hostname-override=${s.nodeName}`,
+    `--healthz-bind-address=${s.address}`,
+    `--healthz-port=${KUBELET_HEALTHZ_PORT}`,
+    ...(labels ? [`--node-labels=${labels}`] : []),
+    `--lab-sync-interval=${s.syncIntervalMs}`,
+    '--v=2',
+  ].map(quoteForShell);
+  return `# Extra flags for the kubelet (kip lab)\nKUBELET_EXTRA_ARGS="${args.join(' ')}"\n`;
+}
+
+export interface AgentSettings {
+  readonly nodeName: string;
+  readonly address: string;
+}
+
+export function agentConfig(s: AgentSettings): string {
+  return [
+    `listen: ${s.address}:${AGENT_PORT}`,
+    `nodeName: ${s.nodeName}`,
+    `healthzUrl: http://${s.address}:${KUBELET_HEALTHZ_PORT}/healthz`,
+    `skipFile: ${SKIP_FILE}`,
+    `kubeletBinary: ${KUBELET_PATHS.binary}`,
+    'kubeletUnit: kubelet.service',
+    `tlsCa: ${AGENT_PATHS.ca}`,
+    `tlsCert: ${AGENT_PATHS.cert}`,
+    `tlsKey: ${AGENT_PATHS.key}`,
+    '',
+  ].join('\n');
+}
+
+export function agentUnit(rt: Runtime): string {
+  return simpleUnit('kip-agent (kip lab)', `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs --config ${AGENT_PATHS.config}`, ['kubelet.service']);
+}
+
+/** Node addresses: control plane PREFIX.10, workers PREFIX.11, .12, ... (all on loopback). */
+export function nodeAddresses(prefix: string, workers: number): { controlPlane: string; workers: string[] } {
+  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix)) throw new KipError('LAB_BAD_ARGUMENT', `address prefix must look like 127.X.Y, got ${prefix}`, { prefix });
+  if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new KipError('LAB_BAD_ARGUMENT', `workers must be 1..40, got ${workers}`, { workers });
+  return { controlPlane: `${prefix}.10`, workers: Array.from({ length: workers }, (_, i) => `${prefix}.${11 + i}`) };
+}

@@ -155,13 +155,31 @@ export class UpgradeAgent {
     return parseSkipFile(this.config.skipFile, await this.deps.fs.readText(this.host(this.config.skipFile)));
   }
 
+  /**
+   * Version, sha256 and patch of the installed binary, cached by (size, mtime, inode): a real
+   * kubelet is ~100 MB and GetNode is polled.
+   */
+  private async installedBinaryFacts(bin: string): Promise<{ version: string; sha256: string; patched: boolean } | undefined> {
+    const st = await this.deps.fs.stat(bin);
+    if (!st) return undefined;
+    const key = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    if (this.factsCache?.key === key) return this.factsCache.facts;
+    let version = '';
+    try {
+      version = await this.deps.kubelet.version(bin);
+    } catch (err) {
+      this.log.warn({ err }, 'kubelet --version failed; GetNode reports no version');
+    }
+    const facts = { version, sha256: (await this.deps.fs.sha256(bin)) ?? '', patched: await this.deps.kubelet.isPatched(bin, this.config.skipFile) };
+    if (version) this.factsCache = { key, facts };
+    return facts;
+  }
+
+  private factsCache: { key: string; facts: { version: string; sha256: string; patched: boolean } } | undefined;
+
   async nodeInfo(): Promise<NodeInfo> {
     const bin = this.host(this.config.kubeletBinary);
-    const present = (await this.deps.fs.stat(bin)) !== undefined;
-    const version = present ? await this.deps.kubelet.version(bin).catch((err: unknown) => {
-      this.log.warn({ err }, 'kubelet --version failed');
-      return '';
-    }) : '';
+    const facts = await this.installedBinaryFacts(bin);
     const unit = await this.deps.systemd.unitInfo(this.config.kubeletUnit);
     const disks: { path: string; freeBytes: number; totalBytes: number }[] = [];
     for (const p of [this.config.stateDir, path.dirname(bin)]) {
@@ -174,9 +192,9 @@ export class UpgradeAgent {
       nodeName: this.config.nodeName,
       agentVersion: this.config.agentVersion,
       kubeletBinary: this.config.kubeletBinary,
-      kubeletVersion: version,
-      kubeletSha256: present ? ((await this.deps.fs.sha256(bin)) ?? '') : '',
-      kubeletPatched: present ? await this.deps.kubelet.isPatched(bin, this.config.skipFile) : false,
+      kubeletVersion: facts?.version ?? '',
+      kubeletSha256: facts?.sha256 ?? '',
+      kubeletPatched: facts?.patched ?? false,
       unit: {
         name: this.config.kubeletUnit,
         activeState: unit.activeState,

@@ -13,7 +13,7 @@ import type { StageBinaryResponse__Output } from '../../agent/generated/kip/v1/S
 import type { StepEvent__Output } from '../../agent/generated/kip/v1/StepEvent.ts';
 import type { UpgradeRequest } from '../../agent/generated/kip/v1/UpgradeRequest.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
-import { fromGrpcError } from './errors.ts';
+import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';
 
 export type { NodeInfo__Output as NodeInfo, PreflightReport__Output as PreflightReport, RunState__Output as RunState, StepEvent__Output as StepEvent, StageBinaryResponse__Output as StageBinaryResponse };
@@ -124,6 +124,36 @@ export class AgentConnection {
         reject(fromGrpcError(err, 'StageBinary'));
       });
     });
+  }
+
+  /**
+   * Like `upgrade`, but survives the agent going away mid-run (restart, crash, network): it
+   * re-attaches with the same run id until the run ends or `reattachForMs` passes without an
+   * answer, and yields each event once (by seq).
+   */
+  async *upgradeFollow(req: UpgradeRequest, options: { reattachForMs?: number; pauseMs?: number } = {}): AsyncGenerator<StepEvent__Output> {
+    const reattachForMs = options.reattachForMs ?? 120_000;
+    const pauseMs = options.pauseMs ?? 500;
+    let lastSeq = 0;
+    let failingSince: number | undefined;
+    for (;;) {
+      try {
+        for await (const ev of this.upgrade(req)) {
+          failingSince = undefined;
+          if (ev.seq > lastSeq) {
+            lastSeq = ev.seq;
+            yield ev;
+          }
+        }
+        return;
+      } catch (err) {
+        const transient = err instanceof AgentCallError && (err.kind === 'unavailable' || err.kind === 'cancelled' || err.kind === 'deadline' || (err.kind === 'internal' && err.code === 'AGENT_INTERNAL'));
+        const now = Date.now();
+        failingSince ??= now;
+        if (!transient || now - failingSince > reattachForMs) throw err;
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
   }
 
   /**

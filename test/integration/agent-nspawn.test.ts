@@ -268,11 +268,19 @@ describe('kip-agent in a real systemd node', () => {
     const runId = `crash-${point.replace(':', '-').toLowerCase().replace(/_/g, '-')}`;
     await setFault(point);
     const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
-    const { error } = await collect(client.upgrade({ runId, targetVersion: NEW }));
-    // The stream breaks when the agent dies (or completes if the restart was quick enough to re-attach later).
-    if (error !== undefined) expect((error as { kind?: string }).kind).toMatch(/unavailable|cancelled|internal/);
+    // The stream breaks when the agent dies; upgradeFollow re-attaches with the same run id once
+    // systemd has restarted the agent, and gets each event once.
+    const { events, error } = await collect(client.upgradeFollow({ runId, targetVersion: NEW }, { reattachForMs: 60_000, pauseMs: 300 }));
+    expect(error).toBeUndefined();
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.at(-1)).toMatchObject({ step: 'DONE', phase: 'RUN_SUCCEEDED' });
     const run = await waitTerminal(runId);
     expect(run.phase).toBe('RUN_SUCCEEDED');
+    // The interrupted step shows up twice as started (before and after the crash), no step twice as done.
+    const [step] = point.split(':');
+    expect(run.events.filter((e) => e.step === step && e.status === 'STEP_STARTED').length).toBe(2);
+    const done = run.events.filter((e) => e.status === 'STEP_DONE').map((e) => e.step);
+    expect(new Set(done).size).toBe(done.length);
     const newPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
     expect(newPid).not.toBe(agentPid);
     expect(await shMaybe(`test -e /var/lib/kip-agent/faults-fired/${point.replace(':', '-')}`)).toMatchObject({ code: 0 });

@@ -1,0 +1,34 @@
+/** The lab kube-scheduler's command line: --kubeconfig, --lab-kube-version, a resync period; real flags a unit may carry are ignored. */
+import { InvalidInputError } from '../../../lib/errors.ts';
+import { parseFlags, parseGoDuration, parseKubeVersion, type KubeVersion } from './flags.ts';
+import { DEFAULT_SCHEDULER_NAME } from './decide.ts';
+
+export interface SchedulerProcessConfig {
+  readonly version: KubeVersion;
+  readonly kubeconfig: string;
+  readonly schedulerName: string;
+  readonly resyncPeriodMs: number;
+  readonly logLevel: string;
+}
+
+const IGNORED = new Set(['leader-elect', 'master', 'address', 'port', 'bind-address', 'secure-port', 'config', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig', 'feature-gates']);
+const KNOWN = new Set(['lab-kube-version', 'kubeconfig', 'scheduler-name', 'lab-resync-period', 'lab-log-level']);
+
+export function parseSchedulerArgs(argv: readonly string[]): SchedulerProcessConfig {
+  const f = parseFlags(argv, new Set(['leader-elect', 'logtostderr']));
+  for (const name of f.keys()) {
+    if (!KNOWN.has(name) && !IGNORED.has(name)) throw new InvalidInputError('LAB_FLAG_UNKNOWN', `unknown flag: --${name}`, { flag: name });
+  }
+  const kubeconfig = f.get('kubeconfig');
+  if (!kubeconfig) throw new InvalidInputError('LAB_FLAG_MISSING', 'the lab scheduler needs --kubeconfig', { flag: 'kubeconfig' });
+  const resync = f.get('lab-resync-period');
+  const resyncPeriodMs = resync === undefined ? 5000 : parseGoDuration(resync, 'lab-resync-period');
+  if (resyncPeriodMs <= 0) throw new InvalidInputError('LAB_FLAG_BAD_DURATION', '--lab-resync-period must be positive', { flag: 'lab-resync-period' });
+  return {
+    version: parseKubeVersion(f.get('lab-kube-version')),
+    kubeconfig,
+    schedulerName: f.get('scheduler-name') ?? DEFAULT_SCHEDULER_NAME,
+    resyncPeriodMs,
+    logLevel: f.get('lab-log-level') ?? 'info',
+  };
+}

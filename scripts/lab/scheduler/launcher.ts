@@ -1,0 +1,44 @@
+/**
+ * Writes the lab control-plane "binaries" per version: an executable launcher script that runs the
+ * component's main.ts under Node with --lab-kube-version, like scripts/lab/kubelet/launcher.ts does
+ * for the kubelet. Used for the scheduler here and the controller-manager (../controller-manager/launcher.ts).
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LAB_CONTROL_PLANE_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type LabComponent = 'scheduler' | 'controller-manager';
+
+export interface ComponentLauncherOptions {
+  readonly component: LabComponent;
+  readonly version: string;
+  /** Node binary and repository paths as seen where the launcher runs (inside a node they are bind-mounted). */
+  readonly nodeBinary?: string;
+  readonly repoDir?: string;
+}
+
+export function componentLauncherScript(o: ComponentLauncherOptions): string {
+  const node = o.nodeBinary ?? process.execPath;
+  const repo = o.repoDir ?? REPO;
+  return [
+    '#!/bin/sh',
+    `# kip lab kube-${o.component} ${o.version}`,
+    `exec "${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/${o.component}/main.ts" "--lab-kube-version=${o.version}" "$@"`,
+    '',
+  ].join('\n');
+}
+
+export async function writeComponentLauncher(path: string, o: ComponentLauncherOptions): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, componentLauncherScript(o));
+  await chmod(path, 0o755);
+}
+
+/** kube-scheduler launcher for one version. */
+export function writeSchedulerLauncher(path: string, o: Omit<ComponentLauncherOptions, 'component'>): Promise<void> {
+  return writeComponentLauncher(path, { ...o, component: 'scheduler' });
+}

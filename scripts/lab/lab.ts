@@ -471,7 +471,7 @@ function kill(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Unix socket paths a process holds open (from its fds and /proc/net/unix). */
-async function unixSocketPaths(pid: number): Promise<string[]> {
+export async function unixSocketPaths(pid: number): Promise<string[]> {
   const inodes = new Set<string>();
   try {
     for (const fd of await readdir(`/proc/${pid}/fd`)) {

@@ -173,7 +173,7 @@ export function helpText(): string {
 
 export async function loadAgentConfig(sources: ConfigSources): Promise<AgentConfig> {
   const { flags, configFile: flagFile } = parseFlags(sources.argv);
-  const explicit = flagFile ?? sources.env.KIP_AGENT_CONFIG;
+  const explicit = flagFile ?? (sources.env.KIP_AGENT_CONFIG || undefined);
   const file = explicit ?? DEFAULT_CONFIG_FILE;
   const text = await (sources.readFile ?? readOptional)(file);
   if (text === undefined && explicit !== undefined) throw bad('config', flagFile ? 'flags' : 'env', `${file} does not exist`, file);

@@ -156,6 +156,20 @@ describe('kip-agent over mutual TLS', () => {
     expect((await client.getNode()).kubeletVersion).toBe('v1.10.13');
   });
 
+  it('gives every call a deadline: a silent agent yields AGENT_DEADLINE_EXCEEDED, not a hang', async () => {
+    const handlers = createAgentHandlers(agent, h.makeAgent().stage, silentLogger());
+    const silent = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: { ...handlers, GetNode: () => {} }, logger: silentLogger() });
+    try {
+      const c = connect(pki.client, silent.port, { defaultDeadlineMs: 500, maxRetries: 3 });
+      const started = Date.now();
+      const err = await c.getNode().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'AGENT_DEADLINE_EXCEEDED', kind: 'deadline' });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await silent.shutdown(500);
+    }
+  });
+
   it('retries an idempotent call until the agent is up, within the deadline', async () => {
     // A port that nothing listens on yet.
     const probe = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(agent, h.makeAgent().stage, silentLogger()), logger: silentLogger() });

@@ -295,4 +295,14 @@ describe('kip-agent in a real systemd node', () => {
     expect((await client.rollback(runId)).phase).toBe('RUN_ROLLED_BACK');
     expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
   }, 240_000);
+
+  it('stops gracefully on SIGTERM from systemd', async () => {
+    const r = await n().exec('systemctl', ['stop', 'kip-agent.service'], { timeoutMs: 60_000 });
+    expect(r.exitCode).toBe(0);
+    const props = await sh('systemctl show -p Result,ExecMainStatus,ActiveState kip-agent.service');
+    expect(props).toContain('Result=success');
+    expect(props).toContain('ExecMainStatus=0');
+    expect(props).toContain('ActiveState=inactive');
+    expect(await sh('journalctl -u kip-agent.service -o cat --no-pager -n 20')).toContain('"msg":"stopped"');
+  }, 60_000);
 });

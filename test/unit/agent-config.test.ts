@@ -7,7 +7,8 @@ import { NotFoundError, PreconditionError, StepFailedError } from '../../agent/u
 import { fromGrpcError, AgentCallError } from '../../coordinator/fleet/errors.ts';
 import { parseFaultSpec, faultHookFromEnv } from '../../agent/upgrade/fault.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execaExec } from '../../lib/exec.ts';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -110,4 +111,25 @@ describe('fault injection hook', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('kip-agent entry point', () => {
+  const repo = path.resolve(import.meta.dirname, '../..');
+  it('exits 2 naming the option on a bad configuration, before doing anything', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kip-main-'));
+    try {
+      const r = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--config', path.join(dir, 'absent.yaml')], { timeoutMs: 60_000 });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/option config \(from flags\): .*absent.yaml does not exist/);
+      await writeFile(path.join(dir, 'empty.yaml'), '');
+      const r2 = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--config', path.join(dir, 'empty.yaml'), '--verify-timeout-ms=5'], { timeoutMs: 60_000 });
+      expect(r2.exitCode).toBe(2);
+      expect(r2.stderr).toMatch(/option verifyTimeoutMs \(from flag --verify-timeout-ms\): must be at least 1000/);
+      const help = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--help'], { timeoutMs: 60_000 });
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toContain('KIP_AGENT_SKIP_FILE');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { UpgradeAgent, type UpgradeAgentConfig } from '../../agent/upgrade/agent.ts';
-import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
+import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
 import type { FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
 import { systemClock } from '../../agent/upgrade/ports.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
@@ -149,7 +149,7 @@ export interface Harness {
   readonly stateDir: string;
   readonly node: FakeNode;
   readonly oldBinary: Buffer;
-  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number; stableMs?: number; kubelet?: KubeletBinaryPort }): { agent: UpgradeAgent; stage: StageStore };
+  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number; stableMs?: number; kubelet?: KubeletBinaryPort; fs?: FileSystem }): { agent: UpgradeAgent; stage: StageStore };
   stageBuffer(stage: StageStore, version: string, data: Buffer): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -193,7 +193,7 @@ export async function makeHarness(opts: { fromVersion?: string; env?: string; sk
       const kubelet = o.kubelet ?? fakeKubeletBinary;
       const stage = new StageStore({ fs: nodeFileSystem, kubelet, stateDir, skipFilePath: SKIP, logger });
       const agent = new UpgradeAgent(config(o.recovery ?? 'resume', o.verifyTimeoutMs ?? 1_000, o.stableMs ?? 30), {
-        fs: nodeFileSystem,
+        fs: o.fs ?? nodeFileSystem,
         systemd: node.systemd,
         journal: node.journal,
         kubelet,

@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FORWARD_STEPS, ROLLBACK_STEPS, type RunRecord, type StepEvent } from '../../agent/upgrade/types.ts';
+import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
 import { BIN, ENV_FILE, SKIP, crashAt, fakeBinary, makeHarness, sha256, type Harness } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
@@ -110,6 +111,51 @@ describe('upgrade state machine: the happy path', () => {
     const starts = h.node.starts;
     expect((await agent.rollback('run-1')).phase).toBe('RUN_ROLLED_BACK');
     expect(h.node.starts).toBe(starts);
+  });
+});
+
+describe('upgrade state machine: disk full', () => {
+  it('a failed swap (ENOSPC) rolls back to the old kubelet; the binary path stays whole', async () => {
+    h = await makeHarness();
+    const full: FileSystem = {
+      ...nodeFileSystem,
+      copyAtomicVerified(from, to, mode, sum) {
+        if (to.endsWith(BIN)) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+        return nodeFileSystem.copyAtomicVerified.call(this, from, to, mode, sum);
+      },
+    };
+    const { agent, stage } = h.makeAgent({ fs: full });
+    await agent.start();
+    await h.stageBuffer(stage, NEW, fakeBinary(NEW));
+    await agent.begin({ runId: 'full', targetVersion: NEW });
+    await agent.whenIdle();
+    const rec = await agent.getRun('full');
+    expect(rec.phase).toBe('RUN_ROLLED_BACK');
+    expect(rec.errorMessage).toMatch(/ENOSPC/);
+    expect(rec.events.find((e) => e.status === 'STEP_FAILED')?.step).toBe('SWAP_BINARY');
+    expect(await nodeState(h)).toMatchObject({ binSha: sha256(h.oldBinary), skip: undefined, env: 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n', active: true, temps: [] });
+  });
+
+  it('when the journal cannot be written any more, the agent still makes sure a kubelet runs', async () => {
+    h = await makeHarness();
+    let journalWrites = 0;
+    const full: FileSystem = {
+      ...nodeFileSystem,
+      writeAtomic(file, data, mode) {
+        if (file.includes('/runs/') && ++journalWrites > 10) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+        return nodeFileSystem.writeAtomic.call(this, file, data, mode);
+      },
+    };
+    const { agent, stage } = h.makeAgent({ fs: full });
+    await agent.start();
+    await h.stageBuffer(stage, NEW, fakeBinary(NEW));
+    await agent.begin({ runId: 'nojournal', targetVersion: NEW });
+    await agent.whenIdle();
+    // 10 journal writes get the run past STOP_KUBELET; the kubelet must not stay stopped.
+    expect(h.node.stops).toBeGreaterThan(0);
+    expect(h.node.active).toBe(true);
+    expect((await agent.getRun('nojournal')).phase).toBe('RUN_FAILED');
+    expect((await nodeState(h)).temps).toEqual([]);
   });
 });
 

@@ -23,9 +23,11 @@ import { unmountAllUnder, mountsUnder } from '../containerd/mounts.ts';
 import { removeCgroupDirs, shimPids } from '../containerd/procs.ts';
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
+import { writeSchedulerLauncher } from './scheduler/launcher.ts';
+import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
 import {
   AGENT_PATHS, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
-  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses,
+  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, controllerManagerUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
   type Runtime,
 } from './node-config.ts';
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadProfile } from './workloads.ts';
@@ -363,12 +365,19 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
     await put(cpRoot, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
     await put(cpRoot, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
     await put(cpRoot, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-    const cpUnits = ['etcd.service', 'kube-apiserver.service'];
+    await writeSchedulerLauncher(join(cpRoot, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+    await writeControllerManagerLauncher(join(cpRoot, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+    const cpKubeconfig = kubeconfigYaml({ server: `https://${addrs.controlPlane}:${APISERVER_PORT}`, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
+    await put(cpRoot, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
+    await put(cpRoot, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
+    await put(cpRoot, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit());
+    await put(cpRoot, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit());
+    const cpUnits = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service'];
     cp.record.units = cpUnits;
     await save();
     const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${cpUnits.join(' ')}`], { timeoutMs: 60_000 });
     if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${cpUnits.join(' ')} failed: ${reload.stderr.trim()}`);
-    progress(`etcd and kube-apiserver ${options.version} starting on ${addrs.controlPlane}`);
+    progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}`);
     await pollUntil(deps, 'etcd /health', 60_000, async () => {
       const res = await fetch(`http://${addrs.controlPlane}:${ETCD_CLIENT_PORT}/health`);
       return res.ok ? true : undefined;
@@ -380,6 +389,8 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
       throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
     });
     progress(`apiserver ${version} ready at ${apiserverUrl}`);
+    await pollUntil(deps, 'kube-scheduler and kube-controller-manager active', 60_000, async () => ((await unitsActive(cp.node, cpUnits)) ? true : undefined));
+    progress('kube-scheduler and kube-controller-manager running');
 
     // ---- workers: containerd on the host, then the node
     progress(`starting ${workerNames.length} containerd(s) on the host`);

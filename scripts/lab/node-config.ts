@@ -204,3 +204,16 @@ export function nodeAddresses(prefix: string, workers: number): { controlPlane: 
   if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new KipError('LAB_BAD_ARGUMENT', `workers must be 1..40, got ${workers}`, { workers });
   return { controlPlane: `${prefix}.10`, workers: Array.from({ length: workers }, (_, i) => `${prefix}.${11 + i}`) };
 }
+
+/** kube-scheduler / kube-controller-manager units: kubeadm-like flags on the versioned launcher. */
+export function schedulerUnit(): string {
+  return simpleUnit('kube-scheduler (kip lab)', `${CONTROL_PLANE_PATHS.schedulerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.schedulerKubeconfig} --leader-elect=false --v=2`, ['kube-apiserver.service']);
+}
+
+export function controllerManagerUnit(): string {
+  return simpleUnit(
+    'kube-controller-manager (kip lab)',
+    `${CONTROL_PLANE_PATHS.controllerManagerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.controllerManagerKubeconfig} --leader-elect=false --controllers=*,bootstrapsigner,tokencleaner --node-monitor-grace-period=40s --pod-eviction-timeout=5m0s --v=2`,
+    ['kube-apiserver.service'],
+  );
+}

@@ -106,7 +106,9 @@ describe('kip lab (1 control plane + 2 workers)', () => {
     const h = JSON.parse(r.stdout) as { healthy: boolean; apiserverHealthy: boolean; nodes: { name: string; systemd: string; units: Record<string, string>; ready?: boolean }[] };
     expect(h.healthy).toBe(true);
     expect(h.apiserverHealthy).toBe(true);
-    expect(h.nodes.find((n) => n.name === 'control-plane')?.units).toEqual({ 'etcd.service': 'active', 'kube-apiserver.service': 'active' });
+    expect(h.nodes.find((n) => n.name === 'control-plane')?.units).toEqual({
+      'etcd.service': 'active', 'kube-apiserver.service': 'active', 'kube-scheduler.service': 'active', 'kube-controller-manager.service': 'active',
+    });
     for (const w of ['worker-1', 'worker-2']) {
       expect(h.nodes.find((n) => n.name === w)).toMatchObject({ ready: true, units: { 'kubelet.service': 'active', 'kip-agent.service': 'active' } });
     }

@@ -113,10 +113,10 @@ describe('flags', () => {
   });
   it('scheduler command line', () => {
     expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig', '/k', '--leader-elect=false', '--lab-resync-period=2s'])).toEqual({
-      version: { gitVersion: 'v1.10.13', major: 1, minor: 10 }, kubeconfig: '/k', schedulerName: 'default-scheduler', resyncPeriodMs: 2000, logLevel: 'info',
+      version: { gitVersion: 'v1.10.13', major: 1, minor: 10 }, kubeconfig: '/k', schedulerName: 'default-scheduler', resyncPeriodMs: 2000, logLevel: 'info', unknownFlags: [],
     });
     expect(() => parseSchedulerArgs(['--lab-kube-version=v1.10.13'])).toThrow(/--kubeconfig/);
-    expect(() => parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--bogus=1'])).toThrow(/unknown flag: --bogus/);
+    expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--bogus=1', '--v=2', '--profiling']).unknownFlags).toEqual(['bogus', 'profiling']);
   });
   it('the launcher runs main.ts with the version', () => {
     const s = componentLauncherScript({ component: 'scheduler', version: 'v1.12.10', nodeBinary: '/usr/bin/node', repoDir: '/repo' });

@@ -14,6 +14,8 @@ export interface ControllerManagerConfig {
   readonly featureGates: FeatureGates;
   readonly lifecycle: LifecycleConfig;
   readonly logLevel: string;
+  /** Flags neither modelled nor on the known-ignored list (logged as a warning at start). */
+  readonly unknownFlags: readonly string[];
 }
 
 /** Accepted and ignored: real flags a lab unit file may carry. */
@@ -23,9 +25,9 @@ const BOOLEANS = new Set(['leader-elect', 'enable-taint-manager', 'use-service-a
 
 export function parseControllerManagerArgs(argv: readonly string[]): ControllerManagerConfig {
   const f = parseFlags(argv, BOOLEANS);
-  for (const name of f.keys()) {
-    if (!KNOWN.has(name) && !IGNORED.has(name)) throw new InvalidInputError('LAB_FLAG_UNKNOWN', `unknown flag: --${name}`, { flag: name });
-  }
+  // The real binary knows hundreds of flags; the lab models a few. Flags it does not know are kept
+  // (main.ts logs them) rather than fatal, so a real unit file still starts the lab component.
+  const unknownFlags = [...f.keys()].filter((name) => !KNOWN.has(name) && !IGNORED.has(name));
   const version = parseKubeVersion(f.get('lab-kube-version'));
   const kubeconfig = f.get('kubeconfig');
   if (!kubeconfig) throw new InvalidInputError('LAB_FLAG_MISSING', 'the lab controller-manager needs --kubeconfig', { flag: 'kubeconfig' });
@@ -48,6 +50,7 @@ export function parseControllerManagerArgs(argv: readonly string[]): ControllerM
     nodeMonitorPeriodMs,
     featureGates,
     logLevel: f.get('lab-log-level') ?? 'info',
+    unknownFlags,
     lifecycle: {
       nodeMonitorGracePeriodMs: dur('node-monitor-grace-period', d.nodeMonitorGracePeriodMs),
       nodeStartupGracePeriodMs: dur('node-startup-grace-period', d.nodeStartupGracePeriodMs),

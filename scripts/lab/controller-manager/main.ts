@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger({ name: 'kube-controller-manager', level: config.logLevel });
+  if (config.unknownFlags.length > 0) logger.warn({ flags: config.unknownFlags }, 'ignoring flags the lab does not model');
   const controller = new NodeLifecycleController({ lifecycle: config.lifecycle, nodeMonitorPeriodMs: config.nodeMonitorPeriodMs }, {
     api: controlPlaneApi(KubeClient.fromFile(config.kubeconfig)),
     logger,

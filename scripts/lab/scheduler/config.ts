@@ -9,6 +9,8 @@ export interface SchedulerProcessConfig {
   readonly schedulerName: string;
   readonly resyncPeriodMs: number;
   readonly logLevel: string;
+  /** Flags neither modelled nor on the known-ignored list (logged as a warning at start). */
+  readonly unknownFlags: readonly string[];
 }
 
 const IGNORED = new Set(['leader-elect', 'master', 'address', 'port', 'bind-address', 'secure-port', 'config', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig', 'feature-gates']);
@@ -16,9 +18,9 @@ const KNOWN = new Set(['lab-kube-version', 'kubeconfig', 'scheduler-name', 'lab-
 
 export function parseSchedulerArgs(argv: readonly string[]): SchedulerProcessConfig {
   const f = parseFlags(argv, new Set(['leader-elect', 'logtostderr']));
-  for (const name of f.keys()) {
-    if (!KNOWN.has(name) && !IGNORED.has(name)) throw new InvalidInputError('LAB_FLAG_UNKNOWN', `unknown flag: --${name}`, { flag: name });
-  }
+  // The real binary knows hundreds of flags; the lab models a few. Flags it does not know are kept
+  // (main.ts logs them) rather than fatal, so a real unit file still starts the lab component.
+  const unknownFlags = [...f.keys()].filter((name) => !KNOWN.has(name) && !IGNORED.has(name));
   const kubeconfig = f.get('kubeconfig');
   if (!kubeconfig) throw new InvalidInputError('LAB_FLAG_MISSING', 'the lab scheduler needs --kubeconfig', { flag: 'kubeconfig' });
   const resync = f.get('lab-resync-period');
@@ -30,5 +32,6 @@ export function parseSchedulerArgs(argv: readonly string[]): SchedulerProcessCon
     schedulerName: f.get('scheduler-name') ?? DEFAULT_SCHEDULER_NAME,
     resyncPeriodMs,
     logLevel: f.get('lab-log-level') ?? 'info',
+    unknownFlags,
   };
 }

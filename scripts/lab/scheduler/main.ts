@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger({ name: 'kube-scheduler', level: config.logLevel });
+  if (config.unknownFlags.length > 0) logger.warn({ flags: config.unknownFlags }, 'ignoring flags the lab does not model');
   const scheduler = new LabScheduler({ schedulerName: config.schedulerName, resyncPeriodMs: config.resyncPeriodMs }, {
     api: controlPlaneApi(KubeClient.fromFile(config.kubeconfig)),
     logger,

@@ -96,7 +96,7 @@ export class LabScheduler {
 
   /** One pass over every unassigned pod. */
   async cycle(): Promise<CycleResult> {
-    const { api, logger, nowMs } = this.deps;
+    const { api, logger } = this.deps;
     const [rawNodes, rawPods] = await Promise.all([api.listNodes(), api.listPods()]);
     const nodes = rawNodes.map(nodeView);
     const pods = rawPods.map(podView);

@@ -186,9 +186,14 @@ describe('lab scheduler', () => {
     await createNode('node-gpu', { gpu: 'yes' });
     expect(await until('wants-gpu bound', async () => (await kube.getPod('default', 'wants-gpu')).spec?.nodeName || undefined, 30_000, sched)).toBe('node-gpu');
 
+    // The apiserver restarts under it (same etcd, same port): the scheduler reopens its watch and goes on.
+    await plane.restart();
+    await kube.createPod('default', pod('after-restart', { nodeSelector: { disk: 'ssd' } }));
+    expect(await until('after-restart bound', async () => (await kube.getPod('default', 'after-restart')).spec?.nodeName || undefined, 30_000, sched)).toBe('node-ssd');
+
     expect(await stop(sched)).toBe(0);
     expect(sched.log.some((l) => l.includes('"msg":"bound pod"'))).toBe(true);
-    for (const p of ['wants-ssd', 'wants-gpu', 'not-mine', 'anywhere-1', 'anywhere-2']) await kube.deletePod('default', p);
+    for (const p of ['wants-ssd', 'wants-gpu', 'not-mine', 'anywhere-1', 'anywhere-2', 'after-restart']) await kube.deletePod('default', p);
   }, 120_000);
 });
 

@@ -28,6 +28,9 @@ export interface AgentConfig {
   readonly nodeName: string;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  readonly kubeconfig: string;
+  readonly criEndpoint: string;
+  readonly consistencyIntervalMs: number;
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
@@ -65,6 +68,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'nodeName', kind: 'string', default: () => hostname(), help: 'the node name reported by GetNode' },
   { key: 'logLevel', kind: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }, default: () => 'info', help: 'log level' },
   { key: 'shutdownGraceMs', kind: 'int', min: 0, default: () => 10_000, help: 'SIGTERM: time running calls get to finish' },
+  {
+    key: 'kubeconfig',
+    kind: 'optionalPath',
+    default: () => '',
+    help: "kubeconfig to read this node's pods (the kubelet's own, e.g. /etc/kubernetes/kubelet.conf); enables the hash self-check, restart prediction and skip-file removal; empty: off",
+  },
+  { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
+  { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';

@@ -15,6 +15,12 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemClock } from './upgrade/ports.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
+import { createCriClient } from './runtime/cri.ts';
+import { kubeRestFromKubeconfig } from '../coordinator/kube/raw.ts';
+import type { WorkloadPort } from './upgrade/ports.ts';
+import { consistencyPass } from './watch/consistency-loop.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { AgentConfig } from './config.ts';
 
 async function agentVersion(): Promise<string> {
   const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
@@ -39,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const fs = nodeFileSystem;
     const kubelet = kubeletBinaryPort(execaExec, fs);
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger });
+    const workload = config.kubeconfig ? await workloadPort(config, logger) : undefined;
     const agent = new UpgradeAgent(
       { ...config, agentVersion: await agentVersion() },
       {
@@ -53,9 +60,11 @@ export async function main(argv: readonly string[]): Promise<void> {
         fault: faultHookFromEnv(process.env[FAULT_ENV], config.stateDir, logger),
         logger,
         stage,
+        ...(workload ? { workload: workload.port } : {}),
       },
     );
     await agent.start();
+    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
     await new Promise<void>((resolve) => {
@@ -66,10 +75,49 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+    if (consistency) clearInterval(consistency);
     await server.shutdown(config.shutdownGraceMs);
+    workload?.close();
     logger.info('stopped');
   } catch (err) {
     logger.fatal({ err, code: isKipError(err) ? err.code : undefined }, 'kip-agent failed');
     process.exitCode = 1;
   }
+}
+
+async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; close: () => void }> {
+  const rest = await kubeRestFromKubeconfig(config.kubeconfig);
+  const cri = createCriClient({ address: config.criEndpoint, logger });
+  const selector = encodeURIComponent(`spec.nodeName=${config.nodeName}`);
+  return {
+    port: {
+      listNodePods: async () => (await rest.get(`/api/v1/pods?fieldSelector=${selector}`)).node,
+      listContainers: () => cri.listContainers(),
+    },
+    close: () => cri.close(),
+  };
+}
+
+function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, config: AgentConfig, logger: Logger): NodeJS.Timeout {
+  const log = logger.child({ component: 'consistency' });
+  let busy = false;
+  return setInterval(() => {
+    if (busy) return;
+    busy = true;
+    consistencyPass({
+      listNodePods: () => workload.listNodePods(),
+      runtime: { listContainers: () => workload.listContainers() },
+      kubelet: async () => {
+        const node = await agent.nodeInfo();
+        return { version: node.kubeletVersion, active: node.unit?.activeState === 'active' };
+      },
+      runInProgress: () => agent.runInProgress(),
+      skipFile: { present: async () => (await agent.skipFileInfo()).present, remove: () => agent.removeSkipFile() },
+      logger: log,
+    })
+      .catch((err: unknown) => log.warn({ err }, 'consistency check failed'))
+      .finally(() => {
+        busy = false;
+      });
+  }, config.consistencyIntervalMs);
 }

@@ -7,11 +7,14 @@
  * old binary, old flags, old skip file, restart, verify the old kubelet.
  */
 import path from 'node:path';
+import type { JsonNode } from '../hash/index.ts';
+import type { ContainerInfo } from '../runtime/types.ts';
+import { checkConsistency } from '../watch/consistency.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { Codes, InvalidInputError, KipError, NotFoundError, PreconditionError, StepFailedError } from './errors.ts';
 import type { FileSystem } from './fs.ts';
 import { TEMP_MARK } from './fs.ts';
-import type { Clock, FaultHook, FileContent, FlagMigrationPort, HealthPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo } from './ports.ts';
+import type { WorkloadPort, Clock, FaultHook, FileContent, FlagMigrationPort, HealthPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo } from './ports.ts';
 import { RunStore, validateRunId } from './runstore.ts';
 import { formatSkipFile, parseSkipFile } from './skipfile.ts';
 import type { StageStore } from './stage.ts';
@@ -70,6 +73,7 @@ export interface UpgradeAgentDeps {
   readonly fault: FaultHook;
   readonly logger: Logger;
   readonly stage: StageStore;
+  readonly workload?: WorkloadPort;
 }
 
 export interface UpgradeRequest {
@@ -120,6 +124,24 @@ export class UpgradeAgent {
   /** Resolves when the run being driven (if any) has reached a terminal phase. */
   whenIdle(): Promise<void> {
     return this.driving;
+  }
+
+  /** True while this process drives or reserves a run (the consistency loop must not act then). */
+  runInProgress(): boolean {
+    return this.activeRunId !== undefined;
+  }
+
+  /**
+   * Removes the skip file (unlink, then fsync of its directory). Refused during a run. A crash
+   * around it needs no recovery: the file is either there (the consistency loop decides again)
+   * or gone.
+   */
+  async removeSkipFile(): Promise<void> {
+    await this.assertNoActiveRun();
+    const file = this.host(this.config.skipFile);
+    this.log.info({ path: this.config.skipFile }, 'removing the skip file: every running container carries the running kubelet\'s hash');
+    await this.deps.fs.remove(file);
+    await this.deps.fs.fsyncDir(path.dirname(file));
   }
 
   /** Start-up: create the state dir, clean stale temp files, and finish an interrupted run. */
@@ -291,6 +313,7 @@ export class UpgradeAgent {
       const plan = await this.deps.flags.plan(await this.migrationInput(from, target, unit, opts.allowDroppedFlags ?? [], staged?.path ?? '', (p) => this.deps.fs.readText(this.host(p))));
       return plan.notes.length ? plan.notes.join('; ') : 'no flag changes needed';
     });
+    if (this.deps.workload) await this.hashChecks(run, from, target, staged, opts);
     await run('disk-space', 'free space on the node', async () => {
       const need = (staged?.size ?? 0) * 2;
       const s = await this.deps.fs.statfs(path.dirname(this.host(this.config.kubeletBinary)));
@@ -301,6 +324,48 @@ export class UpgradeAgent {
     });
     const report: PreflightReport = { currentVersion: from, targetVersion: target, ok: errors.length === 0, checks };
     return staged ? { report, errors, from, staged } : { report, errors, from };
+  }
+
+  /**
+   * The hash self-check (kip's hash of each running container, as the running kubelet version
+   * computes it, equals its label) and the restart prediction for the target version.
+   */
+  private async hashChecks(
+    run: (name: string, fix: string, fn: () => Promise<string | { warn: string }>) => Promise<void>,
+    from: string,
+    target: string,
+    staged: StagedBinaryInfo | undefined,
+    opts: PreflightOptions,
+  ): Promise<void> {
+    const workload = this.deps.workload!;
+    let pods: JsonNode | undefined;
+    let containers: ContainerInfo[] = [];
+    await run('hash-self-check', 'report the mismatching containers to the kip developers: predictions for this node cannot be trusted', async () => {
+      if (!from) return { warn: 'skipped: the running kubelet version is unknown' };
+      [pods, containers] = await Promise.all([workload.listNodePods(), workload.listContainers()]);
+      const skip = await this.skipFileInfo();
+      // Under a skip file, containers may still carry the hash of any version since the one it names.
+      const accepted = skip.present && skip.valid ? minorsBetween(skip.version, from) : [from];
+      const staleSets = accepted.map((v) => new Set(checkConsistency(pods!, containers, v).stale.map((c) => c.containerId)));
+      const stale = new Set([...(staleSets[0] ?? [])].filter((id) => staleSets.every((set) => set.has(id))));
+      const report = checkConsistency(pods, containers, from);
+      if (stale.size > 0) {
+        const sample = report.stale.filter((c) => stale.has(c.containerId)).slice(0, 5).map((c) => `${c.pod}/${c.container} label ${c.label} != ${c.expected}`);
+        throw new PreconditionError('HASH_SELF_CHECK_FAILED', `${stale.size} of ${report.running} running containers carry a hash kip does not compute for ${accepted.join(' or ')}: ${sample.join('; ')}`, { count: stale.size });
+      }
+      return `kip's hash of all ${report.running} running containers matches their labels (${accepted.join(', ')})`;
+    });
+    await run('predicted-restarts', 'stage a patched kubelet so the skip file keeps these containers running', async () => {
+      if (!pods) return { warn: 'skipped: no workload data' };
+      const r = checkConsistency(pods, containers, target);
+      const n = r.stale.length;
+      if (n === 0) return `no running container changes hash at ${target}`;
+      const who = r.stale.slice(0, 5).map((c) => `${c.pod}/${c.container}`).join(', ');
+      if (staged?.patched) return `${n} of ${r.running} running containers change hash at ${target} (${who}${n > 5 ? ', ...' : ''}); the skip file keeps them running`;
+      const msg = `without the skip-file patch ${n} of ${r.running} running containers would restart at ${target}: ${who}${n > 5 ? ', ...' : ''}`;
+      if (opts.allowUnpatched || !staged) return { warn: msg };
+      throw new PreconditionError('RESTARTS_PREDICTED', msg, { count: n });
+    });
   }
 
   async preflight(target: string, opts: PreflightOptions = {}): Promise<PreflightReport> {
@@ -894,4 +959,13 @@ export class UpgradeAgent {
       await clock.sleep(this.config.pollMs);
     }
   }
+}
+
+/** Full versions of each minor from `oldest` to `newest` as the hash engine needs them (minors). */
+function minorsBetween(oldest: string, newest: string): string[] {
+  const minor = (v: string): number => Number(/^v?1\.(\d+)/.exec(v)?.[1] ?? NaN);
+  const a = minor(oldest);
+  const b = minor(newest);
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) return [newest];
+  return Array.from({ length: b - a + 1 }, (_, i) => `1.${a + i}`);
 }

@@ -97,3 +97,13 @@ export const systemClock: Clock = {
 };
 
 export const noFaults: FaultHook = { at: async () => {} };
+
+/**
+ * What runs on the node and what the API says should run there: the raw PodList of the pods
+ * bound to this node, and the runtime's containers. Optional: without it the agent cannot
+ * check or predict container hashes.
+ */
+export interface WorkloadPort {
+  listNodePods(): Promise<import('../hash/index.ts').JsonNode>;
+  listContainers(): Promise<import('../runtime/types.ts').ContainerInfo[]>;
+}

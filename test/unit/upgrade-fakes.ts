@@ -11,7 +11,7 @@ import { InvalidInputError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { UpgradeAgent, type UpgradeAgentConfig } from '../../agent/upgrade/agent.ts';
 import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
-import type { FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
+import type { WorkloadPort, FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
 import { systemClock } from '../../agent/upgrade/ports.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
 import { versionFromOutput } from '../../agent/upgrade/version.ts';
@@ -149,7 +149,7 @@ export interface Harness {
   readonly stateDir: string;
   readonly node: FakeNode;
   readonly oldBinary: Buffer;
-  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number; stableMs?: number; kubelet?: KubeletBinaryPort; fs?: FileSystem }): { agent: UpgradeAgent; stage: StageStore };
+  makeAgent(opts?: { fault?: FaultHook; recovery?: 'resume' | 'rollback'; verifyTimeoutMs?: number; stableMs?: number; kubelet?: KubeletBinaryPort; fs?: FileSystem; workload?: WorkloadPort }): { agent: UpgradeAgent; stage: StageStore };
   stageBuffer(stage: StageStore, version: string, data: Buffer): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -204,6 +204,7 @@ export async function makeHarness(opts: { fromVersion?: string; env?: string; sk
         fault: o.fault ?? { at: async () => {} },
         logger,
         stage,
+        ...(o.workload ? { workload: o.workload } : {}),
       });
       return { agent, stage };
     },

@@ -1,0 +1,92 @@
+// Preflight's hash self-check and restart prediction, and the agent's guarded skip-file removal.
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { containerHash, parseJson } from '../../agent/hash/index.ts';
+import type { ContainerInfo } from '../../agent/runtime/types.ts';
+import type { WorkloadPort } from '../../agent/upgrade/ports.ts';
+import { SKIP, fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts';
+
+const NEW = 'v1.11.10';
+const web = { name: 'web', image: 'nginx', securityContext: { runAsUser: 1 } };
+const app = { name: 'app', image: 'app:1' };
+const podList = JSON.stringify({ kind: 'PodList', items: [{ metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { containers: [web, app] } }] });
+
+function running(name: string, hash: string): ContainerInfo {
+  return {
+    id: `id-${name}`, podSandboxId: 's', name, attempt: 0, state: 'running', createdAtNs: 0n, image: 'x', imageRef: 'x',
+    labels: { 'io.kubernetes.pod.uid': 'u', 'io.kubernetes.pod.name': 'p', 'io.kubernetes.pod.namespace': 'ns' },
+    annotations: { 'io.kubernetes.container.hash': hash },
+  };
+}
+
+function workload(labels: { web: string; app: string }): WorkloadPort {
+  return { listNodePods: async () => parseJson(podList), listContainers: async () => [running('web', labels.web), running('app', labels.app)] };
+}
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.cleanup();
+  h = undefined;
+});
+
+describe('preflight with workload data', () => {
+  it('passes the self-check when labels are the running version\'s hashes, and predicts restarts for the target', async () => {
+    // 1.10 -> 1.11: no container changes hash; use 1.11 -> 1.12, where a securityContext changes it.
+    h = await makeHarness({ fromVersion: 'v1.11.10' });
+    const { agent, stage } = h.makeAgent({ workload: workload({ web: containerHash(web, '1.11').label, app: containerHash(app, '1.11').label }) });
+    await agent.start();
+    await h.stageBuffer(stage, 'v1.12.10', fakeBinary('v1.12.10', { patched: false }));
+    const report = await agent.preflight('v1.12.10');
+    expect(report.checks.find((c) => c.name === 'hash-self-check')).toMatchObject({ status: 'CHECK_OK' });
+    const predicted = report.checks.find((c) => c.name === 'predicted-restarts');
+    expect(predicted).toMatchObject({ status: 'CHECK_FAIL' });
+    expect(predicted?.message).toContain('1 of 2 running containers would restart at v1.12.10: ns/p/web');
+    const allowed = await agent.preflight('v1.12.10', { allowUnpatched: true });
+    expect(allowed.checks.find((c) => c.name === 'predicted-restarts')).toMatchObject({ status: 'CHECK_WARN' });
+  });
+
+  it('says a patched target keeps the changing containers running', async () => {
+    h = await makeHarness({ fromVersion: 'v1.11.10' });
+    const { agent, stage } = h.makeAgent({ workload: workload({ web: containerHash(web, '1.11').label, app: containerHash(app, '1.11').label }) });
+    await agent.start();
+    await h.stageBuffer(stage, 'v1.12.10', fakeBinary('v1.12.10'));
+    const c = (await agent.preflight('v1.12.10')).checks.find((x) => x.name === 'predicted-restarts');
+    expect(c).toMatchObject({ status: 'CHECK_OK' });
+    expect(c?.message).toContain('the skip file keeps them running');
+  });
+
+  it('fails the self-check when a label is no hash kip computes for the running version', async () => {
+    h = await makeHarness();
+    const { agent, stage } = h.makeAgent({ workload: workload({ web: 'deadbeef', app: containerHash(app, '1.10').label }) });
+    await agent.start();
+    await h.stageBuffer(stage, NEW, fakeBinary(NEW));
+    const report = await agent.preflight(NEW);
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.name === 'hash-self-check')?.message).toContain('HASH_SELF_CHECK_FAILED: 1 of 2 running containers');
+  });
+
+  it('accepts, under a skip file, labels of any version since the one it names', async () => {
+    h = await makeHarness({ fromVersion: 'v1.12.10', skipFile: 'v1.11.10,1574812800' });
+    // web still carries its 1.11 hash (kept by the skip file through 1.11 -> 1.12)
+    const { agent, stage } = h.makeAgent({ workload: workload({ web: containerHash(web, '1.11').label, app: containerHash(app, '1.12').label }) });
+    await agent.start();
+    await h.stageBuffer(stage, 'v1.13.12', fakeBinary('v1.13.12'));
+    const report = await agent.preflight('v1.13.12');
+    expect(report.checks.find((c) => c.name === 'hash-self-check')).toMatchObject({ status: 'CHECK_OK' });
+  });
+});
+
+describe('skip file removal', () => {
+  it('removes the file when asked and no run is active', async () => {
+    h = await makeHarness({ skipFile: 'v1.10.13,1574812800' });
+    const { agent } = h.makeAgent();
+    await agent.start();
+    expect((await agent.skipFileInfo()).present).toBe(true);
+    await agent.removeSkipFile();
+    expect((await agent.skipFileInfo()).present).toBe(false);
+    // idempotent
+    await agent.removeSkipFile();
+    await writeFile(h.node.host(SKIP), 'v1.10.13,1');
+    expect(agent.runInProgress()).toBe(false);
+  });
+});

@@ -190,6 +190,11 @@ export function agentConfig(s: AgentSettings): string {
     `tlsCa: ${AGENT_PATHS.ca}`,
     `tlsCert: ${AGENT_PATHS.cert}`,
     `tlsKey: ${AGENT_PATHS.key}`,
+    // The kubelet's own kubeconfig and the node's CRI socket: hash self-check, restart prediction,
+    // and removal of the skip file once every container carries the running kubelet's hash.
+    `kubeconfig: ${KUBELET_PATHS.kubeconfig}`,
+    `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
+    'consistencyIntervalMs: 10000',
     '',
   ].join('\n');
 }

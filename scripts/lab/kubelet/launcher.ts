@@ -24,10 +24,19 @@ export function launcherScript(o: LauncherOptions): string {
   const node = o.nodeBinary ?? process.execPath;
   const repo = o.repoDir ?? REPO;
   const patched = o.skipFilePath ? ` "--lab-patched=${o.skipFilePath}"` : '';
+  // The shell stays the unit's main process (argv[1] is this launcher's path, as for any script
+  // run by its interpreter), so kip-agent's check that MainPID runs the kubelet binary holds; it
+  // forwards SIGTERM/SIGINT to the kubelet and exits with its status.
   return [
     '#!/bin/sh',
     `# kip lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
-    `exec "${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@"`,
+    `"${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@" &`,
+    'child=$!',
+    "trap 'kill -TERM $child 2>/dev/null' TERM INT",
+    'wait $child',
+    'status=$?',
+    'while kill -0 $child 2>/dev/null; do wait $child; status=$?; done',
+    'exit $status',
     '',
   ].join('\n');
 }

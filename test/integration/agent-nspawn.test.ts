@@ -2,128 +2,49 @@
  * kip-agent INSIDE a real systemd node (systemd-nspawn, scripts/nspawn), run as a unit, with a
  * stand-in kubelet (a python script: `--version`, /healthz, journal lines) as kubelet.service.
  * Driven over gRPC + mutual TLS from the test: a real upgrade v1.10.13 -> v1.11.10, Rollback,
- * automatic rollback of a crashing kubelet, and kill -9 of the agent at several steps.
+ * automatic rollback of a crashing kubelet, and kill -9 of the agent at several steps. The node,
+ * units, PKI and client come from test/harness/agent-node.ts (shared with `npm run bench -- agent`).
  */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootNode, ensureBaseImage, type NspawnNode } from '../../scripts/nspawn/index.ts';
-import { AgentConnection, type RunState, type StepEvent } from '../../coordinator/fleet/client.ts';
-import { makeTestPki, type TestPki } from './agent-pki.ts';
+import type { NspawnNode } from '../../scripts/nspawn/index.ts';
+import type { AgentConnection, RunState, StepEvent } from '../../coordinator/fleet/client.ts';
+import { bootAgentNode, sha256, standInKubelet as standIn, type AgentNode, type NodeFacts } from '../harness/agent-node.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..', '..');
-const SKIP = '/tmp/cache.version.save';
 const OLD = 'v1.10.13';
 const NEW = 'v1.11.10';
 
-function sha256(b: Buffer | string): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** The stand-in kubelet: prints its version, serves /healthz, logs; carries the skip-file path (patched). */
-function standIn(version: string, opts: { crash?: boolean } = {}): Buffer {
-  return Buffer.from(
-    [
-      '#!/usr/bin/python3',
-      `# kip stand-in kubelet ${version}; the patched kubelet reads ${SKIP}`,
-      'import sys, http.server',
-      `VERSION = "${version}"`,
-      'if "--version" in sys.argv:',
-      '    print("Kubernetes " + VERSION)',
-      '    sys.exit(0)',
-      'if "--help" in sys.argv:',
-      '    print("Usage:\\n  kubelet [flags]\\n\\nFlags:\\n      --healthz-port int32   healthz port\\n      --v Level   log level")',
-      '    sys.exit(0)',
-      'port = 10248',
-      'for a in sys.argv[1:]:',
-      '    if a.startswith("--healthz-port="):',
-      '        port = int(a.split("=", 1)[1])',
-      ...(opts.crash ? ['print("F1127 stand-in kubelet " + VERSION + ": failed to run Kubelet: crash requested", flush=True)', 'sys.exit(1)'] : []),
-      'class H(http.server.BaseHTTPRequestHandler):',
-      '    def do_GET(self):',
-      '        ok = self.path == "/healthz"',
-      '        self.send_response(200 if ok else 404)',
-      '        self.end_headers()',
-      '        self.wfile.write(b"ok" if ok else b"not found")',
-      '    def log_message(self, *args):',
-      '        pass',
-      'print("stand-in kubelet " + VERSION + " serving /healthz on " + str(port), flush=True)',
-      'http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()',
-      '',
-    ].join('\n'),
-  );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let tmp = '';
-let node: NspawnNode | undefined;
-let pki: TestPki;
+let an: AgentNode | undefined;
 let client: AgentConnection;
-let agentPort = 0;
 let healthzPort = 0;
 const oldBin = standIn(OLD);
 const newBin = standIn(NEW);
 const timings: Record<string, number> = {};
 
+function h(): AgentNode {
+  if (!an) throw new Error('node not booted');
+  return an;
+}
+
 function n(): NspawnNode {
-  if (!node) throw new Error('node not booted');
-  return node;
+  return h().node;
 }
 
 async function sh(cmd: string, timeoutMs = 60_000): Promise<string> {
-  const r = await n().exec('sh', ['-c', cmd], { timeoutMs });
-  if (r.exitCode !== 0) throw new Error(`in node: ${cmd} -> ${String(r.exitCode)}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
+  return h().sh(cmd, timeoutMs);
 }
 
 async function shMaybe(cmd: string): Promise<{ code: number | undefined; out: string }> {
-  const r = await n().exec('sh', ['-c', cmd], { timeoutMs: 30_000 });
-  return { code: r.exitCode, out: r.stdout };
-}
-
-async function agentLogs(): Promise<string> {
-  return (await shMaybe('journalctl -u kip-agent.service -u kubelet.service --no-pager -n 80 -o cat')).out;
+  return h().shMaybe(cmd);
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}\n${await agentLogs()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function waitAgentUp(): Promise<void> {
-  await waitFor('the agent to answer GetNode', async () => (await client.getNode()).nodeName, 60_000);
+  return h().waitFor(what, fn, timeoutMs);
 }
 
 async function setFault(spec: string): Promise<void> {
-  const dropIn = path.join(n().root, 'etc/systemd/system/kip-agent.service.d');
-  await mkdir(dropIn, { recursive: true });
-  await writeFile(path.join(dropIn, 'fault.conf'), spec ? `[Service]\nEnvironment=KIP_AGENT_FAULT=${spec}\n` : '[Service]\n');
-  await sh('rm -rf /var/lib/kip-agent/faults-fired && systemctl daemon-reload && systemctl restart kip-agent.service');
-  await waitAgentUp();
+  await h().setFault(spec);
 }
 
 async function collect(it: AsyncIterable<StepEvent>): Promise<{ events: StepEvent[]; error: unknown }> {
@@ -148,13 +69,8 @@ async function waitTerminal(runId: string): Promise<RunState> {
 }
 
 /** What is on the node right now, read from inside it. */
-async function nodeFacts() {
-  const bin = await readFile(path.join(n().root, 'usr/bin/kubelet'));
-  const skip = await shMaybe(`cat ${SKIP}`);
-  const active = (await shMaybe('systemctl is-active kubelet.service')).out.trim();
-  const health = (await shMaybe(`python3 -c 'import urllib.request;print(urllib.request.urlopen("http://127.0.0.1:${healthzPort}/healthz",timeout=3).read().decode())'`)).out.trim();
-  const temps = (await shMaybe('ls -a /usr/bin | grep kip-tmp || true')).out.trim();
-  return { binSha: sha256(bin), skip: skip.code === 0 ? skip.out : undefined, active, health, temps };
+async function nodeFacts(): Promise<NodeFacts> {
+  return h().facts();
 }
 
 /** Every backed-up copy still matches its manifest checksum. */
@@ -169,46 +85,15 @@ async function assertBackupsConsistent(runId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(tmpdir(), 'kip-agent-nspawn-'));
-  [agentPort, healthzPort] = [await freePort(), await freePort()];
-  pki = await makeTestPki(path.join(tmp, 'pki'));
-  const base = await ensureBaseImage();
-  node = await bootNode({ name: 'kip-agent-it', base, workDir: path.join(tmp, 'node'), bindRo: [{ host: REPO }] });
-  await node.waitForSystemd(90_000);
-  const root = node.root;
-  const put = async (p: string, data: string | Buffer, mode = 0o644) => {
-    await mkdir(path.dirname(path.join(root, p)), { recursive: true });
-    await writeFile(path.join(root, p), data, { mode });
-  };
-  await put('/usr/bin/kubelet', oldBin, 0o755);
-  await put('/etc/default/kubelet', `KUBELET_ARGS="--healthz-port=${healthzPort} --v=2"\n`);
-  await put(
-    '/etc/systemd/system/kubelet.service',
-    '[Unit]\nDescription=stand-in kubelet\n[Service]\nEnvironmentFile=/etc/default/kubelet\nExecStart=/usr/bin/kubelet $KUBELET_ARGS\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n',
-  );
-  await put('/etc/kip/pki/ca.crt', pki.server.ca);
-  await put('/etc/kip/pki/agent.crt', pki.server.cert);
-  await put('/etc/kip/pki/agent.key', pki.server.key, 0o600);
-  await put(
-    '/etc/kip/agent.yaml',
-    [`listen: 127.0.0.1:${agentPort}`, `healthzUrl: http://127.0.0.1:${healthzPort}/healthz`, 'stableMs: 1500', 'pollMs: 50', 'verifyTimeoutMs: 30000', 'logLevel: debug', ''].join('\n'),
-  );
-  await put(
-    '/etc/systemd/system/kip-agent.service',
-    `[Unit]\nDescription=kip-agent\n[Service]\nExecStart=${process.execPath} ${REPO}/bin/kip-agent.mjs --config /etc/kip/agent.yaml\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n`,
-  );
-  await sh('systemctl daemon-reload && systemctl start kubelet.service kip-agent.service');
-  client = new AgentConnection({ address: `127.0.0.1:${agentPort}`, tls: pki.client, maxRetries: 5, backoffMs: 200 });
-  await waitAgentUp();
-  await waitFor('the stand-in kubelet to be healthy', async () => ((await nodeFacts()).health === 'ok' ? true : undefined), 30_000);
+  an = await bootAgentNode({ name: 'kip-agent-it', kubeletVersion: OLD, stableMs: 1500, pollMs: 50, verifyTimeoutMs: 30_000, logLevel: 'debug' });
+  ({ client, healthzPort } = an);
+  expect(sha256(an.oldBinary)).toBe(sha256(oldBin));
   const staged = await client.stageBinary({ version: NEW, sha256: sha256(newBin), size: newBin.length }, newBin);
   expect(staged.binary?.patched).toBe(true);
 }, 10 * 60_000);
 
 afterAll(async () => {
-  client?.close();
-  await node?.stop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await an?.stop();
   if (Object.keys(timings).length) console.log(`[agent-nspawn] ${JSON.stringify(timings)}`);
 }, 120_000);
 

@@ -14,7 +14,7 @@ export interface NodeUpgradeResult {
   readonly runId: string;
   readonly targetVersion: string;
   readonly outcome: 'succeeded' | 'rolled-back' | 'failed';
-  /** Old kubelet stopped -> new kubelet verified, from the agent's own timestamps. */
+  /** Old kubelet stopped -> new kubelet's first healthy answer, from the agent's own timestamps. */
   readonly kubeletDowntimeMs: number | undefined;
   readonly errorCode: string;
   readonly message: string;
@@ -30,7 +30,11 @@ export async function upgradeNode(node: string, agent: NodeAgent, req: UpgradeRe
   }
   const last = events[events.length - 1];
   const stoppedAt = events.find((e) => e.step === 'STOP_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs;
-  const verifiedAt = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE')?.atUnixMs;
+  // VERIFY ends after the stability window; the kubelet was back at its first healthy answer,
+  // which the agent states in the VERIFY message ("first healthy at <unix ms>").
+  const verify = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
+  const firstHealthy = /first healthy at (\d+)/.exec(verify?.message ?? '')?.[1];
+  const verifiedAt = firstHealthy !== undefined ? Number(firstHealthy) : undefined;
   const phase = last?.phase;
   const outcome = phase === 'RUN_SUCCEEDED' ? 'succeeded' : phase === 'RUN_ROLLED_BACK' ? 'rolled-back' : 'failed';
   const failure = [...events].reverse().find((e) => e.status === 'STEP_FAILED');

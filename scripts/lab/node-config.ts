@@ -195,6 +195,8 @@ export function agentConfig(s: AgentSettings): string {
     `kubeconfig: ${KUBELET_PATHS.kubeconfig}`,
     `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
     'consistencyIntervalMs: 10000',
+    // The lab kubelet is up in about two seconds; a shorter stability window keeps the demo brisk.
+    'stableMs: 3000',
     '',
   ].join('\n');
 }

@@ -38,7 +38,7 @@ describe('upgradeNode', () => {
   it('reports success and the kubelet downtime from the agent\'s timestamps', async () => {
     const r = await upgradeNode('w1', agentOf([
       ev('STOP_KUBELET', 'STEP_STARTED', 1000), ev('STOP_KUBELET', 'STEP_DONE', 1100), ev('START_KUBELET', 'STEP_DONE', 1300),
-      ev('VERIFY', 'STEP_DONE', 1750), ev('DONE', 'STEP_DONE', 1760, 'RUN_SUCCEEDED'),
+      ev('VERIFY', 'STEP_DONE', 11750, 'RUN_RUNNING', { message: 'v1.11.10 active and healthy for 10000 ms (pid 7); first healthy at 1750' }), ev('DONE', 'STEP_DONE', 11760, 'RUN_SUCCEEDED'),
     ]), { runId: 'r1', targetVersion: 'v1.11.10' });
     expect(r).toMatchObject({ outcome: 'succeeded', kubeletDowntimeMs: 750, node: 'w1' });
   });

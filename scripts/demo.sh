@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# npm run demo [-- --unpatched]: from a fresh clone on Debian 12 as root, installs what is missing,
+# brings up a fresh lab (a v1.10 cluster of systemd-nspawn nodes), and upgrades it in place to
+# v1.17 one minor at a time with kip, printing containers restarted per step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unpatched=()
+for a in "$@"; do [ "$a" = "--unpatched" ] && unpatched=(--unpatched); done
+bash scripts/install-deps.sh
+if node bin/kip.mjs lab status >/dev/null 2>&1 || [ -e "${KIP_LAB_DIR:-/var/lib/kip-lab}/lab.json" ]; then
+  echo "== a lab exists: taking it down for a fresh start"
+  node bin/kip.mjs lab down
+fi
+echo "== kip lab up ${unpatched[*]}"
+node bin/kip.mjs lab up "${unpatched[@]}"
+echo "== kip: in-place upgrade"
+exec node --import tsx scripts/demo/main.ts "$@"

@@ -1,0 +1,274 @@
+/**
+ * kip's main job on the lab: the in-place upgrade of every node, one minor at a time, following
+ * the seed's procedure per step (controllers stopped, apiserver, kubelets node by node through
+ * kip-agent, pods labelled so DefaultTolerationSeconds adds tolerations before the first
+ * controller-manager with taint-based evictions, controllers started), measuring containers
+ * restarted per step against the hash engine's prediction, kubelet downtime and duration.
+ *
+ * It drives the agents directly (coordinator/fleet + coordinator/rollout) until `kip upgrade`
+ * exists; the lab's control plane moves through its units (scripts/lab/control-plane.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/logger.ts';
+import { KipError } from '../../lib/errors.ts';
+import type { Exec } from '../../lib/exec.ts';
+import type { KubeClient } from '../../coordinator/kube/index.ts';
+import type { KubeRest } from '../../coordinator/kube/raw.ts';
+import { clusterPreflight } from '../../coordinator/preflight/cluster.ts';
+import { nodeBatches, versionPath, type VersionStep } from '../../coordinator/rollout/plan.ts';
+import { upgradeNode, type NodeUpgradeResult } from '../../coordinator/rollout/node-upgrade.ts';
+import type { StepEvent, UpgradeRequest } from '../../coordinator/rollout/types.ts';
+import { checkConsistency } from '../../agent/watch/consistency.ts';
+import type { ContainerInfo } from '../../agent/runtime/types.ts';
+import type { JsonNode } from '../../agent/hash/index.ts';
+import { defaultFeatureGates } from '../lab/controller-manager/features.ts';
+import { LAB_KUBELET_VERSIONS, launcherScript } from '../lab/kubelet/launcher.ts';
+import { SKIP_FILE } from '../lab/node-config.ts';
+import type { LabState } from '../lab/lab.ts';
+import { restartedBetween, settled, snapshotOf } from './snapshot.ts';
+
+export interface DemoAgent {
+  stageBinary(meta: { version: string; sha256: string; size: number }, data: Buffer): Promise<unknown>;
+  upgradeFollow(req: UpgradeRequest): AsyncIterable<StepEvent>;
+  getNode(): Promise<{ kubeletVersion: string }>;
+}
+
+export interface DemoControlPlane {
+  stopControllers(): Promise<void>;
+  upgradeApiserver(version: string, defaultTolerationSeconds: boolean): Promise<void>;
+  startControllers(version: string): Promise<void>;
+}
+
+export interface DemoDeps {
+  readonly state: LabState;
+  readonly kube: KubeClient;
+  readonly rest: KubeRest;
+  readonly agents: ReadonlyMap<string, DemoAgent>;
+  /** Each worker's runtime, to predict restarts from the containers' real hash labels. */
+  readonly runtimes: ReadonlyMap<string, { listContainers(): Promise<ContainerInfo[]> }>;
+  readonly controlPlane: DemoControlPlane;
+  readonly exec: Exec;
+  readonly logger: Logger;
+  readonly out: (line: string) => void;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export interface DemoOptions {
+  readonly target: string;
+  readonly patched: boolean;
+  /** Restore nodeSelector labels the preflight finds missing (the seed's advice), instead of stopping. */
+  readonly fixSelectors: boolean;
+}
+
+export interface StepReport {
+  readonly from: string;
+  readonly to: string;
+  readonly containers: number;
+  readonly restarted: readonly string[];
+  /** Containers whose hash label differs from the target's hash: what an unpatched kubelet restarts. */
+  readonly predicted: number;
+  readonly nodes: readonly Pick<NodeUpgradeResult, 'node' | 'outcome' | 'kubeletDowntimeMs' | 'errorCode' | 'message'>[];
+  readonly durationMs: number;
+}
+
+export interface DemoReport {
+  readonly target: string;
+  readonly patched: boolean;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly containers: number;
+  readonly steps: readonly StepReport[];
+  readonly restartedTotal: number;
+  readonly predictedTotal: number;
+  readonly preflight: { readonly selectorFixes: readonly string[]; readonly labelledForTolerations: number };
+  readonly outcome: 'completed' | 'stopped';
+  readonly stoppedBecause?: string;
+}
+
+export class DemoError extends KipError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('DEMO_FAILED', message, details);
+  }
+}
+
+const minorOf = (v: string): number => Number(/^v?1\.(\d+)/.exec(v)?.[1] ?? NaN);
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+async function waitSettled(deps: DemoDeps, timeoutMs: number): Promise<V1Pod[]> {
+  const deadline = deps.now() + timeoutMs;
+  let previous = '';
+  for (;;) {
+    const pods = (await deps.kube.listPods()).items.filter((p) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
+    const key = JSON.stringify([...snapshotOf(pods).containers]);
+    // Settled: every container reported, and the same answer twice a sync apart.
+    if (settled(pods) && key === previous) return pods;
+    previous = key;
+    if (deps.now() > deadline) throw new DemoError(`pods did not settle within ${seconds(timeoutMs)}`);
+    await deps.sleep(1_500);
+  }
+}
+
+async function predictRestarts(deps: DemoDeps, target: string): Promise<number> {
+  const raw = (await deps.rest.get('/api/v1/pods')).node;
+  let n = 0;
+  for (const [node, runtime] of deps.runtimes) {
+    const list = podsOnNode(raw, node);
+    n += checkConsistency(list, await runtime.listContainers(), target).stale.length;
+  }
+  return n;
+}
+
+/** The PodList restricted to one node's pods (the JSON tree as served, items filtered). */
+function podsOnNode(podList: JsonNode, node: string): JsonNode {
+  if (podList.kind !== 'object') return podList;
+  const entries = podList.entries.map(([k, v]): [string, JsonNode] => {
+    if (k !== 'items' || v.kind !== 'array') return [k, v];
+    const items = v.items.filter((pod) => {
+      const spec = pod.kind === 'object' ? pod.entries.find(([kk]) => kk === 'spec')?.[1] : undefined;
+      const nodeName = spec?.kind === 'object' ? spec.entries.find(([kk]) => kk === 'nodeName')?.[1] : undefined;
+      return nodeName?.kind === 'string' && nodeName.value === node;
+    });
+    return [k, { ...v, items }];
+  });
+  return { ...podList, entries };
+}
+
+async function labelPodsForTolerations(deps: DemoDeps, pods: readonly string[]): Promise<void> {
+  const stamp = String(Math.floor(deps.now() / 1000));
+  for (const key of pods) {
+    const [ns, name] = key.split('/') as [string, string];
+    await deps.kube.patchPodLabels(ns, name, { 'kip.io/tolerations-refreshed': stamp });
+  }
+}
+
+export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<DemoReport> {
+  const started = deps.now();
+  const { out } = deps;
+  const workers = [...deps.agents.keys()].sort();
+  const first = deps.agents.get(workers[0]!);
+  if (!first) throw new DemoError('the lab has no worker with an agent');
+  const current = (await first.getNode()).kubeletVersion;
+  const steps = versionPath(current, options.target, LAB_KUBELET_VERSIONS.filter((v) => minorOf(v) > minorOf(current)));
+  let pods = await waitSettled(deps, 60_000);
+  const total = snapshotOf(pods).containers.size;
+  out(`kip demo: in-place upgrade ${current} -> ${options.target}, ${options.patched ? 'patched kubelets (skip file)' : 'UNPATCHED kubelets'}, ${workers.length} workers, ${pods.length} pods, ${total} containers`);
+
+  // Preflight (seed: check nodeSelector labels before upgrading; tolerations before taint-based evictions)
+  const nodes = await deps.kube.listNodes();
+  const pre = clusterPreflight(nodes, pods);
+  const selectorFixes: string[] = [];
+  for (const p of pre.selectorProblems) {
+    const what = p.missing.map((m) => `${m.key}=${m.want}`).join(',');
+    if (!options.fixSelectors) throw new DemoError(`preflight: pod ${p.pod} selects ${what}, which node ${p.node} lacks: a restarting kubelet would kill it (MatchNodeSelector)`);
+    out(`preflight: pod ${p.pod} selects ${what}, which node ${p.node} lacks; a restarting kubelet would kill it (MatchNodeSelector): restoring the label`);
+    await deps.kube.patchNode(p.node, { metadata: { labels: Object.fromEntries(p.missing.map((m) => [m.key, m.want])) } }, 'merge');
+    selectorFixes.push(`${p.node}:${what}`);
+  }
+  if (pre.withoutEvictionTolerations.length > 0) {
+    out(`preflight: ${pre.withoutEvictionTolerations.length} pods have no not-ready/unreachable tolerationSeconds; they are labelled (so DefaultTolerationSeconds adds them) before the first controller-manager with taint-based evictions`);
+  }
+  let labelled = 0;
+  const reports: StepReport[] = [];
+  let stoppedBecause: string | undefined;
+
+  for (const step of steps) {
+    const t0 = deps.now();
+    out(`step ${step.from} -> ${step.to}`);
+    const before = snapshotOf(pods);
+    const predicted = await predictRestarts(deps, step.to);
+    await deps.controlPlane.stopControllers();
+    await deps.controlPlane.upgradeApiserver(step.to, true);
+    await waitForApiserver(deps, step.to);
+    out(`  control plane: controllers stopped, apiserver ${step.to} (${seconds(deps.now() - t0)})`);
+    const nodeResults = await upgradeWorkers(deps, options, step, workers);
+    const failed = nodeResults.find((r) => r.outcome !== 'succeeded');
+    if (!failed && defaultFeatureGates(minorOf(step.to)).TaintBasedEvictions) {
+      const current = clusterPreflight(await deps.kube.listNodes(), (await deps.kube.listPods()).items).withoutEvictionTolerations;
+      if (current.length > 0) {
+        await labelPodsForTolerations(deps, current);
+        labelled += current.length;
+        out(`  labelled ${current.length} pods: DefaultTolerationSeconds gave them not-ready/unreachable tolerationSeconds 300 before controller-manager ${step.to} (taint-based evictions)`);
+      }
+    }
+    await deps.controlPlane.startControllers(step.to);
+    pods = await waitSettled(deps, 90_000);
+    const { restarted, gone } = restartedBetween(before, snapshotOf(pods));
+    const report: StepReport = {
+      from: step.from, to: step.to, containers: before.containers.size, restarted: [...restarted, ...gone], predicted,
+      nodes: nodeResults.map(({ node, outcome, kubeletDowntimeMs, errorCode, message }) => ({ node, outcome, kubeletDowntimeMs, errorCode, message })),
+      durationMs: deps.now() - t0,
+    };
+    reports.push(report);
+    out(`  controllers started at ${step.to}; restarted ${report.restarted.length} of ${report.containers} containers (${predicted} carry a hash ${step.to} computes differently${options.patched ? ', kept by the skip file' : ''}) in ${seconds(report.durationMs)}`);
+    for (const r of report.restarted.slice(0, 8)) out(`    restarted: ${r}`);
+    if (report.restarted.length > 8) out(`    ... and ${report.restarted.length - 8} more`);
+    if (failed) {
+      stoppedBecause = `${failed.node}: ${failed.outcome} (${failed.errorCode}: ${failed.message})`;
+      out(`  stopping: ${stoppedBecause}`);
+      break;
+    }
+  }
+  const restartedTotal = new Set(reports.flatMap((r) => r.restarted)).size;
+  return {
+    target: options.target,
+    patched: options.patched,
+    startedAt: new Date(started).toISOString(),
+    durationMs: deps.now() - started,
+    containers: total,
+    steps: reports,
+    restartedTotal,
+    predictedTotal: reports.reduce((n, r) => n + r.predicted, 0),
+    preflight: { selectorFixes, labelledForTolerations: labelled },
+    outcome: stoppedBecause ? 'stopped' : 'completed',
+    ...(stoppedBecause ? { stoppedBecause } : {}),
+  };
+}
+
+async function waitForApiserver(deps: DemoDeps, version: string): Promise<void> {
+  const deadline = deps.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await deps.kube.getVersion()).gitVersion === version) return;
+    } catch {
+      // not answering yet: the unit is restarting
+    }
+    if (deps.now() > deadline) throw new DemoError(`the apiserver did not come back as ${version} within 60 s`);
+    await deps.sleep(500);
+  }
+}
+
+async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: VersionStep, workers: readonly string[]): Promise<NodeUpgradeResult[]> {
+  const binary = Buffer.from(launcherScript({ version: step.to, skipFilePath: options.patched ? SKIP_FILE : undefined }));
+  const meta = { version: step.to, sha256: createHash('sha256').update(binary).digest('hex'), size: binary.length };
+  const results: NodeUpgradeResult[] = [];
+  for (const batch of nodeBatches(workers, { canary: 1, concurrency: 1 })) {
+    for (const node of batch) {
+      const agent = deps.agents.get(node)!;
+      await agent.stageBinary(meta, binary);
+      const runId = `demo-${step.to.replace(/[^0-9a-z]/gi, '-')}-${node}-${deps.now()}`;
+      const result = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId, targetVersion: step.to, allowUnpatched: !options.patched });
+      results.push(result);
+      const downtime = result.kubeletDowntimeMs === undefined ? '' : `, kubelet down ${seconds(result.kubeletDowntimeMs)}`;
+      deps.out(`  ${node}: ${result.outcome}${downtime}${result.outcome === 'succeeded' ? '' : ` — ${result.errorCode}: ${result.message}`}`);
+      if (result.outcome !== 'succeeded') return results;
+    }
+  }
+  return results;
+}
+
+export function formatDemoReport(r: DemoReport): string {
+  const rows = r.steps.map((s) => {
+    const downtimes = s.nodes.map((n) => n.kubeletDowntimeMs ?? 0);
+    return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), seconds(s.durationMs)];
+  });
+  const header = ['STEP', 'RESTARTED', 'HASH CHANGED', 'MAX KUBELET DOWNTIME', 'DURATION'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [
+    line(header),
+    ...rows.map(line),
+    `${r.outcome === 'completed' ? 'done' : `stopped: ${r.stoppedBecause}`}: ${r.restartedTotal} of ${r.containers} containers restarted (${r.patched ? 'patched kubelets with the skip file' : 'unpatched kubelets'}), ${seconds(r.durationMs)} in all`,
+  ].join('\n');
+}

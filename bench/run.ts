@@ -3,9 +3,11 @@
  * prints its own lines. Speed is measured here, never asserted in tests.
  */
 import { runHashBench } from './hash.ts';
+import { runAgentBench } from './agent.ts';
 
 const suites: Record<string, () => void | Promise<void>> = {
   hash: runHashBench,
+  agent: runAgentBench,
 };
 
 const only = process.argv.slice(2);

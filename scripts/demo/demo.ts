@@ -189,6 +189,10 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
       if (current.length > 0) {
         await labelPodsForTolerations(deps, current);
         labelled += current.length;
+        const still = clusterPreflight(await deps.kube.listNodes(), (await deps.kube.listPods()).items).withoutEvictionTolerations;
+        if (still.length > 0) {
+          throw new DemoError(`labelling did not give ${still.length} pods not-ready/unreachable tolerations (is DefaultTolerationSeconds enabled on the apiserver?): ${still.slice(0, 5).join(', ')}`);
+        }
         out(`  labelled ${current.length} pods: DefaultTolerationSeconds gave them not-ready/unreachable tolerationSeconds 300 before controller-manager ${step.to} (taint-based evictions)`);
       }
     }

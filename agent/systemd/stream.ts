@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 
 /** How a streaming child ended. */
@@ -31,6 +32,19 @@ export type StreamSpawn = (command: string, args: readonly string[], options?: S
 
 const STDERR_KEEP = 64 * 1024;
 
+/** Glue shared by stream spawners (here and the nspawn harness): line reader over stdout, capped stderr. */
+export function streamParts(stdout: Readable | null, stderr: Readable | null): { lines: AsyncIterable<string>; stderrText: () => string } {
+  let err = '';
+  stderr?.setEncoding('utf8');
+  stderr?.on('data', (chunk: string) => {
+    err += chunk;
+    if (err.length > STDERR_KEEP) err = err.slice(-STDERR_KEEP);
+  });
+  const lines: AsyncIterable<string> =
+    stdout === null ? (async function* () {})() : createInterface({ input: stdout, crlfDelay: Number.POSITIVE_INFINITY });
+  return { lines, stderrText: () => err };
+}
+
 /** The host StreamSpawn, through execa: SIGTERM on stop, SIGKILL after killGraceMs. */
 export function createExecaStreamSpawn(options: { killGraceMs?: number } = {}): StreamSpawn {
   const graceMs = options.killGraceMs ?? 5_000;
@@ -41,18 +55,12 @@ export function createExecaStreamSpawn(options: { killGraceMs?: number } = {}): 
       buffer: false,
       ...(spawnOptions.env !== undefined ? { env: { ...spawnOptions.env }, extendEnv: false } : {}),
     });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_KEEP);
-    });
-    const lines: AsyncIterable<string> =
-      child.stdout === null ? (async function* () {})() : createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY });
+    const { lines, stderrText } = streamParts(child.stdout, child.stderr);
     let finished = false;
     const done: Promise<StreamExit> = child.then((r) => {
       finished = true;
       const why = r.failed && r.exitCode === undefined && r.signal === undefined ? (r.originalMessage ?? r.message) : '';
-      return { exitCode: r.exitCode, signal: r.signal, stderr: why !== '' ? `${stderr}${why}` : stderr };
+      return { exitCode: r.exitCode, signal: r.signal, stderr: why !== '' ? `${stderrText()}${why}` : stderrText() };
     });
     let stopping: Promise<StreamExit> | undefined;
     const stop = (): Promise<StreamExit> => {

@@ -3,4 +3,4 @@ export { ensureBaseImage, defaultCacheDir, baseImageKey, DEFAULT_BASE_PACKAGES, 
 export { bootNode, mountEntries, mountPoints, parseMountInfo, NODE_PATH, type BindMount, type BootNodeOptions, type MountEntry, type NspawnNode } from './node.ts';
 export { reapOrphanedNodes, type ReapResult } from './reap.ts';
 export { NspawnError } from './errors.ts';
-export type { StreamExit, StreamProcess, StreamSpawn, StreamSpawnOptions } from './stream.ts';
+export type { StreamExit, StreamProcess, StreamSpawn, StreamSpawnOptions } from '../../agent/systemd/stream.ts';

@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { BaseImage } from './base-image.ts';
 import { discoverCgroupHierarchies, isErrno, NodeCgroup } from './cgroup.ts';
 import { NspawnError } from './errors.ts';
-import { streamParts, type StreamExit, type StreamProcess, type StreamSpawnOptions } from './stream.ts';
+import { streamParts, type StreamExit, type StreamProcess, type StreamSpawnOptions } from '../../agent/systemd/stream.ts';
 
 /** PATH inside a node (Debian). */
 export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

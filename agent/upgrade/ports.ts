@@ -20,6 +20,8 @@ export interface UnitInfo {
   readonly privateTmp: boolean;
   /** argv of ExecStart (unexpanded: `$KUBELET_ARGS` stays as written). */
   readonly execStart: readonly string[];
+  /** systemd's NeedDaemonReload: the unit file or a drop-in changed on disk since the last reload. */
+  readonly needDaemonReload: boolean;
 }
 
 export interface SystemdPort {

@@ -9,6 +9,7 @@ import type { FileSystem } from './fs.ts';
 import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
 
 export const UNIT_PROPERTIES = [
+  'NeedDaemonReload',
   'ActiveState',
   'SubState',
   'MainPID',
@@ -37,6 +38,7 @@ export function systemdPort(systemd: Systemd): SystemdPort {
         environmentFiles: parseEnvironmentFiles(p.EnvironmentFiles ?? '').map((e) => e.path),
         privateTmp: p.PrivateTmp === 'yes',
         execStart: exec ? [...exec.argv] : [],
+        needDaemonReload: p.NeedDaemonReload === 'yes',
       };
     },
     stop: (unit) => systemd.stop(unit),

@@ -43,6 +43,8 @@ export class FakeNode {
   starts = 0;
   stops = 0;
   reloads = 0;
+  /** What systemd would report as NeedDaemonReload (a test sets it when it edits unit files). */
+  needDaemonReload = false;
   crashLooping = false;
   events: string[] = [];
 
@@ -83,6 +85,7 @@ export class FakeNode {
         environmentFiles: [ENV_FILE],
         privateTmp: this.privateTmp,
         execStart: [BIN, '$KUBELET_ARGS', ...(env ? [] : [])],
+        needDaemonReload: this.needDaemonReload,
       };
     },
     stop: async () => {
@@ -98,6 +101,7 @@ export class FakeNode {
     },
     daemonReload: async () => {
       this.reloads += 1;
+      this.needDaemonReload = false;
     },
   };
 

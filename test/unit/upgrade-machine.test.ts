@@ -54,6 +54,17 @@ describe('upgrade state machine: the happy path', () => {
     expect(s.temps).toEqual([]);
     // stop came before the (only) start of the new kubelet
     expect(h.node.events).toEqual(['stop', 'start']);
+    // no unit file changed, so no daemon-reload (it would cost kubelet downtime)
+    expect(h.node.reloads).toBe(0);
+  });
+
+  it('reloads systemd before starting when a unit file or drop-in changed', async () => {
+    h = await makeHarness();
+    h.node.needDaemonReload = true;
+    const { record, events } = await upgradeOnce(h);
+    expect(record.phase).toBe('RUN_SUCCEEDED');
+    expect(h.node.reloads).toBe(1);
+    expect(events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_DONE')?.message).toContain('after daemon-reload');
   });
 
   it('keeps a valid skip file from an earlier step', async () => {

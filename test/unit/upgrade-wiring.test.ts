@@ -22,6 +22,7 @@ describe('systemdPort (over agent/systemd)', () => {
           DropInPaths: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf /etc/systemd/system/kubelet.service.d/20-x.conf',
           EnvironmentFiles: '/etc/default/kubelet (ignore_errors=no)\n/var/lib/kubelet/kubeadm-flags.env (ignore_errors=yes)',
           PrivateTmp: 'yes',
+          NeedDaemonReload: 'yes',
           ExecStart: '{ path=/usr/bin/kubelet ; argv[]=/usr/bin/kubelet $KUBELET_ARGS --v=2 ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }',
         };
       },
@@ -44,6 +45,7 @@ describe('systemdPort (over agent/systemd)', () => {
       environmentFiles: ['/etc/default/kubelet', '/var/lib/kubelet/kubeadm-flags.env'],
       privateTmp: true,
       execStart: ['/usr/bin/kubelet', '$KUBELET_ARGS', '--v=2'],
+      needDaemonReload: true,
     });
   });
 });

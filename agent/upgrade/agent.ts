@@ -721,10 +721,11 @@ export class UpgradeAgent {
         return this.swapBinary(rec);
       case 'START_KUBELET':
       case 'ROLLBACK_START': {
-        // A reload costs ~200 ms of kubelet downtime; systemd says when a unit file or drop-in
-        // changed (flag migration, restore) and only then is it needed. Environment files are
-        // read at start anyway.
-        const reload = (await this.deps.systemd.unitInfo(unit)).needDaemonReload;
+        // On the way forward a reload costs ~200 ms of kubelet downtime and is needed only when a
+        // unit file or drop-in changed (systemd says so; environment files are read at start).
+        // A rollback always reloads: it also clears the start rate limit a crash-looping new
+        // kubelet has hit, without which systemd refuses to start the old one.
+        const reload = step === 'ROLLBACK_START' || (await this.deps.systemd.unitInfo(unit)).needDaemonReload;
         if (reload) await this.deps.systemd.daemonReload();
         await this.deps.systemd.start(unit);
         return `${unit} started${reload ? ' (after daemon-reload: unit files changed)' : ''}`;

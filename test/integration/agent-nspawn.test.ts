@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NspawnNode } from '../../scripts/nspawn/index.ts';
 import type { AgentConnection, RunState, StepEvent } from '../../coordinator/fleet/client.ts';
 import { bootAgentNode, sha256, standInKubelet as standIn, type AgentNode, type NodeFacts } from '../harness/agent-node.ts';
+import { FORWARD_STEPS } from '../../agent/upgrade/types.ts';
 
 const OLD = 'v1.10.13';
 const NEW = 'v1.11.10';
@@ -148,7 +149,9 @@ describe('kip-agent in a real systemd node', () => {
     expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
   }, 180_000);
 
-  const crashPoints = ['WRITE_SKIP_FILE:after', 'STOP_KUBELET:after', 'SWAP_BINARY:before', 'START_KUBELET:before'] as const;
+  // Every step of the state machine, killed both before it acts and after it acted but before
+  // its completion was journaled.
+  const crashPoints = FORWARD_STEPS.flatMap((step) => [`${step}:before`, `${step}:after`]);
   it.each(crashPoints)('kill -9 of the agent at %s: systemd restarts it and the run completes consistently', async (point) => {
     const runId = `crash-${point.replace(':', '-').toLowerCase().replace(/_/g, '-')}`;
     await setFault(point);

@@ -408,7 +408,7 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
       const root = w.node.root;
       await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
       await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
-      await put(root, KUBELET_PATHS.dropIn, kubeletDropIn());
+      await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
       await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs }));
       await copyInto(root, pki.ca.cert, KUBELET_PATHS.ca);
       const nodeCert = pki.clients[`node-${name}`];

@@ -147,17 +147,24 @@ WantedBy=multi-user.target
 `;
 
 /** The kubeadm 1.10 drop-in shape (kubeadm's 10-kubeadm.conf of that release), with the lab's paths. */
-export function kubeletDropIn(): string {
+/**
+ * kubeadm's drop-in as a cluster of `version` has it: --allow-privileged until the kubelet dropped
+ * it (1.15, #77820), --cadvisor-port=0 until 1.12 (#65707), so a lab brought up at a later version
+ * starts, and one at v1.10 carries flags kip's migration must remove on the way up.
+ */
+export function kubeletDropIn(version = 'v1.10.13'): string {
+  const minor = Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? 10);
+  const systemPods = `--pod-manifest-path=${KUBELET_PATHS.manifests}${minor < 15 ? ' --allow-privileged=true' : ''}`;
+  const cadvisor = minor < 12 ? 'Environment="KUBELET_CADVISOR_ARGS=--cadvisor-port=0"\n' : '';
   return `# Note: this drop-in only works with kubeadm and kubelet v1.10+
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=${KUBELET_PATHS.kubeconfig}"
-Environment="KUBELET_SYSTEM_PODS_ARGS=--pod-manifest-path=${KUBELET_PATHS.manifests} --allow-privileged=true"
-Environment="KUBELET_CADVISOR_ARGS=--cadvisor-port=0"
-Environment="KUBELET_CRI_ARGS=--container-runtime=remote --container-runtime-endpoint=unix://${NODE_CONTAINERD_SOCKET}"
+Environment="KUBELET_SYSTEM_PODS_ARGS=${systemPods}"
+${cadvisor}Environment="KUBELET_CRI_ARGS=--container-runtime=remote --container-runtime-endpoint=unix://${NODE_CONTAINERD_SOCKET}"
 # the user's overrides; KUBELET_EXTRA_ARGS should be sourced from this file instead.
 EnvironmentFile=-${KUBELET_PATHS.defaults}
 ExecStart=
-ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS $KUBELET_CADVISOR_ARGS $KUBELET_CRI_ARGS $KUBELET_EXTRA_ARGS
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS ${minor < 12 ? '$KUBELET_CADVISOR_ARGS ' : ''}$KUBELET_CRI_ARGS $KUBELET_EXTRA_ARGS
 `;
 }
 

@@ -94,6 +94,11 @@ describe('node files', () => {
     });
     expect(() => parseKubeletArgs(argv, 'v1.12.10')).toThrow(/cadvisor-port/);
     expect(() => parseKubeletArgs(argv.filter((a) => !a.startsWith('--cadvisor-port')), 'v1.15.12')).toThrow(/allow-privileged/);
+    // A lab brought up at a later version gets the drop-in that version's kubelet accepts.
+    for (const version of ['v1.12.10', 'v1.13.12', 'v1.15.12', 'v1.17.17']) {
+      const later = resolveKubeletCommandLine({ units: [{ path: KUBELET_PATHS.unit, content: KUBELET_UNIT }, { path: KUBELET_PATHS.dropIn, content: kubeletDropIn(version) }], envFiles: {} });
+      expect(() => parseKubeletArgs(effectiveFlags(later).map((f) => (f.value === undefined ? f.flag : `${f.flag}=${f.value}`)), version), version).not.toThrow();
+    }
     expect(KUBELET_UNIT).toContain('ExecStart=/usr/bin/kubelet\n');
     expect(KUBELET_UNIT + kubeletDropIn()).not.toMatch(/PrivateTmp/);
   });

@@ -1,7 +1,17 @@
-import { KipError } from '../../lib/errors.ts';
+import { KipError } from './errors.ts';
 
-/** Polls check() until it returns a value other than undefined, or throws WAIT_TIMEOUT after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, opts: { timeoutMs: number; intervalMs?: number }): Promise<T> {
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  /** More to say when it times out (a log tail, say), computed only then. */
+  readonly context?: () => string | Promise<string>;
+}
+
+/**
+ * Polls check() until it returns a value other than undefined, or throws WAIT_TIMEOUT after
+ * timeoutMs. An error from check() is remembered (and reported on timeout), not fatal.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, opts: WaitOptions): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -12,7 +22,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      throw new KipError('WAIT_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for ${what}`, { what }, { cause: lastError });
+      const last = lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      const context = opts.context ? `\n${await opts.context()}` : '';
+      throw new KipError('WAIT_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for ${what}${last}${context}`, { what }, { cause: lastError });
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }

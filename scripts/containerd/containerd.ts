@@ -17,7 +17,7 @@ import { spawnDaemon, type Daemon } from './daemon.ts';
 import { unmountAllUnder } from './mounts.ts';
 import { alive, killShims } from './procs.ts';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildBusyboxImage } from './oci-image.ts';
-import { waitFor } from './poll.ts';
+import { waitFor } from '../../lib/poll.ts';
 
 export type Snapshotter = 'overlayfs' | 'native';
 

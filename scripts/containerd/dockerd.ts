@@ -14,7 +14,7 @@ import { execaExec, type Exec } from '../../lib/exec.ts';
 import { createDockerClient } from '../../agent/runtime/docker.ts';
 import { spawnDaemon } from './daemon.ts';
 import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildBusyboxImage } from './oci-image.ts';
-import { waitFor } from './poll.ts';
+import { waitFor } from '../../lib/poll.ts';
 import { alive, killShims, removeCgroupDirs } from './procs.ts';
 
 export interface StartDockerdOptions {

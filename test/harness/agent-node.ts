@@ -8,6 +8,7 @@
  *   try { await an.client.getNode(); } finally { await an.stop(); }
  */
 import { createHash } from 'node:crypto';
+import { waitFor as poll } from '../../lib/poll.ts';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -190,20 +191,9 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
       return r.stdout;
     };
     const logs = async () => (await shMaybe('journalctl -u kip-agent.service -u kubelet.service --no-pager -n 80 -o cat')).out;
-    const waitFor = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown;
-      for (;;) {
-        try {
-          const v = await fn();
-          if (v !== undefined) return v;
-        } catch (err) {
-          last = err;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}\n${await logs()}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    };
+    const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+      poll(what, fn, { timeoutMs, intervalMs: 250, context: logs });
+
     const conn = new AgentConnection({ address: `127.0.0.1:${agentPort}`, tls: pki.client, maxRetries: 5, backoffMs: 200 });
     client = conn;
     const waitAgentUp = async (timeoutMs = 60_000) => {

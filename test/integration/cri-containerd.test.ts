@@ -13,7 +13,7 @@ import { RestartWatcher, systemClock, type WatchedEvent } from '../../agent/watc
 import { silentLogger } from '../../lib/logger.ts';
 import { startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
 import { mountsUnder } from '../../scripts/containerd/mounts.ts';
-import { waitFor } from '../../scripts/containerd/poll.ts';
+import { waitFor } from '../../lib/poll.ts';
 
 let ctd: ContainerdHandle | undefined;
 let cri: CriClient | undefined;

@@ -10,7 +10,7 @@ import { createDockerClient, dockershimReader, type DockerClient } from '../../a
 import { RestartWatcher, systemClock, type WatchedEvent } from '../../agent/watch/restart-watcher.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { startDockerd, type DockerdHandle } from '../../scripts/containerd/dockerd.ts';
-import { waitFor } from '../../scripts/containerd/poll.ts';
+import { waitFor } from '../../lib/poll.ts';
 
 let dockerd: DockerdHandle | undefined;
 let client: DockerClient | undefined;

@@ -6,6 +6,7 @@
  * not within a short window (v1.12.10, pod-eviction-timeout 5m).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../lib/poll.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,19 +41,8 @@ const TOLERATE_300 = [
   { key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
 ];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, child?: Child): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${child ? `${child.name} log:\n${child.log.slice(-20).join('\n')}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, child?: Child): Promise<T> {
+  return waitFor(what, fn, { timeoutMs, context: () => (child ? `${child.name} log:\n${child.log.slice(-20).join('\n')}` : '') });
 }
 
 async function start(name: string, bin: string, args: string[]): Promise<Child> {

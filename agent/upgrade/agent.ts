@@ -7,6 +7,7 @@
  * old binary, old flags, old skip file, restart, verify the old kubelet.
  */
 import path from 'node:path';
+import type { AgentConfig } from '../config.ts';
 import type { JsonNode } from '../hash/index.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 import { checkConsistency } from '../watch/consistency.ts';
@@ -40,26 +41,12 @@ import {
 } from './types.ts';
 import { checkUpgradePath, parseKubeVersion } from './version.ts';
 
-export interface UpgradeAgentConfig {
-  readonly nodeName: string;
-  readonly agentVersion: string;
-  readonly stateDir: string;
-  /** Prepended to every node path (kubelet binary, skip file, unit and env files); '' in production. */
-  readonly rootPrefix: string;
-  readonly kubeletBinary: string;
-  readonly kubeletUnit: string;
-  readonly skipFile: string;
-  readonly healthzUrl: string;
-  readonly verifyTimeoutMs: number;
-  /** How long the new kubelet must stay active, healthy and on the same PID to pass verification. */
-  readonly stableMs: number;
-  readonly pollMs: number;
-  readonly journalLines: number;
-  /** More node paths to back up and restore with the kubelet (kubelet config, env files). */
-  readonly backupPaths: readonly string[];
-  /** What to do with a run interrupted by an agent restart. */
-  readonly recovery: 'resume' | 'rollback';
-}
+/** What the state machine needs of the agent's configuration (agent/config.ts documents each option). */
+export type UpgradeAgentConfig = Pick<
+  AgentConfig,
+  | 'nodeName' | 'stateDir' | 'rootPrefix' | 'kubeletBinary' | 'kubeletUnit' | 'skipFile' | 'healthzUrl'
+  | 'verifyTimeoutMs' | 'stableMs' | 'pollMs' | 'journalLines' | 'backupPaths' | 'recovery'
+> & { readonly agentVersion: string };
 
 export interface UpgradeAgentDeps {
   readonly fs: FileSystem;

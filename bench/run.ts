@@ -4,10 +4,12 @@
  */
 import { runHashBench } from './hash.ts';
 import { runAgentBench } from './agent.ts';
+import { runLabBench } from './lab.ts';
 
 const suites: Record<string, () => void | Promise<void>> = {
   hash: runHashBench,
   agent: runAgentBench,
+  lab: runLabBench,
 };
 
 const only = process.argv.slice(2);

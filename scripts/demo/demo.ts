@@ -267,7 +267,7 @@ export function formatDemoReport(r: DemoReport): string {
     const downtimes = s.nodes.map((n) => n.kubeletDowntimeMs ?? 0);
     return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), seconds(s.durationMs)];
   });
-  const header = ['STEP', 'RESTARTED', 'HASH CHANGED', 'MAX KUBELET DOWNTIME', 'DURATION'];
+  const header = ['STEP', 'RESTARTED', 'WOULD RESTART WITHOUT SKIP FILE', 'MAX KUBELET DOWNTIME', 'DURATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [

@@ -95,7 +95,8 @@ export async function runHash(argv: readonly string[], io: CliIo): Promise<numbe
       hash: hashLabel(engine.hashDecoded(decodeAt(engine, ref, { source: args.source }))),
     }));
     if (args.output === 'json') io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
-    else io.stdout(formatTable(['POD', 'CONTAINER', 'VERSION', 'HASH'], rows.map((r) => [r.pod ?? '-', r.container, r.kubeVersion, r.hash])));
+    // One line per container, no header: `kip hash ... | awk` and `wc -l` count containers.
+    else io.stdout(formatTable(['POD', 'CONTAINER', 'VERSION', 'HASH'], rows.map((r) => [r.pod ?? '-', r.container, r.kubeVersion, r.hash])).split('\n').slice(1).join('\n'));
     return EXIT_OK;
   }
   const report = predictRestarts(refs, args.mode.from, args.mode.to, args.source);

@@ -31,10 +31,10 @@ describe('kip hash', () => {
     expect(rows.map((r) => r.container)).toContain('init-perms');
   });
 
-  it('reads standard input for "-" and prints text by default', async () => {
+  it('reads standard input for "-" and prints one text line per container by default', async () => {
     const io = fakeIo({ '-': '{"name":"test_container","image":"foo/image:v1","args":["/bin/sh","-c","echo abc"],"ports":[{"containerPort":8001}]}' });
     expect(await main(['hash', '--kube-version', '1.16', '-'], io)).toBe(0);
-    expect(io.out).toContain('test_container  1.16     3c42280f');
+    expect(io.out).toBe('-    test_container  1.16     3c42280f\n');
   });
 
   it('predicts restarts per adjacent step with namespace totals', async () => {

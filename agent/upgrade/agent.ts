@@ -333,9 +333,11 @@ export class UpgradeAgent {
       const skip = await this.skipFileInfo();
       // Under a skip file, containers may still carry the hash of any version since the one it names.
       const accepted = skip.present && skip.valid ? minorsBetween(skip.version, from) : [from];
-      const staleSets = accepted.map((v) => new Set(checkConsistency(pods!, containers, v).stale.map((c) => c.containerId)));
+      // One check per accepted version; the last is the running version's (minorsBetween ends there).
+      const reports = accepted.map((v) => checkConsistency(pods!, containers, v));
+      const staleSets = reports.map((r) => new Set(r.stale.map((c) => c.containerId)));
       const stale = new Set([...(staleSets[0] ?? [])].filter((id) => staleSets.every((set) => set.has(id))));
-      const report = checkConsistency(pods, containers, from);
+      const report = reports[reports.length - 1]!;
       if (stale.size > 0) {
         const sample = report.stale.filter((c) => stale.has(c.containerId)).slice(0, 5).map((c) => `${c.pod}/${c.container} label ${c.label} != ${c.expected}`);
         throw new PreconditionError('HASH_SELF_CHECK_FAILED', `${stale.size} of ${report.running} running containers carry a hash kip does not compute for ${accepted.join(' or ')}: ${sample.join('; ')}`, { count: stale.size });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashEngine, parseJson, type JsonNode } from '../agent/hash/index.ts';
+import { hashEngine, objectField, parseJson, type JsonNode } from '../agent/hash/index.ts';
 import { fnv1a32 } from '../agent/hash/fnv.ts';
 
 const ITERATIONS = 200_000;
@@ -17,7 +17,7 @@ function loadContainers(): JsonNode[] {
   const root = parseJson(readFileSync(join(import.meta.dirname, '../test/fixtures/hash-vectors/containers.json'), 'utf8'));
   if (root.kind !== 'array') throw new Error('containers.json is not an array');
   return root.items.map((item) => {
-    const c = item.kind === 'object' ? item.entries.find(([k]) => k === 'container')?.[1] : undefined;
+    const c = objectField(item, 'container');
     if (!c) throw new Error('vector without container');
     return c;
   });

@@ -6,14 +6,14 @@ import { ContainerDecodeError, UnrecognizedInputError } from './errors.ts';
 import { decodeContainer, type DecodeOptions } from './decode.ts';
 import { fnv1a32, fnv1a32OfSpewedBytes } from './fnv.ts';
 import { marshal, quote } from './gojson.ts';
-import { parseJson, type JsonNode } from './json.ts';
+import { objectField, parseJson, stringField, type JsonNode } from './json.ts';
 import { compileSchema, loadSchemaFile } from './schema.ts';
 import { spew } from './spew.ts';
 import type { GoStruct, GoValue } from './types.ts';
 import { algorithmFor, normalizeKubeVersion, supportedVersions, usesGo122Json, type HashAlgorithm } from './versions.ts';
 
 export { supportedVersions, normalizeKubeVersion, algorithmFor };
-export { parseJson } from './json.ts';
+export { objectField, parseJson, stringField } from './json.ts';
 export type { JsonNode } from './json.ts';
 export * from './errors.ts';
 
@@ -100,6 +100,8 @@ function isJsonNode(x: object): x is JsonNode {
 export interface ContainerRef {
   /** "namespace/name" of the pod, or null for a bare container. */
   readonly pod: string | null;
+  /** metadata.uid of the pod, or null (a bare container, or a pod without one). */
+  readonly podUid: string | null;
   readonly container: string;
   readonly init: boolean;
   readonly node: JsonNode;
@@ -122,7 +124,7 @@ export function collectContainers(root: JsonNode): ContainerRef[] {
   }
   if (root.kind !== 'object') throw new UnrecognizedInputError(`expected a container, a list of containers, a Pod or a PodList, found ${root.kind}`);
   const kind = stringField(root, 'kind');
-  const items = field(root, 'items');
+  const items = objectField(root, 'items');
   if (kind === 'PodList' || (kind === 'List' && items) || (!kind && items?.kind === 'array')) {
     if (!items || items.kind !== 'array') throw new UnrecognizedInputError(`${kind ?? 'list'} has no "items" array`);
     items.items.forEach((item, i) => {
@@ -142,45 +144,34 @@ export function collectContainers(root: JsonNode): ContainerRef[] {
 
 function bareContainer(node: JsonNode, path: string): ContainerRef {
   if (node.kind !== 'object') throw new ContainerDecodeError(path, `expected a container object, found ${node.kind}`);
-  return { pod: null, container: stringField(node, 'name') ?? '', init: false, node, path };
+  return { pod: null, podUid: null, container: stringField(node, 'name') ?? '', init: false, node, path };
 }
 
 function isPod(node: JsonNode): boolean {
   if (node.kind !== 'object') return false;
   if (stringField(node, 'kind') === 'Pod') return true;
-  const spec = field(node, 'spec');
-  return spec?.kind === 'object' && field(spec, 'containers') !== undefined;
+  const spec = objectField(node, 'spec');
+  return spec?.kind === 'object' && objectField(spec, 'containers') !== undefined;
 }
 
 function addPod(pod: JsonNode, path: string, out: ContainerRef[]): void {
-  const meta = field(pod, 'metadata');
+  const meta = objectField(pod, 'metadata');
   const name = (meta && stringField(meta, 'name')) ?? '';
   const namespace = (meta && stringField(meta, 'namespace')) ?? 'default';
-  const spec = field(pod, 'spec');
+  const podUid = (meta && stringField(meta, 'uid')) ?? null;
+  const spec = objectField(pod, 'spec');
   const prefix = path ? `${path}.` : '';
   if (!spec || spec.kind !== 'object') throw new ContainerDecodeError(`${prefix}spec`, 'a Pod needs a spec object');
   for (const [key, init] of [['initContainers', true], ['containers', false]] as const) {
-    const list = field(spec, key);
+    const list = objectField(spec, key);
     if (!list || list.kind === 'null') continue;
     if (list.kind !== 'array') throw new ContainerDecodeError(`${prefix}spec.${key}`, `expected array, found ${list.kind}`);
     list.items.forEach((c, i) => {
       const p = `${prefix}spec.${key}[${i}]`;
       const ref = bareContainer(c, p);
-      out.push({ ...ref, pod: `${namespace}/${name}`, init });
+      out.push({ ...ref, pod: `${namespace}/${name}`, podUid, init });
     });
   }
-}
-
-function field(node: JsonNode, key: string): JsonNode | undefined {
-  if (node.kind !== 'object') return undefined;
-  let found: JsonNode | undefined;
-  for (const [k, v] of node.entries) if (k === key) found = v;
-  return found;
-}
-
-function stringField(node: JsonNode, key: string): string | undefined {
-  const f = field(node, key);
-  return f?.kind === 'string' ? f.value : undefined;
 }
 
 export interface HashedContainer {

@@ -204,3 +204,19 @@ export function parseJson(text: string, sourceName?: string): JsonNode {
   if (pos < text.length) fail(`unexpected ${describe(pos)} after the JSON value`);
   return root;
 }
+
+/**
+ * The value of `key` in a JSON object node; undefined when absent or not an object. A repeated key
+ * yields its last value, as Go's decoder (and so the kubelet) reads it.
+ */
+export function objectField(node: JsonNode | undefined, key: string): JsonNode | undefined {
+  if (node?.kind !== 'object') return undefined;
+  let found: JsonNode | undefined;
+  for (const [k, v] of node.entries) if (k === key) found = v;
+  return found;
+}
+
+export function stringField(node: JsonNode | undefined, key: string): string | undefined {
+  const f = objectField(node, key);
+  return f?.kind === 'string' ? f.value : undefined;
+}

@@ -36,11 +36,9 @@ export interface ConsistencyReport {
 export function checkConsistency(podList: JsonNode, containers: readonly ContainerInfo[], kubeletVersion: string): ConsistencyReport {
   const engine = hashEngine(kubeletVersion);
   const specs = new Map<string, { pod: string; hash: string }>();
-  const uids = podUids(podList);
   for (const ref of collectContainers(podList)) {
-    const uid = uidOfRef(ref.path, uids);
-    if (uid === undefined) continue;
-    specs.set(`${uid}/${ref.container}`, { pod: ref.pod ?? '', hash: hashLabel(engine.hashDecoded(decodeAt(engine, ref))) });
+    if (ref.podUid === null) continue;
+    specs.set(`${ref.podUid}/${ref.container}`, { pod: ref.pod ?? '', hash: hashLabel(engine.hashDecoded(decodeAt(engine, ref))) });
   }
   const stale: StaleContainer[] = [];
   const unknown: { containerId: string; pod: string; container: string }[] = [];
@@ -66,26 +64,4 @@ export function checkConsistency(podList: JsonNode, containers: readonly Contain
     unknown,
     allConsistent: stale.length === 0 && unknown.length === 0,
   };
-}
-
-/** metadata.uid of each item of a PodList, in order. */
-function podUids(podList: JsonNode): (string | undefined)[] {
-  const items = field(podList, 'items');
-  if (items?.kind !== 'array') return [];
-  return items.items.map((pod) => {
-    const uid = field(field(pod, 'metadata'), 'uid');
-    return uid?.kind === 'string' ? uid.value : undefined;
-  });
-}
-
-function uidOfRef(path: string, uids: readonly (string | undefined)[]): string | undefined {
-  const m = /^items\[(\d+)\]/.exec(path);
-  return m ? uids[Number(m[1])] : undefined;
-}
-
-function field(node: JsonNode | undefined, key: string): JsonNode | undefined {
-  if (node?.kind !== 'object') return undefined;
-  let found: JsonNode | undefined;
-  for (const [k, v] of node.entries) if (k === key) found = v;
-  return found;
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashEngine, parseJson, type JsonNode } from '../../agent/hash/index.ts';
+import { hashEngine, objectField, parseJson, stringField, type JsonNode } from '../../agent/hash/index.ts';
 
 const dir = join(import.meta.dirname, '../fixtures/hash-vectors');
 const containersRoot = parseJson(readFileSync(join(dir, 'containers.json'), 'utf8'));
@@ -14,10 +14,10 @@ function containerNodes(): Map<string, JsonNode> {
   if (containersRoot.kind !== 'array') throw new Error('containers.json is not an array');
   for (const item of containersRoot.items) {
     if (item.kind !== 'object') throw new Error('vector is not an object');
-    const id = item.entries.find(([k]) => k === 'id')?.[1];
-    const container = item.entries.find(([k]) => k === 'container')?.[1];
-    if (id?.kind !== 'string' || !container) throw new Error('vector without id or container');
-    out.set(id.value, container);
+    const id = stringField(item, 'id');
+    const container = objectField(item, 'container');
+    if (id === undefined || !container) throw new Error('vector without id or container');
+    out.set(id, container);
   }
   return out;
 }

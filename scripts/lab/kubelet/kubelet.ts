@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../../../lib/logger.ts';
-import type { JsonNode } from '../../../agent/hash/index.ts';
+import { objectField, stringField, type JsonNode } from '../../../agent/hash/index.ts';
 import type { ContainerInfo, PodSandboxInfo, PodSandboxSpec, RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
 import { KubeAnnotation, KubeLabel, parseRestartCount } from '../../../agent/runtime/kube-labels.ts';
 import type { KubeRest } from '../../../coordinator/kube/raw.ts';
@@ -141,7 +141,7 @@ export class LabKubelet {
     const nodeLabels = node.metadata.labels ?? {};
     const list = await rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.config.nodeName}`)}`);
     const items = (list.value as { items: ApiPod[] }).items;
-    const itemNodes = list.node.kind === 'object' ? list.node.entries.find(([k]) => k === 'items')?.[1] : undefined;
+    const itemNodes = objectField(list.node, 'items');
     const podNodes = itemNodes?.kind === 'array' ? itemNodes.items : [];
     const sandboxes = await runtime.listPodSandboxes();
     const containers = await runtime.listContainers();
@@ -306,12 +306,11 @@ export class LabKubelet {
 /** The raw JSON node of each container in the pod's spec.containers, by name. */
 function containerNodes(pod: JsonNode): Map<string, JsonNode> {
   const out = new Map<string, JsonNode>();
-  const spec = pod.kind === 'object' ? pod.entries.find(([k]) => k === 'spec')?.[1] : undefined;
-  const list = spec?.kind === 'object' ? spec.entries.find(([k]) => k === 'containers')?.[1] : undefined;
+  const list = objectField(objectField(pod, 'spec'), 'containers');
   if (list?.kind !== 'array') return out;
   for (const c of list.items) {
-    const name = c.kind === 'object' ? c.entries.find(([k]) => k === 'name')?.[1] : undefined;
-    if (name?.kind === 'string') out.set(name.value, c);
+    const name = stringField(c, 'name');
+    if (name !== undefined) out.set(name, c);
   }
   return out;
 }

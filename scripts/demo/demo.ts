@@ -21,7 +21,6 @@ import { upgradeNode, type NodeUpgradeResult } from '../../coordinator/rollout/n
 import type { StepEvent, UpgradeRequest } from '../../coordinator/rollout/types.ts';
 import { checkConsistency } from '../../agent/watch/consistency.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
-import type { JsonNode } from '../../agent/hash/index.ts';
 import { defaultFeatureGates } from '../lab/controller-manager/features.ts';
 import { LAB_KUBELET_VERSIONS, launcherScript } from '../lab/kubelet/launcher.ts';
 import { SKIP_FILE } from '../lab/node-config.ts';
@@ -96,43 +95,36 @@ export class DemoError extends KipError {
 const minorOf = (v: string): number => Number(/^v?1\.(\d+)/.exec(v)?.[1] ?? NaN);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-async function waitSettled(deps: DemoDeps, timeoutMs: number): Promise<V1Pod[]> {
-  const deadline = deps.now() + timeoutMs;
+/**
+ * Waits until every live pod runs with all its containers reported, and the same answer comes
+ * twice a kubelet sync apart (so a recreation in flight is not mistaken for the end state).
+ */
+export async function waitSettled(
+  listPods: () => Promise<readonly V1Pod[]>,
+  clock: Pick<DemoDeps, 'now' | 'sleep'>,
+  timeoutMs: number,
+): Promise<V1Pod[]> {
+  const deadline = clock.now() + timeoutMs;
   let previous = '';
   for (;;) {
-    const pods = (await deps.kube.listPods()).items.filter((p) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
+    const pods = (await listPods()).filter((p) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
     const key = JSON.stringify([...snapshotOf(pods).containers]);
-    // Settled: every container reported, and the same answer twice a sync apart.
     if (settled(pods) && key === previous) return pods;
     previous = key;
-    if (deps.now() > deadline) throw new DemoError(`pods did not settle within ${seconds(timeoutMs)}`);
-    await deps.sleep(1_500);
+    if (clock.now() > deadline) throw new DemoError(`pods did not settle within ${seconds(timeoutMs)}`);
+    await clock.sleep(1_500);
   }
 }
 
+const settledPods = (deps: DemoDeps, timeoutMs: number): Promise<V1Pod[]> => waitSettled(async () => (await deps.kube.listPods()).items, deps, timeoutMs);
+
 async function predictRestarts(deps: DemoDeps, target: string): Promise<number> {
-  const raw = (await deps.rest.get('/api/v1/pods')).node;
   let n = 0;
   for (const [node, runtime] of deps.runtimes) {
-    const list = podsOnNode(raw, node);
+    const list = (await deps.rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`)).node;
     n += checkConsistency(list, await runtime.listContainers(), target).stale.length;
   }
   return n;
-}
-
-/** The PodList restricted to one node's pods (the JSON tree as served, items filtered). */
-function podsOnNode(podList: JsonNode, node: string): JsonNode {
-  if (podList.kind !== 'object') return podList;
-  const entries = podList.entries.map(([k, v]): [string, JsonNode] => {
-    if (k !== 'items' || v.kind !== 'array') return [k, v];
-    const items = v.items.filter((pod) => {
-      const spec = pod.kind === 'object' ? pod.entries.find(([kk]) => kk === 'spec')?.[1] : undefined;
-      const nodeName = spec?.kind === 'object' ? spec.entries.find(([kk]) => kk === 'nodeName')?.[1] : undefined;
-      return nodeName?.kind === 'string' && nodeName.value === node;
-    });
-    return [k, { ...v, items }];
-  });
-  return { ...podList, entries };
 }
 
 async function labelPodsForTolerations(deps: DemoDeps, pods: readonly string[]): Promise<void> {
@@ -151,7 +143,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
   if (!first) throw new DemoError('the lab has no worker with an agent');
   const current = (await first.getNode()).kubeletVersion;
   const steps = versionPath(current, options.target, LAB_KUBELET_VERSIONS.filter((v) => minorOf(v) > minorOf(current)));
-  let pods = await waitSettled(deps, 60_000);
+  let pods = await settledPods(deps, 60_000);
   const total = snapshotOf(pods).containers.size;
   out(`kip demo: in-place upgrade ${current} -> ${options.target}, ${options.patched ? 'patched kubelets (skip file)' : 'UNPATCHED kubelets'}, ${workers.length} workers, ${pods.length} pods, ${total} containers`);
 
@@ -197,7 +189,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
       }
     }
     await deps.controlPlane.startControllers(step.to);
-    pods = await waitSettled(deps, 90_000);
+    pods = await settledPods(deps, 90_000);
     const { restarted, gone } = restartedBetween(before, snapshotOf(pods));
     const report: StepReport = {
       from: step.from, to: step.to, containers: before.containers.size, restarted: [...restarted, ...gone], predicted,

@@ -24,7 +24,8 @@ import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { AGENT_PORT, SKIP_FILE } from '../../scripts/lab/node-config.ts';
 import { nodeExec, readLabState, type LabState } from '../../scripts/lab/lab.ts';
 import { SELECTOR_POD } from '../../scripts/lab/workloads.ts';
-import { restartedBetween, settled, snapshotOf } from '../../scripts/demo/snapshot.ts';
+import { restartedBetween, snapshotOf } from '../../scripts/demo/snapshot.ts';
+import { waitSettled } from '../../scripts/demo/demo.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = '127.0.95';
@@ -45,22 +46,9 @@ function lab(): LabState {
   return state;
 }
 
-async function livePods(): Promise<V1Pod[]> {
-  return (await kube.listPods()).items.filter((p) => p.status?.phase !== 'Failed');
-}
-
-/** Pods settled: every live pod running with all its containers reported, twice in a row. */
-async function settledPods(timeoutMs = 90_000): Promise<V1Pod[]> {
-  const deadline = Date.now() + timeoutMs;
-  let previous = '';
-  for (;;) {
-    const pods = await livePods();
-    const key = JSON.stringify([...snapshotOf(pods).containers]);
-    if (settled(pods) && key === previous) return pods;
-    previous = key;
-    if (Date.now() > deadline) throw new Error('pods did not settle');
-    await new Promise((r) => setTimeout(r, 1_500));
-  }
+/** Live pods settled (scripts/demo's rule: all running, all containers reported, stable across a sync). */
+function settledPods(timeoutMs = 90_000): Promise<V1Pod[]> {
+  return waitSettled(async () => (await kube.listPods()).items, { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, timeoutMs);
 }
 
 async function upgradeWorker(node: string, patched: boolean): Promise<void> {

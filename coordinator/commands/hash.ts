@@ -12,7 +12,8 @@ import {
 import { compareMinor } from '../../agent/hash/schema.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 
-export const HASH_USAGE = `usage:
+export function hashUsage(): string {
+  return `usage:
   kip hash --kube-version 1.17 [FILE|-] [-o text|json] [--source apiserver|file]
   kip hash --from 1.13 --to 1.14 [FILE|-] [-o text|json] [--source apiserver|file]
 
@@ -20,10 +21,7 @@ Input: one container, an array of containers, a Pod, or a PodList (kubectl get p
 With --from/--to: lists every container whose hash differs between the versions (an unpatched
 kubelet upgrade would restart it), for each adjacent minor step, with per-namespace totals.
 --source file: the containers come from static pod manifests (empty lists are kept).
-Supported versions: ${'${versions}'}`;
-
-export function hashUsage(): string {
-  return HASH_USAGE.replace('${versions}', supportedVersions().join(', '));
+Supported versions: ${supportedVersions().join(', ')}`;
 }
 
 interface HashArgs {

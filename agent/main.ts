@@ -16,7 +16,7 @@ import { systemClock } from './upgrade/ports.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
 import { createCriClient } from './runtime/cri.ts';
-import { kubeRestFromKubeconfig } from '../coordinator/kube/raw.ts';
+import { kubeRestFromKubeconfig } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';

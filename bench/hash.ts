@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashEngine, objectField, parseJson, type JsonNode } from '../agent/hash/index.ts';
-import { fnv1a32 } from '../agent/hash/fnv.ts';
+import { hashEngine, objectField, parseJson, type JsonNode } from '../lib/knowledge/hash/index.ts';
+import { fnv1a32 } from '../lib/knowledge/hash/fnv.ts';
 
 const ITERATIONS = 200_000;
 /** Go 1.19, one core, same containers, decode excluded (test/fixtures/hash-vectors/README.md). */

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { AgentConfig } from '../config.ts';
-import type { JsonNode } from '../hash/index.ts';
+import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 import { checkConsistency } from '../watch/consistency.ts';
 import type { Logger } from '../../lib/logger.ts';

@@ -106,6 +106,6 @@ export const noFaults: FaultHook = { at: async () => {} };
  * check or predict container hashes.
  */
 export interface WorkloadPort {
-  listNodePods(): Promise<import('../hash/index.ts').JsonNode>;
+  listNodePods(): Promise<import('../../lib/knowledge/hash/index.ts').JsonNode>;
   listContainers(): Promise<import('../runtime/types.ts').ContainerInfo[]>;
 }

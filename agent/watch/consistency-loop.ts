@@ -4,7 +4,7 @@
  * progress, never while the kubelet is not active, and only for a kubelet version kip can hash.
  */
 import type { Logger } from '../../lib/logger.ts';
-import type { JsonNode } from '../hash/index.ts';
+import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import type { RuntimeReader } from '../runtime/types.ts';
 import { checkConsistency, type ConsistencyReport } from './consistency.ts';
 

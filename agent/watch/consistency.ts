@@ -4,7 +4,7 @@
  * version computes for its spec? Only then may the skip file go: a patched kubelet that starts
  * without it compares every hash again. Pure: pods and containers come in as data.
  */
-import { collectContainers, hashEngine, hashLabel, decodeAt, type JsonNode } from '../hash/index.ts';
+import { collectContainers, hashEngine, hashLabel, decodeAt, type JsonNode } from '../../lib/knowledge/hash/index.ts';
 import { KubeAnnotation, KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 

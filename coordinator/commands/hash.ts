@@ -8,8 +8,8 @@ import { InvalidInputError } from '../../lib/errors.ts';
 import {
   collectContainers, decodeAt, hashEngine, hashLabel, normalizeKubeVersion, parseJson, supportedVersions,
   type ContainerRef,
-} from '../../agent/hash/index.ts';
-import { compareMinor } from '../../agent/hash/schema.ts';
+} from '../../lib/knowledge/hash/index.ts';
+import { compareMinor } from '../../lib/knowledge/hash/schema.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 
 export function hashUsage(): string {

@@ -3,15 +3,15 @@
  * idempotent calls (both in ./interceptor.ts), and errors mapped to typed errors (./errors.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ProtoGrpcType } from '../../agent/generated/agent.ts';
-import type { AgentClient } from '../../agent/generated/kip/v1/Agent.ts';
-import type { NodeInfo__Output } from '../../agent/generated/kip/v1/NodeInfo.ts';
-import type { PreflightReport__Output } from '../../agent/generated/kip/v1/PreflightReport.ts';
-import type { PreflightRequest } from '../../agent/generated/kip/v1/PreflightRequest.ts';
-import type { RunState__Output } from '../../agent/generated/kip/v1/RunState.ts';
-import type { StageBinaryResponse__Output } from '../../agent/generated/kip/v1/StageBinaryResponse.ts';
-import type { StepEvent__Output } from '../../agent/generated/kip/v1/StepEvent.ts';
-import type { UpgradeRequest } from '../../agent/generated/kip/v1/UpgradeRequest.ts';
+import type { ProtoGrpcType } from '../../proto/kip/generated/agent.ts';
+import type { AgentClient } from '../../proto/kip/generated/kip/v1/Agent.ts';
+import type { NodeInfo__Output } from '../../proto/kip/generated/kip/v1/NodeInfo.ts';
+import type { PreflightReport__Output } from '../../proto/kip/generated/kip/v1/PreflightReport.ts';
+import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
+import type { RunState__Output } from '../../proto/kip/generated/kip/v1/RunState.ts';
+import type { StageBinaryResponse__Output } from '../../proto/kip/generated/kip/v1/StageBinaryResponse.ts';
+import type { StepEvent__Output } from '../../proto/kip/generated/kip/v1/StepEvent.ts';
+import type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';

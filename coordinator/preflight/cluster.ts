@@ -1,6 +1,6 @@
 /**
  * Cluster-level preflight checks over what the API says, pure (the caller lists nodes and pods
- * through coordinator/kube):
+ * through lib/kube):
  * - pods whose nodeSelector names a label their node lacks: a restarting kubelet re-admits its
  *   pods and kills these (MatchNodeSelector, kubelet_pods.go "Killing unwanted pod");
  * - pods without tolerationSeconds for node.kubernetes.io/not-ready and /unreachable NoExecute

@@ -1,2 +1,2 @@
-export type { StepEvent__Output as StepEvent } from '../../agent/generated/kip/v1/StepEvent.ts';
-export type { UpgradeRequest } from '../../agent/generated/kip/v1/UpgradeRequest.ts';
+export type { StepEvent__Output as StepEvent } from '../../proto/kip/generated/kip/v1/StepEvent.ts';
+export type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';

@@ -1,5 +1,5 @@
 /**
- * Generates TypeScript types for kip's protos into the given directory (default agent/generated),
+ * Generates TypeScript types for kip's protos into the given directory (default proto/kip/generated),
  * with exactly the options the runtime loader uses (proto/kip/loader.ts). Run via scripts/gen-proto.sh.
  *
  * Two mechanical fixes make the output fit this repository: relative imports get their `.ts`
@@ -46,5 +46,5 @@ export async function generateKipTypes(outDir: string): Promise<void> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await generateKipTypes(process.argv[2] ?? path.join(repoRoot, 'agent/generated'));
+  await generateKipTypes(process.argv[2] ?? path.join(repoRoot, 'proto/kip/generated'));
 }

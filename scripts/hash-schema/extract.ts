@@ -1,7 +1,7 @@
 /**
  * Reads the Go definition of v1.Container and every type it reaches from a local git mirror of
  * kubernetes/api (one tag per Kubernetes minor) and writes one schema file per minor under
- * agent/hash/schemas/. The schema is data: ordered fields with Go types, JSON names and
+ * lib/knowledge/hash/schemas/. The schema is data: ordered fields with Go types, JSON names and
  * omitempty, plus the named types' underlying types, and the tag and commit it was read from.
  *
  * Run: npx tsx scripts/hash-schema/extract.ts <path to kubernetes/api git dir>
@@ -29,7 +29,7 @@ interface FieldOut { name: string; type: string; json: string; omitempty: boolea
 type TypeOut = { kind: 'struct'; fields: FieldOut[] } | { kind: 'named'; underlying: string };
 
 const SOURCE_FILE = 'core/v1/types.go';
-/** Types from other packages: handled by hand-written codecs in agent/hash (resource, intstr). */
+/** Types from other packages: handled by hand-written codecs in lib/knowledge/hash (resource, intstr). */
 const EXTERNAL = new Set(['resource.Quantity', 'intstr.IntOrString']);
 const BASIC = new Set(['string', 'bool', 'int32', 'int64', 'int', 'uint8']);
 
@@ -119,7 +119,7 @@ function main(): void {
     process.stderr.write('usage: tsx scripts/hash-schema/extract.ts <kubernetes/api git dir>\n');
     process.exit(2);
   }
-  const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/hash/schemas');
+  const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../lib/knowledge/hash/schemas');
   mkdirSync(outDir, { recursive: true });
   for (const [minor, tag] of Object.entries(TAGS)) {
     const commit = execFileSync('git', ['-C', gitDir, 'rev-list', '-n', '1', tag], { encoding: 'utf8' }).trim();

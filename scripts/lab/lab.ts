@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { KipError } from '../../lib/errors.ts';
 import type { Exec } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { KubeClient, writeKubeconfig } from '../../coordinator/kube/index.ts';
+import { KubeClient } from '../../lib/kube/index.ts';
 import { bootNode, ensureBaseImage, NODE_PATH, reapOrphanedNodes, type NspawnNode } from '../nspawn/index.ts';
 import { discoverCgroupHierarchies, isProcessAlive, NodeCgroup } from '../nspawn/cgroup.ts';
 import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
@@ -31,7 +31,7 @@ import {
   type Runtime,
 } from './node-config.ts';
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadProfile } from './workloads.ts';
-import { kubeconfigYaml } from '../../coordinator/kube/kubeconfig.ts';
+import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STATE_DIR = '/var/lib/kip-lab';

@@ -10,7 +10,7 @@
  */
 import type { V1Container, V1Pod, V1PodSecurityContext, V1Probe, V1Volume } from '@kubernetes/client-node';
 import { KipError } from '../../lib/errors.ts';
-import type { KubeClient } from '../../coordinator/kube/index.ts';
+import type { KubeClient } from '../../lib/kube/index.ts';
 
 export type WorkloadProfile = 'full' | 'small';
 

@@ -81,7 +81,7 @@ describe('kip-agent over mutual TLS', () => {
   it('refuses a client without a certificate, and one from another CA; nothing changes', async () => {
     const before = await stagedDirs();
     // No client certificate at all: grpc-js's createSsl(ca) without key/cert.
-    const proto = (await import('../../proto/kip/loader.ts')).loadKipGrpcObject() as unknown as import('../../agent/generated/agent.ts').ProtoGrpcType;
+    const proto = (await import('../../proto/kip/loader.ts')).loadKipGrpcObject() as unknown as import('../../proto/kip/generated/agent.ts').ProtoGrpcType;
     const raw = new proto.kip.v1.Agent(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(pki.caCert));
     const err = await new Promise<grpc.ServiceError | null>((resolve) => raw.getNode({}, { deadline: Date.now() + 10_000 }, (e) => resolve(e)));
     raw.close();

@@ -1,5 +1,5 @@
 /**
- * kip's Kubernetes adapter (coordinator/kube, @kubernetes/client-node) against the lab apiserver:
+ * kip's Kubernetes adapter (lib/kube, @kubernetes/client-node) against the lab apiserver:
  * a real etcd, real TLS with client certificates on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { execaExec } from '../../lib/exec.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { KubeClient, KubeApiError, type PodWatchEvent } from '../../coordinator/kube/index.ts';
+import { KubeClient, KubeApiError, type PodWatchEvent } from '../../lib/kube/index.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
 
 let dir: string;
@@ -57,7 +57,7 @@ afterAll(async () => {
   }
 });
 
-describe('coordinator/kube against the lab apiserver', () => {
+describe('lib/kube against the lab apiserver', () => {
   it('reads the server version', async () => {
     expect(await kube.getVersion()).toEqual({ gitVersion: 'v1.10.13', major: 1, minor: 10 });
   });

@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import { CoreV1Api, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { execaExec } from '../../lib/exec.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { KubeClient, KubeApiError } from '../../coordinator/kube/index.ts';
+import { KubeClient, KubeApiError } from '../../lib/kube/index.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
 import { writeSchedulerLauncher } from '../../scripts/lab/scheduler/launcher.ts';
 import { writeControllerManagerLauncher } from '../../scripts/lab/controller-manager/launcher.ts';

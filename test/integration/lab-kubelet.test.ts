@@ -17,7 +17,7 @@ import { startContainerd, type ContainerdHandle } from '../../scripts/containerd
 import { writeLauncher } from '../../scripts/lab/kubelet/launcher.ts';
 import { freePort } from '../../scripts/lab/etcd.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
-import { KubeClient } from '../../coordinator/kube/index.ts';
+import { KubeClient } from '../../lib/kube/index.ts';
 
 let dir: string;
 let plane: LabControlPlane;
@@ -112,7 +112,7 @@ describe('lab kubelet', () => {
     expect(running.get('plain/app')!.attempt).toBe(0);
     // the label equals kip's hash of the spec as served by the apiserver for 1.13
     const served = await kube.getPod('default', 'plain');
-    const { containerHash } = await import('../../agent/hash/index.ts');
+    const { containerHash } = await import('../../lib/knowledge/hash/index.ts');
     expect(running.get('plain/app')!.hash).toBe(containerHash(JSON.parse(JSON.stringify(served.spec!.containers[0])), '1.13').label);
   }, 90_000);
 
@@ -156,7 +156,7 @@ describe('lab kubelet', () => {
     for (const [key, c] of before) expect(after.get(key)?.id, key).toBe(c.id);
     // the check was really skipped: secure/db's label is the 1.14 hash, which 1.15 computes differently
     const served = await kube.getPod('default', 'secure');
-    const { containerHash } = await import('../../agent/hash/index.ts');
+    const { containerHash } = await import('../../lib/knowledge/hash/index.ts');
     const spec = JSON.parse(JSON.stringify(served.spec!.containers[0]));
     expect(after.get('secure/db')!.hash).toBe(containerHash(spec, '1.14').label);
     expect(containerHash(spec, '1.15').label).not.toBe(containerHash(spec, '1.14').label);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerHash, parseJson } from '../../agent/hash/index.ts';
+import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import { checkConsistency } from '../../agent/watch/consistency.ts';
 import { consistencyPass, type ConsistencyPorts } from '../../agent/watch/consistency-loop.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ContainerDecodeError, MalformedJsonError, UnsupportedKubeVersionError, collectContainers, containerHash,
   hashAll, hashEngine, parseJson,
-} from '../../agent/hash/index.ts';
+} from '../../lib/knowledge/hash/index.ts';
 
 const base = { name: 'app', image: 'nginx:1.15', terminationMessagePath: '/dev/termination-log', imagePullPolicy: 'IfNotPresent' };
 const hash = (c: object | string, v: string, source?: 'apiserver' | 'file'): string => containerHash(c, v, { source }).label;

@@ -1,7 +1,7 @@
 // Fuzz-style invariants of the printer and the decoder, over randomly generated containers.
 // The generator is seeded, so a failure reproduces.
 import { describe, expect, it } from 'vitest';
-import { containerHash, supportedVersions } from '../../agent/hash/index.ts';
+import { containerHash, supportedVersions } from '../../lib/knowledge/hash/index.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

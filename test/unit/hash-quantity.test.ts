@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { QuantityParseError, parseQuantity, quantityString } from '../../agent/hash/quantity.ts';
-import { hashEngine, parseJson } from '../../agent/hash/index.ts';
+import { QuantityParseError, parseQuantity, quantityString } from '../../lib/knowledge/hash/quantity.ts';
+import { hashEngine, parseJson } from '../../lib/knowledge/hash/index.ts';
 
 // k8s.io/apimachinery pkg/api/resource/quantity_test.go (kubernetes-1.17.17) TestQuantityString:
 // parsing the canonical form caches it in `s`; parsing the alternate form leaves `s` empty and

@@ -1,6 +1,6 @@
 // Expectations from the Kubernetes source tree itself.
 import { describe, expect, it } from 'vitest';
-import { containerHash } from '../../agent/hash/index.ts';
+import { containerHash } from '../../lib/knowledge/hash/index.ts';
 
 // pkg/kubelet/container/helpers_test.go TestHashContainer (kubernetes v1.16.0 - v1.30.x: 0x3c42280f;
 // v1.31.0 on, after PR #124220: 0x8e45cbd0). The spew era has no upstream value; the shared vectors

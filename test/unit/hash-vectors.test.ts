@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashEngine, objectField, parseJson, stringField, type JsonNode } from '../../agent/hash/index.ts';
+import { hashEngine, objectField, parseJson, stringField, type JsonNode } from '../../lib/knowledge/hash/index.ts';
 
 const dir = join(import.meta.dirname, '../fixtures/hash-vectors');
 const containersRoot = parseJson(readFileSync(join(dir, 'containers.json'), 'utf8'));

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { silentLogger } from '../../lib/logger.ts';
-import { KubeApiError, type PodWatchEvent, type WatchHandle } from '../../coordinator/kube/index.ts';
+import { KubeApiError, type PodWatchEvent, type WatchHandle } from '../../lib/kube/index.ts';
 import { NodeLifecycleController } from '../../scripts/lab/controller-manager/controller.ts';
 import { DEFAULT_LIFECYCLE_CONFIG } from '../../scripts/lab/controller-manager/lifecycle.ts';
 import { LabScheduler } from '../../scripts/lab/scheduler/scheduler.ts';

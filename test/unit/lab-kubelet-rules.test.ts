@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerHash, parseJson } from '../../agent/hash/index.ts';
+import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import { admitPod, decideContainer } from '../../scripts/lab/kubelet/rules.ts';
 import { parseSkipFileContent, readSkipStateAtStart, skipsHashCheck, type SkipState } from '../../scripts/lab/kubelet/skip-file.ts';
 import { parseKubeletArgs } from '../../scripts/lab/kubelet/flags.ts';

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { containerHash } from '../../agent/hash/index.ts';
+import { containerHash } from '../../lib/knowledge/hash/index.ts';
 import { effectiveFlags, resolveKubeletCommandLine } from '../../agent/kubelet/index.ts';
 import { parseKubeletArgs } from '../../scripts/lab/kubelet/flags.ts';
 import { SELECTOR_LABEL, SELECTOR_POD, workloadPlan } from '../../scripts/lab/workloads.ts';

@@ -1,7 +1,7 @@
 // Preflight's hash self-check and restart prediction, and the agent's guarded skip-file removal.
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
-import { containerHash, parseJson } from '../../agent/hash/index.ts';
+import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
 import type { WorkloadPort } from '../../agent/upgrade/ports.ts';
 import { SKIP, fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts';

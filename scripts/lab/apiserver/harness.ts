@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exec } from '../../../lib/exec.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { writeKubeconfig } from '../../../coordinator/kube/kubeconfig.ts';
+import { writeKubeconfig } from '../kubeconfig.ts';
 import { startEtcd, type EtcdHandle } from '../etcd.ts';
 import { generateLabPki, type LabPki } from '../pki.ts';
 import { startApiServer, type ApiServerHandle, type UserInfo } from './server.ts';

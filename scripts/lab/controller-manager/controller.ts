@@ -5,7 +5,7 @@
  * and the pass goes on; the next pass recomputes from what the apiserver then holds.
  */
 import type { Logger } from '../../../lib/logger.ts';
-import { KubeApiError } from '../../../coordinator/kube/index.ts';
+import { KubeApiError } from '../../../lib/kube/index.ts';
 import type { ControlPlaneApi } from '../scheduler/kube-api.ts';
 import { nodeView, podView, type NodeCondition, type Taint } from '../scheduler/model.ts';
 import { initialLifecycleState, reconcileNodeLifecycle, type LifecycleAction, type LifecycleConfig, type LifecycleState } from './lifecycle.ts';

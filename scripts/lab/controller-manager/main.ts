@@ -8,7 +8,7 @@
  */
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
-import { KubeClient } from '../../../coordinator/kube/index.ts';
+import { KubeClient } from '../../../lib/kube/index.ts';
 import { controlPlaneApi } from '../scheduler/kube-api.ts';
 import { parseControllerManagerArgs, type ControllerManagerConfig } from './config.ts';
 import { NodeLifecycleController } from './controller.ts';

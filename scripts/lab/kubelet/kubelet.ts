@@ -7,11 +7,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../../../lib/logger.ts';
-import { objectField, stringField, type JsonNode } from '../../../agent/hash/index.ts';
+import { objectField, stringField, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
 import type { ContainerInfo, PodSandboxInfo, PodSandboxSpec, RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
 import { KubeAnnotation, KubeLabel, parseRestartCount } from '../../../agent/runtime/kube-labels.ts';
-import type { KubeRest } from '../../../coordinator/kube/raw.ts';
-import { RawKubeApiError } from '../../../coordinator/kube/raw.ts';
+import type { KubeRest } from '../../../lib/kube/raw.ts';
+import { RawKubeApiError } from '../../../lib/kube/raw.ts';
 import { admitPod, decideContainer, type RunningContainer, type SyncContext } from './rules.ts';
 import type { SkipState } from './skip-file.ts';
 

@@ -8,7 +8,7 @@ import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
 import { createCriClient } from '../../../agent/runtime/cri.ts';
 import { BUSYBOX_IMAGE } from '../../containerd/oci-image.ts';
-import { kubeRestFromKubeconfig } from '../../../coordinator/kube/raw.ts';
+import { kubeRestFromKubeconfig } from '../../../lib/kube/raw.ts';
 import { helpText, parseKubeletArgs, parseLabels } from './flags.ts';
 import { LabKubelet } from './kubelet.ts';
 import { readSkipStateAtStart, type SkipState } from './skip-file.ts';

@@ -3,7 +3,7 @@
  * admission (MatchNodeSelector) and the per-container sync rule (hash differs -> "Container
  * definition changed" -> kill and recreate, unless the patched kubelet's skip rule applies).
  */
-import { hashEngine, hashLabel, type JsonNode } from '../../../agent/hash/index.ts';
+import { hashEngine, hashLabel, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
 import { skipsHashCheck, type SkipState } from './skip-file.ts';
 
 export interface AdmitResult {

@@ -1,10 +1,10 @@
 /**
  * The lab scheduler's and controller-manager's only way to the apiserver: kip's KubeClient
- * (coordinator/kube) plus the two calls it lacks (pods/binding, events), all through
+ * (lib/kube) plus the two calls it lacks (pods/binding, events), all through
  * @kubernetes/client-node with the component's kubeconfig. Failures are KubeApiErrors (stable codes).
  */
 import { CoreV1Api, type CoreV1Event, type V1Node, type V1Pod } from '@kubernetes/client-node';
-import { KubeClient, toKubeError, type KubePatchType, type PodWatchEvent, type WatchHandle } from '../../../coordinator/kube/index.ts';
+import { KubeClient, toKubeError, type KubePatchType, type PodWatchEvent, type WatchHandle } from '../../../lib/kube/index.ts';
 
 export interface EventSpec {
   /** Namespace of the Event: the pod's, or "default" for cluster-scoped objects such as nodes. */

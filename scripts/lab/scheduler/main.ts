@@ -5,7 +5,7 @@
  */
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
-import { KubeClient } from '../../../coordinator/kube/index.ts';
+import { KubeClient } from '../../../lib/kube/index.ts';
 import { parseSchedulerArgs, type SchedulerProcessConfig } from './config.ts';
 import { controlPlaneApi } from './kube-api.ts';
 import { LabScheduler } from './scheduler.ts';

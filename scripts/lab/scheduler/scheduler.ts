@@ -5,7 +5,7 @@
  * PodScheduled=False/Unschedulable condition on pods it cannot place.
  */
 import type { Logger } from '../../../lib/logger.ts';
-import type { WatchHandle } from '../../../coordinator/kube/index.ts';
+import type { WatchHandle } from '../../../lib/kube/index.ts';
 import { countPods, DEFAULT_SCHEDULER_NAME, isSchedulable, schedulePod, schedulingOrder } from './decide.ts';
 import type { ControlPlaneApi } from './kube-api.ts';
 import { nodeView, podView, type PodView } from './model.ts';

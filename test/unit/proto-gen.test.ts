@@ -30,13 +30,13 @@ describe('generated proto types', () => {
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const fresh = await walk(out);
-    const committed = await walk(path.join(repo, 'agent/generated'));
+    const committed = await walk(path.join(repo, 'proto/kip/generated'));
     expect(committed).toEqual(fresh);
     expect(fresh.length).toBeGreaterThan(10);
     for (const f of fresh) {
       const a = await readFile(path.join(out, f), 'utf8');
-      const b = await readFile(path.join(repo, 'agent/generated', f), 'utf8');
-      expect(b, `agent/generated/${f} is stale: run scripts/gen-proto.sh`).toBe(a);
+      const b = await readFile(path.join(repo, 'proto/kip/generated', f), 'utf8');
+      expect(b, `proto/kip/generated/${f} is stale: run scripts/gen-proto.sh`).toBe(a);
     }
   }, 60_000);
 

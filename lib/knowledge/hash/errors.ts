@@ -1,4 +1,4 @@
-import { InvalidInputError, KipError } from '../../lib/errors.ts';
+import { InvalidInputError, KipError } from '../../errors.ts';
 
 /** The input is not JSON; `offset`, `line` and `column` say where. */
 export class MalformedJsonError extends InvalidInputError {

@@ -15,7 +15,7 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { KipError } from '../../lib/errors.ts';
+import { KipError } from '../errors.ts';
 
 export type KubePatchType = 'merge' | 'json' | 'strategic';
 

@@ -5,8 +5,8 @@
  */
 import { request, type RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KipError } from '../../lib/errors.ts';
-import { parseJson, type JsonNode } from '../../agent/hash/index.ts';
+import { KipError } from '../errors.ts';
+import { parseJson, type JsonNode } from '../knowledge/hash/index.ts';
 
 export class RawKubeApiError extends KipError {
   constructor(readonly status: number, method: string, path: string, body: string) {

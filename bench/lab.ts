@@ -1,8 +1,8 @@
 /**
- * The lab's numbers (issue 4, "Numbers"): `kip lab up` time and memory per node, and one full
+ * The lab's numbers (issue 4, "Numbers"): `kip-lab up` time and memory per node, and one full
  * demo upgrade's wall time (v1.10 -> v1.17, patched kubelets, through kip-agent), each as a user
  * runs it: the CLI and the demo in their own processes, on a private state dir and address prefix
- * so a lab the user has up is not touched. Ends with `kip lab down`. Runs as root; about 8 minutes.
+ * so a lab the user has up is not touched. Ends with `kip-lab down`. Runs as root; about 8 minutes.
  *
  * KIP_BENCH_LAB_DEMO=0 measures `lab up` only.
  */
@@ -19,12 +19,12 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 export async function runLabBench(): Promise<void> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'kip-bench-lab-'));
   const kip = (args: string[], timeoutMs: number) =>
-    execaExec(process.execPath, [path.join(REPO, 'bin/kip.mjs'), 'lab', ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
+    execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
   try {
     const t0 = performance.now();
     const up = await kip(['up', '--address-prefix', '127.0.77'], 600_000);
     const upWall = performance.now() - t0;
-    if (up.exitCode !== 0) throw new Error(`kip lab up failed:\n${up.stdout}\n${up.stderr}`);
+    if (up.exitCode !== 0) throw new Error(`kip-lab up failed:\n${up.stdout}\n${up.stderr}`);
     const state = await readLabState(stateDir);
     const summary = state?.summary;
     const memory = Object.entries(summary?.memoryBytes ?? {}).map(([n, b]) => `${n} ${Math.round(b / 1048576)} MiB`).join(', ');
@@ -41,7 +41,7 @@ export async function runLabBench(): Promise<void> {
     process.stdout.write(`demo upgrade ${report.steps[0]?.from ?? '?'} -> ${report.target}: ${seconds(demoWall)} wall, ${report.steps.length} steps (${perStep}), ${report.restartedTotal} of ${report.containers} containers restarted, kubelet downtime median ${seconds(medianDowntime)} over ${downtimes.length} node upgrades\n`);
   } finally {
     const down = await kip(['down'], 300_000);
-    if (down.exitCode !== 0) process.stderr.write(`kip lab down failed:\n${down.stdout}\n${down.stderr}\n`);
+    if (down.exitCode !== 0) process.stderr.write(`kip-lab down failed:\n${down.stdout}\n${down.stderr}\n`);
     await rm(stateDir, { recursive: true, force: true });
   }
 }

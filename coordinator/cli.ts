@@ -2,16 +2,12 @@
  * kip, the coordinator CLI: composition root. Wires process I/O into the commands; the
  * commands themselves receive their collaborators.
  */
-import { readFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
 import { isKipError, InvalidInputError } from '../lib/errors.ts';
 import { hashUsage, runHash } from './commands/hash.ts';
-import { labUsage, runLab } from './commands/lab.ts';
-import { EXIT_FAILED, EXIT_USAGE, type CliIo } from './io.ts';
+import { EXIT_FAILED, EXIT_USAGE, processIo, type CliIo } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: () => string }> = {
   hash: { summary: 'kubelet container hashes, and the restarts a version step would cause', run: runHash, usage: hashUsage },
-  lab: { summary: 'a whole v1.10 cluster on this machine: up, down, status, kubeconfig', run: (argv, io) => runLab(argv, io), usage: labUsage },
 };
 
 function usage(): string {
@@ -19,20 +15,6 @@ function usage(): string {
   return `usage: kip <command> [options]\n\ncommands:\n${names.join('\n')}\n\nkip <command> --help shows a command's options.\n`;
 }
 
-export function processIo(): CliIo {
-  return {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-    readInput: async (path) => {
-      try {
-        return path === '-' ? await text(process.stdin) : await readFile(path, 'utf8');
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new InvalidInputError('CLI_INPUT_UNREADABLE', `cannot read ${path === '-' ? 'standard input' : path}: ${code ?? (err as Error).message}`, { path }, { cause: err });
-      }
-    },
-  };
-}
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;

@@ -1,3 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
+import { InvalidInputError } from '../lib/errors.ts';
+
 /** What a CLI command may touch, passed in so commands are testable without a process. */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -10,3 +14,18 @@ export interface CliIo {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+export function processIo(): CliIo {
+  return {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    readInput: async (path) => {
+      try {
+        return path === '-' ? await text(process.stdin) : await readFile(path, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new InvalidInputError('CLI_INPUT_UNREADABLE', `cannot read ${path === '-' ? 'standard input' : path}: ${code ?? (err as Error).message}`, { path }, { cause: err });
+      }
+    },
+  };
+}

@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 unpatched=()
 for a in "$@"; do [ "$a" = "--unpatched" ] && unpatched=(--unpatched); done
 bash scripts/install-deps.sh
-if node bin/kip.mjs lab status >/dev/null 2>&1 || [ -e "${KIP_LAB_DIR:-/var/lib/kip-lab}/lab.json" ]; then
+if node bin/kip-lab.mjs status >/dev/null 2>&1 || [ -e "${KIP_LAB_DIR:-/var/lib/kip-lab}/lab.json" ]; then
   echo "== a lab exists: taking it down for a fresh start"
-  node bin/kip.mjs lab down
+  node bin/kip-lab.mjs down
 fi
-echo "== kip lab up ${unpatched[*]}"
-node bin/kip.mjs lab up "${unpatched[@]}"
+echo "== kip-lab up ${unpatched[*]}"
+node bin/kip-lab.mjs up "${unpatched[@]}"
 echo "== kip: in-place upgrade"
 exec node --import tsx scripts/demo/main.ts "$@"

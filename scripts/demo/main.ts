@@ -29,7 +29,7 @@ async function main(): Promise<number> {
   const stateDir = values['state-dir'];
   const state = await readLabState(stateDir);
   if (!state || state.status !== 'up') {
-    process.stderr.write(`kip demo: no lab is up in ${stateDir} (status: ${state?.status ?? 'none'}): run kip lab up first\n`);
+    process.stderr.write(`kip demo: no lab is up in ${stateDir} (status: ${state?.status ?? 'none'}): run kip-lab up first\n`);
     return 2;
   }
   if (!state.kubeconfig || !state.agentPki) {
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
     );
     const path = join(stateDir, 'demo-report.json');
     await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
-    process.stdout.write(`\n${formatDemoReport(report)}\nreport: ${path}\nthe lab stays up: kubectl --kubeconfig ${state.kubeconfig} get pods -A; take it down with: npm exec -- kip lab down\n`);
+    process.stdout.write(`\n${formatDemoReport(report)}\nreport: ${path}\nthe lab stays up: kubectl --kubeconfig ${state.kubeconfig} get pods -A; take it down with: npm exec -- kip-lab down\n`);
     return report.outcome === 'completed' ? 0 : 1;
   } finally {
     for (const c of connections.values()) c.close();

@@ -24,7 +24,7 @@ const UNITS = { apiserver: 'kube-apiserver.service', scheduler: 'kube-scheduler.
 
 function controlPlaneNode(state: LabState): LabNodeRecord & { leaderPid: number } {
   const cp = state.nodes.find((n) => n.role === 'control-plane');
-  if (!cp || cp.leaderPid === undefined) throw new ControlPlaneError('the lab has no running control-plane node: run kip lab up');
+  if (!cp || cp.leaderPid === undefined) throw new ControlPlaneError('the lab has no running control-plane node: run kip-lab up');
   return cp as LabNodeRecord & { leaderPid: number };
 }
 

@@ -666,7 +666,7 @@ export async function labStatus(stateDir: string, deps: Pick<LabDeps, 'exec'>): 
   return { state, supervisorAlive, apiserverHealthy, nodes, pods, healthy };
 }
 
-/** Appends a progress line to the state dir's up.log (what `kip lab up` prints). */
+/** Appends a progress line to the state dir's up.log (what `kip-lab up` prints). */
 export async function appendProgress(stateDir: string, line: string): Promise<void> {
   await appendFile(join(stateDir, PROGRESS_FILE), `${line}\n`);
 }

@@ -72,7 +72,7 @@ function quoteForShell(s: string): string {
 export function programLauncher(rt: Runtime, component: string, version: string, mainPath: string, args: readonly string[]): string {
   return [
     '#!/bin/sh',
-    `# kip lab ${component} ${version}`,
+    `# kip-lab ${component} ${version}`,
     `exec "${quoteForShell(rt.nodeBinary)}" --import "${quoteForShell(rt.repoDir)}/node_modules/tsx/dist/esm/index.mjs" "${quoteForShell(rt.repoDir)}/${quoteForShell(mainPath)}" ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
     '',
   ].join('\n');

@@ -1,10 +1,10 @@
 /**
  * The lab supervisor: the long-lived process that owns a lab's nodes and containerds (their
- * creator, in the nspawn harness's sense). `kip lab up` starts it detached:
+ * creator, in the nspawn harness's sense). `kip-lab up` starts it detached:
  *   node --import tsx scripts/lab/supervisor.ts --state-dir DIR --workers N --version V
  *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS]
  * It writes progress lines to DIR/up.log and the lab's record to DIR/lab.json (status starting ->
- * up | failed), then waits. SIGTERM (what `kip lab down` sends) tears the lab down and exits.
+ * up | failed), then waits. SIGTERM (what `kip-lab down` sends) tears the lab down and exits.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGHUP', () => logger.warn('SIGHUP ignored: the lab keeps running until `kip lab down`'));
+  process.on('SIGHUP', () => logger.warn('SIGHUP ignored: the lab keeps running until `kip-lab down`'));
 
   const progress = (line: string): void => {
     logger.info({ progress: line });
@@ -102,7 +102,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`kip lab supervisor: ${isKipError(err) ? `${err.message} [${err.code}]` : String(err)}\n`);
+      process.stderr.write(`kip-lab supervisor: ${isKipError(err) ? `${err.message} [${err.code}]` : String(err)}\n`);
       process.exit(2);
     },
   );

@@ -1,6 +1,6 @@
 /**
- * End to end: the lab supervisor dies (kill -9) while the lab is up; `kip lab status` says so and
- * `kip lab down` still removes everything from lab.json alone (nodes, containerd, shims, mounts,
+ * End to end: the lab supervisor dies (kill -9) while the lab is up; `kip-lab status` says so and
+ * `kip-lab down` still removes everything from lab.json alone (nodes, containerd, shims, mounts,
  * cgroups, state dir). One worker, the small workload set.
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -19,7 +19,7 @@ let upResult: ExecResult | undefined;
 let state: LabState | undefined;
 
 function kip(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return execaExec(process.execPath, [path.join(REPO, 'bin/kip.mjs'), 'lab', ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
+  return execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
 }
 
 async function alive(pid: number): Promise<boolean> {
@@ -49,7 +49,7 @@ afterAll(async () => {
   }
 }, 260_000);
 
-describe('kip lab after its supervisor was killed', () => {
+describe('kip-lab after its supervisor was killed', () => {
   it('status reports the lab unhealthy and down cleans up from lab.json', async () => {
     expect(upResult?.exitCode, `${upResult?.stdout}\n${upResult?.stderr}`).toBe(0);
     const s = state;

@@ -38,7 +38,7 @@ let kube: KubeClient;
 const agents = new Map<string, AgentConnection>();
 
 function kip(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return execaExec(process.execPath, [path.join(REPO, 'bin/kip.mjs'), 'lab', ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
+  return execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
 }
 
 function lab(): LabState {

@@ -1,8 +1,8 @@
 /**
- * End to end: `kip lab up` (the CLI, in its own process, as a user runs it) brings up a small lab
+ * End to end: `kip-lab up` (the CLI, in its own process, as a user runs it) brings up a small lab
  * (1 control plane + 2 workers, the small workload set), everything is checked through the real
  * parts (the API via client-node and kubectl, each worker's containerd over CRI, the nodes'
- * systemd), then `kip lab down` must leave nothing behind.
+ * systemd), then `kip-lab down` must leave nothing behind.
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -29,7 +29,7 @@ let downDone = false;
 const figures: Record<string, unknown> = {};
 
 function kip(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return execaExec(process.execPath, [path.join(REPO, 'bin/kip.mjs'), 'lab', ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
+  return execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
 }
 
 function lab(): LabState {
@@ -87,7 +87,7 @@ afterAll(async () => {
   console.log(`[e2e lab] ${JSON.stringify(figures)}`);
 }, 260_000);
 
-describe('kip lab (1 control plane + 2 workers)', () => {
+describe('kip-lab (1 control plane + 2 workers)', () => {
   it('comes up and reports its summary', () => {
     expect(upResult?.exitCode, `${upResult?.stdout}\n${upResult?.stderr}`).toBe(0);
     expect(upResult?.stdout).toMatch(/lab up: 3 nodes \(1 control plane \+ 2 workers\), \d+ pods, \d+ containers running/);
@@ -114,7 +114,7 @@ describe('kip lab (1 control plane + 2 workers)', () => {
     }
   });
 
-  it('kubectl works with the admin kubeconfig (kip lab kubeconfig)', async () => {
+  it('kubectl works with the admin kubeconfig (kip-lab kubeconfig)', async () => {
     const k = await kip(['kubeconfig'], 30_000);
     expect(k.exitCode).toBe(0);
     const kubeconfig = k.stdout.trim();
@@ -166,14 +166,14 @@ describe('kip lab (1 control plane + 2 workers)', () => {
     expect(node.metadata?.labels?.[SELECTOR_LABEL.key]).toBeUndefined();
   });
 
-  it('refuses a second `kip lab up` on the same state dir', async () => {
+  it('refuses a second `kip-lab up` on the same state dir', async () => {
     const r = await kip(['up', '--workers', '1', '--address-prefix', PREFIX], 60_000);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('run `kip lab down`');
+    expect(r.stderr).toContain('run `kip-lab down`');
     expect((await readLabState(stateDir))?.status).toBe('up');
   });
 
-  it('`kip lab down` leaves nothing behind: processes, mounts, cgroups, sockets, state', async () => {
+  it('`kip-lab down` leaves nothing behind: processes, mounts, cgroups, sockets, state', async () => {
     const s = lab();
     const shimSockets: string[] = [];
     const containerCgroups: string[] = [];

@@ -12,9 +12,9 @@ import { effectiveFlags, resolveKubeletCommandLine } from '../../agent/kubelet/i
 import { parseKubeletArgs } from '../../scripts/lab/kubelet/flags.ts';
 import { SELECTOR_LABEL, SELECTOR_POD, workloadPlan } from '../../scripts/lab/workloads.ts';
 import { agentConfig, apiserverConfig, etcdUnit, kubeletDefaults, kubeletDropIn, KUBELET_PATHS, KUBELET_UNIT, nodeAddresses } from '../../scripts/lab/node-config.ts';
-import { runLab, type LabCommandDeps } from '../../coordinator/commands/lab.ts';
+import { main, runLab, type LabCommandDeps } from '../../scripts/lab/cli.ts';
 import { silentLogger } from '../../lib/logger.ts';
-import { main } from '../../coordinator/cli.ts';
+import { main as kipMain } from '../../coordinator/cli.ts';
 import type { CliIo } from '../../coordinator/io.ts';
 
 const dirs: string[] = [];
@@ -143,16 +143,19 @@ function fakeDeps(started: string[][]): LabCommandDeps {
   };
 }
 
-describe('kip lab (CLI)', () => {
-  it('is registered in kip and validates its arguments', async () => {
+describe('kip-lab (CLI)', () => {
+  it('is its own entry (not a kip command) and validates its arguments', async () => {
     const io = fakeIo();
     expect(await main(['--help'], io)).toBe(0);
-    expect(io.out).toMatch(/\n {2}lab {7}/);
+    expect(io.out).toContain('kip-lab up [--workers N]');
+    const kip = fakeIo();
+    expect(await kipMain(['lab', 'up'], kip)).toBe(2);
+    expect(kip.err).toContain('unknown command "lab"');
     const bad = fakeIo();
-    expect(await main(['lab', 'up', '--workers', 'x'], bad)).toBe(2);
+    expect(await main(['up', '--workers', 'x'], bad)).toBe(2);
     expect(bad.err).toContain('--workers must be an integer');
     const unknown = fakeIo();
-    expect(await main(['lab', 'sideways'], unknown)).toBe(2);
+    expect(await main(['sideways'], unknown)).toBe(2);
     expect(unknown.err).toContain('unknown subcommand');
   });
 
@@ -164,7 +167,7 @@ describe('kip lab (CLI)', () => {
     const io = fakeIo();
     expect(await runLab(['up', '--state-dir', dir], io, fakeDeps(started))).toBe(1);
     expect(io.err).toContain(`a lab is already up in ${dir}`);
-    expect(io.err).toContain('run `kip lab down` first');
+    expect(io.err).toContain('run `kip-lab down` first');
     expect(started).toEqual([]);
   });
 

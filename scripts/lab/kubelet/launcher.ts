@@ -29,7 +29,7 @@ export function launcherScript(o: LauncherOptions): string {
   // forwards SIGTERM/SIGINT to the kubelet and exits with its status.
   return [
     '#!/bin/sh',
-    `# kip lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
+    `# kip-lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
     `"${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@" &`,
     'child=$!',
     "trap 'kill -TERM $child 2>/dev/null' TERM INT",

@@ -26,7 +26,7 @@ export function componentLauncherScript(o: ComponentLauncherOptions): string {
   const repo = o.repoDir ?? REPO;
   return [
     '#!/bin/sh',
-    `# kip lab kube-${o.component} ${o.version}`,
+    `# kip-lab kube-${o.component} ${o.version}`,
     `exec "${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/${o.component}/main.ts" "--lab-kube-version=${o.version}" "$@"`,
     '',
   ].join('\n');

@@ -1,5 +1,5 @@
 /**
- * `kip lab up|down|status|kubeconfig`: a whole v1.10 cluster on this machine (scripts/lab/).
+ * `kip-lab up|down|status|kubeconfig`: a whole v1.10 cluster on this machine (scripts/lab/).
  * `up` starts the lab supervisor as a detached process (it owns the nodes and containerds and
  * must outlive this command), prints its progress and returns once the lab is up or has failed.
  */
@@ -8,20 +8,20 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InvalidInputError } from '../../lib/errors.ts';
+import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import { execaExec, type Exec } from '../../lib/exec.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import {
   DEFAULT_STATE_DIR, LabError, PROGRESS_FILE, REPO_DIR, SUPERVISOR_LOG, labStatus, pidAlive, readLabState, realSleep, sweepLab, type LabHealth, type LabState,
-} from '../../scripts/lab/lab.ts';
-import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
+} from './lab.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../coordinator/io.ts';
 
 export const LAB_USAGE = `usage:
-  kip lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
+  kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
-  kip lab down [--state-dir DIR]
-  kip lab status [--state-dir DIR] [-o text|json]
-  kip lab kubeconfig [--state-dir DIR] [--raw]
+  kip-lab down [--state-dir DIR]
+  kip-lab status [--state-dir DIR] [-o text|json]
+  kip-lab kubeconfig [--state-dir DIR] [--raw]
 
 A v1.10 cluster on this machine: 1 control-plane node + N workers (default 3), each a real systemd
 in systemd-nspawn with its own loopback address (PREFIX.10, PREFIX.11, ...), a private containerd
@@ -125,8 +125,8 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   if (existing) {
     const alive = pidAlive(existing.supervisorPid);
     io.stderr(alive
-      ? `kip lab up: a lab is already ${existing.status} in ${stateDir} (supervisor pid ${existing.supervisorPid}); run \`kip lab down\` first\n`
-      : `kip lab up: ${stateDir} holds the remains of a lab (status ${existing.status}, supervisor gone); run \`kip lab down\` first\n`);
+      ? `kip-lab up: a lab is already ${existing.status} in ${stateDir} (supervisor pid ${existing.supervisorPid}); run \`kip-lab down\` first\n`
+      : `kip-lab up: ${stateDir} holds the remains of a lab (status ${existing.status}, supervisor gone); run \`kip-lab down\` first\n`);
     return EXIT_FAILED;
   }
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -136,7 +136,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   ];
   const started = deps.now();
   const pid = deps.startSupervisor(stateDir, args);
-  io.stdout(`kip lab up: supervisor pid ${pid}, state dir ${stateDir} (logs: ${join(stateDir, PROGRESS_FILE)}, ${join(stateDir, SUPERVISOR_LOG)})\n`);
+  io.stdout(`kip-lab up: supervisor pid ${pid}, state dir ${stateDir} (logs: ${join(stateDir, PROGRESS_FILE)}, ${join(stateDir, SUPERVISOR_LOG)})\n`);
   let printed = 0;
   const printNew = async (): Promise<void> => {
     const text = await readFile(join(stateDir, PROGRESS_FILE), 'utf8').catch(() => '');
@@ -160,8 +160,8 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     if (failed || timedOut) {
       await printNew();
       const reason = timedOut && !failed ? `not up after ${values.timeout} s` : state?.error ?? `the supervisor exited; see ${join(stateDir, SUPERVISOR_LOG)}`;
-      io.stderr(`kip lab up: failed: ${reason}\n`);
-      io.stderr('kip lab up: cleaning up\n');
+      io.stderr(`kip-lab up: failed: ${reason}\n`);
+      io.stderr('kip-lab up: cleaning up\n');
       const r = await sweepLab(stateDir, { ...deps, progress: (l) => io.stderr(`  ${l}\n`) });
       for (const p of r.problems) io.stderr(`  cleanup problem: ${p}\n`);
       return EXIT_FAILED;
@@ -176,10 +176,10 @@ async function down(argv: readonly string[], io: CliIo, deps: LabCommandDeps): P
   const started = deps.now();
   const r = await sweepLab(stateDir, { ...deps, progress: (l) => io.stdout(`  ${l}\n`) });
   if (r.problems.length > 0) {
-    for (const p of r.problems) io.stderr(`kip lab down: ${p}\n`);
+    for (const p of r.problems) io.stderr(`kip-lab down: ${p}\n`);
     return EXIT_FAILED;
   }
-  io.stdout(`kip lab down: nothing left of the lab in ${stateDir} (${((deps.now() - started) / 1000).toFixed(1)} s)\n`);
+  io.stdout(`kip-lab down: nothing left of the lab in ${stateDir} (${((deps.now() - started) / 1000).toFixed(1)} s)\n`);
   return EXIT_OK;
 }
 
@@ -209,7 +209,7 @@ async function kubeconfig(argv: readonly string[], io: CliIo, deps: LabCommandDe
   const stateDir = stateDirOf(values['state-dir'], deps.env);
   const state = await readLabState(stateDir);
   if (!state?.kubeconfig) {
-    io.stderr(`kip lab kubeconfig: no lab in ${stateDir} (run \`kip lab up\`)\n`);
+    io.stderr(`kip-lab kubeconfig: no lab in ${stateDir} (run \`kip-lab up\`)\n`);
     return EXIT_FAILED;
   }
   io.stdout(values.raw ? await readFile(state.kubeconfig, 'utf8') : `${state.kubeconfig}\n`);
@@ -228,6 +228,31 @@ export async function runLab(argv: readonly string[], io: CliIo, deps: LabComman
     case 'kubeconfig':
       return kubeconfig(rest, io, deps);
     default:
-      throw new LabUsageError(sub === undefined ? 'kip lab needs a subcommand' : `unknown subcommand "${sub}"`);
+      throw new LabUsageError(sub === undefined ? 'kip-lab needs a subcommand' : `unknown subcommand "${sub}"`);
+  }
+}
+
+/** `kip-lab`: the lab's own entry, so no production command loads lab code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout(`${LAB_USAGE}\n`);
+    return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(`${LAB_USAGE}\n`);
+    return EXIT_OK;
+  }
+  try {
+    return await runLab(argv, io);
+  } catch (err) {
+    if (err instanceof InvalidInputError) {
+      io.stderr(`kip-lab: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (isKipError(err)) {
+      io.stderr(`kip-lab: ${err.message} [${err.code}]\n`);
+      return EXIT_FAILED;
+    }
+    throw err;
   }
 }

@@ -12,7 +12,7 @@ import { httpHealth, procfs } from './upgrade/adapters.ts';
 import { UpgradeAgent } from './upgrade/agent.ts';
 import { FAULT_ENV, faultHookFromEnv } from './upgrade/fault.ts';
 import { nodeFileSystem } from './upgrade/fs.ts';
-import { systemClock } from './upgrade/ports.ts';
+import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
 import { createCriClient } from './runtime/cri.ts';

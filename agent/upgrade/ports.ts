@@ -83,20 +83,12 @@ export interface ProcPort {
   process(pid: number): Promise<{ exe: string; argv: string[] } | undefined>;
 }
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+export type { Clock } from '../../lib/clock.ts';
 
 /** Fault injection for crash tests: called before and after each step acts. Production: off. */
 export interface FaultHook {
   at(step: string, point: 'before' | 'after'): Promise<void>;
 }
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
 
 export const noFaults: FaultHook = { at: async () => {} };
 

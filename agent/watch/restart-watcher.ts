@@ -7,33 +7,12 @@
 import { isKipError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ContainerInfo, RuntimeReader } from '../runtime/types.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { diffSnapshots, type RestartEvent } from './restart-core.ts';
 
 export type { RestartEvent } from './restart-core.ts';
 
-export interface WatchClock {
-  nowMs(): number;
-  /** Resolves after ms, or early when signal aborts (never rejects). */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: WatchClock = {
-  nowMs: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) {
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    }),
-};
+export { systemClock } from '../../lib/clock.ts';
 
 /** How an exited container ended, from ContainerStatus. */
 export interface ExitDetails {
@@ -54,7 +33,7 @@ export type WatchedEvent = RestartEvent & {
 
 export interface RestartWatcherOptions {
   readonly reader: Pick<RuntimeReader, 'listContainers' | 'containerStatus'>;
-  readonly clock: WatchClock;
+  readonly clock: Clock;
   readonly intervalMs: number;
   readonly logger: Logger;
   readonly onEvent: (event: WatchedEvent) => void;
@@ -86,7 +65,7 @@ export class RestartWatcher {
   /** One poll: lists containers, diffs against the last snapshot, reports and returns the events. */
   async pollOnce(): Promise<WatchedEvent[]> {
     const next = await this.#opts.reader.listContainers();
-    const at = this.#opts.clock.nowMs();
+    const at = this.#opts.clock.now();
     this.#polls += 1;
     const prev = this.#snapshot;
     this.#snapshot = next;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RestartWatcher, type WatchClock, type WatchedEvent } from '../../agent/watch/restart-watcher.ts';
+import { RestartWatcher, type WatchedEvent } from '../../agent/watch/restart-watcher.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { CriError } from '../../agent/runtime/cri.ts';
 import type { ContainerInfo, ContainerStatusInfo, RuntimeReader } from '../../agent/runtime/types.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -45,16 +46,16 @@ function scriptedReader(script: Array<ContainerInfo[] | Error>): Pick<RuntimeRea
 }
 
 /** A clock whose sleeps end only when the test advances it. */
-function manualClock(): WatchClock & { advance(): Promise<void>; sleeping(): number } {
+function manualClock(): Clock & { advance(): Promise<void>; sleeping(): number } {
   let now = 1_000;
   let waiters: Array<() => void> = [];
   return {
-    nowMs: () => now,
+    now: () => now,
     sleep: (_ms, signal) =>
       new Promise<void>((resolve) => {
         const done = () => resolve();
         waiters.push(done);
-        signal.addEventListener('abort', done, { once: true });
+        signal?.addEventListener('abort', done, { once: true });
       }),
     async advance() {
       now += 1_000;

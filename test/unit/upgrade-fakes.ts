@@ -12,7 +12,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { UpgradeAgent, type UpgradeAgentConfig } from '../../agent/upgrade/agent.ts';
 import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
 import type { WorkloadPort, FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
-import { systemClock } from '../../agent/upgrade/ports.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
 import { versionFromOutput } from '../../agent/upgrade/version.ts';
 

@@ -1,14 +1,11 @@
 import { InvalidInputError, KipError } from '../../lib/errors.ts';
 
 /**
- * Errors raised by the kubelet knowledge and inspection module. Codes are stable (see lib/errors.ts).
+ * Errors raised by the kubelet knowledge and inspection module. Codes are stable (see lib/errors.ts);
+ * version errors are lib/knowledge/version.ts's.
  *
  * | code                            | class                         | meaning                                             |
  * | ------------------------------- | ----------------------------- | --------------------------------------------------- |
- * | KUBELET_VERSION_INVALID         | KubeletVersionInvalidError    | text is not a Kubernetes version                    |
- * | KUBELET_VERSION_PLACEHOLDER     | KubeletVersionPlaceholderError| a build printing `v0.0.0-master+$Format:%h$`        |
- * | KUBELET_VERSION_SKEW            | KubeletVersionSkewError       | more than one minor version at once                 |
- * | KUBELET_DOWNGRADE               | KubeletDowngradeError         | target older than the running version               |
  * | KUBELET_UNIT_INVALID            | KubeletUnitInvalidError       | unit files give no usable ExecStart                 |
  * | KUBELET_ENV_FILE_MISSING        | KubeletEnvFileMissingError    | a required EnvironmentFile= was not supplied        |
  * | KUBELET_FLAG_SOURCE_UNEDITABLE  | KubeletFlagSourceError        | a flag to change comes from a place we cannot edit  |
@@ -16,35 +13,6 @@ import { InvalidInputError, KipError } from '../../lib/errors.ts';
  * | KUBELET_BINARY_VERSION_FAILED   | KubeletBinaryVersionError     | `kubelet --version` failed, timed out or was unparsable |
  * | KUBELET_BINARY_UNREADABLE       | KubeletBinaryReadError        | the binary could not be opened or read              |
  */
-
-export class KubeletVersionInvalidError extends InvalidInputError {
-  constructor(text: string) {
-    super('KUBELET_VERSION_INVALID', `not a Kubernetes version: ${JSON.stringify(text.slice(0, 200))}`, { text: text.slice(0, 200) });
-  }
-}
-
-export class KubeletVersionPlaceholderError extends InvalidInputError {
-  constructor(raw: string, role: string) {
-    super(
-      'KUBELET_VERSION_PLACEHOLDER',
-      `${role} kubelet reports the placeholder version ${raw}: it was built without version information, ` +
-        'so the skip-file comparison cannot tell old from new; rebuild it with a real version (hack/print-workspace-status / KUBE_GIT_VERSION)',
-      { raw, role },
-    );
-  }
-}
-
-export class KubeletVersionSkewError extends InvalidInputError {
-  constructor(from: string, to: string) {
-    super('KUBELET_VERSION_SKEW', `cannot go from ${from} to ${to}: upgrade one minor version at a time`, { from, to });
-  }
-}
-
-export class KubeletDowngradeError extends InvalidInputError {
-  constructor(from: string, to: string) {
-    super('KUBELET_DOWNGRADE', `${to} is older than the running ${from}: a downgrade is only done by a rollback`, { from, to });
-  }
-}
 
 export class KubeletUnitInvalidError extends InvalidInputError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -11,7 +11,6 @@
  *   for (const f of plan.files) atomicWrite(f.path, f.after);    // after backing up f.before
  */
 export * from './errors.ts';
-export * from './version.ts';
 export * from './knowledge.ts';
 export { parseEnvFile, envFileVariables, serializeEnvAssignment, isValidEnvName } from './envfile.ts';
 export type { EnvAssignment, ParsedEnvFile, QuoteStyle, IgnoredEnvLine } from './envfile.ts';

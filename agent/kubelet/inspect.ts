@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Exec } from '../../lib/exec.ts';
 import { KubeletBinaryReadError, KubeletBinaryVersionError } from './errors.ts';
 import { normalizeFlagName } from './cmdline.ts';
-import { parseKubeletVersionOutput, type KubeletVersion } from './version.ts';
+import { parseVersionOutput, type KubeVersion } from '../../lib/knowledge/version.ts';
 
 /** Default skip-file path of the upstream kubelet patch (issue 3, "The skip file"). */
 export const DEFAULT_SKIP_FILE_PATH = '/tmp/cache.version.save';
@@ -99,7 +99,7 @@ export interface InspectOptions {
 
 export interface KubeletBinaryInfo {
   readonly path: string;
-  readonly version: KubeletVersion;
+  readonly version: KubeVersion;
   /** What `--version` printed (stdout then stderr). */
   readonly versionOutput: string;
   readonly sha256: string;
@@ -110,7 +110,7 @@ export interface KubeletBinaryInfo {
 }
 
 /** Run `path --version` with a timeout and parse `Kubernetes vX.Y.Z`. */
-export async function readKubeletVersion(path: string, exec: Exec, timeoutMs = 10_000): Promise<{ version: KubeletVersion; output: string }> {
+export async function readKubeletVersion(path: string, exec: Exec, timeoutMs = 10_000): Promise<{ version: KubeVersion; output: string }> {
   const r = await exec(path, ['--version'], { timeoutMs, killGraceMs: 1_000 });
   const output = `${r.stdout}${r.stderr}`;
   if (r.timedOut) throw new KubeletBinaryVersionError(path, `timed out after ${timeoutMs} ms`, { timeoutMs });
@@ -121,7 +121,7 @@ export async function readKubeletVersion(path: string, exec: Exec, timeoutMs = 1
     });
   }
   try {
-    return { version: parseKubeletVersionOutput(output), output };
+    return { version: parseVersionOutput(output, `${path} --version`), output };
   } catch (err) {
     throw new KubeletBinaryVersionError(path, `unexpected output ${JSON.stringify(output.trim().slice(0, 300))}`, { cause: String(err) });
   }

@@ -23,7 +23,7 @@ import {
   type RemovedFlag,
 } from './knowledge.ts';
 import { quoteUnitWord } from './unitfile.ts';
-import { checkUpgradeStep, minorOf, parseKubeVersion, type KubeletVersion, type UpgradeStepKind } from './version.ts';
+import { checkUpgradeStep, minorOf, parseKubeVersion, type KubeVersion, type UpgradeStepKind } from '../../lib/knowledge/version.ts';
 
 /**
  * Flag migration planner (pure). Given the running and target versions and the kubelet's unit
@@ -45,8 +45,8 @@ import { checkUpgradeStep, minorOf, parseKubeVersion, type KubeletVersion, type 
  */
 
 export interface FlagMigrationInput extends KubeletUnitInput {
-  readonly from: KubeletVersion | string;
-  readonly to: KubeletVersion | string;
+  readonly from: KubeVersion | string;
+  readonly to: KubeVersion | string;
   readonly overrides?: readonly string[];
   /** Flags the target kubelet accepts (normalized `--name`), from listKubeletFlags(); enables the unknown-flag check. */
   readonly targetFlags?: ReadonlySet<string>;
@@ -278,13 +278,13 @@ function rewriteFiles(input: KubeletUnitInput, cmd: EffectiveCommandLine, wordOp
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-function asVersion(v: KubeletVersion | string): KubeletVersion {
+function asVersion(v: KubeVersion | string): KubeVersion {
   return typeof v === 'string' ? parseKubeVersion(v) : v;
 }
 
 /**
- * Plan the flag changes for one upgrade step. Throws KUBELET_VERSION_SKEW / KUBELET_DOWNGRADE /
- * KUBELET_VERSION_PLACEHOLDER for a bad step, KUBELET_FLAGS_REFUSED (listing every offending flag
+ * Plan the flag changes for one upgrade step. Throws SKEW_TOO_LARGE / DOWNGRADE_REFUSED /
+ * VERSION_PLACEHOLDER for a bad step, KUBELET_FLAGS_REFUSED (listing every offending flag
  * and its override) when something has no safe migration, KUBELET_FLAG_SOURCE_UNEDITABLE when a
  * flag to change comes from a construct it cannot rewrite.
  */

@@ -39,7 +39,7 @@ import {
   type StepStatus,
   type UpgradeOptions,
 } from './types.ts';
-import { checkUpgradePath, parseKubeVersion } from './version.ts';
+import { checkUpgradePath, parseRealVersion } from '../../lib/knowledge/version.ts';
 
 /** What the state machine needs of the agent's configuration (agent/config.ts documents each option). */
 export type UpgradeAgentConfig = Pick<
@@ -252,7 +252,7 @@ export class UpgradeAgent {
       } catch (err) {
         throw new PreconditionError(Codes.KUBELET_VERSION_UNKNOWN, `cannot read the version of ${this.config.kubeletBinary}: ${toKipError(err).message}`, {}, { cause: err });
       }
-      parseKubeVersion(from, 'running kubelet version');
+      parseRealVersion(from, 'running kubelet version');
       return `the kubelet binary is ${from}`;
     });
     await run('upgrade-path', 'upgrade one minor version at a time; downgrade with Rollback', async () => {
@@ -261,7 +261,7 @@ export class UpgradeAgent {
       return `${from} -> ${target} is one step`;
     });
     await run('staged-binary', `stage the ${target} kubelet (kip stage)`, async () => {
-      parseKubeVersion(target, 'target version');
+      parseRealVersion(target, 'target version');
       staged = await this.deps.stage.get(target);
       if (!staged) throw new PreconditionError(Codes.NOT_STAGED, `no ${target} kubelet is staged on this node`, { version: target });
       return `${target} staged (sha256 ${staged.sha256})`;

@@ -11,7 +11,7 @@ import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
 import { TEMP_MARK, type FileSystem } from './fs.ts';
 import type { KubeletBinaryPort } from './ports.ts';
 import type { StagedBinaryInfo, StageMetadata, StageResult } from './types.ts';
-import { parseKubeVersion } from './version.ts';
+import { parseRealVersion } from '../../lib/knowledge/version.ts';
 
 export const MAX_BINARY_BYTES = 1 << 30;
 
@@ -39,7 +39,7 @@ function isMetaFile(v: unknown): v is MetaFile {
 }
 
 export function validateStageMetadata(meta: StageMetadata): void {
-  parseKubeVersion(meta.version, 'staged binary version');
+  parseRealVersion(meta.version, 'staged binary version');
   if (!/^[0-9a-f]{64}$/.test(meta.sha256)) {
     throw new InvalidInputError(Codes.STAGE_BAD_METADATA, 'sha256 must be 64 lower-case hex digits', { sha256: meta.sha256 });
   }

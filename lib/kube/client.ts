@@ -16,6 +16,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { KipError } from '../errors.ts';
+import { parseKubeVersion } from '../knowledge/version.ts';
 
 export type KubePatchType = 'merge' | 'json' | 'strategic';
 
@@ -160,8 +161,8 @@ export class KubeClient {
 
   async getVersion(): Promise<ServerVersionInfo> {
     const v = await this.call('get version', {}, () => this.versionApi.getCode());
-    const m = /^v(\d+)\.(\d+)\./.exec(v.gitVersion);
-    return { gitVersion: v.gitVersion, major: Number(m?.[1] ?? v.major), minor: Number(m?.[2] ?? String(v.minor).replace(/\D/g, '')) };
+    const parsed = parseKubeVersion(v.gitVersion, 'the apiserver\'s gitVersion');
+    return { gitVersion: v.gitVersion, major: parsed.major, minor: parsed.minor };
   }
 
   async listNodes(options: ListOptions = {}): Promise<V1Node[]> {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   KubeletFlagMigrationRefusedError,
   KubeletFlagSourceError,
-  KubeletVersionSkewError,
   planFlagMigration,
   REMOVED_FEATURE_GATES,
   REMOVED_FLAGS,
@@ -10,6 +9,7 @@ import {
   type FlagMigrationInput,
   type RemovedFlag,
 } from '../../agent/kubelet/index.ts';
+import { VersionSkewError } from '../../lib/knowledge/version.ts';
 import { DEFAULT, DEFAULT_PATH, DROPIN, DROPIN_PATH, KUBEADM_FLAGS, KUBEADM_FLAGS_PATH, kubeadmInput, literalInput } from '../fixtures/kubelet/kubeadm-1.10.ts';
 
 const prev = (minor: string): string => `v1.${Number(minor.split('.')[1]) - 1}.9`;
@@ -88,7 +88,7 @@ describe('planFlagMigration on a kubeadm node', () => {
   });
 
   it('refuses to skip a minor version', () => {
-    expect(() => planFlagMigration({ ...kubeadmInput(), from: 'v1.10.13', to: 'v1.12.0' })).toThrow(KubeletVersionSkewError);
+    expect(() => planFlagMigration({ ...kubeadmInput(), from: 'v1.10.13', to: 'v1.12.0' })).toThrow(VersionSkewError);
   });
 
   it('lists every offending flag in one refusal, each with its override and citation', () => {

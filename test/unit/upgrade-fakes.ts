@@ -14,7 +14,6 @@ import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
 import type { WorkloadPort, FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
-import { versionFromOutput } from '../../agent/upgrade/version.ts';
 
 export const SKIP = '/tmp/cache.version.save';
 export const BIN = '/usr/bin/kubelet';
@@ -121,7 +120,8 @@ export class FakeNode {
 /** Reads the version the fake binary prints, like `--version` would. */
 export const fakeKubeletBinary: KubeletBinaryPort = {
   version: async (p) => {
-    const v = versionFromOutput(await readFile(p, 'utf8'));
+    // The fake binary is a script whose text holds the line it would print.
+    const v = /Kubernetes\s+(v\S+)/.exec(await readFile(p, 'utf8'))?.[1];
     if (!v) throw new InvalidInputError('KUBELET_VERSION_UNREADABLE', `${p} prints no version`);
     return v;
   },

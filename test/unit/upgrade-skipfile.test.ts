@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatSkipFile, parseSkipFile } from '../../agent/upgrade/skipfile.ts';
-import { checkUpgradePath, isPlaceholderVersion, parseKubeVersion, versionFromOutput } from '../../agent/upgrade/version.ts';
+import { checkUpgradePath, isPlaceholderVersion, parseRealVersion, versionInOutput } from '../../lib/knowledge/version.ts';
 
 describe('skip file', () => {
   it('formats without a trailing newline', () => {
@@ -27,12 +27,12 @@ describe('skip file', () => {
 
 describe('versions', () => {
   it('parses kubelet --version output', () => {
-    expect(versionFromOutput('Kubernetes v1.10.13\n')).toBe('v1.10.13');
-    expect(versionFromOutput('nothing')).toBeUndefined();
+    expect(versionInOutput('Kubernetes v1.10.13\n')).toBe('v1.10.13');
+    expect(versionInOutput('nothing')).toBeUndefined();
   });
   it('recognises the placeholder of unstamped builds', () => {
     expect(isPlaceholderVersion('v0.0.0-master+$Format:%h$')).toBe(true);
-    expect(() => parseKubeVersion('v0.0.0-master+$Format:%h$')).toThrow(/placeholder/);
+    expect(() => parseRealVersion('v0.0.0-master+$Format:%h$')).toThrow(/placeholder/);
   });
   it.each([
     ['v1.10.13', 'v1.11.10', ''],

@@ -9,6 +9,7 @@
  * - 1.31 on: only name and image, marshalled as a map (kubernetes PR #124220, released in v1.31.0,
  *   `pickFieldsToHash` in pkg/kubelet/container/helpers.go).
  */
+import { parseMinor } from '../version.ts';
 import { UnsupportedKubeVersionError } from './errors.ts';
 import { schemaVersions } from './schema.ts';
 
@@ -23,8 +24,12 @@ export function supportedVersions(): readonly string[] {
 
 /** Normalizes "1.17", "v1.17", "v1.17.17", "1.17.3-gke.1" to the minor "1.17"; refuses others. */
 export function normalizeKubeVersion(version: string): string {
-  const m = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$/.exec(version.trim());
-  const minor = m ? `${Number(m[1])}.${Number(m[2])}` : undefined;
+  let minor: string | undefined;
+  try {
+    minor = parseMinor(version).key;
+  } catch {
+    minor = undefined;
+  }
   if (!minor || !supportedVersions().includes(minor)) throw new UnsupportedKubeVersionError(version, supportedVersions());
   return minor;
 }

@@ -15,7 +15,7 @@
  * Runs as root (nspawn); not part of `npm test`.
  */
 import { loadavg } from 'node:os';
-import { bootAgentNode, sha256, standInKubelet, type AgentNode } from '../test/harness/agent-node.ts';
+import { bootAgentNode, sha256, standInKubelet, type AgentNode } from '../scripts/nspawn/agent-node.ts';
 import type { StepEvent } from '../coordinator/fleet/client.ts';
 import { BenchDataError, cpuPercent, median, memoryKiB, percentile, swapTiming, type SwapTiming } from './agent-stats.ts';
 

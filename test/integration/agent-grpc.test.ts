@@ -17,7 +17,7 @@ import { AgentConnection, type StepEvent } from '../../coordinator/fleet/client.
 import { AgentCallError } from '../../coordinator/fleet/errors.ts';
 import type { UpgradeAgent } from '../../agent/upgrade/agent.ts';
 import { fakeBinary, makeHarness, sha256, type Harness } from '../unit/upgrade-fakes.ts';
-import { makeTestPki, type TestPki } from './agent-pki.ts';
+import { makeTestPki, type TestPki } from '../../scripts/nspawn/test-pki.ts';
 
 let tmp: string;
 let pki: TestPki;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NspawnNode } from '../../scripts/nspawn/index.ts';
 import type { AgentConnection, RunState, StepEvent } from '../../coordinator/fleet/client.ts';
-import { bootAgentNode, sha256, standInKubelet as standIn, type AgentNode, type NodeFacts } from '../harness/agent-node.ts';
+import { bootAgentNode, sha256, standInKubelet as standIn, type AgentNode, type NodeFacts } from '../../scripts/nspawn/agent-node.ts';
 import { FORWARD_STEPS } from '../../agent/upgrade/types.ts';
 
 const OLD = 'v1.10.13';

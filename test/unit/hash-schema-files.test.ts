@@ -7,6 +7,6 @@ describe('lib/knowledge/hash/schema-files.ts', () => {
     const dir = new URL('../../lib/knowledge/hash/schemas/', import.meta.url);
     const onDisk = (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)).sort();
     expect(Object.keys(SCHEMAS).sort()).toEqual(onDisk);
-    for (const [minor, file] of Object.entries(SCHEMAS)) expect(file.kubeVersion).toBe(minor);
+    for (const [minor, file] of Object.entries(SCHEMAS)) expect((file as { kubeVersion: string }).kubeVersion).toBe(minor);
   });
 });

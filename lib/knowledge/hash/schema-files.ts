@@ -3,7 +3,6 @@
  * into one artifact. Add a line here when scripts/hash-schema/extract.ts writes a new minor; a unit test
  * checks that every schemas/*.json file is listed here.
  */
-import type { SchemaFile } from './schema.ts';
 import s1_10 from './schemas/1.10.json' with { type: 'json' };
 import s1_11 from './schemas/1.11.json' with { type: 'json' };
 import s1_12 from './schemas/1.12.json' with { type: 'json' };
@@ -32,32 +31,33 @@ import s1_34 from './schemas/1.34.json' with { type: 'json' };
 import s1_35 from './schemas/1.35.json' with { type: 'json' };
 import s1_36 from './schemas/1.36.json' with { type: 'json' };
 
-export const SCHEMAS: Readonly<Record<string, SchemaFile>> = {
-  '1.10': s1_10 as SchemaFile,
-  '1.11': s1_11 as SchemaFile,
-  '1.12': s1_12 as SchemaFile,
-  '1.13': s1_13 as SchemaFile,
-  '1.14': s1_14 as SchemaFile,
-  '1.15': s1_15 as SchemaFile,
-  '1.16': s1_16 as SchemaFile,
-  '1.17': s1_17 as SchemaFile,
-  '1.18': s1_18 as SchemaFile,
-  '1.19': s1_19 as SchemaFile,
-  '1.20': s1_20 as SchemaFile,
-  '1.21': s1_21 as SchemaFile,
-  '1.22': s1_22 as SchemaFile,
-  '1.23': s1_23 as SchemaFile,
-  '1.24': s1_24 as SchemaFile,
-  '1.25': s1_25 as SchemaFile,
-  '1.26': s1_26 as SchemaFile,
-  '1.27': s1_27 as SchemaFile,
-  '1.28': s1_28 as SchemaFile,
-  '1.29': s1_29 as SchemaFile,
-  '1.30': s1_30 as SchemaFile,
-  '1.31': s1_31 as SchemaFile,
-  '1.32': s1_32 as SchemaFile,
-  '1.33': s1_33 as SchemaFile,
-  '1.34': s1_34 as SchemaFile,
-  '1.35': s1_35 as SchemaFile,
-  '1.36': s1_36 as SchemaFile,
+/** Raw JSON per minor; schema.ts gives it its type (SchemaFile) so the two modules do not import each other. */
+export const SCHEMAS: Readonly<Record<string, unknown>> = {
+  '1.10': s1_10,
+  '1.11': s1_11,
+  '1.12': s1_12,
+  '1.13': s1_13,
+  '1.14': s1_14,
+  '1.15': s1_15,
+  '1.16': s1_16,
+  '1.17': s1_17,
+  '1.18': s1_18,
+  '1.19': s1_19,
+  '1.20': s1_20,
+  '1.21': s1_21,
+  '1.22': s1_22,
+  '1.23': s1_23,
+  '1.24': s1_24,
+  '1.25': s1_25,
+  '1.26': s1_26,
+  '1.27': s1_27,
+  '1.28': s1_28,
+  '1.29': s1_29,
+  '1.30': s1_30,
+  '1.31': s1_31,
+  '1.32': s1_32,
+  '1.33': s1_33,
+  '1.34': s1_34,
+  '1.35': s1_35,
+  '1.36': s1_36,
 };

@@ -43,7 +43,7 @@ export function compareMinor(a: string, b: string): number {
 export function loadSchemaFile(minor: string): SchemaFile {
   const file = SCHEMAS[minor];
   if (!file) throw new SchemaError(`no schema for Kubernetes ${minor}`);
-  return file;
+  return file as SchemaFile;
 }
 
 export function compileSchema(schema: SchemaFile): GoStruct {

@@ -13,9 +13,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bootNode, ensureBaseImage, type NspawnNode } from '../../scripts/nspawn/index.ts';
+import { bootNode, ensureBaseImage, type NspawnNode } from './index.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
-import { makeTestPki, type TestPki } from '../integration/agent-pki.ts';
+import { makeTestPki, type TestPki } from './test-pki.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
 /** The skip file's default path (the upstream patch's). */

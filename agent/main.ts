@@ -16,7 +16,7 @@ import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
 import { createCriClient } from './runtime/cri.ts';
-import { kubeRestFromKubeconfig } from '../lib/kube/raw.ts';
+import { kubeRestFromKubeconfig, listNodePods } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -88,10 +88,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; close: () => void }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
   const cri = createCriClient({ address: config.criEndpoint, logger });
-  const selector = encodeURIComponent(`spec.nodeName=${config.nodeName}`);
   return {
     port: {
-      listNodePods: async () => (await rest.get(`/api/v1/pods?fieldSelector=${selector}`)).node,
+      listNodePods: async () => (await listNodePods(rest, config.nodeName)).node,
       listContainers: () => cri.listContainers(),
     },
     close: () => cri.close(),

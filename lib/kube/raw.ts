@@ -69,3 +69,16 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
     },
   };
 }
+
+/** The path of the pods bound to one node, as the kubelet itself lists them. */
+export function nodePodsPath(nodeName: string): string {
+  return `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${nodeName}`)}`;
+}
+
+/**
+ * The raw PodList of the pods bound to `nodeName`, byte for byte as the apiserver serves it (the
+ * hash engine needs the exact JSON), with its plain-object parse.
+ */
+export async function listNodePods(rest: KubeRest, nodeName: string): Promise<{ value: unknown; node: JsonNode }> {
+  return rest.get(nodePodsPath(nodeName));
+}

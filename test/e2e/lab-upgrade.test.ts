@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execaExec, type ExecResult } from '../../lib/exec.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
-import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
+import { kubeRestFromKubeconfig, listNodePods } from '../../lib/kube/raw.ts';
 import { upgradeNode } from '../../coordinator/rollout/node-upgrade.ts';
 import { createCriClient } from '../../agent/runtime/cri.ts';
 import { checkConsistency } from '../../agent/watch/consistency.ts';
@@ -111,7 +111,7 @@ describe(`kubelet upgrades ${FROM} -> ${TO} in the lab`, () => {
     const cri = createCriClient({ address: `unix://${w2.containerd!.socket}` });
     const rest = await kubeRestFromKubeconfig(s.kubeconfig!);
     try {
-      const podList = (await rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent('spec.nodeName=worker-2')}`)).node;
+      const podList = (await listNodePods(rest, 'worker-2')).node;
       const changing = checkConsistency(podList, await cri.listContainers(), TO).stale.length;
       expect(changing).toBeGreaterThan(0);
       const before = await settledPods();

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock.ts';
 import { KipError } from './errors.ts';
 
 export interface WaitOptions {
@@ -5,6 +6,8 @@ export interface WaitOptions {
   readonly intervalMs?: number;
   /** More to say when it times out (a log tail, say), computed only then. */
   readonly context?: () => string | Promise<string>;
+  /** Time comes from here (tests pass a FakeClock); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -12,7 +15,8 @@ export interface WaitOptions {
  * timeoutMs. An error from check() is remembered (and reported on timeout), not fatal.
  */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, opts: WaitOptions): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const clock = opts.clock ?? systemClock;
+  const deadline = clock.now() + opts.timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
@@ -21,11 +25,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() >= deadline) {
+    if (clock.now() >= deadline) {
       const last = lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
       const context = opts.context ? `\n${await opts.context()}` : '';
       throw new KipError('WAIT_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for ${what}${last}${context}`, { what }, { cause: lastError });
     }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+    await clock.sleep(opts.intervalMs ?? 100);
   }
 }

@@ -41,6 +41,8 @@ export class UpgradeAgent {
   /** The run this process is driving, or reserving (being checked before it starts). */
   private activeRunId: string | undefined;
   private driving: Promise<void> = Promise.resolve();
+  /** Begin calls in flight by run id: a second call for the same id waits for the first. */
+  private readonly beginning = new Map<string, Promise<RunRecord>>();
 
   constructor(
     private readonly config: UpgradeAgentConfig,
@@ -163,20 +165,56 @@ export class UpgradeAgent {
   /**
    * Starts the run, or returns the existing record when this run id is known (re-attach: the
    * caller then follows `events`). Throws before changing anything when a check fails.
+   *
+   * The one-run check and the claim are one step: the claim is taken synchronously, before the
+   * first await, so two calls in one tick cannot both pass (issue 8, defects 4 and 10). A second
+   * call for a run id that is being begun waits for the first and gets its answer: one driver.
    */
-  async begin(req: UpgradeRequest): Promise<RunRecord> {
-    validateRunId(req.runId);
-    const existing = await this.log.find(req.runId);
-    if (existing) {
-      if (existing.toVersion !== req.targetVersion) {
-        throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades to ${existing.toVersion}, not ${req.targetVersion}`, { runId: req.runId });
-      }
-      return existing;
+  begin(req: UpgradeRequest): Promise<RunRecord> {
+    try {
+      validateRunId(req.runId);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    await this.assertNoActiveRun();
-    this.activeRunId = req.runId;
+    const pending = this.beginning.get(req.runId);
+    if (pending) return pending.then((rec) => this.sameRun(rec, req));
+    const known = this.log.cached(req.runId);
+    if (known) {
+      try {
+        return Promise.resolve(this.sameRun(known, req));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const claimed = this.activeRunId === undefined;
+    if (claimed) this.activeRunId = req.runId;
+    const p = this.beginClaimed(req, claimed);
+    this.beginning.set(req.runId, p);
+    const forget = (): void => {
+      this.beginning.delete(req.runId);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private sameRun(existing: RunRecord, req: UpgradeRequest): RunRecord {
+    if (existing.toVersion !== req.targetVersion) {
+      throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades to ${existing.toVersion}, not ${req.targetVersion}`, { runId: req.runId });
+    }
+    return existing;
+  }
+
+  private async beginClaimed(req: UpgradeRequest, claimed: boolean): Promise<RunRecord> {
     let started = false;
     try {
+      const existing = await this.log.find(req.runId);
+      if (existing) return this.sameRun(existing, req);
+      const holder = this.activeRunId;
+      if (!claimed && holder !== undefined) {
+        throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${holder} is in progress on this node`, { runId: holder });
+      }
+      // A run of an earlier process that recovery has not finished (journaled, not terminal).
+      await this.assertNoActiveRun(req.runId);
       const options: UpgradeOptions = {
         verifyTimeoutMs: req.verifyTimeoutMs && req.verifyTimeoutMs > 0 ? req.verifyTimeoutMs : this.config.verifyTimeoutMs,
         allowDroppedFlags: [...(req.allowDroppedFlags ?? [])],
@@ -204,6 +242,8 @@ export class UpgradeAgent {
         journalTail: [],
         flagNotes: [],
       };
+      // Saved before it is marked current; a crash between the two leaves a run that recovery
+      // finds by listing the journal (defect 7), not by current-run.
       await this.log.save(rec);
       await this.log.store.setCurrent(rec.runId);
       this.logger.info({ runId: rec.runId, from, to: rec.toVersion }, 'upgrade run started');
@@ -211,7 +251,7 @@ export class UpgradeAgent {
       started = true;
       return rec;
     } finally {
-      if (!started) this.activeRunId = undefined;
+      if (claimed && !started) this.activeRunId = undefined;
     }
   }
 

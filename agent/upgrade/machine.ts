@@ -6,7 +6,7 @@
 import type { Logger } from '../../lib/logger.ts';
 import type { ComponentSpec } from './component.ts';
 import type { UpgradeAgentDeps } from './config.ts';
-import type { KipError } from './errors.ts';
+import { Codes, type KipError } from './errors.ts';
 import { toKipError } from './kip-error.ts';
 import type { RunLog } from './run-log.ts';
 import { STEP_BODIES, type StepContext } from './steps/index.ts';
@@ -111,11 +111,7 @@ export class Machine {
       this.logger.info({ runId, phase: rec.phase, errorCode: rec.errorCode }, 'run finished');
     } catch (err) {
       // Journaling itself failed (disk full, state dir gone): a component must run whatever happens.
-      this.logger.error({ err, runId }, `run aborted: cannot journal; making sure the ${this.component.name} runs`);
-      await this.ensureStarted();
-      const cur = this.log.cached(runId);
-      const k = toKipError(err);
-      if (cur) this.log.remember({ ...cur, phase: 'RUN_FAILED', errorCode: k.code, errorMessage: k.message });
+      await this.abandon(runId, err);
     } finally {
       this.deps.stage.markInUse(rec.toVersion, false);
     }
@@ -152,13 +148,41 @@ export class Machine {
     }
   }
 
+  /**
+   * The journal cannot be written: start the unit with whatever binary is on disk (the binary
+   * path is always one whole binary), then end the run in memory and tell its followers why.
+   * Nothing here waits on a write that can fail (issue 8, defect 5).
+   */
+  async abandon(runId: string, err: unknown): Promise<void> {
+    const k = toKipError(err);
+    this.logger.error({ err: k, runId }, `cannot journal the run; starting the ${this.component.name} on disk`);
+    const started = await this.ensureStarted();
+    const cur = this.log.cached(runId);
+    if (!cur) return;
+    const message = `cannot write the run journal (${k.message}); ${started ? `started the ${this.component.name} on disk` : `could not start the ${this.component.name} on disk either`}: the node needs an operator`;
+    const ev: StepEvent = {
+      runId,
+      seq: cur.events.length + 1,
+      step: cur.step,
+      status: 'STEP_FAILED',
+      message,
+      atUnixMs: this.now(),
+      phase: 'RUN_FAILED',
+      errorCode: Codes.JOURNAL_UNWRITABLE,
+      journalTail: [],
+    };
+    this.log.endInMemory({ ...cur, phase: 'RUN_FAILED', stepStatus: 'STEP_FAILED', errorCode: Codes.JOURNAL_UNWRITABLE, errorMessage: message, finishedAtMs: ev.atUnixMs, events: [...cur.events, ev] }, ev);
+  }
+
   /** Starts the unit with whatever binary is on disk; never throws (it is the last resort). */
-  async ensureStarted(): Promise<void> {
+  async ensureStarted(): Promise<boolean> {
     try {
       await this.deps.systemd.daemonReload();
       await this.deps.systemd.start(this.component.unit);
+      return true;
     } catch (err) {
       this.logger.error({ err }, `could not start ${this.component.unit}`);
+      return false;
     }
   }
 }

@@ -68,6 +68,12 @@ export class RunStore {
     await this.fs.writeAtomic(this.runFile(record.runId), `${JSON.stringify(record, null, 1)}\n`);
   }
 
+  /** Every run id with a journal file (temp files of an interrupted write are not runs). */
+  async listIds(): Promise<string[]> {
+    const names = await this.fs.list(path.join(this.stateDir, 'runs'));
+    return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -'.json'.length));
+  }
+
   async currentId(): Promise<string | undefined> {
     const raw = await this.fs.readText(path.join(this.stateDir, 'current-run'));
     const id = raw?.trim();

@@ -14,7 +14,8 @@ export const ROLLBACK_STEPS = ['ROLLBACK_STOP', 'ROLLBACK_RESTORE', 'ROLLBACK_ST
 export type ForwardStep = (typeof FORWARD_STEPS)[number];
 export type RollbackStep = (typeof ROLLBACK_STEPS)[number];
 export type Step = ForwardStep | RollbackStep | 'DONE' | 'ROLLED_BACK';
-export const ALL_ACTING_STEPS: readonly (ForwardStep | RollbackStep)[] = [...FORWARD_STEPS, ...ROLLBACK_STEPS];
+export type ActingStep = ForwardStep | RollbackStep;
+export const ALL_ACTING_STEPS: readonly ActingStep[] = [...FORWARD_STEPS, ...ROLLBACK_STEPS];
 
 export type StepStatus = 'STEP_STARTED' | 'STEP_DONE' | 'STEP_FAILED';
 export type RunPhase = 'RUN_RUNNING' | 'RUN_SUCCEEDED' | 'RUN_ROLLING_BACK' | 'RUN_ROLLED_BACK' | 'RUN_FAILED';
@@ -33,7 +34,16 @@ export interface StepEvent {
   readonly phase: RunPhase;
   readonly errorCode: string;
   readonly journalTail: readonly string[];
+  /** On VERIFY / ROLLBACK_VERIFY done: when the component first answered healthy (unix ms). */
+  readonly firstHealthyAtUnixMs?: number;
+  /** On VERIFY / ROLLBACK_VERIFY done: the verified main PID of the component's unit. */
+  readonly mainPid?: number;
+  /** On VERIFY / ROLLBACK_VERIFY done: stop step started -> first healthy, on the agent's clock. */
+  readonly downtimeMs?: number;
 }
+
+/** Typed facts a step reports with its STEP_DONE event (callers read these, never the message). */
+export type StepFacts = Partial<Pick<StepEvent, 'firstHealthyAtUnixMs' | 'mainPid' | 'downtimeMs'>>;
 
 /** One file captured by the backup step (a node path, i.e. without the root prefix). */
 export interface BackupEntry {

@@ -29,12 +29,10 @@ export async function upgradeNode(node: string, agent: NodeAgent, req: UpgradeRe
     onEvent(e);
   }
   const last = events[events.length - 1];
-  const stoppedAt = events.find((e) => e.step === 'STOP_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs;
-  // VERIFY ends after the stability window; the kubelet was back at its first healthy answer,
-  // which the agent states in the VERIFY message ("first healthy at <unix ms>").
-  const verify = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
-  const firstHealthy = /first healthy at (\d+)/.exec(verify?.message ?? '')?.[1];
-  const verifiedAt = firstHealthy !== undefined ? Number(firstHealthy) : undefined;
+  // The agent states the downtime (its stop step's start -> the new kubelet's first healthy
+  // answer, on its own clock) as a field of the VERIFY done event; 0 means it has none.
+  const verify = [...events].reverse().find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
+  const downtime = verify && verify.firstHealthyAtUnixMs > 0 ? Number(verify.downtimeMs) : undefined;
   const phase = last?.phase;
   const outcome = phase === 'RUN_SUCCEEDED' ? 'succeeded' : phase === 'RUN_ROLLED_BACK' ? 'rolled-back' : 'failed';
   const failure = [...events].reverse().find((e) => e.status === 'STEP_FAILED');
@@ -43,7 +41,7 @@ export async function upgradeNode(node: string, agent: NodeAgent, req: UpgradeRe
     runId: req.runId ?? '',
     targetVersion: req.targetVersion ?? '',
     outcome,
-    kubeletDowntimeMs: stoppedAt !== undefined && verifiedAt !== undefined ? Number(verifiedAt) - Number(stoppedAt) : undefined,
+    kubeletDowntimeMs: downtime,
     errorCode: failure?.errorCode ?? last?.errorCode ?? '',
     message: failure?.message ?? last?.message ?? (events.length === 0 ? 'the agent sent no events' : ''),
     journalTail: failure?.journalTail ?? [],

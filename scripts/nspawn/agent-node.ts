@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { waitFor as poll } from '../../lib/poll.ts';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -149,7 +149,11 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const [agentPort, healthzPort] = [await freePort(), await freePort()];
     const pki = await makeTestPki(path.join(tmp, 'pki'));
     const base = await ensureBaseImage();
-    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: [{ host: REPO }] });
+    // In a git worktree node_modules is a symlink to another checkout: bind its target too, at
+    // the same path, or the agent inside the node cannot load its packages.
+    const modules = await realpath(path.join(REPO, 'node_modules'));
+    const binds = modules.startsWith(`${REPO}/`) ? [{ host: REPO }] : [{ host: REPO }, { host: modules }];
+    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: binds });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;

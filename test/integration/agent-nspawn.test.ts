@@ -86,7 +86,7 @@ async function assertBackupsConsistent(runId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  an = await bootAgentNode({ name: 'kip-agent-it', kubeletVersion: OLD, stableMs: 1500, pollMs: 50, verifyTimeoutMs: 30_000, logLevel: 'debug' });
+  an = await bootAgentNode({ name: `kip-agent-it-${process.pid}`, kubeletVersion: OLD, stableMs: 1500, pollMs: 50, verifyTimeoutMs: 30_000, logLevel: 'debug' });
   ({ client, healthzPort } = an);
   expect(sha256(an.oldBinary)).toBe(sha256(oldBin));
   const staged = await client.stageBinary({ version: NEW, sha256: sha256(newBin), size: newBin.length }, newBin);
@@ -114,8 +114,11 @@ describe('kip-agent in a real systemd node', () => {
     timings.stopToStartedMs = at('START_KUBELET', 'STEP_DONE') - at('STOP_KUBELET', 'STEP_STARTED');
     // Downtime: stop -> first healthy answer of the new kubelet, against the stand-in's own restart.
     const verifyDone = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
-    const firstHealthy = Number(/first healthy at (\d+)/.exec(verifyDone?.message ?? '')?.[1] ?? 0);
+    const firstHealthy = Number(verifyDone?.firstHealthyAtUnixMs ?? 0);
     timings.downtimeMs = firstHealthy - at('STOP_KUBELET', 'STEP_STARTED');
+    // The agent's own downtime field says the same, and names the PID it verified.
+    expect(Number(verifyDone?.downtimeMs)).toBe(timings.downtimeMs);
+    expect(verifyDone?.mainPid).toBeGreaterThan(0);
     expect(timings.downtimeMs).toBeGreaterThan(0);
     const own = await sh(
       `python3 -c 'import subprocess,time,urllib.request\nt=time.time()\nsubprocess.run(["systemctl","restart","kubelet.service"],check=True)\nwhile True:\n  try:\n    urllib.request.urlopen("http://127.0.0.1:${healthzPort}/healthz",timeout=1).read();break\n  except Exception:\n    time.sleep(0.01)\nprint(int((time.time()-t)*1000))'`,

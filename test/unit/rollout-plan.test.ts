@@ -29,7 +29,7 @@ describe('node batches', () => {
 });
 
 function ev(step: string, status: string, at: number, phase = 'RUN_RUNNING', extra: Partial<StepEvent> = {}): StepEvent {
-  return { runId: 'r1', seq: at, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], ...extra };
+  return { runId: 'r1', seq: at, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, ...extra };
 }
 
 describe('upgradeNode', () => {
@@ -38,7 +38,7 @@ describe('upgradeNode', () => {
   it('reports success and the kubelet downtime from the agent\'s timestamps', async () => {
     const r = await upgradeNode('w1', agentOf([
       ev('STOP_KUBELET', 'STEP_STARTED', 1000), ev('STOP_KUBELET', 'STEP_DONE', 1100), ev('START_KUBELET', 'STEP_DONE', 1300),
-      ev('VERIFY', 'STEP_DONE', 11750, 'RUN_RUNNING', { message: 'v1.11.10 active and healthy for 10000 ms (pid 7); first healthy at 1750' }), ev('DONE', 'STEP_DONE', 11760, 'RUN_SUCCEEDED'),
+      ev('VERIFY', 'STEP_DONE', 11750, 'RUN_RUNNING', { message: 'v1.11.10 active and healthy for 10000 ms (pid 7)', firstHealthyAtUnixMs: 1750, mainPid: 7, downtimeMs: 750 }), ev('DONE', 'STEP_DONE', 11760, 'RUN_SUCCEEDED'),
     ]), { runId: 'r1', targetVersion: 'v1.11.10' });
     expect(r).toMatchObject({ outcome: 'succeeded', kubeletDowntimeMs: 750, node: 'w1' });
   });

@@ -58,6 +58,19 @@ describe('upgrade state machine: the happy path', () => {
     expect(h.node.reloads).toBe(0);
   });
 
+  it('states first healthy time, verified pid and downtime as typed fields of the VERIFY done event', async () => {
+    h = await makeHarness();
+    const { events } = await upgradeOnce(h);
+    const verify = events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE');
+    const stop = events.find((e) => e.step === 'STOP_KUBELET' && e.status === 'STEP_STARTED');
+    expect(verify?.mainPid).toBe(h.node.pid);
+    expect(verify?.firstHealthyAtUnixMs).toBeGreaterThanOrEqual(stop?.atUnixMs ?? Infinity);
+    expect(verify?.firstHealthyAtUnixMs).toBeLessThanOrEqual(verify?.atUnixMs ?? 0);
+    expect(verify?.downtimeMs).toBe((verify?.firstHealthyAtUnixMs ?? 0) - (stop?.atUnixMs ?? 0));
+    // only the verify step states them
+    expect(events.filter((e) => e.firstHealthyAtUnixMs !== undefined).map((e) => e.step)).toEqual(['VERIFY']);
+  });
+
   it('reloads systemd before starting when a unit file or drop-in changed', async () => {
     h = await makeHarness();
     h.node.needDaemonReload = true;

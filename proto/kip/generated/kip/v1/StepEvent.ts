@@ -15,6 +15,9 @@ export interface StepEvent {
   'phase'?: (_kip_v1_RunPhase);
   'errorCode'?: (string);
   'journalTail'?: (string)[];
+  'firstHealthyAtUnixMs'?: (number | string | Long);
+  'mainPid'?: (number);
+  'downtimeMs'?: (number | string | Long);
 }
 
 export interface StepEvent__Output {
@@ -27,4 +30,7 @@ export interface StepEvent__Output {
   'phase': (_kip_v1_RunPhase__Output);
   'errorCode': (string);
   'journalTail': (string)[];
+  'firstHealthyAtUnixMs': (number);
+  'mainPid': (number);
+  'downtimeMs': (number);
 }

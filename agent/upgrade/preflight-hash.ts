@@ -1,0 +1,61 @@
+/**
+ * The hash self-check (kip's hash of each running container, as the running kubelet version
+ * computes it, equals its label) and the restart prediction for the target version.
+ */
+import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
+import type { ContainerInfo } from '../runtime/types.ts';
+import { checkConsistency } from '../watch/consistency.ts';
+import type { CheckList } from './checks.ts';
+import { PreconditionError } from './errors.ts';
+import type { WorkloadPort } from './ports.ts';
+import type { SkipFileInfo, StagedBinaryInfo } from './types.ts';
+
+/** Full versions of each minor from `oldest` to `newest` as the hash engine needs them (minors). */
+export function minorsBetween(oldest: string, newest: string): string[] {
+  const minor = (v: string): number => Number(/^v?1\.(\d+)/.exec(v)?.[1] ?? NaN);
+  const a = minor(oldest);
+  const b = minor(newest);
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) return [newest];
+  return Array.from({ length: b - a + 1 }, (_, i) => `1.${a + i}`);
+}
+
+export async function hashChecks(
+  list: CheckList,
+  workload: WorkloadPort,
+  skipFile: () => Promise<SkipFileInfo>,
+  from: string,
+  target: string,
+  staged: StagedBinaryInfo | undefined,
+  allowUnpatched: boolean,
+): Promise<void> {
+  let pods: JsonNode | undefined;
+  let containers: ContainerInfo[] = [];
+  await list.run('hash-self-check', 'report the mismatching containers to the kip developers: predictions for this node cannot be trusted', async () => {
+    if (!from) return { warn: 'skipped: the running kubelet version is unknown' };
+    [pods, containers] = await Promise.all([workload.listNodePods(), workload.listContainers()]);
+    const skip = await skipFile();
+    // Under a skip file, containers may still carry the hash of any version since the one it names.
+    const accepted = skip.present && skip.valid ? minorsBetween(skip.version, from) : [from];
+    // One check per accepted version; the last is the running version's (minorsBetween ends there).
+    const reports = accepted.map((v) => checkConsistency(pods!, containers, v));
+    const staleSets = reports.map((r) => new Set(r.stale.map((c) => c.containerId)));
+    const stale = new Set([...(staleSets[0] ?? [])].filter((id) => staleSets.every((set) => set.has(id))));
+    const report = reports[reports.length - 1]!;
+    if (stale.size > 0) {
+      const sample = report.stale.filter((c) => stale.has(c.containerId)).slice(0, 5).map((c) => `${c.pod}/${c.container} label ${c.label} != ${c.expected}`);
+      throw new PreconditionError('HASH_SELF_CHECK_FAILED', `${stale.size} of ${report.running} running containers carry a hash kip does not compute for ${accepted.join(' or ')}: ${sample.join('; ')}`, { count: stale.size });
+    }
+    return `kip's hash of all ${report.running} running containers matches their labels (${accepted.join(', ')})`;
+  });
+  await list.run('predicted-restarts', 'stage a patched kubelet so the skip file keeps these containers running', async () => {
+    if (!pods) return { warn: 'skipped: no workload data' };
+    const r = checkConsistency(pods, containers, target);
+    const n = r.stale.length;
+    if (n === 0) return `no running container changes hash at ${target}`;
+    const who = r.stale.slice(0, 5).map((c) => `${c.pod}/${c.container}`).join(', ');
+    if (staged?.patched) return `${n} of ${r.running} running containers change hash at ${target} (${who}${n > 5 ? ', ...' : ''}); the skip file keeps them running`;
+    const msg = `without the skip-file patch ${n} of ${r.running} running containers would restart at ${target}: ${who}${n > 5 ? ', ...' : ''}`;
+    if (allowUnpatched || !staged) return { warn: msg };
+    throw new PreconditionError('RESTARTS_PREDICTED', msg, { count: n });
+  });
+}

@@ -81,22 +81,37 @@ function forLog(v: unknown): unknown {
   return v;
 }
 
-/** One at a time: the check-and-claim of a run must not interleave with another (defect 10). */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
+/**
+ * At most `n` at a time; the rest wait their turn. With n = 1 the check-and-claim of a run cannot
+ * interleave with another (defect 10: two same-tick Upgrade calls started two drivers).
+ */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
   }
 }
+
+/** Concurrent Preflight calls (each runs binaries and systemctl): the rest wait. */
+export const PREFLIGHT_CONCURRENCY = 2;
 
 export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, options: HandlerOptions = {}): AgentHandlers {
   const log = logger.child({ component: 'grpc' });
   const clock = options.clock ?? systemClock;
   const idleMs = options.stageIdleTimeoutMs ?? 60_000;
   const nodeView = new SingleFlight(() => agent.nodeInfo(), options.nodeInfoCacheMs ?? 1_000, clock);
-  const claims = new Serial();
+  const claims = new Limiter(1);
+  const preflights = new Limiter(PREFLIGHT_CONCURRENCY);
 
   /** Logs a failure and replies; nothing here may throw (a throw here used to end the process). */
   const fail = (caller: Caller, err: unknown, reply: (e: grpc.ServiceError) => void) => {
@@ -150,7 +165,7 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
     Preflight: unary('Preflight', true, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) => {
       checkLength('target_version', req.targetVersion, MAX_VERSION_CHARS);
       checkList('allow_dropped_flags', req.allowDroppedFlags);
-      const r = await agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched });
+      const r = await preflights.run(() => agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched }));
       return { ...r, checks: [...r.checks] };
     }),
     Rollback: unary('Rollback', true, async (req: { runId: string }) => {

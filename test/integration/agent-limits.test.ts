@@ -36,12 +36,20 @@ let server: RunningServer;
 let client: AgentConnection;
 let rawClient: AgentClient;
 let spawns = 0;
+let inFlight = 0;
+let maxInFlight = 0;
 const logLines: Record<string, unknown>[] = [];
 const QUOTA = 4 * fakeBinary('v1.11.10').length;
 
-const counting = (exec: Exec): Exec => (command, args, options) => {
+const counting = (exec: Exec): Exec => async (command, args, options) => {
   spawns += 1;
-  return exec(command, args, options);
+  inFlight += 1;
+  maxInFlight = Math.max(maxInFlight, inFlight);
+  try {
+    return await exec(command, args, options);
+  } finally {
+    inFlight -= 1;
+  }
 };
 
 beforeAll(async () => {
@@ -97,6 +105,14 @@ describe('kip-agent limits', () => {
     const all = await Promise.all(Array.from({ length: 500 }, () => client.getNode()));
     expect(all.every((n) => n.kubeletVersion === 'v1.10.13')).toBe(true);
     expect(spawns).toBeLessThanOrEqual(2);
+  }, 60_000);
+
+  it('100 concurrent Preflight calls run at most 2 at a time (9fc2631: all at once)', async () => {
+    maxInFlight = 0;
+    const all = await Promise.all(Array.from({ length: 100 }, () => client.preflight({ targetVersion: 'v1.11.10' })));
+    expect(all.every((r) => r.currentVersion === 'v1.10.13')).toBe(true);
+    expect(maxInFlight).toBeGreaterThan(0);
+    expect(maxInFlight).toBeLessThanOrEqual(2);
   }, 60_000);
 
   it('ends a StageBinary stream that goes silent, with a kip code, and removes its temp file (9fc2631: held open)', async () => {

@@ -182,6 +182,15 @@ describe('kip-agent against hostile input (its own process)', () => {
     expect(childExit).toBeUndefined();
   }, 180_000);
 
+  it('survives a staged binary whose --version prints non-ASCII text, with no hostile client at all', async () => {
+    for (const bin of [Buffer.from('#!/bin/sh\necho "Kubernetes v1.11.10 caf\u00e9"\n'), Buffer.from('#!/bin/sh\nprintf "\\377\\376 Kubernetes v1.11.10"\nexit 1\n')]) {
+      const o = await call('StageBinary', [bytesField(1, Buffer.concat([bytesField(1, 'v1.11.10'), bytesField(2, sha256(bin)), intField(3, bin.length)])), bytesField(2, bin)]);
+      expect(o).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, kipCode: 'STAGE_VERSION_UNREADABLE' });
+      expect((await call('GetNode', [Buffer.alloc(0)])).code).toBe(grpc.status.OK);
+    }
+    expect(childExit).toBeUndefined();
+  });
+
   it('a non-ASCII detail arrives intact, through the coordinator\'s error mapping', async () => {
     const { fromGrpcError } = await import('../../coordinator/fleet/errors.ts');
     const err = await new Promise<grpc.ServiceError | null>((resolve) =>

@@ -31,6 +31,10 @@ export interface AgentConfig {
   readonly kubeconfig: string;
   readonly criEndpoint: string;
   readonly consistencyIntervalMs: number;
+  readonly stagingQuotaBytes: number;
+  readonly stageIdleTimeoutMs: number;
+  readonly tlsHandshakeTimeoutMs: number;
+  readonly nodeInfoCacheMs: number;
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
@@ -76,6 +80,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
+  { key: 'stagingQuotaBytes', kind: 'int', min: 1, default: () => 2_147_483_648, help: 'bytes all staged binaries and uploads in flight may take together (RemoveStaged frees space)' },
+  { key: 'stageIdleTimeoutMs', kind: 'int', min: 1_000, default: () => 60_000, help: 'a StageBinary stream that sends nothing for this long is ended and its temp file removed' },
+  { key: 'tlsHandshakeTimeoutMs', kind: 'int', min: 100, default: () => 10_000, help: 'a connection that has not finished the TLS handshake within this time is closed' },
+  { key: 'nodeInfoCacheMs', kind: 'int', min: 0, default: () => 1_000, help: 'how long GetNode answers from one look at the node (concurrent calls share it); 0: every call looks' },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';

@@ -2,7 +2,8 @@
  * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
  */
 import { readFile } from 'node:fs/promises';
-import { execaExec } from '../lib/exec.ts';
+import { execaExec, isolatedExec } from '../lib/exec.ts';
+import { auditedExec } from './audit.ts';
 import { isKipError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { helpText, loadAgentConfig } from './config.ts';
@@ -43,8 +44,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   const logger = createLogger({ name: 'kip-agent', level: config.logLevel });
   try {
     const fs = nodeFileSystem;
-    const kubelet = kubeletBinaryPort(execaExec, fs);
-    const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger });
+    // Binaries under inspection (installed, staged and uploaded kubelets) run in their own process
+    // group, bounded by their timeout, and each run is logged with the caller that caused it.
+    const inspect = auditedExec(isolatedExec, logger);
+    const kubelet = kubeletBinaryPort(inspect, fs);
+    const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger, quotaBytes: config.stagingQuotaBytes });
     const workload = config.kubeconfig ? await workloadPort(config, logger) : undefined;
     const agent = new UpgradeAgent(
       { ...config, agentVersion: await agentVersion() },
@@ -53,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         systemd: systemdPort(createSystemd(execaExec)),
         journal: journalPort(createJournal(execaExec)),
         kubelet,
-        flags: flagMigrationPort(execaExec),
+        flags: flagMigrationPort(inspect),
         health: httpHealth,
         proc: procfs(),
         clock: systemClock,
@@ -64,9 +68,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     );
     await agent.start();
+    await stage.removeStaleTemps();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
-    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs });
+    const server = await startAgentServer({ address: config.listen, tls, handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');

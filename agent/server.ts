@@ -1,64 +1,42 @@
 /**
  * The agent's gRPC server: mutual TLS (the client must present a certificate signed by our CA),
  * thin handlers that translate between the wire types and agent/upgrade, and ONE mapping from
- * typed errors to gRPC statuses. Mutating calls are logged with the caller's certificate subject.
+ * typed errors to gRPC statuses (./server-errors.ts).
+ *
+ * Every handler runs inside its caller's context (./audit.ts): mutating calls and every call
+ * that executes an uploaded binary are logged with the caller's certificate subject. No error
+ * path can throw out of a handler (issue 8, defect 9): statuses are built so grpc-js accepts any
+ * message, and replying is guarded. Work per caller is bounded (defect 14): GetNode shares one
+ * look at the node, StageBinary streams have an idle timeout, the TLS handshake has a deadline.
  */
 import * as grpc from '@grpc/grpc-js';
-import { KipError, InvalidInputError } from '../lib/errors.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import { KipError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { loadKipGrpcObject } from '../proto/kip/loader.ts';
-import { ERROR_CODE_KEY, ERROR_DETAILS_KEY } from '../proto/kip/errors.ts';
+import { boundText } from '../proto/kip/errors.ts';
 import type { ProtoGrpcType } from '../proto/kip/generated/agent.ts';
 import type { AgentHandlers } from '../proto/kip/generated/kip/v1/Agent.ts';
 import type { NodeInfo as PbNodeInfo } from '../proto/kip/generated/kip/v1/NodeInfo.ts';
 import type { RunState as PbRunState } from '../proto/kip/generated/kip/v1/RunState.ts';
 import type { StageBinaryChunk__Output } from '../proto/kip/generated/kip/v1/StageBinaryChunk.ts';
 import type { StepEvent as PbStepEvent } from '../proto/kip/generated/kip/v1/StepEvent.ts';
+import { callerOf, withCaller, type Caller } from './audit.ts';
+import { checkLength, checkList, checkUpgradeRequest, MAX_VERSION_CHARS } from './request-limits.ts';
+import { toServiceError } from './server-errors.ts';
+import { dataChunks, nextWithin, type StreamBounds } from './stage-stream.ts';
+import { SingleFlight } from './single-flight.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
-import { Codes, NotFoundError, PreconditionError, StepFailedError } from './upgrade/errors.ts';
+import { Codes, InvalidInputError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
+
+export { toServiceError } from './server-errors.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
   readonly cert: Buffer;
   readonly key: Buffer;
-}
-
-/** The one place that decides the gRPC status of an error. */
-export function toServiceError(err: unknown): grpc.ServiceError {
-  let status: grpc.status = grpc.status.INTERNAL;
-  let code = 'INTERNAL';
-  let message = err instanceof Error ? err.message : String(err);
-  let details: Record<string, unknown> = {};
-  if (err instanceof KipError) {
-    code = err.code;
-    message = err.message;
-    details = { ...err.details };
-    if (err instanceof InvalidInputError) status = grpc.status.INVALID_ARGUMENT;
-    else if (err instanceof PreconditionError) status = grpc.status.FAILED_PRECONDITION;
-    else if (err instanceof NotFoundError) status = grpc.status.NOT_FOUND;
-    else if (err instanceof StepFailedError) status = grpc.status.ABORTED;
-  }
-  const metadata = new grpc.Metadata();
-  metadata.set(ERROR_CODE_KEY, code);
-  let json: string;
-  try {
-    json = JSON.stringify(details);
-  } catch (jsonErr) {
-    json = JSON.stringify({ unserializable: String(jsonErr) });
-  }
-  metadata.set(ERROR_DETAILS_KEY, json);
-  const e = new Error(`${code}: ${message}`) as grpc.ServiceError;
-  e.code = status;
-  e.details = `${code}: ${message}`;
-  e.metadata = metadata;
-  return e;
-}
-
-function peerOf(call: { getPeer(): string; getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | null }): string {
-  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
-  return `${Array.isArray(cn) ? cn.join(',') : (cn ?? '?')}@${call.getPeer()}`;
 }
 
 export function nodeInfoToProto(n: NodeInfo): PbNodeInfo {
@@ -86,82 +64,188 @@ export function runToProto(r: RunRecord): PbRunState {
   };
 }
 
-async function* dataChunks(it: AsyncIterator<StageBinaryChunk__Output>): AsyncGenerator<Buffer> {
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return;
-    if (r.value.payload !== 'data' || !r.value.data) {
-      throw new InvalidInputError(Codes.STAGE_BAD_METADATA, 'only the first StageBinary message may carry metadata');
+export interface HandlerOptions {
+  readonly clock?: Clock;
+  /** GetNode answers from one look at the node for this long (agent/config.ts nodeInfoCacheMs). */
+  readonly nodeInfoCacheMs?: number;
+  /** A StageBinary stream silent this long is ended (stageIdleTimeoutMs). */
+  readonly stageIdleTimeoutMs?: number;
+}
+
+/** A request, bounded for a log line (a hostile caller may send 4 MB strings). */
+function forLog(v: unknown): unknown {
+  if (typeof v === 'string') return boundText(v, 256);
+  if (Array.isArray(v)) return v.slice(0, 20).map(forLog);
+  if (Buffer.isBuffer(v)) return `(${v.length} bytes)`;
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, forLog(x)]));
+  return v;
+}
+
+/**
+ * At most `n` at a time; the rest wait their turn. With n = 1 the check-and-claim of a run cannot
+ * interleave with another (defect 10: two same-tick Upgrade calls started two drivers).
+ */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
     }
-    yield r.value.data;
   }
 }
 
-export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger): AgentHandlers {
+/** Concurrent Preflight calls (each runs binaries and systemctl): the rest wait. */
+export const PREFLIGHT_CONCURRENCY = 2;
+
+export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, options: HandlerOptions = {}): AgentHandlers {
   const log = logger.child({ component: 'grpc' });
+  const clock = options.clock ?? systemClock;
+  const idleMs = options.stageIdleTimeoutMs ?? 60_000;
+  const nodeView = new SingleFlight(() => agent.nodeInfo(), options.nodeInfoCacheMs ?? 1_000, clock);
+  const claims = new Limiter(1);
+  const preflights = new Limiter(PREFLIGHT_CONCURRENCY);
+
+  /** Logs a failure and replies; nothing here may throw (a throw here used to end the process). */
+  const fail = (caller: Caller, err: unknown, reply: (e: grpc.ServiceError) => void) => {
+    try {
+      const level = err instanceof KipError && err.code !== 'INTERNAL' ? 'info' : 'warn';
+      log[level]({ method: caller.method, caller, err }, 'call failed');
+    } catch {
+      // Logging must not decide whether the caller gets an answer.
+    }
+    try {
+      reply(toServiceError(err));
+    } catch (replyErr) {
+      try {
+        log.error({ method: caller.method, err: replyErr }, 'could not send the error status');
+      } catch {
+        // Nothing left to do: the call ends when its stream closes.
+      }
+    }
+  };
+
   const unary =
-    <Req, Res>(name: string, mutating: boolean, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    <Req, Res>(name: string, audited: boolean, fn: (req: Req, caller: Caller) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      if (mutating) log.info({ method: name, peer: peerOf(call), request: call.request }, 'call');
-      fn(call.request).then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          log.warn({ method: name, err }, 'call failed');
-          callback(toServiceError(err));
-        },
-      );
+      const caller = callerOf(name, call);
+      withCaller(caller, () => {
+        if (audited) log.info({ method: name, caller, request: forLog(call.request) }, 'call');
+        Promise.resolve()
+          .then(() => fn(call.request, caller))
+          .then(
+            (res) => {
+              try {
+                callback(null, res);
+              } catch (err) {
+                fail(caller, err, (e) => callback(e));
+              }
+            },
+            (err: unknown) => fail(caller, err, (e) => callback(e)),
+          );
+      });
     };
+
+  const mutated = () => nodeView.invalidate();
+
   return {
-    GetNode: unary('GetNode', false, async () => nodeInfoToProto(await agent.nodeInfo())),
-    GetRun: unary('GetRun', false, async (req: { runId: string }) => runToProto(await agent.getRun(req.runId || undefined))),
-    Preflight: unary('Preflight', false, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) =>
-      agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched }).then((r) => ({ ...r, checks: [...r.checks] })),
-    ),
-    Rollback: unary('Rollback', true, async (req: { runId: string }) => runToProto(await agent.rollback(req.runId))),
+    GetNode: unary('GetNode', false, async () => nodeInfoToProto(await nodeView.get())),
+    GetRun: unary('GetRun', false, async (req: { runId: string }) => {
+      checkLength('run_id', req.runId, 128);
+      return runToProto(await agent.getRun(req.runId || undefined));
+    }),
+    // Preflight runs the staged binary (`--help` for the flag check): audited.
+    Preflight: unary('Preflight', true, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) => {
+      checkLength('target_version', req.targetVersion, MAX_VERSION_CHARS);
+      checkList('allow_dropped_flags', req.allowDroppedFlags);
+      const r = await preflights.run(() => agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched }));
+      return { ...r, checks: [...r.checks] };
+    }),
+    Rollback: unary('Rollback', true, async (req: { runId: string }) => {
+      checkLength('run_id', req.runId, 128);
+      try {
+        return runToProto(await agent.rollback(req.runId));
+      } finally {
+        mutated();
+      }
+    }),
+    RemoveStaged: unary('RemoveStaged', true, async (req: { version: string }) => {
+      const r = await stage.remove(req.version);
+      mutated();
+      return { removed: r.removed, freedBytes: r.freedBytes };
+    }),
     StageBinary: (call, callback) => {
-      const peer = peerOf(call);
+      const caller = callerOf('StageBinary', call);
+      const cancel = new AbortController();
+      call.on('cancelled', () => cancel.abort());
+      const bounds: StreamBounds = { clock, idleMs, cancelled: cancel.signal };
       const run = async () => {
         const it = call[Symbol.asyncIterator]() as AsyncIterator<StageBinaryChunk__Output>;
-        const first = await it.next();
+        const first = await nextWithin(it, bounds);
         if (first.done || first.value.payload !== 'metadata' || !first.value.metadata) {
           throw new InvalidInputError(Codes.STAGE_NO_METADATA, 'the first StageBinary message must carry the metadata (version, sha256, size)');
         }
         const meta = first.value.metadata;
-        log.info({ method: 'StageBinary', peer, version: meta.version, sha256: meta.sha256, size: meta.size }, 'call');
-        const r = await stage.stage({ version: meta.version, sha256: meta.sha256, size: meta.size }, dataChunks(it));
+        // The upload's `--version` runs it: audited, before it runs.
+        log.info({ method: 'StageBinary', caller, version: boundText(meta.version, 256), sha256: boundText(meta.sha256, 80), size: meta.size }, 'call');
+        checkLength('version', meta.version, MAX_VERSION_CHARS);
+        const r = await stage.stage({ version: meta.version, sha256: meta.sha256, size: Number(meta.size) }, dataChunks(it, bounds));
+        if (!r.alreadyStaged) mutated();
         return { binary: { version: r.binary.version, sha256: r.binary.sha256, size: r.binary.size, patched: r.binary.patched }, alreadyStaged: r.alreadyStaged, path: r.binary.path };
       };
-      run().then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          log.warn({ method: 'StageBinary', err }, 'call failed');
-          callback(toServiceError(err));
-        },
-      );
+      withCaller(caller, () => {
+        run().then(
+          (res) => {
+            try {
+              callback(null, res);
+            } catch (err) {
+              fail(caller, err, (e) => callback(e));
+            }
+          },
+          (err: unknown) => fail(caller, err, (e) => callback(e)),
+        );
+      });
     },
     Upgrade: (call) => {
       const req = call.request;
-      log.info({ method: 'Upgrade', peer: peerOf(call), request: req }, 'call');
+      const caller = callerOf('Upgrade', call);
       const run = async () => {
-        await agent.begin({
-          runId: req.runId,
-          targetVersion: req.targetVersion,
-          verifyTimeoutMs: req.verifyTimeoutMs,
-          allowDroppedFlags: req.allowDroppedFlags,
-          allowUnpatched: req.allowUnpatched,
-        });
+        log.info({ method: 'Upgrade', caller, request: forLog(req) }, 'call');
+        checkUpgradeRequest(req);
+        await claims.run(() =>
+          agent.begin({
+            runId: req.runId,
+            targetVersion: req.targetVersion,
+            verifyTimeoutMs: req.verifyTimeoutMs,
+            allowDroppedFlags: req.allowDroppedFlags,
+            allowUnpatched: req.allowUnpatched,
+          }),
+        );
         for await (const ev of agent.events(req.runId)) {
+          mutated();
           if (call.cancelled) return;
           call.write(eventToProto(ev));
         }
       };
-      run().then(
-        () => call.end(),
-        (err: unknown) => {
-          log.warn({ method: 'Upgrade', err }, 'call failed');
-          call.emit('error', toServiceError(err));
-        },
-      );
+      withCaller(caller, () => {
+        run().then(
+          () => {
+            try {
+              call.end();
+            } catch (err) {
+              fail(caller, err, (e) => call.emit('error', e));
+            }
+          },
+          (err: unknown) => fail(caller, err, (e) => call.emit('error', e)),
+        );
+      });
     },
   };
 }
@@ -172,11 +256,24 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startAgentServer(options: { address: string; tls: TlsMaterial; handlers: AgentHandlers; logger: Logger }): Promise<RunningServer> {
+export interface ServerOptions {
+  readonly address: string;
+  readonly tls: TlsMaterial;
+  readonly handlers: AgentHandlers;
+  readonly logger: Logger;
+  /** A connection that has not completed the TLS handshake in this time is closed (Node's default: 120 s). */
+  readonly tlsHandshakeTimeoutMs?: number;
+}
+
+export async function startAgentServer(options: ServerOptions): Promise<RunningServer> {
   const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20 });
   server.addService(proto.kip.v1.Agent.service, options.handlers);
   const creds = grpc.ServerCredentials.createSsl(options.tls.ca, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], true);
+  // grpc-js hands these options to http2.createSecureServer (tls.Server's handshakeTimeout); it
+  // offers no channel option of its own for the handshake.
+  const serverOptions = creds._getConstructorOptions();
+  if (serverOptions) serverOptions.handshakeTimeout = options.tlsHandshakeTimeoutMs ?? 10_000;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, creds, (err, p) => (err ? reject(new KipError('AGENT_BIND_FAILED', `cannot listen on ${options.address}: ${err.message}`, { address: options.address }, { cause: err })) : resolve(p)));
   });

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import { KipError } from './errors.ts';
 
@@ -58,3 +59,100 @@ export const execaExec: Exec = async (command, args, options) => {
     durationMs: performance.now() - started,
   };
 };
+
+/** Most bytes kept of each of stdout and stderr of an isolated run (the rest is dropped). */
+export const ISOLATED_OUTPUT_LIMIT = 4 << 20;
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/**
+ * The Exec for programs under inspection (an uploaded kubelet's `--version` and `--help`): the
+ * child leads its own process group; at the deadline the whole group gets SIGTERM, then SIGKILL
+ * after killGraceMs; when the child exits, whatever it left in its group is killed; and the call
+ * never waits for a pipe a grandchild still holds (one that left the group with setsid) longer
+ * than killGraceMs. execa waits for every holder of the pipes to exit, so a script running
+ * `sleep 300 & echo ...` kept the call pending for 300 s (issue 8, defect 12). Output is capped.
+ */
+export const isolatedExec: Exec = (command, args, options) =>
+  new Promise<ExecResult>((resolve, reject) => {
+    const started = performance.now();
+    const graceMs = options.killGraceMs ?? 2_000;
+    let child: ChildProcess;
+    try {
+      child = spawn(command, [...args], {
+        detached: true,
+        stdio: [options.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        env: options.env ? { ...options.env } : process.env,
+        cwd: options.cwd,
+      });
+    } catch (err) {
+      reject(new ExecSpawnError(command, err));
+      return;
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const collect = (into: Buffer[]) => {
+      let kept = 0;
+      return (chunk: Buffer) => {
+        if (kept >= ISOLATED_OUTPUT_LIMIT) return;
+        const part = chunk.subarray(0, ISOLATED_OUTPUT_LIMIT - kept);
+        kept += part.length;
+        into.push(part);
+      };
+    };
+    child.stdout?.on('data', collect(out));
+    child.stderr?.on('data', collect(err));
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(options.input);
+    }
+    let timedOut = false;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = () => {
+      if (settled || !exit) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({
+        command,
+        args,
+        exitCode: exit.code ?? undefined,
+        signal: exit.signal ?? undefined,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+        durationMs: performance.now() - started,
+      });
+    };
+    child.once('error', (e) => {
+      if (exit || settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      killGroup(child.pid, 'SIGKILL');
+      reject(new ExecSpawnError(command, e));
+    });
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid, 'SIGTERM');
+      timers.push(setTimeout(() => killGroup(child.pid, 'SIGKILL'), graceMs));
+    }, options.timeoutMs);
+    timers.push(deadline);
+    child.once('exit', (code, signal) => {
+      clearTimeout(deadline);
+      exit = { code, signal };
+      // The leader is gone: nothing it started may outlive the inspection.
+      killGroup(child.pid, 'SIGKILL');
+      timers.push(setTimeout(finish, graceMs));
+    });
+    child.once('close', finish);
+  });

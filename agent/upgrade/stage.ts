@@ -1,19 +1,34 @@
 /**
  * Staged kubelet binaries, one per version under `<stateDir>/binaries/<version>/`: `kubelet` (the
- * binary, 0755) and `meta.json`. An upload is streamed to a temp file in that directory, checked
- * (size, sha256, `--version`), fsynced and renamed into place; a failed upload leaves nothing.
+ * binary, 0755) and `meta.json` (version, sha256, size, patch, and the binary's inode).
+ *
+ * The store's state is always one whole, verified binary per version or nothing (issue 8,
+ * defect 11):
+ * - one upload (or removal) per version at a time; a second one is refused with STAGE_BUSY, so a
+ *   failing upload can never delete what a concurrent one committed;
+ * - an upload is streamed to a temp file in `binaries/` (never inside a version directory),
+ *   checked (size, sha256, `--version`), fsynced, renamed into place, and only then described by
+ *   meta.json; meta.json names the inode it describes, so a binary and metadata from two
+ *   different uploads (or a crash between the two renames) read as "not staged", never as a
+ *   binary with someone else's checksum;
+ * - the already-staged shortcut hashes the stream it is sent and refuses one that is not the
+ *   staged binary;
+ * - a quota bounds the bytes staged plus the bytes being uploaded.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
-import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
+import { Codes, InvalidInputError, KipError, PreconditionError } from './errors.ts';
 import { TEMP_MARK, type FileSystem } from './fs.ts';
 import type { KubeletBinaryPort } from './ports.ts';
+import { ResourceExhaustedError, StageCodes } from './stage-errors.ts';
 import type { StagedBinaryInfo, StageMetadata, StageResult } from './types.ts';
 import { parseRealVersion } from '../../lib/knowledge/version.ts';
 
 export const MAX_BINARY_BYTES = 1 << 30;
+/** Longest version accepted: it becomes a directory name (NAME_MAX is 255). */
+export const MAX_VERSION_CHARS = 128;
 
 export interface StageStoreDeps {
   readonly fs: FileSystem;
@@ -22,7 +37,8 @@ export interface StageStoreDeps {
   /** The skip-file path as the kubelet sees it: a patched binary contains this string. */
   readonly skipFilePath: string;
   readonly logger: Logger;
-  readonly versionTimeoutMs?: number;
+  /** Bytes all staged binaries and uploads in flight may take together; default unbounded. */
+  readonly quotaBytes?: number;
 }
 
 interface MetaFile {
@@ -30,16 +46,25 @@ interface MetaFile {
   readonly sha256: string;
   readonly size: number;
   readonly patched: boolean;
+  /** The inode of the binary this metadata describes (absent in metadata of older agents). */
+  readonly ino?: number;
 }
 
 function isMetaFile(v: unknown): v is MetaFile {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.version === 'string' && typeof o.sha256 === 'string' && typeof o.size === 'number' && typeof o.patched === 'boolean';
+  return typeof o.version === 'string' && typeof o.sha256 === 'string' && typeof o.size === 'number' && typeof o.patched === 'boolean' && (o.ino === undefined || typeof o.ino === 'number');
+}
+
+export function validateStagedVersion(version: string, what = 'staged binary version'): void {
+  if (version.length > MAX_VERSION_CHARS) {
+    throw new InvalidInputError(Codes.VERSION_INVALID, `${what} is ${version.length} characters long; a kubelet version has at most ${MAX_VERSION_CHARS}`, { length: version.length });
+  }
+  parseRealVersion(version, what);
 }
 
 export function validateStageMetadata(meta: StageMetadata): void {
-  parseRealVersion(meta.version, 'staged binary version');
+  validateStagedVersion(meta.version);
   if (!/^[0-9a-f]{64}$/.test(meta.sha256)) {
     throw new InvalidInputError(Codes.STAGE_BAD_METADATA, 'sha256 must be 64 lower-case hex digits', { sha256: meta.sha256 });
   }
@@ -48,14 +73,31 @@ export function validateStageMetadata(meta: StageMetadata): void {
   }
 }
 
+function isVersionName(name: string): boolean {
+  try {
+    validateStagedVersion(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class StageStore {
-  /** Versions an active run depends on; staging over them is refused. */
+  /** Versions an active run depends on; staging over them (or removing them) is refused. */
   private readonly inUse = new Set<string>();
+  /** Versions with an upload or removal in progress. */
+  private readonly busy = new Set<string>();
+  /** Declared sizes of the uploads in progress, counted against the quota. */
+  private readonly reserved = new Map<string, number>();
 
   constructor(private readonly deps: StageStoreDeps) {}
 
+  private root(): string {
+    return path.join(this.deps.stateDir, 'binaries');
+  }
+
   dir(version: string): string {
-    return path.join(this.deps.stateDir, 'binaries', version);
+    return path.join(this.root(), version);
   }
 
   binaryPath(version: string): string {
@@ -67,8 +109,9 @@ export class StageStore {
     else this.inUse.delete(version);
   }
 
-  /** The staged binary of a version, when its metadata and file are both there and sizes agree. */
+  /** The staged binary of a version, when its metadata describes the file that is there. */
   async get(version: string): Promise<StagedBinaryInfo | undefined> {
+    validateStagedVersion(version);
     const raw = await this.deps.fs.readText(path.join(this.dir(version), 'meta.json'));
     if (raw === undefined) return undefined;
     let parsed: unknown;
@@ -80,37 +123,103 @@ export class StageStore {
     }
     if (!isMetaFile(parsed) || parsed.version !== version) return undefined;
     const st = await this.deps.fs.stat(this.binaryPath(version));
-    if (!st || st.size !== parsed.size) return undefined;
-    return { ...parsed, path: this.binaryPath(version) };
+    if (!st || st.size !== parsed.size || (parsed.ino !== undefined && st.ino !== parsed.ino)) return undefined;
+    return { version: parsed.version, sha256: parsed.sha256, size: parsed.size, patched: parsed.patched, path: this.binaryPath(version) };
   }
 
   async list(): Promise<StagedBinaryInfo[]> {
     const out: StagedBinaryInfo[] = [];
-    for (const v of await this.deps.fs.list(path.join(this.deps.stateDir, 'binaries'))) {
+    for (const v of await this.deps.fs.list(this.root())) {
+      if (!isVersionName(v)) continue;
       const info = await this.get(v);
       if (info) out.push(info);
     }
     return out;
   }
 
+  /** Start-up: removes the temp files of uploads a crash interrupted (this and older layouts). */
+  async removeStaleTemps(): Promise<number> {
+    let removed = 0;
+    const drop = async (file: string) => {
+      this.deps.logger.warn({ file }, 'removing a partial upload left by a crash');
+      await this.deps.fs.removeTree(file);
+      removed += 1;
+    };
+    for (const name of await this.deps.fs.list(this.root())) {
+      if (name.startsWith(TEMP_MARK)) await drop(path.join(this.root(), name));
+      else if (isVersionName(name)) {
+        for (const inner of await this.deps.fs.list(this.dir(name)).catch(() => [] as string[])) {
+          if (inner.startsWith(TEMP_MARK)) await drop(path.join(this.dir(name), inner));
+        }
+      }
+    }
+    return removed;
+  }
+
+  private claim(version: string, what: string): () => void {
+    if (this.busy.has(version)) {
+      throw new PreconditionError(StageCodes.STAGE_BUSY, `another upload or removal of ${version} is in progress; ${what} again when it has finished`, { version });
+    }
+    this.busy.add(version);
+    return () => {
+      this.busy.delete(version);
+      this.reserved.delete(version);
+    };
+  }
+
+  private async checkQuota(version: string, size: number): Promise<void> {
+    const quota = this.deps.quotaBytes;
+    if (quota === undefined) return;
+    const staged = (await this.list()).filter((b) => b.version !== version).reduce((n, b) => n + b.size, 0);
+    const inFlight = [...this.reserved.entries()].filter(([v]) => v !== version).reduce((n, [, s]) => n + s, 0);
+    if (staged + inFlight + size > quota) {
+      throw new ResourceExhaustedError(
+        StageCodes.STAGE_QUOTA_EXCEEDED,
+        `staging ${size} bytes would exceed the staging quota of ${quota} bytes (${staged} staged, ${inFlight} being uploaded): remove a staged version (RemoveStaged) or raise stagingQuotaBytes`,
+        { quota, staged, inFlight, size },
+      );
+    }
+    this.reserved.set(version, size);
+  }
+
   async stage(meta: StageMetadata, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
     validateStageMetadata(meta);
-    const existing = await this.get(meta.version);
-    if (existing && existing.sha256 === meta.sha256) {
-      // Same binary: consume the upload without writing anything.
-      let size = 0;
-      for await (const c of chunks) size += c.length;
-      this.deps.logger.info({ version: meta.version, size }, 'binary already staged');
-      return { binary: existing, alreadyStaged: true };
+    const release = this.claim(meta.version, 'stage it');
+    try {
+      const existing = await this.get(meta.version);
+      if (existing && existing.sha256 === meta.sha256) return await this.confirmStaged(existing, meta, chunks);
+      if (this.inUse.has(meta.version)) {
+        throw new PreconditionError(Codes.STAGE_IN_USE, `${meta.version} is used by the running upgrade; stage again when it has finished`, { version: meta.version });
+      }
+      await this.checkQuota(meta.version, meta.size);
+      return await this.upload(meta, chunks);
+    } finally {
+      release();
     }
-    if (this.inUse.has(meta.version)) {
-      throw new PreconditionError(Codes.STAGE_IN_USE, `${meta.version} is used by the running upgrade; stage again when it has finished`, { version: meta.version });
+  }
+
+  /** The same binary again: nothing is written, but the stream must be that binary. */
+  private async confirmStaged(existing: StagedBinaryInfo, meta: StageMetadata, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const c of chunks) {
+      size += c.length;
+      if (size > meta.size) throw new InvalidInputError(Codes.STAGE_SIZE_MISMATCH, `upload is larger than the declared ${meta.size} bytes`, { declared: meta.size });
+      hash.update(c);
     }
-    const dir = this.dir(meta.version);
-    const dirExisted = (await this.deps.fs.stat(dir)) !== undefined;
-    await this.deps.fs.mkdirp(dir);
-    const tmp = path.join(dir, `${TEMP_MARK}upload.${randomBytes(4).toString('hex')}`);
-    let committed = false;
+    if (size !== meta.size) throw new InvalidInputError(Codes.STAGE_SIZE_MISMATCH, `upload is truncated: received ${size} of ${meta.size} bytes`, { declared: meta.size, received: size });
+    const sha = hash.digest('hex');
+    if (sha !== meta.sha256) {
+      throw new InvalidInputError(Codes.STAGE_SHA256_MISMATCH, `sha256 of the upload is ${sha}, not the declared ${meta.sha256}`, { declared: meta.sha256, actual: sha });
+    }
+    this.deps.logger.info({ version: meta.version, size }, 'binary already staged (upload verified)');
+    return { binary: existing, alreadyStaged: true };
+  }
+
+  private async upload(meta: StageMetadata, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
+    await this.deps.fs.mkdirp(this.root());
+    const tmp = path.join(this.root(), `${TEMP_MARK}upload.${randomBytes(6).toString('hex')}`);
+    let renamed = false;
     try {
       const hash = createHash('sha256');
       let size = 0;
@@ -135,22 +244,66 @@ export class StageStore {
       if (sha !== meta.sha256) {
         throw new InvalidInputError(Codes.STAGE_SHA256_MISMATCH, `sha256 of the upload is ${sha}, not the declared ${meta.sha256}`, { declared: meta.sha256, actual: sha });
       }
-      const printed = await this.deps.kubelet.version(tmp);
+      const printed = await this.printedVersion(tmp, meta.version);
       if (printed !== meta.version) {
         throw new InvalidInputError(Codes.STAGE_VERSION_MISMATCH, `the binary says it is ${printed || '(nothing)'}, not the claimed ${meta.version}`, { claimed: meta.version, printed });
       }
-      const patched = await this.deps.fs.contains(tmp, this.deps.skipFilePath);
+      const patched = await this.deps.kubelet.isPatched(tmp, this.deps.skipFilePath);
+      const dir = this.dir(meta.version);
+      await this.deps.fs.mkdirp(dir);
+      // meta.json goes first (removed), so no reader ever pairs the new binary with old metadata.
+      await this.deps.fs.remove(path.join(dir, 'meta.json'));
       await this.deps.fs.rename(tmp, this.binaryPath(meta.version));
-      committed = true;
-      const info: MetaFile = { version: meta.version, sha256: sha, size, patched };
+      renamed = true;
+      await this.deps.fs.fsyncDir(dir);
+      await this.deps.fs.fsyncDir(this.root());
+      const st = await this.deps.fs.stat(this.binaryPath(meta.version));
+      const info: MetaFile = { version: meta.version, sha256: sha, size, patched, ...(st ? { ino: st.ino } : {}) };
       await this.deps.fs.writeAtomic(path.join(dir, 'meta.json'), `${JSON.stringify(info, null, 2)}\n`);
       this.deps.logger.info({ version: meta.version, sha256: sha, size, patched }, 'binary staged');
-      return { binary: { ...info, path: this.binaryPath(meta.version) }, alreadyStaged: false };
+      return { binary: { version: meta.version, sha256: sha, size, patched, path: this.binaryPath(meta.version) }, alreadyStaged: false };
     } finally {
-      if (!committed) {
-        await this.deps.fs.remove(tmp);
-        if (!dirExisted) await this.deps.fs.removeTree(dir);
+      if (!renamed) await this.deps.fs.remove(tmp);
+    }
+  }
+
+  /** `--version` of an upload; a binary that cannot say its version is the caller's mistake. */
+  private async printedVersion(file: string, claimed: string): Promise<string> {
+    try {
+      return await this.deps.kubelet.version(file);
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new InvalidInputError(
+        StageCodes.STAGE_VERSION_UNREADABLE,
+        `the uploaded binary claimed as ${claimed} did not print its version (${why}): upload a kubelet built for this node`,
+        { claimed, cause: err instanceof KipError ? err.code : 'ERROR' },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Removes a staged version. False when nothing was staged under it. */
+  async remove(version: string): Promise<{ removed: boolean; freedBytes: number }> {
+    validateStagedVersion(version);
+    const release = this.claim(version, 'remove it');
+    try {
+      if (this.inUse.has(version)) {
+        throw new PreconditionError(Codes.STAGE_IN_USE, `${version} is used by the running upgrade; remove it when the run has finished`, { version });
       }
+      const dir = this.dir(version);
+      const st = await this.deps.fs.stat(dir);
+      if (!st) return { removed: false, freedBytes: 0 };
+      const bin = await this.deps.fs.stat(this.binaryPath(version));
+      // meta.json first: from then on the version reads as not staged, whatever else survives a crash.
+      await this.deps.fs.remove(path.join(dir, 'meta.json'));
+      await this.deps.fs.fsyncDir(dir);
+      await this.deps.fs.removeTree(dir);
+      await this.deps.fs.fsyncDir(this.root());
+      this.deps.logger.info({ version, freedBytes: bin?.size ?? 0 }, 'staged binary removed');
+      return { removed: true, freedBytes: bin?.size ?? 0 };
+    } finally {
+      release();
     }
   }
 }

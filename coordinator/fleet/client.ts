@@ -40,7 +40,7 @@ export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
 };
 
 /** Calls that can be repeated without effect: retried on UNAVAILABLE. */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback')]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback'), M('RemoveStaged')]);
 
 export const CHUNK_BYTES = 1 << 20;
 
@@ -81,6 +81,11 @@ export class AgentConnection {
 
   getNode(): Promise<NodeInfo__Output> {
     return this.unary('GetNode', (cb) => this.client.getNode({}, cb));
+  }
+
+  /** Removes a staged binary; the answer says whether there was one (safe to repeat). */
+  removeStaged(version: string): Promise<unknown> {
+    return this.unary('RemoveStaged', (cb) => this.client.removeStaged({ version }, cb));
   }
 
   getRun(runId = ''): Promise<RunState__Output> {

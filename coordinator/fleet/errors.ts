@@ -5,9 +5,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { KipError } from '../../lib/errors.ts';
-import { ERROR_CODE_KEY, ERROR_DETAILS_KEY } from '../../proto/kip/errors.ts';
+import { ERROR_CODE_KEY, ERROR_DETAILS_BIN_KEY, ERROR_DETAILS_KEY, decodeErrorDetails } from '../../proto/kip/errors.ts';
 
-export type AgentErrorKind = 'invalid' | 'precondition' | 'not_found' | 'aborted' | 'unavailable' | 'deadline' | 'unauthenticated' | 'cancelled' | 'internal';
+export type AgentErrorKind = 'invalid' | 'precondition' | 'not_found' | 'aborted' | 'exhausted' | 'unavailable' | 'deadline' | 'unauthenticated' | 'cancelled' | 'internal';
 
 export class AgentCallError extends KipError {
   constructor(
@@ -33,6 +33,8 @@ function kindOf(status: grpc.status): AgentErrorKind {
       return 'not_found';
     case grpc.status.ABORTED:
       return 'aborted';
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return 'exhausted';
     case grpc.status.UNAVAILABLE:
       return 'unavailable';
     case grpc.status.DEADLINE_EXCEEDED:
@@ -61,16 +63,10 @@ export function fromGrpcError(err: unknown, method: string): KipError {
   }
   const kind = kindOf(err.code);
   const trailerCode = err.metadata?.get(ERROR_CODE_KEY)[0];
-  const rawDetails = err.metadata?.get(ERROR_DETAILS_KEY)[0];
-  let details: Record<string, unknown> = {};
-  if (typeof rawDetails === 'string') {
-    try {
-      const parsed: unknown = JSON.parse(rawDetails);
-      if (typeof parsed === 'object' && parsed !== null) details = parsed as Record<string, unknown>;
-    } catch (parseErr) {
-      details = { unparsedDetails: rawDetails, parseError: String(parseErr) };
-    }
-  }
+  // Agents since issue 8 send the details as binary metadata; older ones as ASCII text.
+  const binDetails = err.metadata?.get(ERROR_DETAILS_BIN_KEY)[0];
+  const textDetails = err.metadata?.get(ERROR_DETAILS_KEY)[0];
+  const details = decodeErrorDetails(Buffer.isBuffer(binDetails) ? binDetails : typeof textDetails === 'string' ? textDetails : undefined);
   let code: string;
   if (typeof trailerCode === 'string' && trailerCode) code = trailerCode;
   else if (kind === 'unavailable' && TLS_REFUSAL.test(err.details)) code = 'AGENT_TLS_REFUSED';

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../lib/errors.ts';
-import { execaExec } from '../../lib/exec.ts';
+import { execaExec, isolatedExec } from '../../lib/exec.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { kubeletBinaryPort } from '../../agent/upgrade/wiring.ts';
 import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
@@ -83,5 +83,132 @@ describe('StageStore', () => {
     store.markInUse('v1.11.10', true);
     const other = Buffer.concat([bin, Buffer.from('# different\n')]);
     await expect(store.stage({ version: 'v1.11.10', sha256: sha256(other), size: other.length }, chunks(other))).rejects.toMatchObject({ code: 'STAGE_IN_USE' });
+  });
+});
+
+describe('StageStore under concurrent and hostile uploads (issue 8, defects 11, 12, 14, 15)', () => {
+  const meta = (b: Buffer, version = 'v1.11.10') => ({ version, sha256: sha256(b), size: b.length });
+  /** A stream that yields its first chunk, then waits for `gate` before the rest. */
+  async function* gated(data: Buffer, gate: Promise<void>): AsyncGenerator<Buffer> {
+    yield data.subarray(0, 5);
+    await gate;
+    yield data.subarray(5);
+  }
+
+  /** Starts `first` (held after its first chunk), runs `second` to its end, then lets `first` finish. */
+  async function overlap(first: (gate: Promise<void>) => Promise<unknown>, second: () => Promise<unknown>): Promise<[PromiseSettledResult<unknown>, PromiseSettledResult<unknown>]> {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const a = first(gate);
+    a.catch(() => {});
+    const [b] = await Promise.allSettled([second()]);
+    open();
+    const [aa] = await Promise.allSettled([a]);
+    return [aa!, b!];
+  }
+
+  it('a failing upload never deletes a concurrent successful one (20 rounds, both orders)', async () => {
+    for (let round = 0; round < 20; round++) {
+      const v = `v1.11.${round}`;
+      const good = script(v);
+      const bad = Buffer.concat([script(v), Buffer.from('# bad\n')]);
+      const badMeta = { ...meta(bad, v), sha256: sha256('not it') };
+      const goodFirst = round % 2 === 0;
+      const [first, second] = goodFirst
+        ? await overlap((g) => store.stage(meta(good, v), gated(good, g)), () => store.stage(badMeta, chunks(bad)))
+        : await overlap((g) => store.stage(badMeta, gated(bad, g)), () => store.stage(meta(good, v), chunks(good)));
+      const [goodResult, badResult] = goodFirst ? [first, second] : [second, first];
+      expect(badResult.status).toBe('rejected');
+      if (goodResult.status === 'fulfilled') expect(await store.get(v), `round ${round}`).toMatchObject({ sha256: sha256(good) });
+      else expect(goodResult.reason, `round ${round}`).toMatchObject({ code: 'STAGE_BUSY' });
+      if (goodFirst) expect(goodResult.status).toBe('fulfilled');
+    }
+    expect((await tree()).filter((f) => f.includes('.kip-tmp-'))).toEqual([]);
+  });
+
+  it('two different valid uploads of one version at once: the store holds one whole binary whose metadata matches it (20 rounds)', async () => {
+    for (let round = 0; round < 20; round++) {
+      const v = `v1.12.${round}`;
+      const a = script(v);
+      const b = Buffer.concat([script(v), Buffer.from(`# other build ${round}\n`)]);
+      const results = await overlap((g) => store.stage(meta(a, v), gated(a, g)), () => store.stage(meta(b, v), chunks(b)));
+      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'STAGE_BUSY' });
+      const got = await store.get(v);
+      expect(got).toBeDefined();
+      expect(sha256(await readFile(got!.path))).toBe(got!.sha256);
+    }
+  });
+
+  it('the already-staged shortcut checks the stream: another stream under the same sha256 is refused', async () => {
+    const bin = script('v1.11.10');
+    await store.stage(meta(bin), chunks(bin));
+    const liar = Buffer.alloc(bin.length, 'x');
+    await expect(store.stage(meta(bin), chunks(liar))).rejects.toMatchObject({ code: 'STAGE_SHA256_MISMATCH', name: 'InvalidInputError' });
+    await expect(store.stage(meta(bin), chunks(bin.subarray(0, 3)))).rejects.toMatchObject({ code: 'STAGE_SIZE_MISMATCH' });
+    expect(await store.get('v1.11.10')).toMatchObject({ sha256: sha256(bin) });
+  });
+
+  it('metadata that does not describe the file on disk reads as not staged', async () => {
+    const bin = script('v1.11.10');
+    const r = await store.stage(meta(bin), chunks(bin));
+    // Another file of the same size in its place (what two racing renames used to leave).
+    const other = Buffer.from(bin.toString().replace('Kubernetes', 'Kubernetez'));
+    await writeFile(`${r.binary.path}.new`, other, { mode: 0o755 });
+    await rename(`${r.binary.path}.new`, r.binary.path);
+    expect(await store.get('v1.11.10')).toBeUndefined();
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('a binary that exits non-zero on --version is the caller\'s mistake (INVALID_ARGUMENT), and nothing stays', async () => {
+    const bin = Buffer.from('#!/bin/sh\necho "not a kubelet: caf\u00e9" >&2\nexit 3\n');
+    await expect(store.stage(meta(bin), chunks(bin))).rejects.toMatchObject({ code: 'STAGE_VERSION_UNREADABLE', name: 'InvalidInputError' });
+    expect((await tree()).filter((f) => f !== 'binaries')).toEqual([]);
+  });
+
+  it('a 10 kB version is refused as invalid input before it reaches the file system', async () => {
+    const v = `v1.11.10-${'a'.repeat(10_000)}`;
+    const bin = script(v);
+    await expect(store.stage(meta(bin, v), chunks(bin))).rejects.toMatchObject({ code: 'VERSION_INVALID', name: 'InvalidInputError' });
+    await expect(store.get(v)).rejects.toMatchObject({ code: 'VERSION_INVALID' });
+  });
+
+  it('--version of an upload is bounded by its timeout even when the script leaves `sleep` behind', async () => {
+    const isolated = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(isolatedExec, nodeFileSystem, 500), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
+    const bin = Buffer.from('#!/bin/sh\nsleep 300\necho "Kubernetes v1.11.10"\n');
+    const started = Date.now();
+    await expect(isolated.stage(meta(bin), chunks(bin))).rejects.toMatchObject({ code: 'STAGE_VERSION_UNREADABLE' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const bg = Buffer.from('#!/bin/sh\nsleep 300 &\necho "Kubernetes v1.11.10"\n');
+    const r = await isolated.stage(meta(bg), chunks(bg));
+    expect(r.binary.version).toBe('v1.11.10');
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it('enforces the staging quota, counting uploads in flight, and RemoveStaged frees it', async () => {
+    const a = script('v1.11.10');
+    const b = script('v1.12.10');
+    const quoted = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stateDir: dir, skipFilePath: SKIP, logger: silentLogger(), quotaBytes: a.length + b.length - 1 });
+    await quoted.stage(meta(a), chunks(a));
+    await expect(quoted.stage(meta(b, 'v1.12.10'), chunks(b))).rejects.toMatchObject({ code: 'STAGE_QUOTA_EXCEEDED', name: 'ResourceExhaustedError' });
+    // Replacing a version counts only the new size.
+    const a2 = Buffer.concat([a.subarray(0, a.length - 1), Buffer.from('\n')]);
+    expect((await quoted.stage(meta(Buffer.from(a2.toString().replace('10"', '10" ')), 'v1.11.10'), chunks(Buffer.from(a2.toString().replace('10"', '10" '))))).alreadyStaged).toBe(false);
+    expect(await quoted.remove('v1.11.10')).toMatchObject({ removed: true });
+    expect(await quoted.remove('v1.11.10')).toEqual({ removed: false, freedBytes: 0 });
+    expect((await quoted.stage(meta(b, 'v1.12.10'), chunks(b))).binary.version).toBe('v1.12.10');
+    expect(await tree()).toEqual(['binaries', 'binaries/v1.12.10', 'binaries/v1.12.10/kubelet', 'binaries/v1.12.10/meta.json']);
+  });
+
+  it('refuses to remove a version a run uses, and removes stale temp files at start-up', async () => {
+    const bin = script('v1.11.10');
+    await store.stage(meta(bin), chunks(bin));
+    store.markInUse('v1.11.10', true);
+    await expect(store.remove('v1.11.10')).rejects.toMatchObject({ code: 'STAGE_IN_USE' });
+    store.markInUse('v1.11.10', false);
+    await writeFile(path.join(dir, 'binaries', '.kip-tmp-upload.dead'), 'partial');
+    await writeFile(path.join(dir, 'binaries', 'v1.11.10', '.kip-tmp-upload.old'), 'partial');
+    expect(await store.removeStaleTemps()).toBe(2);
+    expect(await tree()).toEqual(['binaries', 'binaries/v1.11.10', 'binaries/v1.11.10/kubelet', 'binaries/v1.11.10/meta.json']);
   });
 });

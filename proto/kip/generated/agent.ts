@@ -9,6 +9,8 @@ import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _
 import type { NodeInfo as _kip_v1_NodeInfo, NodeInfo__Output as _kip_v1_NodeInfo__Output } from './kip/v1/NodeInfo.ts';
 import type { PreflightReport as _kip_v1_PreflightReport, PreflightReport__Output as _kip_v1_PreflightReport__Output } from './kip/v1/PreflightReport.ts';
 import type { PreflightRequest as _kip_v1_PreflightRequest, PreflightRequest__Output as _kip_v1_PreflightRequest__Output } from './kip/v1/PreflightRequest.ts';
+import type { RemoveStagedRequest as _kip_v1_RemoveStagedRequest, RemoveStagedRequest__Output as _kip_v1_RemoveStagedRequest__Output } from './kip/v1/RemoveStagedRequest.ts';
+import type { RemoveStagedResponse as _kip_v1_RemoveStagedResponse, RemoveStagedResponse__Output as _kip_v1_RemoveStagedResponse__Output } from './kip/v1/RemoveStagedResponse.ts';
 import type { RollbackRequest as _kip_v1_RollbackRequest, RollbackRequest__Output as _kip_v1_RollbackRequest__Output } from './kip/v1/RollbackRequest.ts';
 import type { RunState as _kip_v1_RunState, RunState__Output as _kip_v1_RunState__Output } from './kip/v1/RunState.ts';
 import type { SkipFileState as _kip_v1_SkipFileState, SkipFileState__Output as _kip_v1_SkipFileState__Output } from './kip/v1/SkipFileState.ts';
@@ -36,6 +38,8 @@ export interface ProtoGrpcType {
       NodeInfo: MessageTypeDefinition<_kip_v1_NodeInfo, _kip_v1_NodeInfo__Output>
       PreflightReport: MessageTypeDefinition<_kip_v1_PreflightReport, _kip_v1_PreflightReport__Output>
       PreflightRequest: MessageTypeDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightRequest__Output>
+      RemoveStagedRequest: MessageTypeDefinition<_kip_v1_RemoveStagedRequest, _kip_v1_RemoveStagedRequest__Output>
+      RemoveStagedResponse: MessageTypeDefinition<_kip_v1_RemoveStagedResponse, _kip_v1_RemoveStagedResponse__Output>
       RollbackRequest: MessageTypeDefinition<_kip_v1_RollbackRequest, _kip_v1_RollbackRequest__Output>
       RunPhase: EnumTypeDefinition
       RunState: MessageTypeDefinition<_kip_v1_RunState, _kip_v1_RunState__Output>

@@ -16,7 +16,7 @@ import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
 import { createCriClient } from './runtime/cri.ts';
-import { kubeRestFromKubeconfig } from '../lib/kube/raw.ts';
+import { kubeRestFromKubeconfig, RawKubeApiError } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -64,7 +64,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     );
     await agent.start();
-    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
+    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
     await new Promise<void>((resolve) => {
@@ -85,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; close: () => void }> {
+async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean>; close: () => void }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
   const cri = createCriClient({ address: config.criEndpoint, logger });
   const selector = encodeURIComponent(`spec.nodeName=${config.nodeName}`);
@@ -94,17 +94,28 @@ async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port
       listNodePods: async () => (await rest.get(`/api/v1/pods?fieldSelector=${selector}`)).node,
       listContainers: () => cri.listContainers(),
     },
+    // 404 is the answer "no such Node"; every other failure is thrown (incomplete information).
+    nodeExists: async () => {
+      try {
+        await rest.get(`/api/v1/nodes/${encodeURIComponent(config.nodeName)}`);
+        return true;
+      } catch (err) {
+        if (err instanceof RawKubeApiError && err.status === 404) return false;
+        throw err;
+      }
+    },
     close: () => cri.close(),
   };
 }
 
-function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, config: AgentConfig, logger: Logger): NodeJS.Timeout {
+function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeExists: () => Promise<boolean>, config: AgentConfig, logger: Logger): NodeJS.Timeout {
   const log = logger.child({ component: 'consistency' });
   let busy = false;
   return setInterval(() => {
     if (busy) return;
     busy = true;
     consistencyPass({
+      nodeExists,
       listNodePods: () => workload.listNodePods(),
       runtime: { listContainers: () => workload.listContainers() },
       kubelet: async () => {
@@ -112,7 +123,13 @@ function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, confi
         return { version: node.kubeletVersion, active: node.unit?.activeState === 'active' };
       },
       runInProgress: () => agent.runInProgress(),
-      skipFile: { present: async () => (await agent.skipFileInfo()).present, remove: () => agent.removeSkipFile() },
+      skipFile: {
+        read: async () => {
+          const s = await agent.skipFileInfo();
+          return s.present ? s.raw : undefined;
+        },
+        remove: () => agent.removeSkipFile(),
+      },
       logger: log,
     })
       .catch((err: unknown) => log.warn({ err }, 'consistency check failed'))

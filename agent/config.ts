@@ -74,7 +74,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: () => '',
     help: "kubeconfig to read this node's pods (the kubelet's own, e.g. /etc/kubernetes/kubelet.conf); enables the hash self-check, restart prediction and skip-file removal; empty: off",
   },
-  { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
+  {
+    key: 'criEndpoint',
+    kind: 'string',
+    default: () => 'auto',
+    help: "the kubelet's container runtime (with kubeconfig): auto (from the kubelet's --container-runtime, --container-runtime-endpoint, --docker-endpoint or config), a CRI address (unix:///run/containerd/containerd.sock), or docker:<address> for dockerd (dockershim nodes)",
+  },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
 ];
 

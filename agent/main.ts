@@ -2,6 +2,7 @@
  * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execaExec } from '../lib/exec.ts';
 import { isKipError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -15,7 +16,7 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
-import { createCriClient } from './runtime/cri.ts';
+import { autoRuntime, runtimeFromConfig } from './runtime/select.ts';
 import { kubeRestFromKubeconfig, RawKubeApiError } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
@@ -87,12 +88,24 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean>; close: () => void }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
-  const cri = createCriClient({ address: config.criEndpoint, logger });
+  const systemd = systemdPort(createSystemd(execaExec));
+  const proc = procfs();
+  const hostPath = (p: string) => (config.rootPrefix ? join(config.rootPrefix, p) : p);
+  const fixed = runtimeFromConfig(config.criEndpoint);
+  const runtime = autoRuntime({
+    ...(fixed ? { fixed } : {}),
+    kubeletArgv: async () => {
+      const unit = await systemd.unitInfo(config.kubeletUnit);
+      return unit.mainPid > 0 ? (await proc.process(unit.mainPid))?.argv : undefined;
+    },
+    readText: (p) => nodeFileSystem.readText(hostPath(p)),
+    logger: logger.child({ component: 'runtime' }),
+  });
   const selector = encodeURIComponent(`spec.nodeName=${config.nodeName}`);
   return {
     port: {
       listNodePods: async () => (await rest.get(`/api/v1/pods?fieldSelector=${selector}`)).node,
-      listContainers: () => cri.listContainers(),
+      listContainers: () => runtime.listContainers(),
     },
     // 404 is the answer "no such Node"; every other failure is thrown (incomplete information).
     nodeExists: async () => {
@@ -104,7 +117,7 @@ async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port
         throw err;
       }
     },
-    close: () => cri.close(),
+    close: () => runtime.close(),
   };
 }
 

@@ -31,6 +31,8 @@ export interface AgentConfig {
   readonly kubeconfig: string;
   readonly criEndpoint: string;
   readonly consistencyIntervalMs: number;
+  readonly watchPollMs: number;
+  readonly watchBufferEvents: number;
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
@@ -80,6 +82,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: () => 'auto',
     help: "the kubelet's container runtime (with kubeconfig): auto (from the kubelet's --container-runtime, --container-runtime-endpoint, --docker-endpoint or config), a CRI address (unix:///run/containerd/containerd.sock), or docker:<address> for dockerd (dockershim nodes)",
   },
+  { key: 'watchPollMs', kind: 'int', min: 100, default: () => 1_000, help: 'how often the node watcher polls the runtime, the kubelet unit and the skip file (Watch events)' },
+  { key: 'watchBufferEvents', kind: 'int', min: 1, default: () => 10_000, help: 'events the agent keeps for Watch resumption; older sequence numbers are answered WATCH_SEQUENCE_EXPIRED' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
 ];
 

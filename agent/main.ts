@@ -2,7 +2,6 @@
  * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { execaExec } from '../lib/exec.ts';
 import { isKipError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -16,7 +15,8 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
-import { autoRuntime, runtimeFromConfig } from './runtime/select.ts';
+import type { AutoRuntime } from './runtime/select.ts';
+import { nodeRuntime, startEyes } from './eyes.ts';
 import { kubeRestFromKubeconfig, RawKubeApiError } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
@@ -46,7 +46,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const fs = nodeFileSystem;
     const kubelet = kubeletBinaryPort(execaExec, fs);
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger });
-    const workload = config.kubeconfig ? await workloadPort(config, logger) : undefined;
+    const runtime = nodeRuntime(config, logger);
+    const workload = config.kubeconfig ? await workloadPort(config, runtime) : undefined;
     const agent = new UpgradeAgent(
       { ...config, agentVersion: await agentVersion() },
       {
@@ -67,7 +68,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     await agent.start();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
-    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
+    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger, eyes.handlers), logger });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
@@ -78,7 +80,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
     if (consistency) clearInterval(consistency);
     await server.shutdown(config.shutdownGraceMs);
-    workload?.close();
+    await eyes.stop();
+    runtime.close();
     logger.info('stopped');
   } catch (err) {
     logger.fatal({ err, code: isKipError(err) ? err.code : undefined }, 'kip-agent failed');
@@ -86,21 +89,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean>; close: () => void }> {
+async function workloadPort(config: AgentConfig, runtime: AutoRuntime): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean> }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
-  const systemd = systemdPort(createSystemd(execaExec));
-  const proc = procfs();
-  const hostPath = (p: string) => (config.rootPrefix ? join(config.rootPrefix, p) : p);
-  const fixed = runtimeFromConfig(config.criEndpoint);
-  const runtime = autoRuntime({
-    ...(fixed ? { fixed } : {}),
-    kubeletArgv: async () => {
-      const unit = await systemd.unitInfo(config.kubeletUnit);
-      return unit.mainPid > 0 ? (await proc.process(unit.mainPid))?.argv : undefined;
-    },
-    readText: (p) => nodeFileSystem.readText(hostPath(p)),
-    logger: logger.child({ component: 'runtime' }),
-  });
   const selector = encodeURIComponent(`spec.nodeName=${config.nodeName}`);
   return {
     port: {
@@ -117,7 +107,6 @@ async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port
         throw err;
       }
     },
-    close: () => runtime.close(),
   };
 }
 

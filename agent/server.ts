@@ -18,6 +18,8 @@ import type { UpgradeAgent } from './upgrade/agent.ts';
 import { Codes, NotFoundError, PreconditionError, StepFailedError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
+import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
+import { EventLog } from './watch/event-log.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
@@ -97,7 +99,7 @@ async function* dataChunks(it: AsyncIterator<StageBinaryChunk__Output>): AsyncGe
   }
 }
 
-export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger): AgentHandlers {
+export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, watch?: WatchHandlers): AgentHandlers {
   const log = logger.child({ component: 'grpc' });
   const unary =
     <Req, Res>(name: string, mutating: boolean, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
@@ -112,6 +114,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
       );
     };
   return {
+    // --- eyes (issue 11): Watch, Inventory, HashReport live in agent/server-watch.ts
+    ...(watch ?? createWatchHandlers({ events: new EventLog(1), logger })),
     GetNode: unary('GetNode', false, async () => nodeInfoToProto(await agent.nodeInfo())),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => runToProto(await agent.getRun(req.runId || undefined))),
     Preflight: unary('Preflight', false, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) =>

@@ -46,6 +46,8 @@ export class NodeWatcher {
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #runtimeDown = false;
+  /** The newest sandbox seen per pod uid, across polls: a sandbox recreated while the pod had none in between is still a recreation. */
+  readonly #sandboxOf = new Map<string, PodSandboxInfo>();
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #polls = 0;
@@ -87,9 +89,12 @@ export class NodeWatcher {
     this.#runtimeDown = false;
     const prev = this.#runtime;
     this.#runtime = next;
-    if (!prev) return;
+    if (!prev) {
+      sandboxEvents(this.#sandboxOf, [], next.sandboxes, at);
+      return;
+    }
     for (const e of diffSnapshots(prev.containers, next.containers, at)) this.#emit(await this.#containerEvent(e));
-    for (const e of sandboxEvents(prev.sandboxes, next.sandboxes, at)) this.#emit(e);
+    for (const e of sandboxEvents(this.#sandboxOf, prev.sandboxes, next.sandboxes, at)) this.#emit(e);
     for (const e of podsGone(prev, next, at)) this.#emit(e);
   }
 
@@ -168,28 +173,36 @@ export class NodeWatcher {
   }
 }
 
-/** A pod uid whose newest sandbox id is new: the kubelet killed the pod's sandbox and made another. */
-export function sandboxEvents(prev: readonly PodSandboxInfo[], next: readonly PodSandboxInfo[], at: number): NodeEvent[] {
-  const newest = (list: readonly PodSandboxInfo[]) => {
-    const m = new Map<string, PodSandboxInfo>();
-    for (const s of list) {
-      const cur = m.get(s.uid);
-      if (!cur || s.createdAtNs > cur.createdAtNs || (s.createdAtNs === cur.createdAtNs && s.attempt > cur.attempt)) m.set(s.uid, s);
-    }
-    return m;
-  };
-  const before = newest(prev);
+/** Sandboxes remembered per pod uid (the newest); older entries are forgotten beyond this many pods. */
+const SANDBOX_MEMORY = 5_000;
+
+/**
+ * A pod uid whose newest sandbox is one not seen before, while an older one is remembered: the
+ * kubelet killed the pod's sandbox and made another. `memory` (newest sandbox per uid) is updated.
+ */
+export function sandboxEvents(memory: Map<string, PodSandboxInfo>, prev: readonly PodSandboxInfo[], next: readonly PodSandboxInfo[], at: number): NodeEvent[] {
+  const newer = (a: PodSandboxInfo, b: PodSandboxInfo) => a.createdAtNs > b.createdAtNs || (a.createdAtNs === b.createdAtNs && a.attempt > b.attempt);
+  const newest = new Map<string, PodSandboxInfo>();
+  for (const s of next) {
+    const cur = newest.get(s.uid);
+    if (!cur || newer(s, cur)) newest.set(s.uid, s);
+  }
   const prevIds = new Set(prev.map((s) => s.id));
   const out: NodeEvent[] = [];
-  for (const [uid, s] of newest(next)) {
-    const old = before.get(uid);
-    if (old && old.id !== s.id && !prevIds.has(s.id)) {
+  for (const [uid, s] of newest) {
+    const old = memory.get(uid);
+    if (old && old.id !== s.id && !prevIds.has(s.id) && !newer(old, s)) {
       out.push({
         kind: 'SANDBOX_RECREATED', observedAtMs: at, podUid: uid, podNamespace: s.namespace, podName: s.name,
         beforeId: old.id, afterId: s.id, beforeCreatedAtNs: old.createdAtNs, afterCreatedAtNs: s.createdAtNs, restarts: 1,
       });
     }
+    if (!old || old.id !== s.id) {
+      memory.delete(uid);
+      memory.set(uid, s);
+    }
   }
+  while (memory.size > SANDBOX_MEMORY) memory.delete(memory.keys().next().value as string);
   return out;
 }
 

@@ -10,13 +10,14 @@ import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { AgentConfig } from './config.ts';
 import { autoRuntime, runtimeFromConfig, type AutoRuntime } from './runtime/select.ts';
 import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
-import { createSystemd } from './systemd/index.ts';
+import { createJournal, createSystemd } from './systemd/index.ts';
 import { procfs } from './upgrade/adapters.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
 import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
 import { hashReport, inventory } from './watch/inventory.ts';
+import { JournalWatcher } from './watch/journal-watcher.ts';
 import { NodeWatcher } from './watch/node-watcher.ts';
 
 /** The runtime reader the agent uses everywhere: config criEndpoint, or detected from the kubelet. */
@@ -61,6 +62,8 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     logger,
   });
   watcher.start();
+  const journal = new JournalWatcher({ journal: createJournal(execaExec), unit: config.kubeletUnit, log: events, clock: systemClock, logger });
+  journal.start();
   const handlers = createWatchHandlers({
     events,
     ...(workload
@@ -82,5 +85,5 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
       : {}),
     logger,
   });
-  return { handlers, stop: () => watcher.stop() };
+  return { handlers, stop: async () => void (await Promise.all([watcher.stop(), journal.stop()])) };
 }

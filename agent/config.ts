@@ -35,6 +35,8 @@ export interface AgentConfig {
   readonly stageIdleTimeoutMs: number;
   readonly tlsHandshakeTimeoutMs: number;
   readonly nodeInfoCacheMs: number;
+  readonly watchPollMs: number;
+  readonly watchBufferEvents: number;
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
@@ -78,7 +80,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: () => '',
     help: "kubeconfig to read this node's pods (the kubelet's own, e.g. /etc/kubernetes/kubelet.conf); enables the hash self-check, restart prediction and skip-file removal; empty: off",
   },
-  { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
+  {
+    key: 'criEndpoint',
+    kind: 'string',
+    default: () => 'auto',
+    help: "the kubelet's container runtime (with kubeconfig): auto (from the kubelet's --container-runtime, --container-runtime-endpoint, --docker-endpoint or config), a CRI address (unix:///run/containerd/containerd.sock), or docker:<address> for dockerd (dockershim nodes)",
+  },
+  { key: 'watchPollMs', kind: 'int', min: 100, default: () => 1_000, help: 'how often the node watcher polls the runtime, the kubelet unit and the skip file (Watch events)' },
+  { key: 'watchBufferEvents', kind: 'int', min: 1, default: () => 10_000, help: 'events the agent keeps for Watch resumption; older sequence numbers are answered WATCH_SEQUENCE_EXPIRED' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
   { key: 'stagingQuotaBytes', kind: 'int', min: 1, default: () => 2_147_483_648, help: 'bytes all staged binaries and uploads in flight may take together (RemoveStaged frees space)' },
   { key: 'stageIdleTimeoutMs', kind: 'int', min: 1_000, default: () => 60_000, help: 'a StageBinary stream that sends nothing for this long is ended and its temp file removed' },

@@ -16,8 +16,9 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemClock } from '../lib/clock.ts';
 import { StageStore } from './upgrade/stage.ts';
 import { flagMigrationPort, journalPort, kubeletBinaryPort, systemdPort } from './upgrade/wiring.ts';
-import { createCriClient } from './runtime/cri.ts';
-import { kubeRestFromKubeconfig, listNodePods } from '../lib/kube/raw.ts';
+import type { AutoRuntime } from './runtime/select.ts';
+import { nodeRuntime, startEyes } from './eyes.ts';
+import { kubeRestFromKubeconfig, listNodePods, RawKubeApiError } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -49,7 +50,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const inspect = auditedExec(isolatedExec, logger);
     const kubelet = kubeletBinaryPort(inspect, fs);
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger, quotaBytes: config.stagingQuotaBytes });
-    const workload = config.kubeconfig ? await workloadPort(config, logger) : undefined;
+    const runtime = nodeRuntime(config, logger);
+    const workload = config.kubeconfig ? await workloadPort(config, runtime) : undefined;
     const agent = new UpgradeAgent(
       { ...config, agentVersion: await agentVersion() },
       {
@@ -69,9 +71,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
     await agent.start();
     await stage.removeStaleTemps();
-    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
+    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
-    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs });
+    const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
+    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs }, eyes.handlers);
     const server = await startAgentServer({ address: config.listen, tls, handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
@@ -83,7 +86,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
     if (consistency) clearInterval(consistency);
     await server.shutdown(config.shutdownGraceMs);
-    workload?.close();
+    await eyes.stop();
+    runtime.close();
     logger.info('stopped');
   } catch (err) {
     logger.fatal({ err, code: isKipError(err) ? err.code : undefined }, 'kip-agent failed');
@@ -91,25 +95,34 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-async function workloadPort(config: AgentConfig, logger: Logger): Promise<{ port: WorkloadPort; close: () => void }> {
+async function workloadPort(config: AgentConfig, runtime: AutoRuntime): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean> }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
-  const cri = createCriClient({ address: config.criEndpoint, logger });
   return {
     port: {
       listNodePods: async () => (await listNodePods(rest, config.nodeName)).node,
-      listContainers: () => cri.listContainers(),
+      listContainers: () => runtime.listContainers(),
     },
-    close: () => cri.close(),
+    // 404 is the answer "no such Node"; every other failure is thrown (incomplete information).
+    nodeExists: async () => {
+      try {
+        await rest.get(`/api/v1/nodes/${encodeURIComponent(config.nodeName)}`);
+        return true;
+      } catch (err) {
+        if (err instanceof RawKubeApiError && err.status === 404) return false;
+        throw err;
+      }
+    },
   };
 }
 
-function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, config: AgentConfig, logger: Logger): NodeJS.Timeout {
+function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeExists: () => Promise<boolean>, config: AgentConfig, logger: Logger): NodeJS.Timeout {
   const log = logger.child({ component: 'consistency' });
   let busy = false;
   return setInterval(() => {
     if (busy) return;
     busy = true;
     consistencyPass({
+      nodeExists,
       listNodePods: () => workload.listNodePods(),
       runtime: { listContainers: () => workload.listContainers() },
       kubelet: async () => {
@@ -117,7 +130,13 @@ function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, confi
         return { version: node.kubeletVersion, active: node.unit?.activeState === 'active' };
       },
       runInProgress: () => agent.runInProgress(),
-      skipFile: { present: async () => (await agent.skipFileInfo()).present, remove: () => agent.removeSkipFile() },
+      skipFile: {
+        read: async () => {
+          const s = await agent.skipFileInfo();
+          return s.present ? s.raw : undefined;
+        },
+        remove: () => agent.removeSkipFile(),
+      },
       logger: log,
     })
       .catch((err: unknown) => log.warn({ err }, 'consistency check failed'))

@@ -30,6 +30,8 @@ import type { UpgradeAgent } from './upgrade/agent.ts';
 import { Codes, InvalidInputError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
+import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
+import { EventLog } from './watch/event-log.ts';
 
 export { toServiceError } from './server-errors.ts';
 
@@ -105,7 +107,7 @@ class Limiter {
 /** Concurrent Preflight calls (each runs binaries and systemctl): the rest wait. */
 export const PREFLIGHT_CONCURRENCY = 2;
 
-export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, options: HandlerOptions = {}): AgentHandlers {
+export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, options: HandlerOptions = {}, watch?: WatchHandlers): AgentHandlers {
   const log = logger.child({ component: 'grpc' });
   const clock = options.clock ?? systemClock;
   const idleMs = options.stageIdleTimeoutMs ?? 60_000;
@@ -156,6 +158,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
   const mutated = () => nodeView.invalidate();
 
   return {
+    // --- eyes (issue 11): Watch, Inventory, HashReport live in agent/server-watch.ts
+    ...(watch ?? createWatchHandlers({ events: new EventLog(1), logger })),
     GetNode: unary('GetNode', false, async () => nodeInfoToProto(await nodeView.get())),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => {
       checkLength('run_id', req.runId, 128);

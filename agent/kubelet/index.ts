@@ -36,5 +36,7 @@ export {
   StreamSearcher,
   nodeBinaryFs,
   DEFAULT_SKIP_FILE_PATH,
+  DEFAULT_PATCH_MARKERS,
+  detectKubeletPatch,
 } from './inspect.ts';
-export type { BinaryFs, ReadableFile, InspectOptions, KubeletBinaryInfo, ScanResult } from './inspect.ts';
+export type { BinaryFs, ReadableFile, InspectOptions, KubeletBinaryInfo, MarkerHit, ScanResult } from './inspect.ts';

@@ -53,15 +53,41 @@ export class StreamSearcher {
   }
 }
 
-export interface ScanResult {
-  readonly sha256: string;
-  readonly size: number;
+/**
+ * What marks a kubelet built with the skip-file patch, as a Go build really contains it. The patch
+ * (github.com/cloudusers/UpdateKubeletVersionIgnoreContainerRestart,
+ * kubernetes-1.9.1.IgnoreContainerRestart.patch) adds package pkg/kubelet/cache_version, whose
+ * SubCachVersion builds the path at run time: `fmt.Sprintf("/%s/%s", "tmp", "cache.version.save")`.
+ * So the literal "/tmp/cache.version.save" is in no real binary (issue 8, defect 2), but
+ * - "cache.version.save" is, as its own string constant (Go keeps string literals in .rodata);
+ * - "pkg/kubelet/cache_version" is, as the prefix of every function name of that package
+ *   (k8s.io/kubernetes/pkg/kubelet/cache_version.SubCachVersion, ...) in the Go pclntab, which
+ *   `-ldflags=-s -w` does not remove (it strips only the ELF symbol table and DWARF; the runtime
+ *   needs pclntab for stack traces).
+ * A binary is patched when it contains every marker. Ports of the patch to other versions that
+ * rename the package or the file configure their own list.
+ */
+export const DEFAULT_PATCH_MARKERS: readonly string[] = ['cache.version.save', 'pkg/kubelet/cache_version'];
+
+export interface MarkerHit {
+  readonly marker: string;
   readonly found: boolean;
 }
 
-/** One streaming pass: sha256, size and whether `needle` occurs. Memory: one chunk plus the needle. */
-export async function scanFile(path: string, fs: BinaryFs, needle: string, chunkSize = 1 << 20): Promise<ScanResult> {
+export interface ScanResult {
+  readonly sha256: string;
+  readonly size: number;
+  /** Every needle occurs. */
+  readonly found: boolean;
+  readonly markers: readonly MarkerHit[];
+}
+
+/** One streaming pass: sha256, size and which needles occur. Memory: one chunk plus the longest needle. */
+export async function scanFile(path: string, fs: BinaryFs, needles: string | readonly string[], chunkSize = 1 << 20): Promise<ScanResult> {
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`bad chunk size ${chunkSize}`);
+  const list = typeof needles === 'string' ? [needles] : [...needles];
+  if (list.length === 0) throw new RangeError('no needle to search for');
+  const searchers = list.map((n) => new StreamSearcher(n));
   let handle: ReadableFile;
   try {
     handle = await fs.open(path);
@@ -69,7 +95,6 @@ export async function scanFile(path: string, fs: BinaryFs, needle: string, chunk
     throw new KubeletBinaryReadError(path, err);
   }
   const hash = createHash('sha256');
-  const searcher = new StreamSearcher(needle);
   const buffer = Buffer.alloc(chunkSize);
   let size = 0;
   try {
@@ -78,7 +103,7 @@ export async function scanFile(path: string, fs: BinaryFs, needle: string, chunk
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
-      searcher.push(chunk);
+      for (const s of searchers) s.push(chunk);
       size += bytesRead;
     }
   } catch (err) {
@@ -86,12 +111,24 @@ export async function scanFile(path: string, fs: BinaryFs, needle: string, chunk
   } finally {
     await handle.close();
   }
-  return { sha256: hash.digest('hex'), size, found: searcher.found };
+  const markers = list.map((marker, i) => ({ marker, found: searchers[i]!.found }));
+  return { sha256: hash.digest('hex'), size, found: markers.every((m) => m.found), markers };
+}
+
+/**
+ * Whether the binary at `path` carries the skip-file patch (every marker present), streamed.
+ * The agent's staging and binary-facts paths call this (agent/upgrade: StageStore, wiring isPatched).
+ */
+export async function detectKubeletPatch(path: string, fs: BinaryFs = nodeBinaryFs, markers: readonly string[] = DEFAULT_PATCH_MARKERS): Promise<{ patched: boolean; markers: readonly MarkerHit[] }> {
+  const r = await scanFile(path, fs, markers);
+  return { patched: r.found, markers: r.markers };
 }
 
 export interface InspectOptions {
-  /** The path string whose presence marks a patched kubelet; default /tmp/cache.version.save. */
+  /** The skip-file path the patched kubelet reads (reported only); default /tmp/cache.version.save. */
   readonly skipFilePath?: string;
+  /** Strings that together mark a patched build; default DEFAULT_PATCH_MARKERS. */
+  readonly patchMarkers?: readonly string[];
   readonly chunkSize?: number;
   /** Timeout for `--version` (and `--help`); default 10 s. */
   readonly timeoutMs?: number;
@@ -104,8 +141,10 @@ export interface KubeletBinaryInfo {
   readonly versionOutput: string;
   readonly sha256: string;
   readonly size: number;
-  /** The binary contains the skip-file path: it carries the patch that skips hash checks. */
+  /** The binary contains every patch marker: it carries the patch that skips hash checks. */
   readonly patched: boolean;
+  /** Each marker and whether it was found (a partial hit names a port with other markers). */
+  readonly patchMarkers: readonly MarkerHit[];
   readonly skipFilePath: string;
 }
 
@@ -134,10 +173,19 @@ export async function readKubeletVersion(path: string, exec: Exec, timeoutMs = 1
 export async function inspectKubeletBinary(path: string, deps: { exec: Exec; fs?: BinaryFs }, options: InspectOptions = {}): Promise<KubeletBinaryInfo> {
   const skipFilePath = options.skipFilePath ?? DEFAULT_SKIP_FILE_PATH;
   const [scan, ver] = await Promise.all([
-    scanFile(path, deps.fs ?? nodeBinaryFs, skipFilePath, options.chunkSize),
+    scanFile(path, deps.fs ?? nodeBinaryFs, options.patchMarkers ?? DEFAULT_PATCH_MARKERS, options.chunkSize),
     readKubeletVersion(path, deps.exec, options.timeoutMs),
   ]);
-  return { path, version: ver.version, versionOutput: ver.output, sha256: scan.sha256, size: scan.size, patched: scan.found, skipFilePath };
+  return {
+    path,
+    version: ver.version,
+    versionOutput: ver.output,
+    sha256: scan.sha256,
+    size: scan.size,
+    patched: scan.found,
+    patchMarkers: scan.markers,
+    skipFilePath,
+  };
 }
 
 /**

@@ -228,7 +228,8 @@ export function splitDockershimLabels(dockerLabels: Readonly<Record<string, stri
 /** k8s_<container>_<pod>_<namespace>_<uid>_<attempt> (sandboxes: k8s_POD_...). undefined if not that shape. */
 export function parseDockershimName(name: string): { container: string; pod: string; namespace: string; uid: string; attempt: number } | undefined {
   const parts = name.replace(/^\//, '').split('_');
-  if (parts.length !== 6 || parts[0] !== 'k8s') return undefined;
+  // dockershim tolerates a 7th field, the random suffix of the docker 1.11 era (pkg/kubelet/dockershim/naming.go, parseContainerName).
+  if ((parts.length !== 6 && parts.length !== 7) || parts[0] !== 'k8s') return undefined;
   const [, container = '', pod = '', namespace = '', uid = '', attempt = ''] = parts;
   if (!/^\d+$/.test(attempt)) return undefined;
   return { container, pod, namespace, uid, attempt: Number(attempt) };

@@ -17,3 +17,5 @@ export {
   type DockerErrorCode,
 } from './docker.ts';
 export * from './kube-labels.ts';
+export { detectRuntime, flagValue, configRuntimeEndpoint, RuntimeDetectionError, DEFAULT_DOCKER_ENDPOINT, type DetectedRuntime } from './detect.ts';
+export { autoRuntime, openRuntimeReader, runtimeFromConfig, type AutoRuntime, type AutoRuntimeDeps, type OpenedReader } from './select.ts';

@@ -1,8 +1,16 @@
 /**
  * Label and annotation keys the kubelet puts on the containers it creates through CRI
- * (kubernetes pkg/kubelet/kuberuntime/labels.go, unchanged v1.10..v1.17), and the dockershim
- * convention of storing CRI annotations as Docker labels with the prefix "annotation."
- * (kubernetes pkg/kubelet/dockershim/helpers.go, annotationPrefix).
+ * (kubernetes pkg/kubelet/kuberuntime/labels.go, newContainerLabels / newContainerAnnotations,
+ * unchanged v1.10..v1.17: pod name, namespace, uid and container name are labels; hash and restart
+ * count are annotations), and how dockershim stores them in Docker (v1.10..v1.23):
+ * - CRI labels are Docker labels as they are; CRI annotations are Docker labels with the prefix
+ *   "annotation." (pkg/kubelet/dockershim/helpers.go, annotationPrefix, makeLabels/extractLabels);
+ * - "io.kubernetes.docker.type" is "podsandbox" or "container", and "io.kubernetes.sandbox.id" names
+ *   an application container's sandbox (pkg/kubelet/dockershim/docker_service.go,
+ *   containerTypeLabelKey, containerTypeLabelSandbox/Container, sandboxIDLabelKey);
+ * - the Docker name is k8s_<container>_<pod>_<namespace>_<uid>_<attempt> (6 fields; a 7th random
+ *   suffix is tolerated), the attempt existing only there (pkg/kubelet/dockershim/naming.go,
+ *   kubePrefix "k8s", nameDelimiter "_", makeContainerName / parseContainerName).
  */
 export const KubeLabel = {
   podName: 'io.kubernetes.pod.name',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
 import {
+  DEFAULT_PATCH_MARKERS,
   DEFAULT_SKIP_FILE_PATH,
   inspectKubeletBinary,
   KubeletBinaryReadError,
@@ -65,9 +66,11 @@ describe('scanFile', () => {
     const expected = createHash('sha256').update(body).digest('hex');
     for (const chunk of [1, 3, 7, 16, 4096]) {
       const r = await scanFile(path, nodeBinaryFs, DEFAULT_SKIP_FILE_PATH, chunk);
-      expect(r).toEqual({ sha256: expected, size: body.length, found: true });
+      expect(r).toEqual({ sha256: expected, size: body.length, found: true, markers: [{ marker: DEFAULT_SKIP_FILE_PATH, found: true }] });
     }
     expect((await scanFile(path, nodeBinaryFs, '/etc/other.path', 5)).found).toBe(false);
+    const both = await scanFile(path, nodeBinaryFs, [DEFAULT_SKIP_FILE_PATH, '/etc/other.path'], 3);
+    expect(both).toMatchObject({ sha256: expected, found: false, markers: [{ found: true }, { found: false }] });
   });
 
   it('never asks the file system for more than one chunk at a time', async () => {
@@ -101,19 +104,23 @@ describe('scanFile', () => {
 });
 
 describe('inspectKubeletBinary', () => {
-  it('reports version, sha256, size and the patch marker of a (fake) patched kubelet', async () => {
-    const path = await script('kubelet-patched', `# reads ${DEFAULT_SKIP_FILE_PATH}\necho "Kubernetes v1.11.10"`);
+  it('reports version, sha256, size and the patch markers of a (fake) patched kubelet', async () => {
+    // Real Go builds are in test/integration/kubelet-patch-go.test.ts; here the markers are in a script.
+    const path = await script('kubelet-patched', `# k8s.io/kubernetes/pkg/kubelet/cache_version.SubCachVersion cache.version.save\necho "Kubernetes v1.11.10"`);
     const info = await inspectKubeletBinary(path, { exec: execaExec }, { chunkSize: 5 });
     expect(info.version.raw).toBe('v1.11.10');
     expect(info.patched).toBe(true);
+    expect(info.patchMarkers).toEqual(DEFAULT_PATCH_MARKERS.map((marker) => ({ marker, found: true })));
     expect(info.size).toBeGreaterThan(20);
     expect(info.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('reports an unpatched kubelet and honours a configured skip-file path', async () => {
-    const path = await script('kubelet-plain', 'echo "Kubernetes v1.12.0" # uses /var/lib/kip/skip');
-    expect((await inspectKubeletBinary(path, { exec: execaExec })).patched).toBe(false);
-    expect((await inspectKubeletBinary(path, { exec: execaExec }, { skipFilePath: '/var/lib/kip/skip' })).patched).toBe(true);
+  it('reports an unpatched kubelet, a partial hit as unpatched, and honours configured markers', async () => {
+    const path = await script('kubelet-plain', 'echo "Kubernetes v1.12.0" # uses /var/lib/kip/skip and cache.version.save');
+    const info = await inspectKubeletBinary(path, { exec: execaExec });
+    expect(info.patched).toBe(false);
+    expect(info.patchMarkers).toEqual([{ marker: 'cache.version.save', found: true }, { marker: 'pkg/kubelet/cache_version', found: false }]);
+    expect((await inspectKubeletBinary(path, { exec: execaExec }, { patchMarkers: ['/var/lib/kip/skip'] })).patched).toBe(true);
   });
 
   it('reports a placeholder build without failing', async () => {

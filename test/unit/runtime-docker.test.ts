@@ -20,6 +20,9 @@ describe('dockershim conventions', () => {
     expect(parseDockershimName('k8s_POD_web_default_uid-1_0')?.container).toBe('POD');
     expect(parseDockershimName('k8s_app_web_default_uid-1_x')).toBeUndefined();
     expect(parseDockershimName('nginx')).toBeUndefined();
+    // dockershim tolerates the random 7th field of docker 1.11-era names
+    expect(parseDockershimName('k8s_app_web_default_uid-1_2_a1b2c3d4')).toMatchObject({ container: 'app', attempt: 2 });
+    expect(parseDockershimName('k8s_app_web_default_uid-1_2_a_b')).toBeUndefined();
   });
   it('splits Docker labels into CRI labels and annotations', () => {
     expect(

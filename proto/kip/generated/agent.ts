@@ -6,6 +6,11 @@ import type { Check as _kip_v1_Check, Check__Output as _kip_v1_Check__Output } f
 import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from './kip/v1/DiskState.ts';
 import type { GetNodeRequest as _kip_v1_GetNodeRequest, GetNodeRequest__Output as _kip_v1_GetNodeRequest__Output } from './kip/v1/GetNodeRequest.ts';
 import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _kip_v1_GetRunRequest__Output } from './kip/v1/GetRunRequest.ts';
+import type { HashReportRequest as _kip_v1_HashReportRequest, HashReportRequest__Output as _kip_v1_HashReportRequest__Output } from './kip/v1/HashReportRequest.ts';
+import type { HashReportResponse as _kip_v1_HashReportResponse, HashReportResponse__Output as _kip_v1_HashReportResponse__Output } from './kip/v1/HashReportResponse.ts';
+import type { InventoryContainer as _kip_v1_InventoryContainer, InventoryContainer__Output as _kip_v1_InventoryContainer__Output } from './kip/v1/InventoryContainer.ts';
+import type { InventoryReport as _kip_v1_InventoryReport, InventoryReport__Output as _kip_v1_InventoryReport__Output } from './kip/v1/InventoryReport.ts';
+import type { InventoryRequest as _kip_v1_InventoryRequest, InventoryRequest__Output as _kip_v1_InventoryRequest__Output } from './kip/v1/InventoryRequest.ts';
 import type { NodeInfo as _kip_v1_NodeInfo, NodeInfo__Output as _kip_v1_NodeInfo__Output } from './kip/v1/NodeInfo.ts';
 import type { PreflightReport as _kip_v1_PreflightReport, PreflightReport__Output as _kip_v1_PreflightReport__Output } from './kip/v1/PreflightReport.ts';
 import type { PreflightRequest as _kip_v1_PreflightRequest, PreflightRequest__Output as _kip_v1_PreflightRequest__Output } from './kip/v1/PreflightRequest.ts';
@@ -21,6 +26,9 @@ import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip
 import type { StepEvent as _kip_v1_StepEvent, StepEvent__Output as _kip_v1_StepEvent__Output } from './kip/v1/StepEvent.ts';
 import type { UnitState as _kip_v1_UnitState, UnitState__Output as _kip_v1_UnitState__Output } from './kip/v1/UnitState.ts';
 import type { UpgradeRequest as _kip_v1_UpgradeRequest, UpgradeRequest__Output as _kip_v1_UpgradeRequest__Output } from './kip/v1/UpgradeRequest.ts';
+import type { VersionHash as _kip_v1_VersionHash, VersionHash__Output as _kip_v1_VersionHash__Output } from './kip/v1/VersionHash.ts';
+import type { WatchEvent as _kip_v1_WatchEvent, WatchEvent__Output as _kip_v1_WatchEvent__Output } from './kip/v1/WatchEvent.ts';
+import type { WatchRequest as _kip_v1_WatchRequest, WatchRequest__Output as _kip_v1_WatchRequest__Output } from './kip/v1/WatchRequest.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -35,6 +43,11 @@ export interface ProtoGrpcType {
       DiskState: MessageTypeDefinition<_kip_v1_DiskState, _kip_v1_DiskState__Output>
       GetNodeRequest: MessageTypeDefinition<_kip_v1_GetNodeRequest, _kip_v1_GetNodeRequest__Output>
       GetRunRequest: MessageTypeDefinition<_kip_v1_GetRunRequest, _kip_v1_GetRunRequest__Output>
+      HashReportRequest: MessageTypeDefinition<_kip_v1_HashReportRequest, _kip_v1_HashReportRequest__Output>
+      HashReportResponse: MessageTypeDefinition<_kip_v1_HashReportResponse, _kip_v1_HashReportResponse__Output>
+      InventoryContainer: MessageTypeDefinition<_kip_v1_InventoryContainer, _kip_v1_InventoryContainer__Output>
+      InventoryReport: MessageTypeDefinition<_kip_v1_InventoryReport, _kip_v1_InventoryReport__Output>
+      InventoryRequest: MessageTypeDefinition<_kip_v1_InventoryRequest, _kip_v1_InventoryRequest__Output>
       NodeInfo: MessageTypeDefinition<_kip_v1_NodeInfo, _kip_v1_NodeInfo__Output>
       PreflightReport: MessageTypeDefinition<_kip_v1_PreflightReport, _kip_v1_PreflightReport__Output>
       PreflightRequest: MessageTypeDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightRequest__Output>
@@ -53,6 +66,10 @@ export interface ProtoGrpcType {
       StepStatus: EnumTypeDefinition
       UnitState: MessageTypeDefinition<_kip_v1_UnitState, _kip_v1_UnitState__Output>
       UpgradeRequest: MessageTypeDefinition<_kip_v1_UpgradeRequest, _kip_v1_UpgradeRequest__Output>
+      VersionHash: MessageTypeDefinition<_kip_v1_VersionHash, _kip_v1_VersionHash__Output>
+      WatchEvent: MessageTypeDefinition<_kip_v1_WatchEvent, _kip_v1_WatchEvent__Output>
+      WatchEventKind: EnumTypeDefinition
+      WatchRequest: MessageTypeDefinition<_kip_v1_WatchRequest, _kip_v1_WatchRequest__Output>
     }
   }
 }

@@ -4,6 +4,10 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { GetNodeRequest as _kip_v1_GetNodeRequest, GetNodeRequest__Output as _kip_v1_GetNodeRequest__Output } from '../../kip/v1/GetNodeRequest.ts';
 import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _kip_v1_GetRunRequest__Output } from '../../kip/v1/GetRunRequest.ts';
+import type { HashReportRequest as _kip_v1_HashReportRequest, HashReportRequest__Output as _kip_v1_HashReportRequest__Output } from '../../kip/v1/HashReportRequest.ts';
+import type { HashReportResponse as _kip_v1_HashReportResponse, HashReportResponse__Output as _kip_v1_HashReportResponse__Output } from '../../kip/v1/HashReportResponse.ts';
+import type { InventoryReport as _kip_v1_InventoryReport, InventoryReport__Output as _kip_v1_InventoryReport__Output } from '../../kip/v1/InventoryReport.ts';
+import type { InventoryRequest as _kip_v1_InventoryRequest, InventoryRequest__Output as _kip_v1_InventoryRequest__Output } from '../../kip/v1/InventoryRequest.ts';
 import type { NodeInfo as _kip_v1_NodeInfo, NodeInfo__Output as _kip_v1_NodeInfo__Output } from '../../kip/v1/NodeInfo.ts';
 import type { PreflightReport as _kip_v1_PreflightReport, PreflightReport__Output as _kip_v1_PreflightReport__Output } from '../../kip/v1/PreflightReport.ts';
 import type { PreflightRequest as _kip_v1_PreflightRequest, PreflightRequest__Output as _kip_v1_PreflightRequest__Output } from '../../kip/v1/PreflightRequest.ts';
@@ -15,6 +19,8 @@ import type { StageBinaryChunk as _kip_v1_StageBinaryChunk, StageBinaryChunk__Ou
 import type { StageBinaryResponse as _kip_v1_StageBinaryResponse, StageBinaryResponse__Output as _kip_v1_StageBinaryResponse__Output } from '../../kip/v1/StageBinaryResponse.ts';
 import type { StepEvent as _kip_v1_StepEvent, StepEvent__Output as _kip_v1_StepEvent__Output } from '../../kip/v1/StepEvent.ts';
 import type { UpgradeRequest as _kip_v1_UpgradeRequest, UpgradeRequest__Output as _kip_v1_UpgradeRequest__Output } from '../../kip/v1/UpgradeRequest.ts';
+import type { WatchEvent as _kip_v1_WatchEvent, WatchEvent__Output as _kip_v1_WatchEvent__Output } from '../../kip/v1/WatchEvent.ts';
+import type { WatchRequest as _kip_v1_WatchRequest, WatchRequest__Output as _kip_v1_WatchRequest__Output } from '../../kip/v1/WatchRequest.ts';
 
 export interface AgentClient extends grpc.Client {
   GetNode(argument: _kip_v1_GetNodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
@@ -34,6 +40,24 @@ export interface AgentClient extends grpc.Client {
   getRun(argument: _kip_v1_GetRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_RunState__Output>): grpc.ClientUnaryCall;
   getRun(argument: _kip_v1_GetRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_RunState__Output>): grpc.ClientUnaryCall;
   getRun(argument: _kip_v1_GetRunRequest, callback: grpc.requestCallback<_kip_v1_RunState__Output>): grpc.ClientUnaryCall;
+  
+  HashReport(argument: _kip_v1_HashReportRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  HashReport(argument: _kip_v1_HashReportRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  HashReport(argument: _kip_v1_HashReportRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  HashReport(argument: _kip_v1_HashReportRequest, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  hashReport(argument: _kip_v1_HashReportRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  hashReport(argument: _kip_v1_HashReportRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  hashReport(argument: _kip_v1_HashReportRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  hashReport(argument: _kip_v1_HashReportRequest, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  
+  Inventory(argument: _kip_v1_InventoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  Inventory(argument: _kip_v1_InventoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  Inventory(argument: _kip_v1_InventoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  Inventory(argument: _kip_v1_InventoryRequest, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  inventory(argument: _kip_v1_InventoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  inventory(argument: _kip_v1_InventoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  inventory(argument: _kip_v1_InventoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
+  inventory(argument: _kip_v1_InventoryRequest, callback: grpc.requestCallback<_kip_v1_InventoryReport__Output>): grpc.ClientUnaryCall;
   
   Preflight(argument: _kip_v1_PreflightRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_PreflightReport__Output>): grpc.ClientUnaryCall;
   Preflight(argument: _kip_v1_PreflightRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_PreflightReport__Output>): grpc.ClientUnaryCall;
@@ -76,12 +100,21 @@ export interface AgentClient extends grpc.Client {
   upgrade(argument: _kip_v1_UpgradeRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_StepEvent__Output>;
   upgrade(argument: _kip_v1_UpgradeRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_StepEvent__Output>;
   
+  Watch(argument: _kip_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_WatchEvent__Output>;
+  Watch(argument: _kip_v1_WatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_WatchEvent__Output>;
+  watch(argument: _kip_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_WatchEvent__Output>;
+  watch(argument: _kip_v1_WatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kip_v1_WatchEvent__Output>;
+  
 }
 
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   GetNode: grpc.handleUnaryCall<_kip_v1_GetNodeRequest__Output, _kip_v1_NodeInfo>;
   
   GetRun: grpc.handleUnaryCall<_kip_v1_GetRunRequest__Output, _kip_v1_RunState>;
+  
+  HashReport: grpc.handleUnaryCall<_kip_v1_HashReportRequest__Output, _kip_v1_HashReportResponse>;
+  
+  Inventory: grpc.handleUnaryCall<_kip_v1_InventoryRequest__Output, _kip_v1_InventoryReport>;
   
   Preflight: grpc.handleUnaryCall<_kip_v1_PreflightRequest__Output, _kip_v1_PreflightReport>;
   
@@ -93,14 +126,19 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   Upgrade: grpc.handleServerStreamingCall<_kip_v1_UpgradeRequest__Output, _kip_v1_StepEvent>;
   
+  Watch: grpc.handleServerStreamingCall<_kip_v1_WatchRequest__Output, _kip_v1_WatchEvent>;
+  
 }
 
 export interface AgentDefinition extends grpc.ServiceDefinition {
   GetNode: MethodDefinition<_kip_v1_GetNodeRequest, _kip_v1_NodeInfo, _kip_v1_GetNodeRequest__Output, _kip_v1_NodeInfo__Output>
   GetRun: MethodDefinition<_kip_v1_GetRunRequest, _kip_v1_RunState, _kip_v1_GetRunRequest__Output, _kip_v1_RunState__Output>
+  HashReport: MethodDefinition<_kip_v1_HashReportRequest, _kip_v1_HashReportResponse, _kip_v1_HashReportRequest__Output, _kip_v1_HashReportResponse__Output>
+  Inventory: MethodDefinition<_kip_v1_InventoryRequest, _kip_v1_InventoryReport, _kip_v1_InventoryRequest__Output, _kip_v1_InventoryReport__Output>
   Preflight: MethodDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightReport, _kip_v1_PreflightRequest__Output, _kip_v1_PreflightReport__Output>
   RemoveStaged: MethodDefinition<_kip_v1_RemoveStagedRequest, _kip_v1_RemoveStagedResponse, _kip_v1_RemoveStagedRequest__Output, _kip_v1_RemoveStagedResponse__Output>
   Rollback: MethodDefinition<_kip_v1_RollbackRequest, _kip_v1_RunState, _kip_v1_RollbackRequest__Output, _kip_v1_RunState__Output>
   StageBinary: MethodDefinition<_kip_v1_StageBinaryChunk, _kip_v1_StageBinaryResponse, _kip_v1_StageBinaryChunk__Output, _kip_v1_StageBinaryResponse__Output>
   Upgrade: MethodDefinition<_kip_v1_UpgradeRequest, _kip_v1_StepEvent, _kip_v1_UpgradeRequest__Output, _kip_v1_StepEvent__Output>
+  Watch: MethodDefinition<_kip_v1_WatchRequest, _kip_v1_WatchEvent, _kip_v1_WatchRequest__Output, _kip_v1_WatchEvent__Output>
 }

@@ -1,0 +1,222 @@
+/**
+ * Polls what the node runs and appends what changed to the EventLog behind the Watch RPC:
+ * containers (restart-core's diff per pod uid and container name), sandboxes (a new sandbox for a
+ * pod uid: every container of the pod restarts), pods gone, the kubelet (started, stopped, new
+ * MainPID) and the skip file (written, changed, removed). ListContainers is polled because
+ * containerd 1.6 has no CRI GetContainerEvents. The first poll is the baseline. A failed runtime
+ * call is an event (RUNTIME_UNAVAILABLE, once per outage) and keeps the last good snapshot, so the
+ * next good poll still reports everything that changed in between.
+ */
+import { isKipError } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { KubeLabel } from '../runtime/kube-labels.ts';
+import type { ContainerInfo, PodSandboxInfo, RuntimeReader } from '../runtime/types.ts';
+import type { EventLog, NodeEvent } from './event-log.ts';
+import { diffSnapshots, type RestartEvent } from './restart-core.ts';
+
+export interface KubeletProcess {
+  readonly active: boolean;
+  readonly mainPid: number;
+}
+
+export interface NodeWatcherPorts {
+  readonly reader: Pick<RuntimeReader, 'listContainers' | 'listPodSandboxes' | 'containerStatus'>;
+  /** The skip file's content; undefined when absent. */
+  readonly skipFile: () => Promise<string | undefined>;
+  readonly kubelet: () => Promise<KubeletProcess>;
+  readonly log: EventLog;
+  readonly clock: Clock;
+  /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
+  readonly intervalMs?: number;
+  readonly logger: Logger;
+}
+
+interface Snapshot {
+  readonly containers: readonly ContainerInfo[];
+  readonly sandboxes: readonly PodSandboxInfo[];
+}
+
+const CONTAINER_KIND = { added: 'CONTAINER_ADDED', restarted: 'CONTAINER_RESTARTED', exited: 'CONTAINER_DIED', removed: 'CONTAINER_REMOVED' } as const;
+
+export class NodeWatcher {
+  readonly #p: NodeWatcherPorts;
+  readonly #log: Logger;
+  #runtime: Snapshot | undefined;
+  #skip: { value: string | undefined } | undefined;
+  #kubelet: KubeletProcess | undefined;
+  #runtimeDown = false;
+  /** The newest sandbox seen per pod uid, across polls: a sandbox recreated while the pod had none in between is still a recreation. */
+  readonly #sandboxOf = new Map<string, PodSandboxInfo>();
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #polls = 0;
+
+  constructor(ports: NodeWatcherPorts) {
+    if (ports.intervalMs !== undefined && !(ports.intervalMs > 0)) throw new RangeError('intervalMs must be positive');
+    this.#p = ports;
+    this.#log = ports.logger.child({ component: 'node-watcher' });
+  }
+
+  get polls(): number {
+    return this.#polls;
+  }
+
+  #emit(e: NodeEvent): void {
+    const s = this.#p.log.append(e);
+    this.#log.info({ sequence: s.sequence, kind: e.kind, pod: e.podName, container: e.containerName }, 'node event');
+  }
+
+  /** One round: runtime, kubelet, skip file. Never throws for a failing source; it is reported. */
+  async pollOnce(): Promise<void> {
+    const at = this.#p.clock.now();
+    await this.#pollRuntime(at);
+    await this.#pollKubelet(at);
+    await this.#pollSkipFile(at);
+    this.#polls++;
+  }
+
+  async #pollRuntime(at: number): Promise<void> {
+    let next: Snapshot;
+    try {
+      const [containers, sandboxes] = await Promise.all([this.#p.reader.listContainers(), this.#p.reader.listPodSandboxes()]);
+      next = { containers, sandboxes };
+    } catch (err) {
+      if (!this.#runtimeDown) this.#emit({ kind: 'RUNTIME_UNAVAILABLE', observedAtMs: at, reason: isKipError(err) ? err.code : 'UNKNOWN', detail: err instanceof Error ? err.message : String(err) });
+      this.#runtimeDown = true;
+      return;
+    }
+    this.#runtimeDown = false;
+    const prev = this.#runtime;
+    this.#runtime = next;
+    if (!prev) {
+      sandboxEvents(this.#sandboxOf, [], next.sandboxes, at);
+      return;
+    }
+    for (const e of diffSnapshots(prev.containers, next.containers, at)) this.#emit(await this.#containerEvent(e));
+    for (const e of sandboxEvents(this.#sandboxOf, prev.sandboxes, next.sandboxes, at)) this.#emit(e);
+    for (const e of podsGone(prev, next, at)) this.#emit(e);
+  }
+
+  async #containerEvent(e: RestartEvent): Promise<NodeEvent> {
+    const pod = { podUid: e.podUid, podNamespace: e.podNamespace, podName: e.podName, containerName: e.containerName };
+    const base = { kind: CONTAINER_KIND[e.kind], observedAtMs: e.observedAtMs, ...pod };
+    if (e.kind === 'added') return { ...base, afterId: e.container.id, afterCreatedAtNs: e.container.createdAtNs };
+    if (e.kind === 'removed') return { ...base, beforeId: e.container.id, beforeCreatedAtNs: e.container.createdAtNs };
+    const endedId = e.kind === 'exited' ? e.container.id : e.previous.id;
+    const exit = await this.#exitOf(endedId);
+    if (e.kind === 'exited') return { ...base, beforeId: e.container.id, beforeCreatedAtNs: e.container.createdAtNs, ...exit };
+    return { ...base, beforeId: e.previous.id, afterId: e.current.id, beforeCreatedAtNs: e.previous.createdAtNs, afterCreatedAtNs: e.current.createdAtNs, restarts: e.restarts, ...exit };
+  }
+
+  async #exitOf(id: string): Promise<{ exitCode?: number; reason?: string }> {
+    try {
+      const s = await this.#p.reader.containerStatus(id);
+      return s.state === 'exited' ? { exitCode: s.exitCode, reason: s.reason } : {};
+    } catch (err) {
+      return { reason: isKipError(err) ? err.code : 'UNKNOWN' };
+    }
+  }
+
+  async #pollKubelet(at: number): Promise<void> {
+    let k: KubeletProcess;
+    try {
+      k = await this.#p.kubelet();
+    } catch (err) {
+      this.#log.warn({ err }, 'kubelet state unavailable');
+      return;
+    }
+    const prev = this.#kubelet;
+    this.#kubelet = k;
+    if (!prev) return;
+    const wasUp = prev.active && prev.mainPid > 0;
+    const isUp = k.active && k.mainPid > 0;
+    if (wasUp && (!isUp || prev.mainPid !== k.mainPid)) this.#emit({ kind: 'KUBELET_STOPPED', observedAtMs: at, detail: `pid ${prev.mainPid}` });
+    if (isUp && (!wasUp || prev.mainPid !== k.mainPid)) this.#emit({ kind: 'KUBELET_STARTED', observedAtMs: at, detail: `pid ${k.mainPid}` });
+  }
+
+  async #pollSkipFile(at: number): Promise<void> {
+    let value: string | undefined;
+    try {
+      value = await this.#p.skipFile();
+    } catch (err) {
+      this.#log.warn({ err }, 'skip file unreadable');
+      return;
+    }
+    const prev = this.#skip;
+    this.#skip = { value };
+    if (!prev || prev.value === value) return;
+    if (value === undefined) this.#emit({ kind: 'SKIP_FILE_REMOVED', observedAtMs: at, detail: prev.value ?? '' });
+    else this.#emit({ kind: 'SKIP_FILE_WRITTEN', observedAtMs: at, detail: value });
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#loop = (async () => {
+      while (!abort.signal.aborted) {
+        try {
+          await this.pollOnce();
+        } catch (err) {
+          this.#log.error({ err }, 'node watcher poll failed');
+        }
+        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, abort.signal);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+}
+
+/** Sandboxes remembered per pod uid (the newest); older entries are forgotten beyond this many pods. */
+const SANDBOX_MEMORY = 5_000;
+
+/**
+ * A pod uid whose newest sandbox is one not seen before, while an older one is remembered: the
+ * kubelet killed the pod's sandbox and made another. `memory` (newest sandbox per uid) is updated.
+ */
+export function sandboxEvents(memory: Map<string, PodSandboxInfo>, prev: readonly PodSandboxInfo[], next: readonly PodSandboxInfo[], at: number): NodeEvent[] {
+  const newer = (a: PodSandboxInfo, b: PodSandboxInfo) => a.createdAtNs > b.createdAtNs || (a.createdAtNs === b.createdAtNs && a.attempt > b.attempt);
+  const newest = new Map<string, PodSandboxInfo>();
+  for (const s of next) {
+    const cur = newest.get(s.uid);
+    if (!cur || newer(s, cur)) newest.set(s.uid, s);
+  }
+  const prevIds = new Set(prev.map((s) => s.id));
+  const out: NodeEvent[] = [];
+  for (const [uid, s] of newest) {
+    const old = memory.get(uid);
+    if (old && old.id !== s.id && !prevIds.has(s.id) && !newer(old, s)) {
+      out.push({
+        kind: 'SANDBOX_RECREATED', observedAtMs: at, podUid: uid, podNamespace: s.namespace, podName: s.name,
+        beforeId: old.id, afterId: s.id, beforeCreatedAtNs: old.createdAtNs, afterCreatedAtNs: s.createdAtNs, restarts: 1,
+      });
+    }
+    if (!old || old.id !== s.id) {
+      memory.delete(uid);
+      memory.set(uid, s);
+    }
+  }
+  while (memory.size > SANDBOX_MEMORY) memory.delete(memory.keys().next().value as string);
+  return out;
+}
+
+/** Pod uids that had containers or sandboxes and now have neither. */
+export function podsGone(prev: Snapshot, next: Snapshot, at: number): NodeEvent[] {
+  const uids = (s: Snapshot) => {
+    const m = new Map<string, { ns: string; name: string }>();
+    for (const sb of s.sandboxes) m.set(sb.uid, { ns: sb.namespace, name: sb.name });
+    for (const c of s.containers) {
+      const uid = c.labels[KubeLabel.podUid];
+      if (uid && !m.has(uid)) m.set(uid, { ns: c.labels[KubeLabel.podNamespace] ?? '', name: c.labels[KubeLabel.podName] ?? '' });
+    }
+    return m;
+  };
+  const after = uids(next);
+  return [...uids(prev)].filter(([uid]) => !after.has(uid)).map(([uid, p]) => ({ kind: 'POD_GONE' as const, observedAtMs: at, podUid: uid, podNamespace: p.ns, podName: p.name }));
+}

@@ -11,7 +11,7 @@ import type { InventoryReport } from '../proto/kip/generated/kip/v1/InventoryRep
 import type { InventoryRequest__Output } from '../proto/kip/generated/kip/v1/InventoryRequest.ts';
 import type { WatchEvent } from '../proto/kip/generated/kip/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/kip/generated/kip/v1/WatchRequest.ts';
-import { toServiceError } from './server.ts';
+import { toServiceError } from './server-errors.ts';
 import { PreconditionError } from './upgrade/errors.ts';
 import { WatchSequenceExpiredError, type EventLog, type SequencedEvent } from './watch/event-log.ts';
 import type { HashReport, InventoryContainer } from './watch/inventory.ts';

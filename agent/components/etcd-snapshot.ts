@@ -5,9 +5,10 @@
  * the client built with the server it talks to, `snapshot save` already writes to `<file>.part`,
  * fsyncs and renames, and `snapshot status` re-reads the finished file independently of the
  * stream that wrote it (bbolt hash, revision, keys, size). The gRPC route would need etcd's
- * gogoproto files and would only re-implement those steps. The cost: the kind of failure is read
- * from etcdctl's stderr (the only place etcdctl says it); the raw stderr is always kept in the
- * error's details, and anything not recognised is ETCD_SNAPSHOT_FAILED.
+ * gogoproto files and would only re-implement those steps. The cost: etcdctl reports a down etcd
+ * and a refused certificate alike ("context deadline exceeded"), so ./etcd-probe.ts checks TCP
+ * and TLS first with Node's own sockets and error codes; what still fails inside etcdctl is
+ * classified from its stderr (a full disk), the raw stderr always kept in the error's details.
  *
  * Layout: <stateDir>/etcd-snapshots/<id>.db and <id>.json (metadata, written last: a .db without
  * its .json is an interrupted save and is not listed). On any failure the partial files are
@@ -19,6 +20,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Exec, ExecResult } from '../../lib/exec.ts';
 import type { FileSystem } from '../upgrade/fs.ts';
 import { EtcdSnapshotError, EtcdSnapshotNotFoundError, EtcdTargetInvalidError } from './errors.ts';
+import { probeEtcd } from './etcd-probe.ts';
 
 export interface EtcdTarget {
   /** Client URLs; `snapshot save` talks to the first one only (etcdctl requires exactly one). */
@@ -110,6 +112,7 @@ export class EtcdSnapshots {
     const { fs, clock } = this.deps;
     const conn = await this.checkTarget(target);
     const endpoint = target.endpoints[0] as string;
+    await probeEtcd(endpoint, target.cert ? { cacert: target.cacert as string, cert: target.cert, key: target.key as string } : undefined);
     const started = clock.now();
     const id = `etcd-${stamp(started)}-${randomBytes(4).toString('hex')}`;
     const dir = this.dir();

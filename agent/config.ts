@@ -31,6 +31,11 @@ export interface AgentConfig {
   readonly kubeconfig: string;
   readonly criEndpoint: string;
   readonly consistencyIntervalMs: number;
+  readonly manifestsDir: string;
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdCaFile: string;
+  readonly etcdCertFile: string;
+  readonly etcdKeyFile: string;
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
@@ -76,6 +81,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
+  // Node components (issue 9).
+  { key: 'manifestsDir', kind: 'path', default: () => '/etc/kubernetes/manifests', help: 'static pod manifests the kubelet runs (kubeadm layout); held manifests go to ../kip-held' },
+  { key: 'etcdEndpoints', kind: 'list', default: () => [], help: 'etcd client URLs for EtcdSnapshot (the first is snapshotted); empty: EtcdSnapshot needs an endpoint in the request' },
+  { key: 'etcdCaFile', kind: 'optionalPath', default: () => '', help: "CA of etcd's serving certificate (https endpoints)" },
+  { key: 'etcdCertFile', kind: 'optionalPath', default: () => '', help: 'etcd client certificate (e.g. /etc/kubernetes/pki/apiserver-etcd-client.crt)' },
+  { key: 'etcdKeyFile', kind: 'optionalPath', default: () => '', help: 'etcd client key' },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';

@@ -21,6 +21,7 @@ import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentConfig } from './config.ts';
+import { componentService } from './components-wiring.ts';
 
 async function agentVersion(): Promise<string> {
   const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
@@ -66,7 +67,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     await agent.start();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
-    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    const components = await componentService(config, fs, logger);
+    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger, components), logger });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');

@@ -18,6 +18,7 @@ import type { UpgradeAgent } from './upgrade/agent.ts';
 import { Codes, NotFoundError, PreconditionError, StepFailedError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
+import { componentNodeFields, createComponentHandlers, type ComponentService } from './server-components.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
@@ -97,7 +98,7 @@ async function* dataChunks(it: AsyncIterator<StageBinaryChunk__Output>): AsyncGe
   }
 }
 
-export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger): AgentHandlers {
+export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logger: Logger, components?: ComponentService): AgentHandlers {
   const log = logger.child({ component: 'grpc' });
   const unary =
     <Req, Res>(name: string, mutating: boolean, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
@@ -112,7 +113,7 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
       );
     };
   return {
-    GetNode: unary('GetNode', false, async () => nodeInfoToProto(await agent.nodeInfo())),
+    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await agent.nodeInfo()), ...(await componentNodeFields(components)) })),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => runToProto(await agent.getRun(req.runId || undefined))),
     Preflight: unary('Preflight', false, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) =>
       agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched }).then((r) => ({ ...r, checks: [...r.checks] })),
@@ -163,6 +164,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         },
       );
     },
+    // Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot.
+    ...createComponentHandlers(components, { unary, toServiceError, log }),
   };
 }
 

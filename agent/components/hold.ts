@@ -214,6 +214,13 @@ export class HoldStore {
     return { component: rec.component, changed: true, started };
   }
 
+  /** Finishes one journaled hold (after a crash) without asking discovery. */
+  async reconcileOne(name: ComponentName): Promise<HoldResult> {
+    const rec = await this.get(name);
+    if (rec === undefined) throw new HoldFailedError(name, 'hold', new Error('no journaled hold to finish'));
+    return { record: await this.finishHold({ ...rec, phase: 'holding' }), changed: true };
+  }
+
   /** At agent start: finishes holds and releases a kill -9 interrupted, and re-asserts every hold. */
   async reconcile(): Promise<HoldRecord[]> {
     const out: HoldRecord[] = [];

@@ -13,11 +13,23 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bootNode, ensureBaseImage, type NspawnNode } from '../../scripts/nspawn/index.ts';
+import { realpathSync } from 'node:fs';
+import { bootNode, ensureBaseImage, type BindMount, type NspawnNode } from '../../scripts/nspawn/index.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { makeTestPki, type TestPki } from '../integration/agent-pki.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
+/**
+ * The checkout, read-only, plus node_modules where it really lives: in a git worktree it is a
+ * symlink to another checkout, which must be visible at the same path inside the node.
+ */
+export function repoBinds(): BindMount[] {
+  const binds: BindMount[] = [{ host: REPO }];
+  const real = realpathSync(path.join(REPO, 'node_modules'));
+  if (!real.startsWith(`${REPO}/`)) binds.push({ host: real });
+  return binds;
+}
+
 /** The skip file's default path (the upstream patch's). */
 export const SKIP_FILE = '/tmp/cache.version.save';
 
@@ -149,7 +161,7 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const [agentPort, healthzPort] = [await freePort(), await freePort()];
     const pki = await makeTestPki(path.join(tmp, 'pki'));
     const base = await ensureBaseImage();
-    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: [{ host: REPO }] });
+    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: repoBinds() });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;

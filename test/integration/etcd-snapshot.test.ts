@@ -17,6 +17,14 @@ import { EtcdSnapshots, type EtcdTarget } from '../../agent/components/index.ts'
 import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
 import { freePort } from '../harness/agent-node.ts';
 import { makeTestPki, type TestPki } from './agent-pki.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { HoldStore } from '../../agent/components/index.ts';
+import { createAgentHandlers, startAgentServer } from '../../agent/server.ts';
+import { ComponentService } from '../../agent/server-components.ts';
+import type { Systemd } from '../../agent/systemd/index.ts';
+import { AgentConnection } from '../../coordinator/fleet/client.ts';
+import { AgentCallError } from '../../coordinator/fleet/errors.ts';
+import { makeHarness } from '../unit/upgrade-fakes.ts';
 
 let tmp: string;
 let pki: TestPki;
@@ -130,4 +138,61 @@ describe('EtcdSnapshots (real etcd 3.4, mutual TLS)', () => {
       await execaExec('umount', [stateDir], { timeoutMs: 10_000 });
     }
   }, 60_000);
+});
+
+/** The discovery part of GetNode is not under test here: a systemd that knows no unit. */
+const noUnits: Systemd = {
+  show: async () => ({ LoadState: 'not-found' }),
+  start: async () => undefined,
+  stop: async () => undefined,
+  restart: async () => undefined,
+  daemonReload: async () => undefined,
+  isActive: async () => 'inactive',
+};
+
+describe('EtcdSnapshot and FetchSnapshot over the agent gRPC server', () => {
+  it('snapshots, lists in GetNode, streams the file back byte for byte; errors carry their status and code', async () => {
+    const h = await makeHarness();
+    const made = h.makeAgent();
+    await made.agent.start();
+    const stateDir = path.join(tmp, 'state-grpc');
+    const svc = new ComponentService({
+      discovery: { fs: nodeFileSystem, systemd: noUnits, exec: execaExec, hostPath: (p) => path.join(h.root, p), manifestsDir: '/etc/kubernetes/manifests', kubeletUnit: 'none.service', kubeletBinary: '/usr/bin/kubelet', kubeletHealthzUrl: '' },
+      configs: [],
+      holds: new HoldStore({ fs: nodeFileSystem, systemd: noUnits, clock: systemClock, stateDir, hostPath: (p) => path.join(h.root, p) }),
+      snapshots: snapshots(stateDir),
+      etcd: good,
+      logger: silentLogger(),
+    });
+    const server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(made.agent, made.stage, silentLogger(), svc), logger: silentLogger() });
+    const client = new AgentConnection({ address: `127.0.0.1:${server.port}`, tls: pki.client, maxRetries: 1, backoffMs: 50 });
+    try {
+      const info = await client.etcdSnapshot();
+      expect(Number(info.totalKeys)).toBeGreaterThanOrEqual(51);
+      expect((await client.getNode()).etcdSnapshots.map((x) => x.id)).toEqual([info.id]);
+      const chunks: Buffer[] = [];
+      let meta;
+      for await (const c of client.fetchSnapshot(info.id)) {
+        if (c.payload === 'info') meta = c.info;
+        else if (c.data) chunks.push(c.data);
+      }
+      expect(meta?.sha256).toBe(info.sha256);
+      const all = Buffer.concat(chunks);
+      expect(all.length).toBe(Number(info.sizeBytes));
+      expect(createHash('sha256').update(all).digest('hex')).toBe(info.sha256);
+
+      const missing = await (async () => {
+        for await (const _ of client.fetchSnapshot('etcd-20260101T000000Z-00000000')) void _;
+      })().catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(AgentCallError);
+      expect(missing).toMatchObject({ code: 'ETCD_SNAPSHOT_NOT_FOUND', kind: 'not_found' });
+      const down = await client.etcdSnapshot(`https://127.0.0.1:${await freePort()}`).catch((e: unknown) => e);
+      expect(down).toMatchObject({ code: 'ETCD_SNAPSHOT_UNREACHABLE', kind: 'precondition' });
+      expect((await client.getNode()).etcdSnapshots).toHaveLength(1);
+    } finally {
+      client.close();
+      await server.shutdown(2_000);
+      await h.cleanup();
+    }
+  }, 120_000);
 });

@@ -4,6 +4,7 @@ import { systemClock } from '../lib/clock.ts';
 import { execaExec } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
 import { EtcdSnapshots, HoldStore } from './components/index.ts';
+import { parseComponentSpec } from './components/config-spec.ts';
 import type { AgentConfig } from './config.ts';
 import { ComponentService } from './server-components.ts';
 import { createSystemd } from './systemd/index.ts';
@@ -15,7 +16,7 @@ export async function componentService(config: AgentConfig, fs: FileSystem, logg
   const log = logger.child({ component: 'components' });
   const svc = new ComponentService({
     discovery: { fs, systemd, exec: execaExec, hostPath, manifestsDir: config.manifestsDir, kubeletUnit: config.kubeletUnit, kubeletBinary: config.kubeletBinary, kubeletHealthzUrl: config.healthzUrl },
-    configs: [],
+    configs: config.components.map(parseComponentSpec),
     holds: new HoldStore({ fs, systemd, clock: systemClock, stateDir: config.stateDir, hostPath }),
     snapshots: new EtcdSnapshots({ exec: execaExec, fs, clock: systemClock, stateDir: config.stateDir }),
     etcd: {

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { InvalidInputError } from '../lib/errors.ts';
+import { InvalidInputError, isKipError } from '../lib/errors.ts';
+import { parseComponentSpec } from './components/config-spec.ts';
 
 export interface AgentConfig {
   readonly listen: string;
@@ -36,9 +37,10 @@ export interface AgentConfig {
   readonly etcdCaFile: string;
   readonly etcdCertFile: string;
   readonly etcdKeyFile: string;
+  readonly components: readonly string[];
 }
 
-type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
+type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'urlList' | 'componentList' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
 
 interface OptionSpec {
   readonly key: keyof AgentConfig;
@@ -83,10 +85,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
   // Node components (issue 9).
   { key: 'manifestsDir', kind: 'path', default: () => '/etc/kubernetes/manifests', help: 'static pod manifests the kubelet runs (kubeadm layout); held manifests go to ../kip-held' },
-  { key: 'etcdEndpoints', kind: 'list', default: () => [], help: 'etcd client URLs for EtcdSnapshot (the first is snapshotted); empty: EtcdSnapshot needs an endpoint in the request' },
+  { key: 'etcdEndpoints', kind: 'urlList', default: () => [], help: 'etcd client URLs for EtcdSnapshot (the first is snapshotted); empty: EtcdSnapshot needs an endpoint in the request' },
   { key: 'etcdCaFile', kind: 'optionalPath', default: () => '', help: "CA of etcd's serving certificate (https endpoints)" },
   { key: 'etcdCertFile', kind: 'optionalPath', default: () => '', help: 'etcd client certificate (e.g. /etc/kubernetes/pki/apiserver-etcd-client.crt)' },
   { key: 'etcdKeyFile', kind: 'optionalPath', default: () => '', help: 'etcd client key' },
+  {
+    key: 'components',
+    kind: 'componentList',
+    default: () => [],
+    help: 'components named explicitly (over discovery): name=unit:<unit>:<binary> or name=manifest:<path>, optionally @<health URL>',
+  },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';
@@ -106,6 +114,22 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): string | number
     if (!Number.isSafeInteger(n)) throw bad(name, source, 'must be a whole number', raw);
     if (spec.min !== undefined && n < spec.min) throw bad(name, source, `must be at least ${spec.min}`, raw);
     return n;
+  }
+  if (kind === 'urlList' || kind === 'componentList') {
+    const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+    if (!items || !items.every((i) => typeof i === 'string')) throw bad(name, source, 'must be a list (comma-separated in env and flags)', raw);
+    const list = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
+    for (const item of list) {
+      if (kind === 'urlList' && !/^https?:\/\/[^/\s]+\/?$/.test(item)) throw bad(name, source, `${item} is not an http(s) URL like https://127.0.0.1:2379`, raw);
+      if (kind === 'componentList') {
+        try {
+          parseComponentSpec(item);
+        } catch (err) {
+          throw bad(name, source, isKipError(err) ? err.message : String(err), raw);
+        }
+      }
+    }
+    return list;
   }
   if (kind === 'list') {
     const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;

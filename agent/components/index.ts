@@ -12,3 +12,4 @@ export { backupManifest, editManifest, restoreManifest, waitForStaticPodContaine
 export { binaryVersion, configFilesOf, discoverComponents, type DiscoveryDeps } from './discover.ts';
 export { HOLD_DROP_IN, HOLD_DROP_IN_CONTENT, HoldStore, type HoldDeps, type HoldPhase, type HoldRecord, type HoldResult, type ReleaseResult } from './hold.ts';
 export { EtcdSnapshots, type EtcdSnapshotDeps, type EtcdSnapshotInfo, type EtcdTarget } from './etcd-snapshot.ts';
+export { parseComponentSpec } from './config-spec.ts';

@@ -13,3 +13,5 @@ export { binaryVersion, configFilesOf, discoverComponents, type DiscoveryDeps } 
 export { HOLD_DROP_IN, HOLD_DROP_IN_CONTENT, HoldStore, type HoldDeps, type HoldPhase, type HoldRecord, type HoldResult, type ReleaseResult } from './hold.ts';
 export { EtcdSnapshots, type EtcdSnapshotDeps, type EtcdSnapshotInfo, type EtcdTarget } from './etcd-snapshot.ts';
 export { parseComponentSpec } from './config-spec.ts';
+export { probeHealth, type HealthResult } from './health-probe.ts';
+export { componentFromHelp } from './identity.ts';

@@ -15,3 +15,4 @@ export { EtcdSnapshots, type EtcdSnapshotDeps, type EtcdSnapshotInfo, type EtcdT
 export { parseComponentSpec } from './config-spec.ts';
 export { probeHealth, type HealthResult } from './health-probe.ts';
 export { componentFromHelp } from './identity.ts';
+export { planManifestStep, type ManifestStep, type ManifestStepInput } from './manifest-migrate.ts';

@@ -120,3 +120,22 @@ describe('static pod manifests', () => {
     }
   });
 });
+
+describe('planManifestStep', () => {
+  it('moves the image to the target and migrates the flags the target removed', async () => {
+    const { planManifestStep } = await import('../../agent/components/index.ts');
+    const s = planManifestStep({ text: APISERVER_MANIFEST, path: 'm.yaml', component: 'kube-apiserver', to: 'v1.13.12' });
+    expect(s.from).toBe('v1.12.10');
+    const m = parseStaticPodManifest(s.text, 'm.yaml', 'kube-apiserver');
+    expect(m.image).toBe('k8s.gcr.io/kube-apiserver:v1.13.12');
+    expect(m.args).not.toContain('--etcd-quorum-read=true');
+    expect(s.flags.changes.map((c) => c.flag)).toEqual(['--etcd-quorum-read']);
+    expect(s.text).toContain('# kubeadm wrote this');
+  });
+
+  it('refuses a skipped minor and an image without a version tag', async () => {
+    const { planManifestStep } = await import('../../agent/components/index.ts');
+    expect(() => planManifestStep({ text: APISERVER_MANIFEST, path: 'm.yaml', component: 'kube-apiserver', to: 'v1.14.10' })).toThrow(/one minor version at a time/);
+    expect(() => planManifestStep({ text: APISERVER_MANIFEST.replace(':v1.12.10', ':latest'), path: 'm.yaml', component: 'kube-apiserver', to: 'v1.13.12' })).toThrow(/no version tag/);
+  });
+});

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { InvalidInputError } from '../lib/errors.ts';
+import { InvalidInputError, isKipError } from '../lib/errors.ts';
+import { parseComponentSpec } from './components/config-spec.ts';
 
 export interface AgentConfig {
   readonly listen: string;
@@ -37,9 +38,15 @@ export interface AgentConfig {
   readonly nodeInfoCacheMs: number;
   readonly watchPollMs: number;
   readonly watchBufferEvents: number;
+  readonly manifestsDir: string;
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdCaFile: string;
+  readonly etcdCertFile: string;
+  readonly etcdKeyFile: string;
+  readonly components: readonly string[];
 }
 
-type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
+type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'urlList' | 'componentList' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
 
 interface OptionSpec {
   readonly key: keyof AgentConfig;
@@ -93,6 +100,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'stageIdleTimeoutMs', kind: 'int', min: 1_000, default: () => 60_000, help: 'a StageBinary stream that sends nothing for this long is ended and its temp file removed' },
   { key: 'tlsHandshakeTimeoutMs', kind: 'int', min: 100, default: () => 10_000, help: 'a connection that has not finished the TLS handshake within this time is closed' },
   { key: 'nodeInfoCacheMs', kind: 'int', min: 0, default: () => 1_000, help: 'how long GetNode answers from one look at the node (concurrent calls share it); 0: every call looks' },
+  // Node components (issue 9).
+  { key: 'manifestsDir', kind: 'path', default: () => '/etc/kubernetes/manifests', help: 'static pod manifests the kubelet runs (kubeadm layout); held manifests go to ../kip-held' },
+  { key: 'etcdEndpoints', kind: 'urlList', default: () => [], help: 'etcd client URLs for EtcdSnapshot (the first is snapshotted); empty: EtcdSnapshot needs an endpoint in the request' },
+  { key: 'etcdCaFile', kind: 'optionalPath', default: () => '', help: "CA of etcd's serving certificate (https endpoints)" },
+  { key: 'etcdCertFile', kind: 'optionalPath', default: () => '', help: 'etcd client certificate (e.g. /etc/kubernetes/pki/apiserver-etcd-client.crt)' },
+  { key: 'etcdKeyFile', kind: 'optionalPath', default: () => '', help: 'etcd client key' },
+  {
+    key: 'components',
+    kind: 'componentList',
+    default: () => [],
+    help: 'components named explicitly (over discovery): name=unit:<unit>:<binary> or name=manifest:<path>, optionally @<health URL>',
+  },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';
@@ -112,6 +131,22 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): string | number
     if (!Number.isSafeInteger(n)) throw bad(name, source, 'must be a whole number', raw);
     if (spec.min !== undefined && n < spec.min) throw bad(name, source, `must be at least ${spec.min}`, raw);
     return n;
+  }
+  if (kind === 'urlList' || kind === 'componentList') {
+    const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+    if (!items || !items.every((i) => typeof i === 'string')) throw bad(name, source, 'must be a list (comma-separated in env and flags)', raw);
+    const list = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
+    for (const item of list) {
+      if (kind === 'urlList' && !/^https?:\/\/[^/\s]+\/?$/.test(item)) throw bad(name, source, `${item} is not an http(s) URL like https://127.0.0.1:2379`, raw);
+      if (kind === 'componentList') {
+        try {
+          parseComponentSpec(item);
+        } catch (err) {
+          throw bad(name, source, isKipError(err) ? err.message : String(err), raw);
+        }
+      }
+    }
+    return list;
   }
   if (kind === 'list') {
     const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;

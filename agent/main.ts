@@ -23,6 +23,7 @@ import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentConfig } from './config.ts';
+import { componentService } from './components-wiring.ts';
 
 async function agentVersion(): Promise<string> {
   const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
@@ -74,7 +75,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
-    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs }, eyes.handlers);
+    const components = await componentService(config, fs, logger);
+    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs, components }, eyes.handlers);
     const server = await startAgentServer({ address: config.listen, tls, handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

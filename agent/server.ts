@@ -34,6 +34,7 @@ import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
 import { EventLog } from './watch/event-log.ts';
 
 export { toServiceError } from './server-errors.ts';
+import { componentNodeFields, createComponentHandlers, type ComponentService } from './server-components.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
@@ -72,6 +73,8 @@ export interface HandlerOptions {
   readonly nodeInfoCacheMs?: number;
   /** A StageBinary stream silent this long is ended (stageIdleTimeoutMs). */
   readonly stageIdleTimeoutMs?: number;
+  /** Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot and GetNode's component fields. */
+  readonly components?: ComponentService;
 }
 
 /** A request, bounded for a log line (a hostile caller may send 4 MB strings). */
@@ -160,7 +163,7 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
   return {
     // --- eyes (issue 11): Watch, Inventory, HashReport live in agent/server-watch.ts
     ...(watch ?? createWatchHandlers({ events: new EventLog(1), logger })),
-    GetNode: unary('GetNode', false, async () => nodeInfoToProto(await nodeView.get())),
+    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await nodeView.get()), ...(await componentNodeFields(options.components)) })),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => {
       checkLength('run_id', req.runId, 128);
       return runToProto(await agent.getRun(req.runId || undefined));
@@ -251,6 +254,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         );
       });
     },
+    // Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot.
+    ...createComponentHandlers(options.components, { unary, toServiceError, log }),
   };
 }
 

@@ -12,6 +12,10 @@ import type { RunState__Output } from '../../proto/kip/generated/kip/v1/RunState
 import type { StageBinaryResponse__Output } from '../../proto/kip/generated/kip/v1/StageBinaryResponse.ts';
 import type { StepEvent__Output } from '../../proto/kip/generated/kip/v1/StepEvent.ts';
 import type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';
+import type { EtcdSnapshotInfo__Output } from '../../proto/kip/generated/kip/v1/EtcdSnapshotInfo.ts';
+import type { HoldState__Output } from '../../proto/kip/generated/kip/v1/HoldState.ts';
+import type { ReleaseResponse__Output } from '../../proto/kip/generated/kip/v1/ReleaseResponse.ts';
+import type { SnapshotChunk__Output } from '../../proto/kip/generated/kip/v1/SnapshotChunk.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';
@@ -37,10 +41,14 @@ export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
   [M('Upgrade')]: 30 * 60_000,
   [M('Rollback')]: 15 * 60_000,
   [M('Preflight')]: 120_000,
+  [M('Hold')]: 180_000,
+  [M('Release')]: 180_000,
+  [M('EtcdSnapshot')]: 15 * 60_000,
+  [M('FetchSnapshot')]: 30 * 60_000,
 };
 
 /** Calls that can be repeated without effect: retried on UNAVAILABLE. */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback'), M('RemoveStaged')]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback'), M('RemoveStaged'), M('Hold'), M('Release')]);
 
 export const CHUNK_BYTES = 1 << 20;
 
@@ -98,6 +106,32 @@ export class AgentConnection {
 
   rollback(runId: string): Promise<RunState__Output> {
     return this.unary('Rollback', (cb) => this.client.rollback({ runId }, cb));
+  }
+
+  // ---- node components (issue 9) ----
+
+  hold(component: string): Promise<HoldState__Output> {
+    return this.unary('Hold', (cb) => this.client.hold({ component }, cb));
+  }
+
+  release(component: string): Promise<ReleaseResponse__Output> {
+    return this.unary('Release', (cb) => this.client.release({ component }, cb));
+  }
+
+  etcdSnapshot(endpoint = ''): Promise<EtcdSnapshotInfo__Output> {
+    return this.unary('EtcdSnapshot', (cb) => this.client.etcdSnapshot({ endpoint }, cb));
+  }
+
+  /** The snapshot's metadata, then its bytes in order. */
+  async *fetchSnapshot(id: string): AsyncGenerator<SnapshotChunk__Output> {
+    const call = this.client.fetchSnapshot({ id });
+    try {
+      for await (const chunk of call as AsyncIterable<SnapshotChunk__Output>) yield chunk;
+    } catch (err) {
+      throw fromGrpcError(err, 'FetchSnapshot');
+    } finally {
+      call.cancel();
+    }
   }
 
   /** Streams a binary: metadata first, then chunks of at most CHUNK_BYTES. */

@@ -13,11 +13,23 @@ import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promi
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bootNode, ensureBaseImage, type NspawnNode } from './index.ts';
+import { realpathSync } from 'node:fs';
+import { bootNode, ensureBaseImage, type BindMount, type NspawnNode } from './index.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { makeTestPki, type TestPki } from './test-pki.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
+/**
+ * The checkout, read-only, plus node_modules where it really lives: in a git worktree it is a
+ * symlink to another checkout, which must be visible at the same path inside the node.
+ */
+export function repoBinds(): BindMount[] {
+  const binds: BindMount[] = [{ host: REPO }];
+  const real = realpathSync(path.join(REPO, 'node_modules'));
+  if (!real.startsWith(`${REPO}/`)) binds.push({ host: real });
+  return binds;
+}
+
 /** The skip file's default path (the upstream patch's). */
 export const SKIP_FILE = '/tmp/cache.version.save';
 
@@ -149,11 +161,7 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const [agentPort, healthzPort] = [await freePort(), await freePort()];
     const pki = await makeTestPki(path.join(tmp, 'pki'));
     const base = await ensureBaseImage();
-    // In a git worktree node_modules is a symlink to another checkout: bind its target too, at
-    // the same path, or the agent inside the node cannot load its packages.
-    const modules = await realpath(path.join(REPO, 'node_modules'));
-    const binds = modules.startsWith(`${REPO}/`) ? [{ host: REPO }] : [{ host: REPO }, { host: modules }];
-    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: binds });
+    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: repoBinds() });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;

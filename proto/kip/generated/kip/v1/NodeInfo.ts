@@ -5,6 +5,8 @@ import type { SkipFileState as _kip_v1_SkipFileState, SkipFileState__Output as _
 import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from '../../kip/v1/DiskState.ts';
 import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip_v1_StagedBinary__Output } from '../../kip/v1/StagedBinary.ts';
 import type { RunPhase as _kip_v1_RunPhase, RunPhase__Output as _kip_v1_RunPhase__Output } from '../../kip/v1/RunPhase.ts';
+import type { ComponentInfo as _kip_v1_ComponentInfo, ComponentInfo__Output as _kip_v1_ComponentInfo__Output } from '../../kip/v1/ComponentInfo.ts';
+import type { EtcdSnapshotInfo as _kip_v1_EtcdSnapshotInfo, EtcdSnapshotInfo__Output as _kip_v1_EtcdSnapshotInfo__Output } from '../../kip/v1/EtcdSnapshotInfo.ts';
 
 export interface NodeInfo {
   'nodeName'?: (string);
@@ -19,6 +21,8 @@ export interface NodeInfo {
   'staged'?: (_kip_v1_StagedBinary)[];
   'lastRunId'?: (string);
   'lastRunPhase'?: (_kip_v1_RunPhase);
+  'components'?: (_kip_v1_ComponentInfo)[];
+  'etcdSnapshots'?: (_kip_v1_EtcdSnapshotInfo)[];
 }
 
 export interface NodeInfo__Output {
@@ -34,4 +38,6 @@ export interface NodeInfo__Output {
   'staged': (_kip_v1_StagedBinary__Output)[];
   'lastRunId': (string);
   'lastRunPhase': (_kip_v1_RunPhase__Output);
+  'components': (_kip_v1_ComponentInfo__Output)[];
+  'etcdSnapshots': (_kip_v1_EtcdSnapshotInfo__Output)[];
 }

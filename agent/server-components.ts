@@ -1,0 +1,222 @@
+/**
+ * The node-component calls of the agent (Hold, Release, EtcdSnapshot, FetchSnapshot) and the
+ * components / snapshots part of GetNode. Handlers are thin: ComponentService does the work;
+ * agent/server.ts registers them with its own unary wrapper and error mapping (passed in, so this
+ * file does not import server.ts).
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../lib/logger.ts';
+import type { AgentHandlers } from '../proto/kip/generated/kip/v1/Agent.ts';
+import type { ComponentInfo as PbComponentInfo } from '../proto/kip/generated/kip/v1/ComponentInfo.ts';
+import type { EtcdSnapshotInfo as PbEtcdSnapshotInfo } from '../proto/kip/generated/kip/v1/EtcdSnapshotInfo.ts';
+import type { FetchSnapshotRequest__Output } from '../proto/kip/generated/kip/v1/FetchSnapshotRequest.ts';
+import type { HoldState as PbHoldState } from '../proto/kip/generated/kip/v1/HoldState.ts';
+import type { SnapshotChunk } from '../proto/kip/generated/kip/v1/SnapshotChunk.ts';
+import { createReadStream } from 'node:fs';
+import {
+  COMPONENT_NAMES,
+  ComponentNotOnNodeError,
+  EtcdTargetInvalidError,
+  UnknownComponentNameError,
+  discoverComponents,
+  isComponentName,
+  type Component,
+  type ComponentConfig,
+  type ComponentName,
+  type DiscoveryDeps,
+  type EtcdSnapshotInfo,
+  type EtcdSnapshots,
+  type EtcdTarget,
+  type HoldRecord,
+  type HoldStore,
+} from './components/index.ts';
+import { PreconditionError } from './upgrade/errors.ts';
+
+export interface ComponentServiceDeps {
+  readonly discovery: DiscoveryDeps;
+  readonly configs: readonly ComponentConfig[];
+  readonly holds: HoldStore;
+  readonly snapshots: EtcdSnapshots;
+  /** From the agent config; a request may name another endpoint, never other certificates. */
+  readonly etcd: EtcdTarget;
+  readonly logger: Logger;
+}
+
+export interface ComponentView {
+  readonly component: Component | undefined;
+  readonly name: ComponentName;
+  readonly hold: HoldRecord | undefined;
+}
+
+const CHUNK = 1 << 20;
+
+export class ComponentService {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ComponentServiceDeps) {}
+
+  /** One mutating call at a time: a Hold and a Release of the same component never interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Finishes holds and releases a crash interrupted (call once at agent start). */
+  async start(): Promise<void> {
+    const held = await this.serial(() => this.deps.holds.reconcile());
+    if (held.length > 0) this.deps.logger.info({ held: held.map((h) => h.component) }, 'components held');
+  }
+
+  /** Discovered components plus held ones discovery cannot see (a held static pod's manifest is moved away). */
+  async views(): Promise<ComponentView[]> {
+    const found = await discoverComponents(this.deps.discovery, this.deps.configs);
+    const holds = await this.deps.holds.list();
+    return COMPONENT_NAMES.flatMap((name): ComponentView[] => {
+      const component = found.find((c) => c.name === name);
+      const hold = holds.find((h) => h.component === name);
+      return component || hold ? [{ name, component, hold }] : [];
+    });
+  }
+
+  private async find(name: string): Promise<Component> {
+    if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
+    const found = await discoverComponents(this.deps.discovery, this.deps.configs);
+    const c = found.find((x) => x.name === name);
+    if (!c) throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
+    return c;
+  }
+
+  hold(name: string) {
+    return this.serial(async () => {
+      if (isComponentName(name)) {
+        const existing = await this.deps.holds.get(name);
+        if (existing?.phase === 'held') return { record: existing, changed: false };
+        // A hold interrupted after the manifest moved is finished without discovery (which cannot see it).
+        if (existing) return this.deps.holds.reconcileOne(name);
+      }
+      return this.deps.holds.hold(await this.find(name));
+    });
+  }
+
+  release(name: string) {
+    return this.serial(async () => {
+      if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
+      return this.deps.holds.release(name);
+    });
+  }
+
+  snapshot(endpoint: string): Promise<EtcdSnapshotInfo> {
+    const target: EtcdTarget = endpoint === '' ? this.deps.etcd : { ...this.deps.etcd, endpoints: [endpoint] };
+    if (target.endpoints.length === 0) throw new EtcdTargetInvalidError('no etcd endpoint: set etcdEndpoints in the agent config or name one in the request');
+    return this.serial(() => this.deps.snapshots.save(target));
+  }
+
+  listSnapshots(): Promise<EtcdSnapshotInfo[]> {
+    return this.deps.snapshots.list();
+  }
+
+  getSnapshot(id: string): Promise<EtcdSnapshotInfo> {
+    return this.deps.snapshots.get(id);
+  }
+}
+
+export function componentToProto(v: ComponentView): PbComponentInfo {
+  const c = v.component;
+  const h = v.hold;
+  const rt = c?.runtime;
+  return {
+    name: v.name,
+    runtime: rt?.kind ?? h?.kind ?? '',
+    unit: rt?.kind === 'systemd' ? rt.unit : h?.kind === 'systemd' ? h.unit : '',
+    binary: rt?.kind === 'systemd' ? rt.binary : '',
+    manifest: rt?.kind === 'static-pod' ? rt.manifest : h?.kind === 'static-pod' ? h.manifest : '',
+    image: rt?.kind === 'static-pod' ? rt.image : '',
+    version: c?.version ?? '',
+    healthUrl: c?.health.url ?? '',
+    healthSource: c?.health.source ?? '',
+    origin: c?.origin ?? 'held',
+    held: h !== undefined,
+    holdPhase: h?.phase ?? '',
+  };
+}
+
+export function snapshotToProto(s: EtcdSnapshotInfo): PbEtcdSnapshotInfo {
+  return {
+    id: s.id,
+    endpoint: s.endpoint,
+    sizeBytes: s.sizeBytes,
+    sha256: s.sha256,
+    etcdHash: s.etcdHash,
+    revision: s.revision,
+    totalKeys: s.totalKeys,
+    totalSize: s.totalSize,
+    createdAtUnixMs: s.createdAtMs,
+    durationMs: s.durationMs,
+  };
+}
+
+function holdToProto(r: HoldRecord, changed: boolean): PbHoldState {
+  return {
+    component: r.component,
+    runtime: r.kind,
+    phase: r.phase,
+    unit: r.kind === 'systemd' ? r.unit : '',
+    manifest: r.kind === 'static-pod' ? r.manifest : '',
+    heldManifest: r.kind === 'static-pod' ? r.heldManifest : '',
+    sinceUnixMs: r.sinceMs,
+    changed,
+  };
+}
+
+/** The GetNode fields this room owns. */
+export async function componentNodeFields(svc: ComponentService | undefined): Promise<{ components: PbComponentInfo[]; etcdSnapshots: PbEtcdSnapshotInfo[] }> {
+  if (!svc) return { components: [], etcdSnapshots: [] };
+  return { components: (await svc.views()).map(componentToProto), etcdSnapshots: (await svc.listSnapshots()).map(snapshotToProto) };
+}
+
+type Unary = <Req, Res>(name: string, mutating: boolean, fn: (req: Req) => Promise<Res>) => grpc.handleUnaryCall<Req, Res>;
+
+export interface ComponentHandlerTools {
+  readonly unary: Unary;
+  readonly toServiceError: (err: unknown) => grpc.ServiceError;
+  readonly log: Logger;
+}
+
+export type ComponentHandlers = Pick<AgentHandlers, 'Hold' | 'Release' | 'EtcdSnapshot' | 'FetchSnapshot'>;
+
+export function createComponentHandlers(svc: ComponentService | undefined, t: ComponentHandlerTools): ComponentHandlers {
+  const need = (): ComponentService => {
+    if (!svc) throw new PreconditionError('COMPONENTS_DISABLED', 'this agent was started without the component service');
+    return svc;
+  };
+  return {
+    Hold: t.unary('Hold', true, async (req: { component: string }) => {
+      const r = await need().hold(req.component);
+      return holdToProto(r.record, r.changed);
+    }),
+    Release: t.unary('Release', true, async (req: { component: string }) => need().release(req.component)),
+    EtcdSnapshot: t.unary('EtcdSnapshot', true, async (req: { endpoint: string }) => snapshotToProto(await need().snapshot(req.endpoint))),
+    FetchSnapshot: (call: grpc.ServerWritableStream<FetchSnapshotRequest__Output, SnapshotChunk>) => {
+      const run = async () => {
+        const info = await need().getSnapshot(call.request.id);
+        call.write({ info: snapshotToProto(info) });
+        const stream = createReadStream(info.path, { highWaterMark: CHUNK });
+        for await (const chunk of stream) {
+          if (call.cancelled) {
+            stream.destroy();
+            return;
+          }
+          if (!call.write({ data: chunk as Buffer })) await new Promise<void>((r) => call.once('drain', () => r()));
+        }
+      };
+      run().then(
+        () => call.end(),
+        (err: unknown) => {
+          t.log.warn({ method: 'FetchSnapshot', err }, 'call failed');
+          call.emit('error', t.toServiceError(err));
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,10 @@
+// Original file: proto/kip/v1/agent.proto
+
+
+export interface FetchSnapshotRequest {
+  'id'?: (string);
+}
+
+export interface FetchSnapshotRequest__Output {
+  'id': (string);
+}

@@ -102,8 +102,8 @@ export function planVersions(cluster: ClusterVersions, targetText: string, relea
     target: target.gitVersion,
     controlPlanePath: path,
     plans: {
-      'every-step': kubeletPlan('every-step', api, target, path, nodes),
-      'fewest-restarts': kubeletPlan('fewest-restarts', api, target, path, nodes),
+      'every-step': kubeletPlan('every-step', api, target, path, nodes, known),
+      'fewest-restarts': kubeletPlan('fewest-restarts', api, target, path, nodes, known),
     },
   };
 }
@@ -112,7 +112,7 @@ function minorOfPathEntry(v: string): number {
   return Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
 }
 
-function kubeletPlan(kind: KubeletPlanKind, api: KubeVersion, target: KubeVersion, path: readonly string[], nodes: readonly { name: string; kubelet: KubeVersion }[]): KubeletPlan {
+function kubeletPlan(kind: KubeletPlanKind, api: KubeVersion, target: KubeVersion, path: readonly string[], nodes: readonly { name: string; kubelet: KubeVersion }[], known: ReadonlyMap<string, string>): KubeletPlan {
   // Each node's current version as text and minor; moved as the plan goes.
   const at = new Map(nodes.map((n) => [n.name, { text: n.kubelet.gitVersion, minor: n.kubelet.minor }]));
   const steps: PlanStep[] = [];
@@ -139,14 +139,19 @@ function kubeletPlan(kind: KubeletPlanKind, api: KubeVersion, target: KubeVersio
     }
     return hops;
   };
-  // Kubelets behind the apiserver so far that the first control-plane step would break the
-  // policy move first, before the control plane does (a step without a control-plane change).
+  // Kubelets already behind the apiserver: every-step brings them up one minor at a time before
+  // the control plane moves; fewest-restarts moves only those the first control-plane step would
+  // leave too far behind, straight to the apiserver's version.
   const first = path[0];
-  if (first !== undefined && kind === 'fewest-restarts') {
+  if (kind === 'every-step') {
+    const lowest = Math.min(api.minor, ...[...at.values()].map((v) => v.minor));
+    for (let m = lowest + 1; m <= api.minor; m++) {
+      const version = m === api.minor ? api.gitVersion : known.get(`${api.major}.${m}`) ?? `v${api.major}.${m}.x`;
+      const pre = move(version, m, false, undefined);
+      if (pre.length > 0) steps.push({ controlPlane: undefined, kubelets: pre });
+    }
+  } else if (first !== undefined) {
     const pre = move(api.gitVersion, api.minor, false, minorOfPathEntry(first));
-    if (pre.length > 0) steps.push({ controlPlane: undefined, kubelets: pre });
-  } else if (first !== undefined && kind === 'every-step') {
-    const pre = move(api.gitVersion, api.minor, false, undefined);
     if (pre.length > 0) steps.push({ controlPlane: undefined, kubelets: pre });
   }
   let prev = api.gitVersion;

@@ -55,6 +55,12 @@ describe('version path and kubelet plans', () => {
     expect(hopsOf(p, 'fewest-restarts')).toEqual(['v1.11.10->v1.12.10:w']);
   });
 
+  it('every-step brings lagging kubelets up one minor at a time; fewest-restarts in one hop', () => {
+    const p = planVersions(cluster('v1.12.10', { w: 'v1.10.13', x: 'v1.12.10' }), 'v1.12.10', releases);
+    expect(hopsOf(p, 'every-step')).toEqual(['v1.10.13->v1.11.10:w', 'v1.11.10->v1.12.10:w']);
+    expect(p.plans['fewest-restarts'].steps.flatMap((s) => s.kubelets)).toEqual([{ from: 'v1.10.13', to: 'v1.12.10', nodes: ['w'], minors: 2 }]);
+  });
+
   it('names minors it has no release for instead of inventing a patch', () => {
     const p = planVersions(cluster('v1.10.13', {}), 'v1.13.12', ['v1.11.10']);
     expect(p.controlPlanePath).toEqual(['v1.11.10', 'v1.12.x', 'v1.13.12']);

@@ -15,6 +15,10 @@ import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
 import { registerPlan } from './commands/plan.ts';
+import { registerResume } from './commands/resume.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerUnlock } from './commands/unlock.ts';
+import { registerUpgrade } from './commands/upgrade.ts';
 import { AgentConnection } from './fleet/client.ts';
 import { EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.ts';
 import type { CliPorts } from './ports.ts';
@@ -24,6 +28,10 @@ import { openSqliteStore } from './store/sqlite.ts';
 const COMMANDS: readonly RegisterCommand[] = [
   registerHash,
   registerPlan,
+  registerUpgrade,
+  registerResume,
+  registerStatus,
+  registerUnlock,
 ];
 
 const EXIT_CODES = `
@@ -78,6 +86,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), por
     get clock() { return lazy().clock; },
     get logger() { return lazy().logger; },
     get identity() { return lazy().identity; },
+    get pollMs() { return lazy().pollMs; },
   };
   const ctx: CommandContext = { io, ports: deferred, exit: (c) => { code = c; } };
   const program = buildProgram(ctx);

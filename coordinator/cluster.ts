@@ -14,6 +14,7 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
   const kube = KubeClient.fromFile(options.kubeconfig, options.context);
   const rest = await kubeRestFromKubeconfig(options.kubeconfig, 30_000, options.context);
   return {
+    server: kube.config.getCurrentCluster()?.server ?? options.kubeconfig,
     version: async () => (await kube.getVersion()).gitVersion,
     nodes: () => kube.listNodes(),
     pods: async () => (await kube.listPods()).items,

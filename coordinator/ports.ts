@@ -12,6 +12,8 @@ import type { ClusterLock } from './lock/lock.ts';
 import type { RunStore } from './store/store.ts';
 
 export interface ClusterApi {
+  /** The API server URL: identifies the cluster in the run store. */
+  readonly server: string;
   /** kube-apiserver's gitVersion (/version). */
   version(): Promise<string>;
   nodes(): Promise<V1Node[]>;
@@ -35,4 +37,6 @@ export interface CliPorts {
   readonly logger: Logger;
   /** Who runs this coordinator (the lock's holder): host and pid. */
   readonly identity: string;
+  /** How often the engine looks at the cluster (default 1 s). */
+  readonly pollMs?: number;
 }

@@ -82,6 +82,7 @@ export function fakeCluster(apiserver: string, nodes: V1Node[], pods: V1Pod[] = 
     podList: pods,
     lock: memoryLock(),
     patches: [],
+    server: 'https://fake',
     version: async () => c.apiserver,
     nodes: async () => structuredClone(c.nodeList),
     pods: async () => structuredClone(c.podList),

@@ -127,6 +127,7 @@ export function fakeWorldCluster(world: WorldFile, now: () => number): ClusterAp
     }));
   };
   return {
+    server: 'https://fake',
     version: async () => 'v1.17.17',
     nodes: async () => nodes(),
     pods: async () => pods(),

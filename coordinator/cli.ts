@@ -15,6 +15,7 @@ import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
 import { registerPlan } from './commands/plan.ts';
+import { registerPreflight } from './commands/preflight.ts';
 import { registerResume } from './commands/resume.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnlock } from './commands/unlock.ts';
@@ -28,6 +29,7 @@ import { openSqliteStore } from './store/sqlite.ts';
 const COMMANDS: readonly RegisterCommand[] = [
   registerHash,
   registerPlan,
+  registerPreflight,
   registerUpgrade,
   registerResume,
   registerStatus,

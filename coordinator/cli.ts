@@ -17,6 +17,7 @@ import { registerHash } from './commands/hash.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
 import { registerResume } from './commands/resume.ts';
+import { registerStage } from './commands/stage.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnlock } from './commands/unlock.ts';
 import { registerUpgrade } from './commands/upgrade.ts';
@@ -30,6 +31,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerHash,
   registerPlan,
   registerPreflight,
+  registerStage,
   registerUpgrade,
   registerResume,
   registerStatus,

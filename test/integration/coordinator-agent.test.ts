@@ -109,4 +109,24 @@ describe('kip upgrade over the real agent', () => {
     expect(await main([...args(path.join(tmp, 'pki')).slice(0, 5), '--inventory', path.join(tmp, 'bad.yaml'), '--kubeconfig', '/dev/null'], { ...malformed, readInput }, ports)).toBe(2);
     expect(malformed.err).toMatch(/agents\[0\]\.address must be host:port/);
   }, 60_000);
+
+  it('kip stage sends what the next step needs, verified by the agent, and skips it the second time; a missing release exits 2 first', async () => {
+    const cluster: ClusterApi = { ...agentBackedCluster(), version: async () => 'v1.12.10' };
+    const real = productionPorts(recordingIo());
+    const ports: CliPorts = { ...real, cluster: async () => cluster, logger: silentLogger() };
+    const readInput = async (p: string) => (await import('node:fs/promises')).readFile(p, 'utf8');
+    const args = ['stage', '--to', 'v1.12.10', '--releases', path.join(tmp, 'releases'), '--pki-dir', path.join(tmp, 'pki'), '--inventory', path.join(tmp, 'inventory.yaml'), '--kubeconfig', '/dev/null'];
+    const missing = recordingIo();
+    expect(await main(args, { ...missing, readInput }, ports)).toBe(2);
+    expect(missing.err).toMatch(/has no folder for v1\.12\.10/);
+    await mkdir(path.join(tmp, 'releases', 'v1.12.10'), { recursive: true });
+    await writeFile(path.join(tmp, 'releases', 'v1.12.10', 'kubelet'), fakeBinary('v1.12.10'), { mode: 0o755 });
+    const first = recordingIo();
+    expect(await main(args, { ...first, readInput }, ports), first.err).toBe(0);
+    expect(first.out).toMatch(/node-1 +v1\.12\.10 +staged/);
+    expect((await probe.getNode()).staged.map((s) => s.version)).toContain('v1.12.10');
+    const again = recordingIo();
+    expect(await main(args, { ...again, readInput }, ports)).toBe(0);
+    expect(again.out).toMatch(/node-1 +v1\.12\.10 +already staged/);
+  }, 60_000);
 });

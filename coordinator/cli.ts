@@ -1,47 +1,117 @@
 /**
- * kip, the coordinator CLI: composition root. Wires process I/O into the commands; the
- * commands themselves receive their collaborators.
+ * kip, the coordinator CLI: composition root. Builds the commander program from one register
+ * function per command (coordinator/commands/, one line each below) and wires the real ports:
+ * the cluster through lib/kube, the agents through coordinator/fleet, the SQLite run store, the
+ * system clock, a pino logger on standard error.
  */
-import { isKipError, InvalidInputError } from '../lib/errors.ts';
-import { hashUsage, runHash } from './commands/hash.ts';
-import { EXIT_FAILED, EXIT_USAGE, processIo, type CliIo } from './io.ts';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { systemClock } from '../lib/clock.ts';
+import { InvalidInputError } from '../lib/errors.ts';
+import { createLogger } from '../lib/logger.ts';
+import { kubeCluster } from './cluster.ts';
+import type { CommandContext, RegisterCommand } from './commands/common.ts';
+import { registerHash } from './commands/hash.ts';
+import { registerPlan } from './commands/plan.ts';
+import { registerPreflight } from './commands/preflight.ts';
+import { registerResume } from './commands/resume.ts';
+import { registerStage } from './commands/stage.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerUnlock } from './commands/unlock.ts';
+import { registerUpgrade } from './commands/upgrade.ts';
+import { AgentConnection } from './fleet/client.ts';
+import { EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.ts';
+import type { CliPorts } from './ports.ts';
+import { openSqliteStore } from './store/sqlite.ts';
 
-const COMMANDS: Record<string, { summary: string; run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: () => string }> = {
-  hash: { summary: 'kubelet container hashes, and the restarts a version step would cause', run: runHash, usage: hashUsage },
-};
+/** Every command, one registration per line (keep it so: parallel branches add lines here). */
+const COMMANDS: readonly RegisterCommand[] = [
+  registerHash,
+  registerPlan,
+  registerPreflight,
+  registerStage,
+  registerUpgrade,
+  registerResume,
+  registerStatus,
+  registerUnlock,
+];
 
-function usage(): string {
-  const names = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
-  return `usage: kip <command> [options]\n\ncommands:\n${names.join('\n')}\n\nkip <command> --help shows a command's options.\n`;
+const EXIT_CODES = `
+Exit codes:
+  0  done
+  1  the job failed, or the run paused (kip status says why; kip resume continues)
+  2  bad input: the command line, a file or a version is wrong; nothing was changed
+  3  another run holds the cluster's upgrade lock (kip unlock --force removes it)
+`;
+
+export function productionPorts(io: CliIo): CliPorts {
+  return {
+    cluster: kubeCluster,
+    agentTls: async (dir) => {
+      const read = async (name: string): Promise<Buffer> => {
+        try {
+          return await readFile(join(dir, name));
+        } catch (cause) {
+          throw new InvalidInputError('PKI_UNREADABLE', `--pki-dir ${dir}: cannot read ${name} (${(cause as NodeJS.ErrnoException).code ?? String(cause)}): it needs ca.crt, coordinator.crt and coordinator.key`, { dir, file: name }, { cause });
+        }
+      };
+      return { ca: await read('ca.crt'), cert: await read('coordinator.crt'), key: await read('coordinator.key') };
+    },
+    agent: (endpoint, tls) => new AgentConnection({ address: endpoint.address, tls, ...(endpoint.serverName ? { serverName: endpoint.serverName } : {}) }),
+    openStore: (dir) => openSqliteStore(join(dir, 'runs.db')),
+    clock: systemClock,
+    logger: createLogger({ name: 'kip', level: io.env?.KIP_LOG_LEVEL ?? 'warn', destination: process.stderr }),
+    identity: `${hostname()}/${process.pid}`,
+  };
 }
 
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('kip')
+    .description('Kubernetes In-Place: upgrade a live cluster one minor version at a time without restarting a running container')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) })
+    .addHelpText('after', EXIT_CODES);
+  for (const register of COMMANDS) register(program, ctx);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
+  return program;
+}
 
-export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(usage());
-    return name === undefined ? EXIT_USAGE : 0;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    io.stderr(`kip: unknown command "${name}"\n${usage()}`);
+export async function main(argv: readonly string[], io: CliIo = processIo(), ports?: CliPorts): Promise<number> {
+  let code = EXIT_OK;
+  const lazy = (): CliPorts => (ports ??= productionPorts(io));
+  // Ports are made on first use, so `kip hash` and `--help` never open a store or a logger.
+  const deferred: CliPorts = {
+    cluster: (o) => lazy().cluster(o),
+    agentTls: (d) => lazy().agentTls(d),
+    agent: (e, t) => lazy().agent(e, t),
+    openStore: (d) => lazy().openStore(d),
+    get clock() { return lazy().clock; },
+    get logger() { return lazy().logger; },
+    get identity() { return lazy().identity; },
+    get pollMs() { return lazy().pollMs; },
+  };
+  const ctx: CommandContext = { io, ports: deferred, exit: (c) => { code = c; } };
+  const program = buildProgram(ctx);
+  const [name] = argv;
+  if (name === undefined) {
+    io.stdout(program.helpInformation());
     return EXIT_USAGE;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`${command.usage()}\n`);
-    return 0;
+  const known = new Set(program.commands.map((c) => c.name()));
+  if (!name.startsWith('-') && name !== 'help' && !known.has(name)) {
+    io.stderr(`kip: unknown command "${name}"\n${program.helpInformation()}`);
+    return EXIT_USAGE;
   }
   try {
-    return await command.run(rest, io);
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
-    if (err instanceof InvalidInputError) {
-      io.stderr(`kip ${name}: ${err.message}\n`);
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
-    }
-    if (isKipError(err)) {
-      io.stderr(`kip ${name}: ${err.message} [${err.code}]\n`);
-      return EXIT_FAILED;
     }
     throw err;
   }
+  return code;
 }

@@ -8,12 +8,21 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** Reads a named file, or standard input for "-". */
   readonly readInput: (path: string) => Promise<string>;
+  /** The process environment (KUBECONFIG, NO_COLOR, HOME); empty when not given. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Whether standard output is a terminal: colour and progress only then. */
+  readonly stdoutIsTTY?: boolean;
 }
 
-/** Exit codes: 0 done, 1 the job failed, 2 the command line or its input is wrong. */
+/**
+ * Exit codes (documented in `kip --help` and the README): 0 done, 1 the job failed or the run
+ * paused, 2 the command line or its input is wrong (nothing changed), 3 another run holds the
+ * cluster's lock.
+ */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_LOCKED = 3;
 
 export function processIo(): CliIo {
   return {
@@ -27,5 +36,7 @@ export function processIo(): CliIo {
         throw new InvalidInputError('CLI_INPUT_UNREADABLE', `cannot read ${path === '-' ? 'standard input' : path}: ${code ?? (err as Error).message}`, { path }, { cause: err });
       }
     },
+    env: process.env,
+    stdoutIsTTY: process.stdout.isTTY === true,
   };
 }

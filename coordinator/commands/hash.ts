@@ -10,7 +10,9 @@ import {
   type ContainerRef,
 } from '../../lib/knowledge/hash/index.ts';
 import { compareMinor } from '../../lib/knowledge/hash/schema.ts';
+import type { Command } from 'commander';
 import { EXIT_OK, type CliIo } from '../io.ts';
+import { runAction, type CommandContext } from './common.ts';
 
 export function hashUsage(): string {
   return `usage:
@@ -186,4 +188,17 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** `kip hash` keeps its own option parsing (node:util parseArgs): commander passes its arguments through untouched. */
+export function registerHash(program: Command, ctx: CommandContext): void {
+  program.command('hash').description('kubelet container hashes, and the restarts a version step would cause')
+    .helpOption(false).allowUnknownOption().allowExcessArguments().argument('[args...]')
+    .action((args: string[]) => runAction(ctx, 'hash', async () => {
+      if (args.includes('--help') || args.includes('-h')) {
+        ctx.io.stdout(`${hashUsage()}\n`);
+        return EXIT_OK;
+      }
+      return runHash(args, ctx.io);
+    }));
 }

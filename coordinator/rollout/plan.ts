@@ -5,39 +5,33 @@
  * `concurrency` nodes), as system-upgrade-controller orders nodes by name.
  */
 import { InvalidInputError } from '../../lib/errors.ts';
+import { compareVersions, DowngradeError, parseRealVersion } from '../../lib/knowledge/version.ts';
 
 export interface VersionStep {
   readonly from: string;
   readonly to: string;
 }
 
-const parse = (v: string): { major: number; minor: number; patch: number } => {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(v);
-  if (!m) throw new InvalidInputError('ROLLOUT_BAD_VERSION', `"${v}" is not a full Kubernetes version such as v1.17.17`, { version: v });
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
-};
-
 /**
  * The steps from `current` to `target`, through `releases` (one full version per minor,
- * e.g. the newest patch of each). Refuses downgrades and targets it has no release for.
+ * e.g. the newest patch of each). Refuses downgrades (DOWNGRADE_REFUSED) and targets it has no
+ * release for; versions are read by the one parser (lib/knowledge/version.ts).
  */
 export function versionPath(current: string, target: string, releases: readonly string[]): VersionStep[] {
-  const from = parse(current);
-  const to = parse(target);
+  const from = parseRealVersion(current, 'running version');
+  const to = parseRealVersion(target, 'target version');
   if (from.major !== 1 || to.major !== 1) throw new InvalidInputError('ROLLOUT_BAD_VERSION', 'kip upgrades Kubernetes 1.x only');
-  if (to.minor < from.minor || (to.minor === from.minor && to.patch < from.patch)) {
-    throw new InvalidInputError('ROLLOUT_DOWNGRADE', `${target} is older than the running ${current}: a downgrade is a rollback, not an upgrade`, { current, target });
-  }
-  const byMinor = new Map(releases.map((r) => [parse(r).minor, r.startsWith('v') ? r : `v${r}`]));
+  if (compareVersions(to, from) < 0) throw new DowngradeError(from.raw, to.raw);
+  const byMinor = new Map(releases.map((r) => { const v = parseRealVersion(r, 'release'); return [v.minor, v.gitVersion]; }));
   const steps: VersionStep[] = [];
-  let at = current.startsWith('v') ? current : `v${current}`;
+  let at = from.gitVersion;
   for (let minor = from.minor + 1; minor <= to.minor; minor++) {
-    const next = minor === to.minor ? (target.startsWith('v') ? target : `v${target}`) : byMinor.get(minor);
+    const next = minor === to.minor ? to.gitVersion : byMinor.get(minor);
     if (!next) throw new InvalidInputError('ROLLOUT_NO_RELEASE', `no release known for 1.${minor}: stage one (known: ${releases.join(', ')})`, { minor });
     steps.push({ from: at, to: next });
     at = next;
   }
-  if (steps.length === 0 && at !== (target.startsWith('v') ? target : `v${target}`)) steps.push({ from: at, to: target.startsWith('v') ? target : `v${target}` });
+  if (steps.length === 0 && at !== to.gitVersion) steps.push({ from: at, to: to.gitVersion });
   return steps;
 }
 

@@ -25,9 +25,10 @@ export interface KubeRest {
   send(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType?: string): Promise<unknown>;
 }
 
-export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs = 10_000): Promise<KubeRest> {
+export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs = 10_000, context?: string): Promise<KubeRest> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
+  if (context) kc.setCurrentContext(context);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KipError('KUBE_RAW_CONFIG', `kubeconfig ${kubeconfigPath} has no current cluster`);
   const server = new URL(cluster.server);

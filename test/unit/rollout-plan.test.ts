@@ -14,9 +14,9 @@ describe('version path', () => {
     expect(versionPath('v1.17.17', 'v1.17.17', releases)).toEqual([]);
   });
   it('refuses downgrades and minors it has no release for', () => {
-    expect(() => versionPath('v1.12.10', 'v1.11.10', releases)).toThrow('downgrade');
+    expect(() => versionPath('v1.12.10', 'v1.11.10', releases)).toThrow('older than the running');
     expect(() => versionPath('v1.17.17', 'v1.19.16', releases)).toThrow('no release known for 1.18');
-    expect(() => versionPath('1.17', 'v1.18.1', releases)).toThrow('not a full Kubernetes version');
+    expect(() => versionPath('1.17', 'v1.18.1', releases)).toThrow('is not a Kubernetes version like v1.17.17');
   });
 });
 

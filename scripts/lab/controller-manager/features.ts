@@ -1,32 +1,19 @@
 /**
- * Per-version facts of kube-controller-manager v1.10..v1.17 that the node lifecycle controller depends on.
- *
- * - TaintBasedEvictions: alpha (default off) v1.6..v1.12, beta (default ON) v1.13..v1.17, GA v1.18.
- *   Sources: kubernetes/kubernetes#69533 ("promote TaintBasedEvictions to beta in 1.13", PR #69824
- *   in pkg/features/kube_features.go), CHANGELOG-1.13, the feature-gate table in kubernetes/website
- *   (feature-gates/taint-based-evictions.md: alpha 1.6-1.12 false, beta 1.13-1.17 true) and
- *   KEP "Promote Taint Based Evictions to GA" ("promoted to beta in 1.13").
- * - TaintNodesByCondition: alpha v1.8, beta (default ON) v1.12, GA v1.17 (KEP "Graduate
- *   TaintNodeByCondition to GA", sig-scheduling; CHANGELOG-1.12).
- * - The taint manager (NoExecute evictions of any taint) runs whenever --enable-taint-manager is true
- *   (default true since v1.6); the gate above only decides whether the node lifecycle controller adds
- *   the not-ready/unreachable NoExecute taints or falls back to --pod-eviction-timeout
- *   (node_lifecycle_controller.go: useTaintBasedEvictions = gate && runTaintManager).
+ * The lab's kube-controller-manager reads the feature-gate defaults from lib/knowledge/gates (one
+ * table for kip and the lab).
  * Flag defaults (kube-controller-manager --help, v1.10..v1.17): --node-monitor-period 5s,
  * --node-monitor-grace-period 40s, --node-startup-grace-period 1m0s, --pod-eviction-timeout 5m0s,
  * --node-eviction-rate 0.1, --secondary-node-eviction-rate 0.01, --unhealthy-zone-threshold 0.55,
  * --large-cluster-size-threshold 50, --enable-taint-manager true.
+ * The taint manager (NoExecute evictions of any taint) runs whenever --enable-taint-manager is true
+ * (default true since v1.6); TaintBasedEvictions only decides whether the node lifecycle controller adds
+ * the not-ready/unreachable NoExecute taints or falls back to --pod-eviction-timeout
+ * (node_lifecycle_controller.go: useTaintBasedEvictions = gate && runTaintManager).
  */
 import { InvalidInputError } from '../../../lib/errors.ts';
+import { defaultFeatureGates, type FeatureGates } from '../../../lib/knowledge/gates/index.ts';
 
-export interface FeatureGates {
-  readonly TaintBasedEvictions: boolean;
-  readonly TaintNodesByCondition: boolean;
-}
-
-export function defaultFeatureGates(minor: number): FeatureGates {
-  return { TaintBasedEvictions: minor >= 13, TaintNodesByCondition: minor >= 12 };
-}
+export { defaultFeatureGates, type FeatureGates };
 
 const KNOWN = new Set<keyof FeatureGates>(['TaintBasedEvictions', 'TaintNodesByCondition']);
 

@@ -1,0 +1,30 @@
+/** The ClusterApi port over lib/kube: the typed client for objects, the raw one for exact pod bytes and the lock. */
+import { KubeClient } from '../lib/kube/index.ts';
+import { kubeRestFromKubeconfig } from '../lib/kube/raw.ts';
+import { InvalidInputError } from '../lib/errors.ts';
+import { existsSync } from 'node:fs';
+import type { KubeOptions } from './commands/common.ts';
+import { kubeClusterLock } from './lock/kube-lock.ts';
+import type { ClusterApi } from './ports.ts';
+
+export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
+  if (!existsSync(options.kubeconfig)) {
+    throw new InvalidInputError('KUBECONFIG_MISSING', `kubeconfig ${options.kubeconfig} does not exist: pass --kubeconfig or set KUBECONFIG`, { path: options.kubeconfig });
+  }
+  const kube = KubeClient.fromFile(options.kubeconfig, options.context);
+  const rest = await kubeRestFromKubeconfig(options.kubeconfig, 30_000, options.context);
+  return {
+    server: kube.config.getCurrentCluster()?.server ?? options.kubeconfig,
+    version: async () => (await kube.getVersion()).gitVersion,
+    nodes: () => kube.listNodes(),
+    pods: async () => (await kube.listPods()).items,
+    podTree: async () => (await rest.get('/api/v1/pods')).node,
+    annotateNode: async (name, annotations) => {
+      await kube.patchNode(name, { metadata: { annotations } }, 'merge');
+    },
+    labelNode: async (name, labels) => {
+      await kube.patchNode(name, { metadata: { labels } }, 'merge');
+    },
+    lock: kubeClusterLock(rest),
+  };
+}

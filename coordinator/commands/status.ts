@@ -1,0 +1,41 @@
+/** `kip status`: the run from the journal: its phase and reason, each node's state and timings, the gate events. Reads only the local store. */
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../lib/errors.ts';
+import { parseSpec } from '../rollout/spec.ts';
+import { EXIT_FAILED, EXIT_OK } from '../io.ts';
+import { addColor, addOutput, addStateDir, formatTable, paint, render, runAction, stateDirOf, useColor, type CommandContext, type OutputFormat } from './common.ts';
+
+const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
+
+export function registerStatus(program: Command, ctx: CommandContext): void {
+  const cmd = program.command('status').description('the run: phase, each node\'s state and timings, gate events').option('--run <id>', 'the run (default: the newest)');
+  for (const add of [addStateDir, addOutput, addColor]) add(cmd);
+  cmd.action((opts: { run?: string; stateDir?: string; output: OutputFormat; color?: boolean }) => runAction(ctx, 'status', async () => {
+    const store = ctx.ports.openStore(stateDirOf(ctx.io, opts));
+    try {
+      const run = opts.run ? store.getRun(opts.run) : store.latestRun();
+      if (!run) throw new InvalidInputError('RUN_NOT_FOUND', `no run${opts.run ? ` ${opts.run}` : ''} in ${stateDirOf(ctx.io, opts)}`);
+      const spec = parseSpec(run.spec);
+      const records = store.nodes(run.id);
+      const nodes = spec.steps.flatMap((s) => s.nodes.map((n) => {
+        const r = records.find((x) => x.step === s.index && x.node === n.name);
+        return { step: s.index + 1, node: n.name, from: n.from, to: s.to, phase: r?.phase ?? 'pending', attempt: r?.attempt ?? 0, agentRunId: r?.agentRunId ?? '', startedAt: r?.startedAt ?? null, durationMs: r?.startedAt && r.finishedAt ? r.finishedAt - r.startedAt : null, kubeletDowntimeMs: r?.downtimeMs ?? null, error: r?.error ?? '' };
+      }));
+      const events = store.events(run.id);
+      const value = { run: { id: run.id, cluster: run.cluster, target: run.target, phase: run.phase, reason: run.reason, createdAt: run.createdAt, updatedAt: run.updatedAt }, nodes, events };
+      const color = useColor(ctx.io, opts);
+      render(ctx.io, opts.output, value, () => {
+        const phase = paint(color, run.phase === 'succeeded' ? 'green' : run.phase === 'paused' ? 'yellow' : 'bold', run.phase);
+        const lines = [`run ${run.id} -> ${run.target}: ${phase}${run.reason ? ` (${run.reason})` : ''}`];
+        lines.push(formatTable(['STEP', 'NODE', 'KUBELET', 'STATE', 'ATTEMPT', 'DURATION', 'KUBELET DOWN', 'ERROR'],
+          nodes.map((n) => [String(n.step), n.node, `${n.from} -> ${n.to}`, n.phase, String(n.attempt), secs(n.durationMs), secs(n.kubeletDowntimeMs), n.error])).trimEnd());
+        const gates = events.filter((e) => e.kind === 'gate' || e.kind === 'paused' || e.kind === 'node-failed');
+        if (gates.length > 0) lines.push('events:', ...gates.map((e) => `  ${new Date(e.at).toISOString()} ${e.kind}${e.node ? ` ${e.node}` : ''}: ${e.message}`));
+        return `${lines.join('\n')}\n`;
+      });
+      return run.phase === 'succeeded' || run.phase === 'running' ? EXIT_OK : EXIT_FAILED;
+    } finally {
+      store.close();
+    }
+  }));
+}

@@ -1,0 +1,42 @@
+/**
+ * The collaborators commands use, as ports: the cluster (lib/kube), the agents (coordinator/fleet),
+ * the run store and the clock. coordinator/cli.ts wires the real ones; tests pass fakes.
+ */
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Clock } from '../lib/clock.ts';
+import type { JsonNode } from '../lib/knowledge/hash/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { KubeOptions } from './commands/common.ts';
+import type { AgentEndpoint, AgentPort, AgentTls } from './fleet/port.ts';
+import type { ClusterLock } from './lock/lock.ts';
+import type { RunStore } from './store/store.ts';
+
+export interface ClusterApi {
+  /** The API server URL: identifies the cluster in the run store. */
+  readonly server: string;
+  /** kube-apiserver's gitVersion (/version). */
+  version(): Promise<string>;
+  nodes(): Promise<V1Node[]>;
+  pods(): Promise<V1Pod[]>;
+  /** Every pod as the apiserver serves it, byte for byte (for the hash engine). */
+  podTree(): Promise<JsonNode>;
+  /** Merge-patches metadata annotations (null removes one). */
+  annotateNode(name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
+  /** Merge-patches metadata labels. */
+  labelNode(name: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  readonly lock: ClusterLock;
+}
+
+export interface CliPorts {
+  cluster(options: KubeOptions): Promise<ClusterApi>;
+  /** Reads the mTLS material (ca.crt, coordinator.crt, coordinator.key) from a directory. */
+  agentTls(pkiDir: string): Promise<AgentTls>;
+  agent(endpoint: AgentEndpoint, tls: AgentTls): AgentPort;
+  openStore(stateDir: string): RunStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Who runs this coordinator (the lock's holder): host and pid. */
+  readonly identity: string;
+  /** How often the engine looks at the cluster (default 1 s). */
+  readonly pollMs?: number;
+}

@@ -1,0 +1,233 @@
+/**
+ * The engine of the kubelet steps of a run: drives the pure scheduler over the agents, journals
+ * every action before it is taken and its outcome after (coordinator/store), and resumes a run
+ * that was paused or interrupted (kill -9 included) without redoing finished nodes and without
+ * starting a second agent run on a node: an interrupted node is re-attached with its recorded
+ * agent run id (the agent replays and follows, it never re-executes a step).
+ *
+ * A node is done when its agent run succeeded, the Node is Ready with the new kubeletVersion, and
+ * none of its containers restarted and none of its pods went away (the container inventory from
+ * the API before and after the node). Anything else pauses the run with the reason.
+ */
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Clock } from '../../lib/clock.ts';
+import { isKipError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { AgentPort } from '../fleet/port.ts';
+import type { ClusterApi } from '../ports.ts';
+import type { NodeRecord, RunStore } from '../store/store.ts';
+import { restartedBetween, settled, snapshotOf, type ContainerSnapshot } from './inventory.ts';
+import { upgradeNode } from './node-upgrade.ts';
+import { decide, initialState, markFailed, markStarted, markSucceeded, pause, type SchedulerState } from './scheduler.ts';
+import type { KubeletStepSpec, RunSpec } from './spec.ts';
+
+export const ANNOTATION_RUN = 'kip.io/run';
+export const ANNOTATION_STEP = 'kip.io/step';
+export const ANNOTATION_STATE = 'kip.io/state';
+export const ACTION_KUBELET = 'kubelet-upgrade';
+
+export interface EngineDeps {
+  readonly store: RunStore;
+  readonly cluster: ClusterApi;
+  readonly agents: ReadonlyMap<string, AgentPort>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Stages the step's kubelet on a node before its upgrade (idempotent), when the run has releases. */
+  readonly stage?: (node: string, agent: AgentPort, version: string) => Promise<void>;
+  readonly pollMs?: number;
+  /** The lock is renewed at a third of this. */
+  readonly lockTtlMs?: number;
+  /** Aborting pauses the run: no new node starts, running ones finish. */
+  readonly signal?: AbortSignal;
+  /** Progress lines for the operator. */
+  readonly progress?: (line: string) => void;
+}
+
+export type RunOutcome = { readonly phase: 'succeeded' } | { readonly phase: 'paused'; readonly reason: string };
+
+interface NodeOutcome {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly reason: string;
+  readonly downtimeMs: number | undefined;
+}
+
+type Snap = Record<string, { id: string; restartCount: number; node: string }>;
+const toSnap = (s: ContainerSnapshot): Snap => Object.fromEntries(s.containers);
+const fromSnap = (s: Snap): ContainerSnapshot => ({ containers: new Map(Object.entries(s)) });
+
+const isReady = (n: V1Node): boolean => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const podsOn = (pods: readonly V1Pod[], node: string): V1Pod[] => pods.filter((p) => p.spec?.nodeName === node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+
+export function agentRunIdFor(runId: string, step: number, node: string, attempt: number): string {
+  return `${runId}.s${step}.${node}.a${attempt}`;
+}
+
+export async function runEngine(runId: string, spec: RunSpec, deps: EngineDeps): Promise<RunOutcome> {
+  const { store, clock } = deps;
+  const log = deps.logger.child({ runId });
+  store.setRunPhase(runId, 'running', '', clock.now());
+  for (const step of spec.steps) {
+    const out = await runStep(runId, spec, step, deps, log);
+    if (out.phase === 'paused') {
+      store.setRunPhase(runId, 'paused', out.reason, clock.now());
+      store.addEvent({ runId, at: clock.now(), node: '', kind: 'paused', message: out.reason });
+      return out;
+    }
+  }
+  store.setRunPhase(runId, 'succeeded', '', clock.now());
+  store.addEvent({ runId, at: clock.now(), node: '', kind: 'succeeded', message: `every kubelet runs ${spec.target}` });
+  await deps.cluster.lock.release(runId).catch((err: unknown) => log.warn({ err }, 'could not release the lock; it expires by itself'));
+  return { phase: 'succeeded' };
+}
+
+async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps: EngineDeps, log: Logger): Promise<RunOutcome> {
+  const { store, clock, cluster } = deps;
+  const pollMs = deps.pollMs ?? 1_000;
+  const lockTtlMs = deps.lockTtlMs ?? 60_000;
+  const config = { maxConcurrency: spec.maxConcurrency, maxUnavailable: spec.maxUnavailable, nodeTimeoutMs: spec.nodeTimeoutMs };
+  const from = new Map(step.nodes.map((n) => [n.name, n.from]));
+  let s: SchedulerState = initialState(step.nodes, spec.canary);
+  const records = new Map(store.nodes(runId).filter((r) => r.step === step.index).map((r) => [r.node, r]));
+  const open = new Map(store.openActions(runId).filter((a) => a.kind === ACTION_KUBELET).map((a) => [a.node, a]));
+  const tasks = new Map<string, Promise<void>>();
+  const finished: NodeOutcome[] = [];
+  let wake = new AbortController();
+
+  const record = (node: string, patch: Partial<NodeRecord>): NodeRecord => {
+    const prev = store.nodes(runId).find((r) => r.step === step.index && r.node === node);
+    const rec: NodeRecord = {
+      runId, step: step.index, node, from: from.get(node) ?? '', to: step.to, phase: 'pending', agentRunId: '', attempt: 0,
+      startedAt: null, finishedAt: null, downtimeMs: null, error: '', ...(prev ?? {}), ...patch,
+    };
+    store.putNode(rec);
+    return rec;
+  };
+  const annotate = (node: string, state: string): void => {
+    cluster.annotateNode(node, { [ANNOTATION_RUN]: runId, [ANNOTATION_STEP]: step.to, [ANNOTATION_STATE]: state })
+      .catch((err: unknown) => log.warn({ err, node }, 'could not annotate the Node'));
+  };
+
+  const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
+    const agent = deps.agents.get(node);
+    const task = (async (): Promise<NodeOutcome> => {
+      if (!agent) return { node, ok: false, reason: `no agent known for node ${node}`, downtimeMs: undefined };
+      if (!reattach && deps.stage) await deps.stage(node, agent, step.to);
+      const res = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, {
+        runId: agentRunId, targetVersion: step.to, verifyTimeoutMs: spec.verifyTimeoutMs, allowUnpatched: spec.allowUnpatched, allowDroppedFlags: [...spec.allowDroppedFlags],
+      });
+      if (res.outcome !== 'succeeded') return { node, ok: false, reason: `agent run ${agentRunId} ${res.outcome}: ${res.errorCode}${res.message ? `: ${res.message}` : ''}`, downtimeMs: res.kubeletDowntimeMs };
+      const readyBy = clock.now() + spec.readyTimeoutMs;
+      for (;;) {
+        const n = (await cluster.nodes()).find((x) => x.metadata?.name === node);
+        if (n && isReady(n) && n.status?.nodeInfo?.kubeletVersion === step.to) break;
+        if (clock.now() > readyBy) return { node, ok: false, reason: `Node ${node} is not Ready with kubelet ${step.to} within ${Math.round(spec.readyTimeoutMs / 1000)} s (kubelet ${n?.status?.nodeInfo?.kubeletVersion ?? 'unknown'}, ${n && isReady(n) ? 'Ready' : 'NotReady'})`, downtimeMs: res.kubeletDowntimeMs };
+        await clock.sleep(pollMs);
+      }
+      // The pods on the node settled: every one Running with all containers reported, the same twice in a row.
+      let previous = '';
+      let after: ContainerSnapshot;
+      for (;;) {
+        const pods = podsOn(await cluster.pods(), node);
+        after = snapshotOf(pods);
+        const key = JSON.stringify([...after.containers]);
+        if (settled(pods) && key === previous) break;
+        previous = key;
+        if (clock.now() > readyBy) break;
+        await clock.sleep(pollMs);
+      }
+      const { restarted, gone } = restartedBetween(before, after);
+      if (restarted.length + gone.length > 0) {
+        const what = [...restarted.map((c) => `${c} restarted`), ...gone.map((c) => `${c} gone`)];
+        store.addEvent({ runId, at: clock.now(), node, kind: 'gate', message: what.join('; ') });
+        return { node, ok: false, reason: `${what.length} container${what.length > 1 ? 's' : ''} on ${node} restarted or went away: ${what.slice(0, 5).join(', ')}${what.length > 5 ? ', ...' : ''}`, downtimeMs: res.kubeletDowntimeMs };
+      }
+      return { node, ok: true, reason: '', downtimeMs: res.kubeletDowntimeMs };
+    })().catch((err: unknown): NodeOutcome => ({ node, ok: false, reason: isKipError(err) ? `${err.code}: ${err.message}` : String(err), downtimeMs: undefined }))
+      .then((outcome) => {
+        // Outcome after the fact: the node record first, then the action (a crash in between is
+        // recovered from the node record on resume).
+        record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt: clock.now(), downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
+        store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), clock.now());
+        store.addEvent({ runId, at: clock.now(), node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
+        annotate(node, outcome.ok ? 'succeeded' : 'failed');
+        deps.progress?.(`${node}: ${outcome.ok ? `kubelet ${step.to}` : `FAILED: ${outcome.reason}`}`);
+        finished.push(outcome);
+        tasks.delete(node);
+        wake.abort();
+      });
+    tasks.set(node, task);
+  };
+
+  const start = (node: string, before: ContainerSnapshot): void => {
+    const prev = records.get(node);
+    const attempt = (prev?.attempt ?? 0) + 1;
+    const agentRunId = agentRunIdFor(runId, step.index, node, attempt);
+    // Journal first: a coordinator killed after this line re-attaches to this agent run id.
+    const actionId = store.beginAction({ runId, kind: ACTION_KUBELET, node, payload: JSON.stringify({ step: step.index, to: step.to, agentRunId, attempt, before: toSnap(before) }), at: clock.now() });
+    record(node, { phase: 'upgrading', agentRunId, attempt, startedAt: clock.now(), finishedAt: null, error: '' });
+    annotate(node, 'upgrading');
+    deps.progress?.(`${node}: kubelet ${from.get(node)} -> ${step.to} (agent run ${agentRunId})`);
+    launch(node, agentRunId, actionId, before, false);
+  };
+
+  // Resume: finished nodes stay finished, interrupted ones are re-attached, failed ones retried.
+  for (const node of s.order) {
+    const rec = records.get(node);
+    const action = open.get(node);
+    if (rec?.phase === 'succeeded') {
+      s = markSucceeded(markStarted(s, node, rec.startedAt ?? clock.now()), node);
+      if (action) store.finishAction(action.id, 'ok', JSON.stringify({ recovered: true }), clock.now());
+    } else if (action) {
+      const payload = JSON.parse(action.payload) as { step: number; agentRunId: string; attempt: number; before: Snap };
+      if (payload.step !== step.index) continue;
+      s = markStarted(s, node, clock.now());
+      // Killed between the journal entry and the node record: the record catches up from the entry.
+      record(node, { phase: 'upgrading', agentRunId: payload.agentRunId, attempt: payload.attempt, startedAt: rec?.startedAt ?? action.begunAt });
+      deps.progress?.(`${node}: re-attaching to agent run ${payload.agentRunId}`);
+      store.addEvent({ runId, at: clock.now(), node, kind: 'reattach', message: payload.agentRunId });
+      launch(node, payload.agentRunId, action.id, fromSnap(payload.before), true);
+    }
+  }
+
+  let lockRenewedAt = clock.now();
+  for (;;) {
+    for (const o of finished.splice(0)) s = o.ok ? markSucceeded(s, o.node) : markFailed(s, o.node, o.reason);
+    if (deps.signal?.aborted) s = pause(s, 'interrupted by the operator');
+    if (!s.paused && clock.now() - lockRenewedAt > lockTtlMs / 3) {
+      try {
+        await cluster.lock.renew(runId, clock.now());
+        lockRenewedAt = clock.now();
+      } catch (err) {
+        s = pause(s, `lost the cluster lock: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    let notReady: Set<string> | undefined;
+    try {
+      notReady = new Set((await cluster.nodes()).filter((n) => !isReady(n)).map((n) => n.metadata?.name ?? ''));
+    } catch (err) {
+      // The apiserver away for a moment: start nothing this round.
+      log.warn({ err }, 'cannot list nodes; no node starts until it answers');
+    }
+    const d = notReady ? decide(s, { notReady }, clock.now(), config) : { start: [], pause: undefined, inFlight: tasks.size, finished: false };
+    if (d.pause) {
+      s = pause(s, d.pause);
+      deps.progress?.(`pausing: ${d.pause}${tasks.size > 0 ? ` (waiting for ${tasks.size} node${tasks.size > 1 ? 's' : ''} in flight)` : ''}`);
+    }
+    if (d.finished) return { phase: 'succeeded' };
+    if (s.paused && tasks.size === 0) return { phase: 'paused', reason: s.paused };
+    for (const node of d.start) {
+      let before: ContainerSnapshot;
+      try {
+        before = snapshotOf(podsOn(await cluster.pods(), node));
+      } catch (err) {
+        log.warn({ err, node }, 'cannot list the pods of the node; it starts when the apiserver answers');
+        break;
+      }
+      s = markStarted(s, node, clock.now());
+      start(node, before);
+    }
+    wake = new AbortController();
+    if (finished.length === 0) await clock.sleep(pollMs, wake.signal);
+  }
+}

@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRun, engineOver, makeWorld, maxOverlap, openStore, RUN_ID, specFor } from './engine-setup.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kip-engine-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rollout engine over fake agents', () => {
+  it('upgrades every node once, canary first, never more than --max-concurrency at once, and journals it', async () => {
+    const world = makeWorld(dir, 7);
+    const store = openStore(dir);
+    const spec = specFor(world, { maxConcurrency: 3 });
+    createRun(store, spec);
+    const { outcome } = await engineOver(world, store, spec);
+    expect(outcome).toEqual({ phase: 'succeeded' });
+    const w = world.read();
+    expect(w.executions.map((e) => e.node).sort()).toEqual(w.nodes.map((n) => n.name));
+    expect(maxOverlap(w)).toBeLessThanOrEqual(3);
+    expect(maxOverlap(w)).toBeGreaterThan(1);
+    // zones interleaved: w01 (z-a) is the canary; it finished before anything else started
+    const canary = w.executions[0]!;
+    expect(canary.node).toBe('w01');
+    expect(w.executions.slice(1).every((e) => e.startedAt >= canary.startedAt + canary.durationMs)).toBe(true);
+    expect(store.getRun(RUN_ID)?.phase).toBe('succeeded');
+    expect(store.nodes(RUN_ID).every((n) => n.phase === 'succeeded' && n.attempt === 1)).toBe(true);
+    expect(store.openActions(RUN_ID)).toEqual([]);
+    expect(store.actions(RUN_ID).filter((a) => a.kind === 'kubelet-upgrade')).toHaveLength(7);
+    store.close();
+  });
+
+  it('pauses when an agent rolls back, lets the running node finish, and resume retries only the failed node', async () => {
+    const world = makeWorld(dir, 5, { failNodes: ['w02'] });
+    const store = openStore(dir);
+    const spec = specFor(world, { maxConcurrency: 2, canary: { count: 0 } });
+    createRun(store, spec);
+    const first = await engineOver(world, store, spec);
+    expect(first.outcome).toMatchObject({ phase: 'paused', reason: expect.stringMatching(/w02.*rolled-back: VERIFY_TIMEOUT/) });
+    expect(store.getRun(RUN_ID)).toMatchObject({ phase: 'paused' });
+    // nothing started after w02's failure was recorded, and what ran then finished (paused, not cancelled)
+    const failedAt = store.nodes(RUN_ID).find((n) => n.node === 'w02')!.finishedAt!;
+    const afterPause = world.read().executions;
+    expect(afterPause.length).toBeGreaterThanOrEqual(2);
+    expect(afterPause.every((e) => e.startedAt <= failedAt)).toBe(true);
+    expect(store.nodes(RUN_ID).filter((n) => n.phase === 'upgrading')).toEqual([]);
+    expect(store.nodes(RUN_ID).find((n) => n.node === 'w01')?.phase).toBe('succeeded');
+
+    const second = await engineOver(world, store, spec);
+    expect(second.outcome).toEqual({ phase: 'succeeded' });
+    const runs = world.read().executions;
+    expect(runs.filter((e) => e.node === 'w01')).toHaveLength(1);
+    expect(runs.filter((e) => e.node === 'w02').map((e) => e.runId)).toEqual([`${RUN_ID}.s0.w02.a1`, `${RUN_ID}.s0.w02.a2`]);
+    expect(new Set(runs.map((e) => e.node)).size).toBe(5);
+    store.close();
+  });
+
+  it('pauses when a container on the node restarted, naming it', async () => {
+    const world = makeWorld(dir, 3, { restartNodes: ['w01'] });
+    const store = openStore(dir);
+    const spec = specFor(world);
+    createRun(store, spec);
+    const { outcome } = await engineOver(world, store, spec);
+    expect(outcome).toMatchObject({ phase: 'paused', reason: expect.stringContaining('default/w01-pod/main restarted') });
+    expect(store.events(RUN_ID).some((e) => e.kind === 'gate' && e.node === 'w01')).toBe(true);
+    expect(world.read().executions).toHaveLength(1);
+    store.close();
+  });
+
+  it('an abort (Ctrl-C) pauses: running nodes finish, no new one starts', async () => {
+    const world = makeWorld(dir, 6, { durationMs: 150 });
+    const store = openStore(dir);
+    const spec = specFor(world, { canary: { count: 0 }, maxConcurrency: 2 });
+    createRun(store, spec);
+    const ac = new AbortController();
+    const run = engineOver(world, store, spec, { signal: ac.signal, progress: (l) => { if (l.includes('agent run')) ac.abort(); } });
+    const { outcome } = await run;
+    expect(outcome).toEqual({ phase: 'paused', reason: 'interrupted by the operator' });
+    const w = world.read();
+    expect(w.executions.length).toBeGreaterThanOrEqual(1);
+    expect(w.executions.length).toBeLessThanOrEqual(2);
+    expect(store.nodes(RUN_ID).filter((n) => n.phase === 'upgrading')).toEqual([]);
+    store.close();
+  });
+});

@@ -13,7 +13,9 @@ import { KubeClient } from '../../lib/kube/index.ts';
 import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
 import { createCriClient } from '../../agent/runtime/cri.ts';
 import { DEFAULT_STATE_DIR, readLabState } from '../lab/lab.ts';
-import { AGENT_PORT } from '../lab/node-config.ts';
+import { AGENT_PORT, KUBELET_HEALTHZ_PORT } from '../lab/node-config.ts';
+import { readSyncReport } from '../lab/kubelet/sync-report.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { startControllers, stopControllers, upgradeApiserver } from '../lab/control-plane.ts';
 import { formatDemoReport, runDemo, type DemoAgent } from './demo.ts';
 
@@ -63,8 +65,8 @@ async function main(): Promise<number> {
         exec: execaExec,
         logger,
         out: (line) => process.stdout.write(`${line}\n`),
-        now: Date.now,
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        clock: systemClock,
+        kubeletSyncs: (node) => readSyncReport(workers.find((n) => n.name === node)?.address ?? '', KUBELET_HEALTHZ_PORT),
       },
     );
     const path = join(stateDir, 'demo-report.json');

@@ -4,7 +4,7 @@
  * summary. Each phase records what it started in lab.json before it goes on, so sweepLab() can
  * clean up from that record alone after a crash or a partial start.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { KubeClient } from '../../lib/kube/index.ts';
 import { bootNode, ensureBaseImage, type NspawnNode } from '../nspawn/index.ts';
@@ -74,6 +74,17 @@ async function unitJournal(node: NspawnNode, unit: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/**
+ * The repository, read-only, where the node's launchers expect it; and, when node_modules is a
+ * symlink out of the repository (a git worktree sharing another checkout's), its target too, or
+ * the symlink dangles inside the node.
+ */
+async function repoMounts(): Promise<{ host: string }[]> {
+  const modules = join(REPO_DIR, 'node_modules');
+  const real = await realpath(modules).catch(() => modules);
+  return real === modules || real.startsWith(`${REPO_DIR}/`) ? [{ host: REPO_DIR }] : [{ host: REPO_DIR }, { host: real }];
+}
+
 /** What the phases share: the options, the record and what has been started so far. */
 class BringUp {
   readonly stateDir: string;
@@ -120,7 +131,7 @@ class BringUp {
     if (containerd) record.containerd = { dir: containerd.dir, socket: containerd.socket, pid: containerd.pid };
     this.state.nodes.push(record);
     await this.save();
-    const node = await bootNode({ name, base, workDir, logger: this.deps.logger, bindRo: [{ host: REPO_DIR }, ...(extra.bindRo ?? [])], bind: extra.bind ?? [] });
+    const node = await bootNode({ name, base, workDir, logger: this.deps.logger, bindRo: [...(await repoMounts()), ...(extra.bindRo ?? [])], bind: extra.bind ?? [] });
     this.nodes.push(node);
     record.nspawnPid = node.nspawnPid;
     record.leaderPid = node.leaderPid;

@@ -11,7 +11,11 @@ if node bin/kip-lab.mjs status >/dev/null 2>&1 || [ -e "${KIP_LAB_DIR:-/var/lib/
   echo "== a lab exists: taking it down for a fresh start"
   node bin/kip-lab.mjs down
 fi
-echo "== kip-lab up ${unpatched[*]}"
-node bin/kip-lab.mjs up "${unpatched[@]}"
+# The hash oracle: the lab kubelets take every container hash from the golden vectors produced
+# with the real Go code, so the demo proves kip agrees with the real kubelet (KIP_DEMO_HASHES=engine
+# runs kip's own engine in the kubelets instead).
+hashes="${KIP_DEMO_HASHES:-vectors}"
+echo "== kip-lab up --hashes $hashes ${unpatched[*]}"
+node bin/kip-lab.mjs up --hashes "$hashes" "${unpatched[@]}"
 echo "== kip: in-place upgrade"
 exec node --import tsx scripts/demo/main.ts "$@"

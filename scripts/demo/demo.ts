@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/logger.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { KipError } from '../../lib/errors.ts';
 import type { Exec } from '../../lib/exec.ts';
 import type { KubeClient } from '../../lib/kube/index.ts';
@@ -25,6 +26,7 @@ import { defaultFeatureGates } from '../lab/controller-manager/features.ts';
 import { LAB_KUBELET_VERSIONS, launcherScript } from '../lab/kubelet/launcher.ts';
 import { SKIP_FILE } from '../lab/node-config.ts';
 import type { LabState } from '../lab/lab.ts';
+import type { SyncReport } from '../lab/kubelet/kubelet.ts';
 import { restartedBetween, settled, snapshotOf } from './snapshot.ts';
 
 export interface DemoAgent {
@@ -50,8 +52,9 @@ export interface DemoDeps {
   readonly exec: Exec;
   readonly logger: Logger;
   readonly out: (line: string) => void;
-  readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly clock: Clock;
+  /** A worker's lab kubelet sync report (its /lab/syncs), undefined while it does not answer. */
+  readonly kubeletSyncs: (node: string) => Promise<SyncReport | undefined>;
 }
 
 export interface DemoOptions {
@@ -101,7 +104,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
  */
 export async function waitSettled(
   listPods: () => Promise<readonly V1Pod[]>,
-  clock: Pick<DemoDeps, 'now' | 'sleep'>,
+  clock: Clock,
   timeoutMs: number,
 ): Promise<V1Pod[]> {
   const deadline = clock.now() + timeoutMs;
@@ -116,7 +119,33 @@ export async function waitSettled(
   }
 }
 
-const settledPods = (deps: DemoDeps, timeoutMs: number): Promise<V1Pod[]> => waitSettled(async () => (await deps.kube.listPods()).items, deps, timeoutMs);
+const settledPods = (deps: DemoDeps, timeoutMs: number): Promise<V1Pod[]> => waitSettled(async () => (await deps.kube.listPods()).items, deps.clock, timeoutMs);
+
+/**
+ * Waits until the kubelet of each node runs `version` and has completed a sync of every pod
+ * bound to it: only then has it done whatever it would do to the containers it found (a restart
+ * counted after that is real, and "nothing restarted" is not a guess after a sleep).
+ */
+export async function waitFirstSync(
+  nodes: readonly string[],
+  version: string,
+  syncs: DemoDeps['kubeletSyncs'],
+  clock: Clock,
+  timeoutMs: number,
+): Promise<Map<string, SyncReport>> {
+  const deadline = clock.now() + timeoutMs;
+  const out = new Map<string, SyncReport>();
+  for (;;) {
+    for (const node of nodes) {
+      if (out.has(node)) continue;
+      const r = await syncs(node).catch(() => undefined);
+      if (r && r.version === version && r.completedSyncs >= 1) out.set(node, r);
+    }
+    if (out.size === nodes.length) return out;
+    if (clock.now() > deadline) throw new DemoError(`the kubelets of ${nodes.filter((n) => !out.has(n)).join(', ')} did not complete a sync as ${version} within ${seconds(timeoutMs)}`);
+    await clock.sleep(250);
+  }
+}
 
 async function predictRestarts(deps: DemoDeps, target: string): Promise<number> {
   let n = 0;
@@ -128,7 +157,7 @@ async function predictRestarts(deps: DemoDeps, target: string): Promise<number> 
 }
 
 async function labelPodsForTolerations(deps: DemoDeps, pods: readonly string[]): Promise<void> {
-  const stamp = String(Math.floor(deps.now() / 1000));
+  const stamp = String(Math.floor(deps.clock.now() / 1000));
   for (const key of pods) {
     const [ns, name] = key.split('/') as [string, string];
     await deps.kube.patchPodLabels(ns, name, { 'kip.io/tolerations-refreshed': stamp });
@@ -136,7 +165,7 @@ async function labelPodsForTolerations(deps: DemoDeps, pods: readonly string[]):
 }
 
 export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<DemoReport> {
-  const started = deps.now();
+  const started = deps.clock.now();
   const { out } = deps;
   const workers = [...deps.agents.keys()].sort();
   const first = deps.agents.get(workers[0]!);
@@ -166,14 +195,14 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
   let stoppedBecause: string | undefined;
 
   for (const step of steps) {
-    const t0 = deps.now();
+    const t0 = deps.clock.now();
     out(`step ${step.from} -> ${step.to}`);
     const before = snapshotOf(pods);
     const predicted = await predictRestarts(deps, step.to);
     await deps.controlPlane.stopControllers();
     await deps.controlPlane.upgradeApiserver(step.to, true);
     await waitForApiserver(deps, step.to);
-    out(`  control plane: controllers stopped, apiserver ${step.to} (${seconds(deps.now() - t0)})`);
+    out(`  control plane: controllers stopped, apiserver ${step.to} (${seconds(deps.clock.now() - t0)})`);
     const nodeResults = await upgradeWorkers(deps, options, step, workers);
     const failed = nodeResults.find((r) => r.outcome !== 'succeeded');
     if (!failed && defaultFeatureGates(minorOf(step.to)).TaintBasedEvictions) {
@@ -189,12 +218,14 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
       }
     }
     await deps.controlPlane.startControllers(step.to);
+    const upgraded = nodeResults.filter((r) => r.outcome === 'succeeded').map((r) => r.node);
+    await waitFirstSync(upgraded, step.to, deps.kubeletSyncs, deps.clock, 90_000);
     pods = await settledPods(deps, 90_000);
     const { restarted, gone } = restartedBetween(before, snapshotOf(pods));
     const report: StepReport = {
       from: step.from, to: step.to, containers: before.containers.size, restarted: [...restarted, ...gone], predicted,
       nodes: nodeResults.map(({ node, outcome, kubeletDowntimeMs, errorCode, message }) => ({ node, outcome, kubeletDowntimeMs, errorCode, message })),
-      durationMs: deps.now() - t0,
+      durationMs: deps.clock.now() - t0,
     };
     reports.push(report);
     out(`  controllers started at ${step.to}; restarted ${report.restarted.length} of ${report.containers} containers (${predicted} carry a hash ${step.to} computes differently${options.patched ? ', kept by the skip file' : ''}) in ${seconds(report.durationMs)}`);
@@ -211,7 +242,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
     target: options.target,
     patched: options.patched,
     startedAt: new Date(started).toISOString(),
-    durationMs: deps.now() - started,
+    durationMs: deps.clock.now() - started,
     containers: total,
     steps: reports,
     restartedTotal,
@@ -223,15 +254,15 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
 }
 
 async function waitForApiserver(deps: DemoDeps, version: string): Promise<void> {
-  const deadline = deps.now() + 60_000;
+  const deadline = deps.clock.now() + 60_000;
   for (;;) {
     try {
       if ((await deps.kube.getVersion()).gitVersion === version) return;
     } catch {
       // not answering yet: the unit is restarting
     }
-    if (deps.now() > deadline) throw new DemoError(`the apiserver did not come back as ${version} within 60 s`);
-    await deps.sleep(500);
+    if (deps.clock.now() > deadline) throw new DemoError(`the apiserver did not come back as ${version} within 60 s`);
+    await deps.clock.sleep(500);
   }
 }
 
@@ -243,7 +274,7 @@ async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: Versio
     for (const node of batch) {
       const agent = deps.agents.get(node)!;
       await agent.stageBinary(meta, binary);
-      const runId = `demo-${step.to.replace(/[^0-9a-z]/gi, '-')}-${node}-${deps.now()}`;
+      const runId = `demo-${step.to.replace(/[^0-9a-z]/gi, '-')}-${node}-${deps.clock.now()}`;
       const result = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId, targetVersion: step.to, allowUnpatched: !options.patched });
       results.push(result);
       const downtime = result.kubeletDowntimeMs === undefined ? '' : `, kubelet down ${seconds(result.kubeletDowntimeMs)}`;

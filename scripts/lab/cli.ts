@@ -11,14 +11,16 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import { execaExec, type Exec } from '../../lib/exec.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import {
-  DEFAULT_STATE_DIR, LabError, PROGRESS_FILE, REPO_DIR, SUPERVISOR_LOG, labStatus, pidAlive, readLabState, realSleep, sweepLab, type LabHealth, type LabState,
+  DEFAULT_STATE_DIR, LabError, PROGRESS_FILE, REPO_DIR, SUPERVISOR_LOG, labStatus, pidAlive, readLabState, sweepLab, type LabHealth, type LabState,
 } from './lab.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../coordinator/io.ts';
 
 export const LAB_USAGE = `usage:
   kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
+             [--hashes engine|vectors]
   kip-lab down [--state-dir DIR]
   kip-lab status [--state-dir DIR] [-o text|json]
   kip-lab kubeconfig [--state-dir DIR] [--raw]
@@ -27,7 +29,10 @@ A v1.10 cluster on this machine: 1 control-plane node + N workers (default 3), e
 in systemd-nspawn with its own loopback address (PREFIX.10, PREFIX.11, ...), a private containerd
 per worker, the lab kubelet (patched unless --unpatched) and kip-agent as units, and ~20 pods.
 The state dir (default ${DEFAULT_STATE_DIR}, or KIP_LAB_DIR) holds lab.json, the PKI, the admin
-kubeconfig, the nodes' overlays and the logs (up.log, supervisor.log). Needs root.`;
+kubeconfig, the nodes' overlays and the logs (up.log, supervisor.log). Needs root.
+--hashes vectors: the hash oracle. The lab kubelets take every container hash from the golden
+vectors produced with the real Go code (test/fixtures/hash-vectors/) instead of kip's engine, and
+the workloads are built from those containers; a container they lack stops the kubelet.`;
 
 export function labUsage(): string {
   return LAB_USAGE;
@@ -37,8 +42,7 @@ export interface LabCommandDeps {
   readonly exec: Exec;
   readonly logger: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly clock: Clock;
   /** Starts the supervisor detached; returns its pid. */
   readonly startSupervisor: (stateDir: string, args: readonly string[]) => number;
 }
@@ -62,7 +66,7 @@ export function startDetachedSupervisor(stateDir: string, args: readonly string[
 }
 
 export function defaultLabDeps(): LabCommandDeps {
-  return { exec: execaExec, logger: silentLogger(), env: process.env, now: Date.now, sleep: realSleep, startSupervisor: startDetachedSupervisor };
+  return { exec: execaExec, logger: silentLogger(), env: process.env, clock: systemClock, startSupervisor: startDetachedSupervisor };
 }
 
 class LabUsageError extends InvalidInputError {
@@ -111,11 +115,13 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     workloads: { type: 'string', default: 'full' },
     'sync-interval': { type: 'string', default: '2000' },
     timeout: { type: 'string', default: '900' },
+    hashes: { type: 'string', default: 'engine' },
   } }));
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new LabUsageError(`--workers must be an integer 1..40, got ${String(values.workers)}`);
   if (!/^v1\.\d+\.\d+$/.test(String(values.version))) throw new LabUsageError(`--version must look like v1.10.13, got ${String(values.version)}`);
   if (values.workloads !== 'full' && values.workloads !== 'small') throw new LabUsageError('--workloads must be full or small');
+  if (values.hashes !== 'engine' && values.hashes !== 'vectors') throw new LabUsageError('--hashes must be engine or vectors');
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(String(values['address-prefix']))) throw new LabUsageError('--address-prefix must look like 127.X.Y');
   const timeoutMs = Number(values.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new LabUsageError('--timeout must be a positive number of seconds');
@@ -132,9 +138,9 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const args = [
     '--state-dir', stateDir, '--workers', String(workers), '--version', String(values.version), '--address-prefix', String(values['address-prefix']),
-    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), ...(values.unpatched ? ['--unpatched'] : []),
+    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), ...(values.unpatched ? ['--unpatched'] : []),
   ];
-  const started = deps.now();
+  const started = deps.clock.now();
   const pid = deps.startSupervisor(stateDir, args);
   io.stdout(`kip-lab up: supervisor pid ${pid}, state dir ${stateDir} (logs: ${join(stateDir, PROGRESS_FILE)}, ${join(stateDir, SUPERVISOR_LOG)})\n`);
   let printed = 0;
@@ -156,7 +162,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     }
     const dead = !pidAlive(pid);
     const failed = state?.status === 'failed' || dead;
-    const timedOut = deps.now() - started > timeoutMs;
+    const timedOut = deps.clock.now() - started > timeoutMs;
     if (failed || timedOut) {
       await printNew();
       const reason = timedOut && !failed ? `not up after ${values.timeout} s` : state?.error ?? `the supervisor exited; see ${join(stateDir, SUPERVISOR_LOG)}`;
@@ -166,20 +172,20 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
       for (const p of r.problems) io.stderr(`  cleanup problem: ${p}\n`);
       return EXIT_FAILED;
     }
-    await deps.sleep(300);
+    await deps.clock.sleep(300);
   }
 }
 
 async function down(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Promise<number> {
   const { values } = parse(() => parseArgs({ args: [...argv], options: { 'state-dir': { type: 'string' } } }));
   const stateDir = stateDirOf(values['state-dir'], deps.env);
-  const started = deps.now();
+  const started = deps.clock.now();
   const r = await sweepLab(stateDir, { ...deps, progress: (l) => io.stdout(`  ${l}\n`) });
   if (r.problems.length > 0) {
     for (const p of r.problems) io.stderr(`kip-lab down: ${p}\n`);
     return EXIT_FAILED;
   }
-  io.stdout(`kip-lab down: nothing left of the lab in ${stateDir} (${((deps.now() - started) / 1000).toFixed(1)} s)\n`);
+  io.stdout(`kip-lab down: nothing left of the lab in ${stateDir} (${((deps.clock.now() - started) / 1000).toFixed(1)} s)\n`);
   return EXIT_OK;
 }
 

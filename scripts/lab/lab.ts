@@ -5,33 +5,25 @@
  * systemd in systemd-nspawn on the host network with its own loopback address (PREFIX.10 for the
  * control plane, PREFIX.11.. for workers).
  *
- * bringUpLab() runs inside the long-lived lab supervisor (scripts/lab/supervisor.ts), which owns
- * the nspawn and containerd processes; it records everything in lab.json as it goes, so
- * sweepLab() can clean up from that record alone after a crash or a partial start.
+ * bringUpLab() (bring-up.ts) runs inside the long-lived lab supervisor (scripts/lab/supervisor.ts),
+ * which owns the nspawn and containerd processes; it records everything in lab.json as it goes,
+ * so sweepLab() here can clean up from that record alone after a crash or a partial start. This
+ * file holds the record, the process helpers, sweep (down) and status.
  */
-import { appendFile, mkdir, readFile, readdir, readlink, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, readdir, readlink, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KipError } from '../../lib/errors.ts';
 import type { Exec } from '../../lib/exec.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
-import { bootNode, ensureBaseImage, NODE_PATH, reapOrphanedNodes, type NspawnNode } from '../nspawn/index.ts';
+import { NODE_PATH, reapOrphanedNodes } from '../nspawn/index.ts';
 import { discoverCgroupHierarchies, isProcessAlive, NodeCgroup } from '../nspawn/cgroup.ts';
-import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
 import { unmountAllUnder, mountsUnder } from '../containerd/mounts.ts';
 import { removeCgroupDirs, shimPids } from '../containerd/procs.ts';
-import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
-import { generateLabPki, type LabPki } from './pki.ts';
-import { writeSchedulerLauncher } from './scheduler/launcher.ts';
-import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
-import {
-  AGENT_PATHS, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
-  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, controllerManagerUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
-  type Runtime,
-} from './node-config.ts';
-import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadProfile } from './workloads.ts';
-import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
+import type { HashMode } from './kubelet/hashes.ts';
+import type { WorkloadProfile } from './workloads.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STATE_DIR = '/var/lib/kip-lab';
@@ -53,6 +45,8 @@ export interface LabOptions {
   readonly workloads: WorkloadProfile;
   /** Kubelet sync period in ms (lab flag --lab-sync-interval). */
   readonly syncIntervalMs: number;
+  /** Where the lab kubelets' container hashes come from: kip's engine, or the golden vectors (oracle). */
+  readonly hashes: HashMode;
 }
 
 export interface LabContainerdRecord {
@@ -105,15 +99,13 @@ export interface LabState {
 export interface LabDeps {
   readonly exec: Exec;
   readonly logger: Logger;
-  readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly clock: Clock;
   /** Progress lines for the user. */
   readonly progress: (line: string) => void;
   /** True once a stop was requested (SIGTERM during up). */
   readonly aborted?: () => boolean;
 }
 
-export const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- state file
 
@@ -208,267 +200,17 @@ export function nodeExec(exec: Exec, leaderPid: number, command: string, args: r
   return exec('nsenter', ['-t', String(leaderPid), '-a', 'env', '-i', `PATH=${NODE_PATH}`, 'timeout', `${Math.ceil(timeoutMs / 1000)}s`, command, ...args], { timeoutMs: timeoutMs + 5_000 });
 }
 
-// ---------------------------------------------------------------- bring-up
-
-export interface RunningLab {
-  readonly state: LabState;
-  /** Stops every unit, node and containerd this supervisor started (not idempotent across processes: use sweepLab). */
-  teardown(): Promise<void>;
-}
-
-async function put(root: string, path: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const target = join(root, path);
-  await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, content, { mode });
-}
-
-async function copyInto(root: string, from: string, to: string, mode = 0o644): Promise<void> {
-  await put(root, to, await readFile(from), mode);
-}
-
-async function pollUntil<T>(deps: LabDeps, what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = deps.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    if (deps.aborted?.()) throw new LabError('LAB_ABORTED', `stopped while waiting for ${what}`);
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (deps.now() > deadline) {
-      const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
-      throw new LabError('LAB_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${why}`, { what });
-    }
-    await deps.sleep(250);
-  }
-}
-
-async function unitsActive(node: NspawnNode, units: readonly string[]): Promise<boolean> {
-  const r = await node.exec('systemctl', ['is-active', ...units], { timeoutMs: 15_000 });
-  return r.exitCode === 0;
-}
-
-async function unitJournal(node: NspawnNode, unit: string): Promise<string> {
-  const r = await node.exec('journalctl', ['-u', unit, '--no-pager', '-n', '15', '-o', 'cat'], { timeoutMs: 15_000 });
-  return r.stdout.trim();
-}
-
-function isReady(node: { status?: { conditions?: { type: string; status: string }[] } }): boolean {
+export function isReady(node: { status?: { conditions?: { type: string; status: string }[] } }): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-/**
- * Brings the whole lab up. On failure everything started so far is stopped before the error is
- * rethrown. The supervisor must keep running while the lab is up (it owns the processes).
- */
-export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<RunningLab> {
-  const { exec, logger, progress } = deps;
-  const started = deps.now();
-  if (!(LAB_KUBELET_VERSIONS as readonly string[]).includes(options.version)) {
-    throw new LabError('LAB_BAD_ARGUMENT', `no lab kubelet for ${options.version} (have ${LAB_KUBELET_VERSIONS.join(', ')})`, { version: options.version });
-  }
-  const stateDir = resolve(options.stateDir);
-  const addrs = nodeAddresses(options.addressPrefix, options.workers);
-  const rt: Runtime = { nodeBinary: process.execPath, repoDir: REPO_DIR };
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const state: LabState = {
-    format: 1, status: 'starting', stateDir, supervisorPid: process.pid, options, startedAt: new Date(started).toISOString(), nodes: [],
-  };
-  // Saves are serialized (workers boot concurrently) and each writes the latest state.
-  let saving: Promise<void> = Promise.resolve();
-  const save = (): Promise<void> => {
-    saving = saving.catch(() => undefined).then(() => writeLabState(state));
-    return saving;
-  };
-  await save();
-
-  const nodes: NspawnNode[] = [];
-  const containerds: ContainerdHandle[] = [];
-  const teardown = async (): Promise<void> => {
-    const problems: string[] = [];
-    const note = (what: string) => (err: unknown) => {
-      problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-    };
-    // Workers first (their kubelets would recreate pods), then their containerds, then the control plane.
-    await Promise.all(nodes.filter((n) => n.name !== cpName).map((n) => n.stop().catch(note(`node ${n.name}`))));
-    await Promise.all(containerds.map((c) => c.stop().catch(note(`containerd ${c.dir}`))));
-    await Promise.all(nodes.filter((n) => n.name === cpName).map((n) => n.stop().catch(note(`node ${n.name}`))));
-    if (problems.length > 0) throw new LabError('LAB_TEARDOWN_UNCLEAN', `lab teardown had problems: ${problems.join('; ')}`, { problems });
-  };
-
-  const cpName = 'control-plane';
-  const workerNames = addrs.workers.map((_, i) => `worker-${i + 1}`);
-  try {
-    progress(`state dir ${stateDir}; nodes: ${cpName} ${addrs.controlPlane}, ${workerNames.map((n, i) => `${n} ${addrs.workers[i]}`).join(', ')}`);
-    const base = await ensureBaseImage({ logger });
-
-    // ---- PKI
-    progress('generating PKI');
-    const pki: LabPki = await generateLabPki({
-      exec,
-      dir: join(stateDir, 'pki'),
-      serverNames: ['localhost', 'kubernetes', 'kubernetes.default', addrs.controlPlane, '127.0.0.1'],
-      clients: [
-        { name: 'admin', commonName: 'kip-admin', organizations: ['system:masters'] },
-        { name: 'control-plane', commonName: 'system:kube-controller-manager' },
-        ...workerNames.map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
-      ],
-    });
-    const agentPki = await generateLabPki({
-      exec,
-      dir: join(stateDir, 'agent-pki'),
-      serverNames: ['localhost', '127.0.0.1', ...addrs.workers],
-      clients: [{ name: 'coordinator', commonName: 'kip-coordinator' }],
-    });
-    const coordinator = agentPki.clients.coordinator;
-    if (coordinator) state.agentPki = { ca: agentPki.ca.cert, cert: coordinator.cert, key: coordinator.key };
-    const apiserverUrl = `https://${addrs.controlPlane}:${APISERVER_PORT}`;
-    const admin = pki.clients.admin;
-    const kubeconfig = join(stateDir, 'admin.kubeconfig');
-    await writeKubeconfig(kubeconfig, { server: apiserverUrl, caFile: pki.ca.cert, clientCertFile: admin?.cert, clientKeyFile: admin?.key, name: 'kip-lab' });
-    state.kubeconfig = kubeconfig;
-    state.apiserver = apiserverUrl;
-    await save();
-
-    // ---- control plane
-    const bootRecorded = async (name: string, role: LabNodeRecord['role'], address: string, extra: { bindRo?: { host: string; inside?: string }[]; bind?: { host: string; inside?: string }[] }, containerd?: ContainerdHandle): Promise<{ node: NspawnNode; record: LabNodeRecord }> => {
-      const workDir = join(stateDir, 'nodes', name);
-      const record: LabNodeRecord = { name, role, address, workDir, root: join(workDir, 'root'), units: [] };
-      if (containerd) record.containerd = { dir: containerd.dir, socket: containerd.socket, pid: containerd.pid };
-      state.nodes.push(record);
-      await save();
-      const node = await bootNode({ name, base, workDir, logger, bindRo: [{ host: REPO_DIR }, ...(extra.bindRo ?? [])], bind: extra.bind ?? [] });
-      nodes.push(node);
-      record.nspawnPid = node.nspawnPid;
-      record.leaderPid = node.leaderPid;
-      // nspawn moves itself into a sub-cgroup of the node's cgroup: keep kip-nspawn/<leaf>.
-      record.cgroup = (await cgroupOf(node.nspawnPid))?.split('/').slice(0, 2).join('/');
-      await save();
-      return { node, record };
-    };
-
-    progress(`booting ${cpName}`);
-    const cp = await bootRecorded(cpName, 'control-plane', addrs.controlPlane, { bindRo: [{ host: '/usr/bin/etcd' }] });
-    await cp.node.waitForSystemd(90_000);
-    const cpRoot = cp.node.root;
-    await copyInto(cpRoot, pki.ca.cert, CONTROL_PLANE_PATHS.ca);
-    await copyInto(cpRoot, pki.server.cert, CONTROL_PLANE_PATHS.serverCert);
-    await copyInto(cpRoot, pki.server.key, CONTROL_PLANE_PATHS.serverKey, 0o600);
-    const cpClient = pki.clients['control-plane'];
-    if (cpClient) {
-      await copyInto(cpRoot, cpClient.cert, CONTROL_PLANE_PATHS.clientCert);
-      await copyInto(cpRoot, cpClient.key, CONTROL_PLANE_PATHS.clientKey, 0o600);
-    }
-    await put(cpRoot, CONTROL_PLANE_PATHS.etcdUnit, etcdUnit(addrs.controlPlane));
-    await put(cpRoot, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
-    await put(cpRoot, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
-    await put(cpRoot, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-    await writeSchedulerLauncher(join(cpRoot, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-    await writeControllerManagerLauncher(join(cpRoot, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-    const cpKubeconfig = kubeconfigYaml({ server: `https://${addrs.controlPlane}:${APISERVER_PORT}`, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
-    await put(cpRoot, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
-    await put(cpRoot, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
-    await put(cpRoot, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit());
-    await put(cpRoot, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit());
-    const cpUnits = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service'];
-    cp.record.units = cpUnits;
-    await save();
-    const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${cpUnits.join(' ')}`], { timeoutMs: 60_000 });
-    if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${cpUnits.join(' ')} failed: ${reload.stderr.trim()}`);
-    progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}`);
-    await pollUntil(deps, 'etcd /health', 60_000, async () => {
-      const res = await fetch(`http://${addrs.controlPlane}:${ETCD_CLIENT_PORT}/health`);
-      return res.ok ? true : undefined;
-    }).catch(async (err: unknown) => {
-      throw new LabError('LAB_ETCD_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'etcd.service')}`);
-    });
-    const kube = KubeClient.fromFile(kubeconfig);
-    const version = await pollUntil(deps, 'the apiserver to answer /version', 90_000, async () => (await kube.getVersion()).gitVersion).catch(async (err: unknown) => {
-      throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
-    });
-    progress(`apiserver ${version} ready at ${apiserverUrl}`);
-    await pollUntil(deps, 'kube-scheduler and kube-controller-manager active', 60_000, async () => ((await unitsActive(cp.node, cpUnits)) ? true : undefined));
-    progress('kube-scheduler and kube-controller-manager running');
-
-    // ---- workers: containerd on the host, then the node
-    progress(`starting ${workerNames.length} containerd(s) on the host`);
-    const cds = await Promise.all(workerNames.map(async (name) => {
-      const cd = await startContainerd({ dir: join(stateDir, 'containerd', name), exec, logger });
-      containerds.push(cd);
-      return cd;
-    }));
-    progress(`booting ${workerNames.join(', ')}`);
-    const workers = await Promise.all(workerNames.map(async (name, i) => {
-      const address = addrs.workers[i]!;
-      const cd = cds[i]!;
-      const w = await bootRecorded(name, 'worker', address, { bind: [{ host: cd.socket, inside: NODE_CONTAINERD_SOCKET }] }, cd);
-      await w.node.waitForSystemd(90_000);
-      const root = w.node.root;
-      await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-      await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
-      await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
-      await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs }));
-      await copyInto(root, pki.ca.cert, KUBELET_PATHS.ca);
-      const nodeCert = pki.clients[`node-${name}`];
-      if (!nodeCert) throw new LabError('LAB_PKI_MISSING', `no client certificate for ${name}`);
-      await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
-      await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
-      await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
-      await put(root, AGENT_PATHS.config, agentConfig({ nodeName: name, address }));
-      await copyInto(root, agentPki.ca.cert, AGENT_PATHS.ca);
-      await copyInto(root, agentPki.server.cert, AGENT_PATHS.cert);
-      await copyInto(root, agentPki.server.key, AGENT_PATHS.key, 0o600);
-      await put(root, AGENT_PATHS.unit, agentUnit(rt));
-      w.record.units = ['kubelet.service', 'kip-agent.service'];
-      await save();
-      const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kip-agent.service'], { timeoutMs: 60_000 });
-      if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kip-agent on ${name} failed: ${r.stderr.trim()}`);
-      return w;
-    }));
-    progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'} and kip-agent started on every worker; waiting for nodes Ready`);
-    await Promise.all(workers.map((w) =>
-      pollUntil(deps, `node ${w.node.name} Ready`, 120_000, async () => (isReady(await kube.getNode(w.node.name)) ? true : undefined)).catch(async (err: unknown) => {
-        throw new LabError('LAB_NODE_NOT_READY', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(w.node, 'kubelet.service')}`);
-      })));
-    await Promise.all(workers.map((w) =>
-      pollUntil(deps, `kip-agent on ${w.node.name}`, 90_000, async () => ((await unitsActive(w.node, ['kip-agent.service'])) ? true : undefined))));
-    progress('all nodes Ready');
-
-    // ---- workloads
-    const plan = workloadPlan(workerNames, options.workloads);
-    progress(`creating ${plan.pods.length} pods / ${plan.containers} containers in ${plan.namespaces.length + 1} namespaces (DefaultTolerationSeconds off)`);
-    await createWorkloads(kube, plan);
-    const count = await waitForWorkloads(kube, plan, { timeoutMs: 240_000, sleep: deps.sleep, now: deps.now, progress });
-    const selectorPodNode = await removeSelectorLabel(kube, plan);
-    if (selectorPodNode) progress(`removed the nodeSelector label from ${selectorPodNode} (its pod keeps running until the kubelet restarts)`);
-
-    const memoryBytes: Record<string, number> = {};
-    for (const n of nodes) {
-      const rec = state.nodes.find((r) => r.name === n.name);
-      memoryBytes[n.name] = (await n.rssBytes()) + (rec?.containerd ? await containerdRss(rec.containerd) : 0);
-    }
-    state.summary = { upMs: deps.now() - started, nodes: nodes.length, pods: count.pods, containers: count.runningContainers, memoryBytes, selectorPodNode };
-    state.status = 'up';
-    await save();
-    return { state, teardown };
-  } catch (err) {
-    logger.error({ err }, 'lab bring-up failed; tearing down');
-    progress(`failed: ${err instanceof Error ? err.message : String(err)}`);
-    progress('tearing down what was started');
-    await teardown().catch((e: unknown) => logger.error({ err: e }, 'teardown after failed bring-up'));
-    throw err;
-  }
 }
 
 // ---------------------------------------------------------------- sweep (down)
 
-async function waitGone(deps: Pick<LabDeps, 'now' | 'sleep'>, pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = deps.now() + timeoutMs;
+async function waitGone(deps: Pick<LabDeps, 'clock'>, pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = deps.clock.now() + timeoutMs;
   while (pidAlive(pid)) {
-    if (deps.now() > deadline) return false;
-    await deps.sleep(100);
+    if (deps.clock.now() > deadline) return false;
+    await deps.clock.sleep(100);
   }
   return true;
 }
@@ -505,7 +247,7 @@ export async function unixSocketPaths(pid: number): Promise<string[]> {
 }
 
 /** Ends one containerd and its shims/containers from the record alone; returns leftover problems. */
-async function sweepContainerd(rec: LabContainerdRecord, deps: Pick<LabDeps, 'exec' | 'now' | 'sleep'>): Promise<string[]> {
+async function sweepContainerd(rec: LabContainerdRecord, deps: Pick<LabDeps, 'exec' | 'clock'>): Promise<string[]> {
   const problems: string[] = [];
   const shims = await shimPids(rec.socket);
   const shimSockets = new Set<string>();
@@ -545,7 +287,7 @@ export interface SweepResult {
  * unmounts everything under the state dir and removes it. Idempotent; works after a partial up
  * or a crash of the supervisor.
  */
-export async function sweepLab(stateDir: string, deps: Pick<LabDeps, 'exec' | 'logger' | 'now' | 'sleep'> & { progress?: (line: string) => void }): Promise<SweepResult> {
+export async function sweepLab(stateDir: string, deps: Pick<LabDeps, 'exec' | 'logger' | 'clock'> & { progress?: (line: string) => void }): Promise<SweepResult> {
   const dir = resolve(stateDir);
   const say = deps.progress ?? (() => undefined);
   const problems: string[] = [];
@@ -573,10 +315,10 @@ export async function sweepLab(stateDir: string, deps: Pick<LabDeps, 'exec' | 'l
     }
     if (node.cgroup?.startsWith('kip-nspawn/')) {
       const cg = new NodeCgroup(hierarchies, node.cgroup);
-      const deadline = deps.now() + 15_000;
-      while ((await cg.pids()).length > 0 && deps.now() < deadline) {
+      const deadline = deps.clock.now() + 15_000;
+      while ((await cg.pids()).length > 0 && deps.clock.now() < deadline) {
         await cg.killAll();
-        await deps.sleep(100);
+        await deps.clock.sleep(100);
       }
       try {
         await cg.remove();

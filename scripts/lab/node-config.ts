@@ -129,6 +129,8 @@ export interface KubeletSettings {
   readonly address: string;
   readonly nodeLabels: Readonly<Record<string, string>>;
   readonly syncIntervalMs: number;
+  /** Where the lab kubelet takes container hashes from (lab flag --lab-hashes). */
+  readonly hashes?: 'engine' | 'vectors';
 }
 
 /** kubeadm's v1.10 unit: ExecStart=/usr/bin/kubelet; the drop-in carries the flags. No PrivateTmp. */
@@ -176,6 +178,7 @@ export function kubeletDefaults(s: KubeletSettings): string {
     `--healthz-port=${KUBELET_HEALTHZ_PORT}`,
     ...(labels ? [`--node-labels=${labels}`] : []),
     `--lab-sync-interval=${s.syncIntervalMs}`,
+    ...(s.hashes === 'vectors' ? ['--lab-hashes=vectors'] : []),
     '--v=2',
   ].map(quoteForShell);
   return `# Extra flags for the kubelet (kip lab)\nKUBELET_EXTRA_ARGS="${args.join(' ')}"\n`;

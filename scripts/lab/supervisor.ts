@@ -2,7 +2,7 @@
  * The lab supervisor: the long-lived process that owns a lab's nodes and containerds (their
  * creator, in the nspawn harness's sense). `kip-lab up` starts it detached:
  *   node --import tsx scripts/lab/supervisor.ts --state-dir DIR --workers N --version V
- *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS]
+ *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS] [--hashes engine|vectors]
  * It writes progress lines to DIR/up.log and the lab's record to DIR/lab.json (status starting ->
  * up | failed), then waits. SIGTERM (what `kip-lab down` sends) tears the lab down and exits.
  */
@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import { execaExec } from '../../lib/exec.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { appendProgress, bringUpLab, readLabState, realSleep, writeLabState, type LabOptions, type RunningLab } from './lab.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { appendProgress, readLabState, writeLabState, type LabOptions } from './lab.ts';
+import { bringUpLab, type RunningLab } from './bring-up.ts';
 
 export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
   const { values } = parseArgs({
@@ -25,6 +27,7 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
       'address-prefix': { type: 'string', default: '127.0.0' },
       workloads: { type: 'string', default: 'full' },
       'sync-interval': { type: 'string', default: '2000' },
+      hashes: { type: 'string', default: 'engine' },
     },
   });
   const stateDir = values['state-dir'];
@@ -34,6 +37,8 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
   const workloads = values.workloads;
   if (workloads !== 'full' && workloads !== 'small') throw new InvalidInputError('LAB_USAGE', `--workloads must be full or small, got ${String(workloads)}`);
   if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 200) throw new InvalidInputError('LAB_USAGE', `--sync-interval must be an integer >= 200 (ms)`);
+  const hashes = values.hashes;
+  if (hashes !== 'engine' && hashes !== 'vectors') throw new InvalidInputError('LAB_USAGE', `--hashes must be engine or vectors, got ${String(hashes)}`);
   return {
     stateDir: resolve(stateDir),
     workers,
@@ -42,6 +47,7 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
     addressPrefix: values['address-prefix'],
     workloads,
     syncIntervalMs,
+    hashes,
   };
 }
 
@@ -68,7 +74,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   let lab: RunningLab;
   try {
-    lab = await bringUpLab(options, { exec: execaExec, logger, now: Date.now, sleep: realSleep, progress, aborted: () => stopRequested });
+    lab = await bringUpLab(options, { exec: execaExec, logger, clock: systemClock, progress, aborted: () => stopRequested });
   } catch (err) {
     const state = await readLabState(options.stateDir).catch(() => undefined);
     if (state) {

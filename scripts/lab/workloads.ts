@@ -10,6 +10,7 @@
  */
 import type { V1Container, V1Pod, V1PodSecurityContext, V1Probe, V1Volume } from '@kubernetes/client-node';
 import { KipError } from '../../lib/errors.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { KubeClient } from '../../lib/kube/index.ts';
 
 export type WorkloadProfile = 'full' | 'small';
@@ -372,22 +373,26 @@ export class WorkloadTimeoutError extends KipError {
 }
 
 /** Polls until every pod of the plan runs all its containers. */
-export async function waitForWorkloads(kube: KubeClient, plan: WorkloadPlan, options: { timeoutMs: number; sleep: (ms: number) => Promise<void>; now: () => number; progress?: WorkloadProgress }): Promise<WorkloadCount> {
-  const deadline = options.now() + options.timeoutMs;
+export async function waitForWorkloads(kube: KubeClient, plan: WorkloadPlan, options: { timeoutMs: number; clock: Clock; progress?: WorkloadProgress; extraPods?: number }): Promise<WorkloadCount> {
+  const { clock } = options;
+  const deadline = clock.now() + options.timeoutMs;
+  // Static pods show up as mirror pods (one container each in the lab's plans).
+  const extra = options.extraPods ?? 0;
+  const wantContainers = plan.containers + extra;
   let last: WorkloadCount = { pods: 0, runningPods: 0, containers: 0, runningContainers: 0 };
   let reported = -1;
   for (;;) {
     try {
       last = await countRunning(kube);
     } catch (err) {
-      if (options.now() > deadline) throw err;
+      if (clock.now() > deadline) throw err;
     }
-    if (last.pods >= plan.pods.length && last.runningPods === last.pods && last.runningContainers >= plan.containers) return last;
+    if (last.pods >= plan.pods.length + extra && last.runningPods === last.pods && last.runningContainers >= wantContainers) return last;
     if (options.progress && last.runningContainers !== reported) {
       reported = last.runningContainers;
-      options.progress(`  ${last.runningContainers}/${plan.containers} containers running`);
+      options.progress(`  ${last.runningContainers}/${wantContainers} containers running`);
     }
-    if (options.now() > deadline) throw new WorkloadTimeoutError(last, options.timeoutMs);
-    await options.sleep(1_000);
+    if (clock.now() > deadline) throw new WorkloadTimeoutError(last, options.timeoutMs);
+    await clock.sleep(1_000);
   }
 }

@@ -1,11 +1,13 @@
 /**
- * End to end on the lab (1 control plane + 2 workers at v1.13.12): kubelet upgrades to v1.14.10
- * through kip-agent, as the issue on the lab asks:
- * - worker-1 gets an UNPATCHED v1.14.10: the kubelet rule restarts exactly the containers with a
- *   volume mount (VolumeMount gained SubPathExpr in 1.14) and nothing else, and its restart
- *   re-admits pods, killing exactly the pod whose nodeSelector label worker-1 lost;
+ * End to end on the lab (1 control plane + 2 workers at v1.13.12, hash oracle: the lab kubelets
+ * take every hash from the golden vectors): kubelet upgrades to v1.14.10 through kip-agent:
+ * - worker-1 gets an UNPATCHED v1.14.10: it restarts exactly the containers whose golden hash
+ *   changes 1.13 -> 1.14 (those with a volume mount: VolumeMount gained SubPathExpr) and nothing
+ *   else, and its restart re-admits pods, killing exactly the pod whose nodeSelector label
+ *   worker-1 lost;
  * - worker-2 gets a PATCHED v1.14.10 and the skip file: nothing restarts, though hashes changed;
  * - the apiserver keeps every object across its own restart (they live in etcd).
+ * Every assertion on restarts follows the new kubelet's first completed sync of every pod.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -24,8 +26,13 @@ import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { AGENT_PORT, SKIP_FILE } from '../../scripts/lab/node-config.ts';
 import { nodeExec, readLabState, type LabState } from '../../scripts/lab/lab.ts';
 import { SELECTOR_POD } from '../../scripts/lab/workloads.ts';
+import { oracleWorkloadPlan } from '../../scripts/lab/workloads-oracle.ts';
+import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
+import { readSyncReport } from '../../scripts/lab/kubelet/sync-report.ts';
+import { KUBELET_HEALTHZ_PORT } from '../../scripts/lab/node-config.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { restartedBetween, snapshotOf } from '../../scripts/demo/snapshot.ts';
-import { waitSettled } from '../../scripts/demo/demo.ts';
+import { waitFirstSync, waitSettled } from '../../scripts/demo/demo.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = '127.0.95';
@@ -48,7 +55,13 @@ function lab(): LabState {
 
 /** Live pods settled (scripts/demo's rule: all running, all containers reported, stable across a sync). */
 function settledPods(timeoutMs = 90_000): Promise<V1Pod[]> {
-  return waitSettled(async () => (await kube.listPods()).items, { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, timeoutMs);
+  return waitSettled(async () => (await kube.listPods()).items, systemClock, timeoutMs);
+}
+
+/** The new kubelet's first completed sync of every pod on the node: only then may "nothing restarted" be asserted. */
+function firstSync(node: string, version: string) {
+  const address = lab().nodes.find((n) => n.name === node)!.address;
+  return waitFirstSync([node], version, () => readSyncReport(address, KUBELET_HEALTHZ_PORT), systemClock, 90_000);
 }
 
 async function upgradeWorker(node: string, patched: boolean): Promise<void> {
@@ -58,13 +71,14 @@ async function upgradeWorker(node: string, patched: boolean): Promise<void> {
   const result = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId: `e2e-${node}`, targetVersion: TO, allowUnpatched: !patched });
   expect(result.outcome, `${result.errorCode}: ${result.message}\n${result.journalTail.join('\n')}`).toBe('succeeded');
   expect((await agent.getNode()).kubeletVersion).toBe(TO);
+  await firstSync(node, TO);
 }
 
 const key = (p: V1Pod, c: string) => `${p.metadata?.namespace}/${p.metadata?.name}/${c}`;
 
 beforeAll(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'kip-e2e-upgrade-'));
-  upResult = await kip(['up', '--workers', '2', '--workloads', 'small', '--version', FROM, '--address-prefix', PREFIX, '--sync-interval', '1000', '--timeout', '240'], 300_000);
+  upResult = await kip(['up', '--workers', '2', '--workloads', 'small', '--hashes', 'vectors', '--version', FROM, '--address-prefix', PREFIX, '--sync-interval', '1000', '--timeout', '240'], 300_000);
   state = await readLabState(stateDir);
   const s = lab();
   kube = KubeClient.fromFile(s.kubeconfig!);
@@ -82,16 +96,24 @@ afterAll(async () => {
 }, 260_000);
 
 describe(`kubelet upgrades ${FROM} -> ${TO} in the lab`, () => {
-  it('unpatched on worker-1: restarts exactly its containers with a volume mount, and kills exactly the pod whose nodeSelector label the node lost', async () => {
+  it('unpatched on worker-1: restarts exactly the containers whose golden hash changes, and kills exactly the pod whose nodeSelector label the node lost', async () => {
     const before = await settledPods();
     const selectorPod = before.find((p) => p.metadata?.name === SELECTOR_POD.name);
     expect(selectorPod?.spec?.nodeName).toBe('worker-1');
-    const expected = before
-      .filter((p) => p.spec?.nodeName === 'worker-1' && p !== selectorPod)
-      .flatMap((p) => (p.spec?.containers ?? []).filter((c) => (c.volumeMounts ?? []).length > 0).map((c) => key(p, c.name)))
-      .sort();
-    const untouched = before.filter((p) => p.spec?.nodeName === 'worker-1' && p !== selectorPod).flatMap((p) => (p.spec?.containers ?? []).filter((c) => !(c.volumeMounts ?? []).length).map((c) => key(p, c.name)));
+    // The oracle, not kip: the vectors of the real Go code say which containers change 1.13 -> 1.14.
+    const plan = oracleWorkloadPlan(['worker-1', 'worker-2'], 'small');
+    const vectors = loadHashVectors();
+    const changes = (k: string): boolean => {
+      const id = plan.vectorOf.get(k);
+      const h = vectors.find((v) => v.id === id)?.hashes;
+      if (!h) throw new Error(`no vector for ${k}`);
+      return h.get('1.13') !== h.get('1.14');
+    };
+    const mine = before.filter((p) => p.spec?.nodeName === 'worker-1' && p !== selectorPod && !p.metadata?.annotations?.['kubernetes.io/config.mirror']);
+    const expected = mine.flatMap((p) => (p.spec?.containers ?? []).filter((c) => changes(key(p, c.name))).map((c) => key(p, c.name))).sort();
+    const untouched = mine.flatMap((p) => (p.spec?.containers ?? []).filter((c) => !changes(key(p, c.name))).map((c) => key(p, c.name)));
     expect(expected.length).toBeGreaterThan(0);
+    expect(untouched.length).toBeGreaterThan(0);
 
     await upgradeWorker('worker-1', false);
     const after = await settledPods();
@@ -116,7 +138,6 @@ describe(`kubelet upgrades ${FROM} -> ${TO} in the lab`, () => {
       expect(changing).toBeGreaterThan(0);
       const before = await settledPods();
       await upgradeWorker('worker-2', true);
-      await new Promise((r) => setTimeout(r, 3_000)); // several kubelet syncs
       const after = await settledPods();
       const { restarted, gone } = restartedBetween(snapshotOf(before), snapshotOf(after));
       expect(restarted).toEqual([]);
@@ -135,14 +156,14 @@ describe(`kubelet upgrades ${FROM} -> ${TO} in the lab`, () => {
     const uids = (await kube.listPods()).items.map((p) => p.metadata?.uid).sort();
     const r = await nodeExec(execaExec, cp.leaderPid!, 'systemctl', ['restart', 'kube-apiserver.service'], 60_000);
     expect(r.exitCode, r.stderr).toBe(0);
-    const deadline = Date.now() + 60_000;
+    const deadline = systemClock.now() + 60_000;
     let after: (string | undefined)[] | undefined;
     while (!after) {
       try {
         after = (await kube.listPods()).items.map((p) => p.metadata?.uid).sort();
       } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((res) => setTimeout(res, 500));
+        if (systemClock.now() > deadline) throw err;
+        await systemClock.sleep(500);
       }
     }
     expect(after).toEqual(uids);

@@ -1,8 +1,11 @@
 /**
  * The lab kubelet against a real etcd + lab apiserver + private containerd: the kubelet's
  * container-hash rule (unpatched 1.13 -> 1.14 restarts exactly the containers with a volume
- * mount), the patched kubelet's skip-file rule (restarts nothing), and MatchNodeSelector
- * re-admission on restart.
+ * mount), the patched kubelet's skip-file rule (restarts nothing), re-admission on restart
+ * (a lost nodeSelector label and a lost required-affinity label both kill their pod), init
+ * containers, and the hash oracle (labels from the golden vectors; a container the vectors do
+ * not hold stops the kubelet). Every "nothing changed" is asserted after the new kubelet's
+ * first completed sync of every pod (/lab/syncs), never after a sleep.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,13 +21,15 @@ import { writeLauncher } from '../../scripts/lab/kubelet/launcher.ts';
 import { freePort } from '../../scripts/lab/etcd.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
+import type { SyncReport } from '../../scripts/lab/kubelet/kubelet.ts';
+import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
 
 let dir: string;
 let plane: LabControlPlane;
 let containerd: ContainerdHandle;
 let cri: CriClient;
 let kube: KubeClient;
-let kubelet: { proc: ResultPromise; log: string[] } | undefined;
+let kubelet: { proc: ResultPromise; log: string[]; port: number } | undefined;
 
 const NODE = 'lab-node-1';
 
@@ -42,10 +47,20 @@ async function startKubelet(version: string, opts: { patched?: string; nodeLabel
     `--healthz-port=${port}`, '--lab-sync-interval=300', ...(opts.nodeLabels ? [`--node-labels=${opts.nodeLabels}`] : []), ...(opts.extraFlags ?? []),
   ], { reject: false, all: true, buffer: false });
   proc.all?.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
-  kubelet = { proc, log };
+  kubelet = { proc, log, port };
   await until(`kubelet ${version} healthz`, async () => {
     const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
     return r?.ok ? true : undefined;
+  });
+}
+
+/** The running kubelet's sync report; resolves once it has completed `atLeast` passes over every pod. */
+async function syncs(atLeast: number): Promise<SyncReport> {
+  const port = kubelet!.port;
+  return until(`${atLeast} completed kubelet syncs`, async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/lab/syncs`).catch(() => undefined);
+    const report = r?.ok ? ((await r.json()) as SyncReport) : undefined;
+    return report && report.completedSyncs >= atLeast ? report : undefined;
   });
 }
 
@@ -150,8 +165,8 @@ describe('lab kubelet', () => {
     const skipFile = join(dir, 'cache.version.save');
     await writeFile(skipFile, `v1.14.10,${Math.floor(Date.now() / 1000) - 60}`);
     await startKubelet('v1.15.12', { patched: skipFile });
-    // several syncs pass; nothing may be recreated
-    await new Promise((r) => setTimeout(r, 2_000));
+    // the new kubelet's first completed sync of every pod: whatever it would recreate, it has
+    expect((await syncs(1)).lastSync?.pods).toBe(3);
     const after = await runningContainers();
     for (const [key, c] of before) expect(after.get(key)?.id, key).toBe(c.id);
     // the check was really skipped: secure/db's label is the 1.14 hash, which 1.15 computes differently
@@ -167,11 +182,18 @@ describe('lab kubelet', () => {
   it('kills a pod whose nodeSelector label its node lost, when the kubelet restarts (MatchNodeSelector)', async () => {
     await kube.patchNode(NODE, { metadata: { labels: { disktype: 'ssd' } } }, 'merge');
     await kube.createPod('default', { metadata: { name: 'picky' }, spec: { nodeName: NODE, nodeSelector: { disktype: 'ssd' }, containers: [{ name: 'c', image: 'busybox' }] } });
-    await until('picky running', async () => ((await runningContainers()).has('picky/c') ? true : undefined));
+    const required = { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }] };
+    await kube.createPod('default', { metadata: { name: 'affine' }, spec: { nodeName: NODE, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } }, containers: [{ name: 'c', image: 'busybox' }] } });
+    await until('picky and affine running', async () => {
+      const m = await runningContainers();
+      return m.has('picky/c') && m.has('affine/c') ? true : undefined;
+    });
     // the label goes away under a running kubelet: nothing happens until the kubelet re-admits its pods
+    const seen = (await syncs(1)).completedSyncs;
     await kube.patchNode(NODE, { metadata: { labels: { disktype: null } } }, 'merge');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await syncs(seen + 2);
     expect((await runningContainers()).has('picky/c')).toBe(true);
+    expect((await runningContainers()).has('affine/c')).toBe(true);
     const before = await runningContainers();
     await stopKubelet();
     await startKubelet('v1.15.12');
@@ -180,9 +202,16 @@ describe('lab kubelet', () => {
       return p.status?.phase === 'Failed' ? p : undefined;
     });
     expect(pod.status?.reason).toBe('MatchNodeSelector');
+    // the required-affinity twin is killed too (1.10-1.17 report it as MatchNodeSelector as well)
+    const affine = await until('affine Failed', async () => {
+      const p = await kube.getPod('default', 'affine');
+      return p.status?.phase === 'Failed' ? p : undefined;
+    });
+    expect(affine.status?.reason).toBe('MatchNodeSelector');
+    expect(affine.status?.containerStatuses?.every((c) => c.ready === false && c.state?.running === undefined)).toBe(true);
     expect(kubelet!.log.some((l) => l.includes('Predicate MatchNodeSelector failed'))).toBe(true);
     expect(kubelet!.log.some((l) => l.includes('Killing unwanted pod'))).toBe(true);
-    await until('picky gone from the runtime', async () => ([...(await runningContainers()).keys()].some((k) => k.startsWith('picky/')) ? undefined : true));
+    await until('picky and affine gone from the runtime', async () => ([...(await runningContainers()).keys()].some((k) => k.startsWith('picky/') || k.startsWith('affine/')) ? undefined : true));
     // and the pods whose hash the unpatched 1.15 kubelet agrees with were left alone (secure/db still
     // carries the 1.14 hash the patched kubelet tolerated, so this upstream-behaving kubelet recreates it)
     const after = await until('secure/db recreated, 4 containers running', async () => {
@@ -190,5 +219,48 @@ describe('lab kubelet', () => {
       return m.size === 4 && m.get('secure/db')?.id !== before.get('secure/db')?.id ? m : undefined;
     });
     for (const key of ['plain/app', 'mounted/web', 'mounted/side']) expect(after.get(key)?.id, key).toBe(before.get(key)?.id);
+  }, 90_000);
+
+  it('runs init containers to completion before the regular ones, and never recreates them for a hash change', async () => {
+    await kube.createPod('default', { metadata: { name: 'initd' }, spec: { nodeName: NODE, initContainers: [{ name: 'setup', image: 'busybox', volumeMounts: [{ name: 't', mountPath: '/t' }] }], containers: [{ name: 'main', image: 'busybox' }] } });
+    const done = await until('initd/main running after its init container', async () => {
+      const pod = await kube.getPod('default', 'initd');
+      const init = pod.status?.initContainerStatuses?.[0];
+      return pod.status?.phase === 'Running' && init?.state?.terminated?.reason === 'Completed' ? pod : undefined;
+    });
+    expect(done.status?.containerStatuses?.[0]?.state?.running).toBeDefined();
+    const setupId = done.status?.initContainerStatuses?.[0]?.containerID;
+    // 1.15 -> 1.16 changes every hash (new algorithm); the init container is still not re-run
+    await stopKubelet();
+    await startKubelet('v1.16.15');
+    await syncs(1);
+    const pod = await kube.getPod('default', 'initd');
+    expect(pod.status?.initContainerStatuses?.[0]?.containerID).toBe(setupId);
+    expect(kubelet!.log.filter((l) => l.includes('started init container'))).toEqual([]);
+  }, 90_000);
+
+  it('with the hash oracle: labels are the golden vectors\' hashes, and a container they lack stops the kubelet', async () => {
+    await stopKubelet();
+    for (const name of ['mounted', 'secure', 'picky', 'affine', 'initd']) await kube.deletePod('default', name).catch(() => undefined);
+    const vectors = loadHashVectors();
+    const pick = (id: string) => JSON.parse(vectors.find((v) => v.id === id)!.container.raw) as { name: string };
+    await kube.createPod('default', { metadata: { name: 'vec' }, spec: { nodeName: NODE, containers: [pick('res-basic'), pick('probe-http'), pick('sc-full')] } });
+    await startKubelet('v1.17.17', { extraFlags: ['--lab-hashes=vectors'] });
+    const m = await until('vec running', async () => {
+      const r = await runningContainers();
+      return r.has('vec/r1') && r.has('vec/p1') && r.has('vec/s2') && r.size === 4 ? r : undefined;
+    });
+    const golden = (id: string) => vectors.find((v) => v.id === id)!.hashes.get('1.17');
+    expect(m.get('vec/r1')!.hash).toBe(golden('res-basic'));
+    expect(m.get('vec/p1')!.hash).toBe(golden('probe-http'));
+    expect(m.get('vec/s2')!.hash).toBe(golden('sc-full'));
+    // 'plain' is, after the apiserver's defaults, exactly the vector 'minimal'
+    expect(m.get('plain/app')!.hash).toBe(golden('minimal'));
+    await kube.createPod('default', { metadata: { name: 'stray' }, spec: { nodeName: NODE, containers: [{ name: 'x', image: 'not-a-vector:1' }] } });
+    const { proc, log } = kubelet!;
+    const result = await proc;
+    kubelet = undefined;
+    expect(result.exitCode).toBe(3);
+    expect(log.some((l) => l.includes('is not one of the 30 golden vectors'))).toBe(true);
   }, 90_000);
 });

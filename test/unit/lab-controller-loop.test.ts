@@ -1,4 +1,5 @@
 /** The thin loops over a recording fake ControlPlaneApi: what they send for each decision. */
+import { FakeClock } from '../../lib/clock.ts';
 import { describe, expect, it } from 'vitest';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { silentLogger } from '../../lib/logger.ts';
@@ -44,7 +45,7 @@ describe('NodeLifecycleController.pass', () => {
   it('writes conditions with the resourceVersion, taints with timeAdded, deletes and records events; a 404 on delete is not an error', async () => {
     const api = new FakeApi();
     let now = T0;
-    const ctl = new NodeLifecycleController({ lifecycle: { ...DEFAULT_LIFECYCLE_CONFIG, nodeMonitorGracePeriodMs: 2000 }, nodeMonitorPeriodMs: 500 }, { api, logger: silentLogger(), nowMs: () => now });
+    const ctl = new NodeLifecycleController({ lifecycle: { ...DEFAULT_LIFECYCLE_CONFIG, nodeMonitorGracePeriodMs: 2000 }, nodeMonitorPeriodMs: 500 }, { api, logger: silentLogger(), clock: { now: () => now, sleep: () => Promise.resolve() } });
     api.nodes = [node('a', T0), node('b', T0)];
     api.pods = [{ metadata: { name: 'p', namespace: 'ns', uid: 'pu' }, spec: { nodeName: 'a', containers: [] }, status: { phase: 'Running' } }];
     await ctl.pass();
@@ -75,7 +76,7 @@ describe('NodeLifecycleController.pass', () => {
 describe('LabScheduler.cycle', () => {
   it('binds, spreads a batch, and marks the rest Unschedulable once per message', async () => {
     const api = new FakeApi();
-    const s = new LabScheduler({ resyncPeriodMs: 1000 }, { api, logger: silentLogger(), nowMs: () => T0 });
+    const s = new LabScheduler({ resyncPeriodMs: 1000 }, { api, logger: silentLogger(), clock: new FakeClock(T0) });
     api.nodes = [node('n1', T0), node('n2', T0, { disk: 'ssd' })];
     const p = (name: string, sel: Record<string, string> = {}): V1Pod => ({ metadata: { name, namespace: 'default', uid: name, creationTimestamp: new Date(T0) }, spec: { containers: [], nodeSelector: sel }, status: { phase: 'Pending' } });
     api.pods = [p('a'), p('b'), p('c', { gpu: 'yes' })];

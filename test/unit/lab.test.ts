@@ -134,8 +134,7 @@ function fakeDeps(started: string[][]): LabCommandDeps {
     exec: () => Promise.reject(new Error('no exec in unit tests')),
     logger: silentLogger(),
     env: {},
-    now: Date.now,
-    sleep: () => Promise.resolve(),
+    clock: { now: Date.now, sleep: () => Promise.resolve() },
     startSupervisor: (_dir, args) => {
       started.push([...args]);
       return 2 ** 22 + 12345; // no such pid: the "supervisor" is gone at once
@@ -200,7 +199,7 @@ describe('kip-lab (CLI)', () => {
     });
     expect(code).toBe(1);
     expect(started).toEqual([[
-      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--unpatched',
+      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--hashes', 'engine', '--unpatched',
     ]]);
     expect(io.err).toContain('failed: the supervisor exited');
   });

@@ -4,6 +4,7 @@
  * reconcileNodeLifecycle and applies its actions through the apiserver. One failed action is logged
  * and the pass goes on; the next pass recomputes from what the apiserver then holds.
  */
+import type { Clock } from '../../../lib/clock.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import { KubeApiError } from '../../../lib/kube/index.ts';
 import type { ControlPlaneApi } from '../scheduler/kube-api.ts';
@@ -18,7 +19,7 @@ export interface NodeLifecycleControllerConfig {
 export interface NodeLifecycleControllerDeps {
   readonly api: ControlPlaneApi;
   readonly logger: Logger;
-  readonly nowMs: () => number;
+  readonly clock: Clock;
 }
 
 function iso(ms: number | undefined): string | null {
@@ -38,41 +39,40 @@ function taintJson(t: Taint): Record<string, unknown> {
 
 export class NodeLifecycleController {
   private state: LifecycleState = initialLifecycleState();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
-  private stopped = false;
 
   constructor(private readonly config: NodeLifecycleControllerConfig, private readonly deps: NodeLifecycleControllerDeps) {}
 
   start(): void {
-    this.loop();
+    this.running = this.loop();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
     await this.running;
   }
 
-  private loop(): void {
-    if (this.stopped) return;
-    this.running = (async () => {
+  private async loop(): Promise<void> {
+    const { signal } = this.abort;
+    while (!signal.aborted) {
       let nextDue: number | undefined;
       try {
         nextDue = await this.pass();
       } catch (err) {
         this.deps.logger.warn({ err }, 'node lifecycle pass failed');
       }
-      if (this.stopped) return;
-      const now = this.deps.nowMs();
+      if (signal.aborted) return;
+      const now = this.deps.clock.now();
       const delay = Math.min(this.config.nodeMonitorPeriodMs, nextDue === undefined ? Number.POSITIVE_INFINITY : Math.max(50, nextDue - now + 5));
-      this.timer = setTimeout(() => this.loop(), delay);
-    })();
+      await this.deps.clock.sleep(delay, signal);
+    }
   }
 
   /** One pass; returns when something is next due (epoch ms), if anything. */
   async pass(): Promise<number | undefined> {
-    const { api, nowMs } = this.deps;
+    const { api } = this.deps;
+    const nowMs = (): number => this.deps.clock.now();
     const [rawNodes, rawPods] = await Promise.all([api.listNodes(), api.listPods()]);
     const result = reconcileNodeLifecycle({ nodes: rawNodes.map(nodeView), pods: rawPods.map(podView), nowMs: nowMs(), config: this.config.lifecycle }, this.state);
     this.state = result.state;
@@ -81,7 +81,8 @@ export class NodeLifecycleController {
   }
 
   private async apply(a: LifecycleAction): Promise<void> {
-    const { api, logger, nowMs } = this.deps;
+    const { api, logger } = this.deps;
+    const nowMs = (): number => this.deps.clock.now();
     try {
       switch (a.kind) {
         case 'setNodeConditions':

@@ -6,6 +6,7 @@
  *     [--node-eviction-rate 0.1] [--feature-gates TaintBasedEvictions=false] [--leader-elect ...ignored]
  * Logs pino JSON to stdout; runs until SIGTERM/SIGINT, then finishes its pass and exits 0.
  */
+import { systemClock } from '../../../lib/clock.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
 import { KubeClient } from '../../../lib/kube/index.ts';
@@ -30,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const controller = new NodeLifecycleController({ lifecycle: config.lifecycle, nodeMonitorPeriodMs: config.nodeMonitorPeriodMs }, {
     api: controlPlaneApi(KubeClient.fromFile(config.kubeconfig)),
     logger,
-    nowMs: Date.now,
+    clock: systemClock,
   });
   logger.info({ version: config.version.gitVersion, featureGates: config.featureGates, lifecycle: config.lifecycle, nodeMonitorPeriodMs: config.nodeMonitorPeriodMs }, 'node lifecycle controller starting');
   controller.start();

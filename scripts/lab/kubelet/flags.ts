@@ -18,7 +18,8 @@ const BASE_FLAGS = [
   'pod-infra-container-image', 'pod-manifest-path', 'port', 'read-only-port', 'register-node', 'resolv-conf', 'root-dir', 'rotate-certificates',
   'runtime-request-timeout', 'system-reserved', 'tls-cert-file', 'tls-private-key-file', 'v', 'version', 'help',
   // lab-only
-  'lab-sync-interval', 'lab-heartbeat-interval', 'lab-run-image', 'lab-log-level',
+  'lab-sync-interval', 'lab-heartbeat-interval', 'lab-run-image', 'lab-log-level', 'lab-hashes', 'lab-allocatable', 'lab-device-plugins',
+  'lab-device-plugin-delay',
 ];
 
 export class KubeletFlagError extends KipError {

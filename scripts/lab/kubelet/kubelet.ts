@@ -1,19 +1,23 @@
 /**
- * The lab kubelet: registers and heartbeats its Node, runs the pods bound to it as real CRI pod
- * sandboxes and containers labelled as the kubelet labels them, and on every sync applies the
- * kubelet's container-hash rule (and, when patched, the skip-file rule) through rules.ts.
- * Every container runs the lab's local busybox image whatever image the spec names (there is no
- * registry); the hash covers the spec as written, as the real kubelet's does.
+ * The lab kubelet: registers and heartbeats its Node, re-admits every pod bound to it when it
+ * starts (admission.ts: its version's general predicates, rejected pods killed and Failed), runs
+ * the admitted pods and its static pods as real CRI sandboxes and containers (pod-sync.ts), and
+ * counts its completed sync passes, served at /lab/syncs beside /healthz, so a test can wait for
+ * a new kubelet's first full sync of every pod instead of sleeping.
  */
 import { createServer, type Server } from 'node:http';
+import type { Clock } from '../../../lib/clock.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { objectField, stringField, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
-import type { ContainerInfo, PodSandboxInfo, PodSandboxSpec, RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
-import { KubeAnnotation, KubeLabel, parseRestartCount } from '../../../agent/runtime/kube-labels.ts';
+import { objectField } from '../../../lib/knowledge/hash/index.ts';
+import type { RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
+import { KubeLabel } from '../../../agent/runtime/kube-labels.ts';
 import type { KubeRest } from '../../../lib/kube/raw.ts';
 import { RawKubeApiError } from '../../../lib/kube/raw.ts';
-import { admitPod, decideContainer, type RunningContainer, type SyncContext } from './rules.ts';
-import type { SkipState } from './skip-file.ts';
+import { admissionOrder, admitPod, type AdmissionNode, type AdmissionPod } from './admission.ts';
+import { killPod, syncPod, type SyncPod } from './pod-sync.ts';
+import { ConfigAnnotation, readStaticPods, type StaticPod } from './static-pods.ts';
+import type { CacheVersion } from './skip-file.ts';
+import { OracleMissError, type ContainerHasher } from './hashes.ts';
 
 export interface LabKubeletConfig {
   readonly nodeName: string;
@@ -22,79 +26,128 @@ export interface LabKubeletConfig {
   readonly patched: boolean;
   /** Labels set when the Node is first registered (like --node-labels). */
   readonly nodeLabels: Readonly<Record<string, string>>;
+  /** Allocatable resources (cpu, memory, pods, ephemeral-storage, ...) the node reports. */
+  readonly allocatable: Readonly<Record<string, string>>;
+  /** Device-plugin resources and their count once the plugin has registered. */
+  readonly devicePlugins: Readonly<Record<string, string>>;
+  /** How long after start a device plugin takes to re-register; until then its resource reads 0. */
+  readonly devicePluginDelayMs: number;
+  readonly podManifestPath?: string;
   readonly runImage: string;
   readonly healthzPort: number;
   readonly healthzHost?: string;
   readonly syncIntervalMs: number;
   readonly heartbeatIntervalMs: number;
   readonly podLogRoot?: string;
+  readonly podNetwork: boolean;
 }
 
 export interface LabKubeletDeps {
   readonly rest: KubeRest;
   readonly runtime: RuntimeReader & RuntimeWriter;
   readonly logger: Logger;
-  readonly nowMs: () => number;
-  readonly skip: SkipState | undefined;
+  readonly clock: Clock;
+  readonly cache: CacheVersion | undefined;
+  readonly hasher: ContainerHasher;
+  /** Called when the kubelet cannot go on (the hash oracle has no answer): the process exits. */
+  readonly fatal: (err: Error) => void;
 }
 
-interface ApiPod {
-  readonly metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> };
-  readonly spec: { nodeName?: string; nodeSelector?: Record<string, string>; containers: { name: string }[]; terminationGracePeriodSeconds?: number };
+interface ApiPod extends AdmissionPod {
+  readonly metadata: AdmissionPod['metadata'] & { uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+  readonly spec: AdmissionPod['spec'] & { hostNetwork?: boolean };
   readonly status?: { phase?: string; reason?: string };
+}
+
+/** What /lab/syncs reports. */
+export interface SyncReport {
+  readonly version: string;
+  readonly pid: number;
+  readonly startedAtMs: number;
+  /** Passes that synced every pod bound to the node without an error. */
+  readonly completedSyncs: number;
+  readonly lastSync?: { readonly atMs: number; readonly pods: number; readonly errors: number };
 }
 
 const nowIso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class LabKubelet {
   private readonly startedAtMs: number;
-  private readonly admitted = new Set<string>();
+  private readonly admitted = new Map<string, ApiPod>();
   private readonly rejected = new Set<string>();
   private readonly lastStatus = new Map<string, string>();
-  private timers: NodeJS.Timeout[] = [];
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
   private healthz: Server | undefined;
   private syncing: Promise<void> | undefined;
-  private stopped = false;
+  private completedSyncs = 0;
+  private lastSync: SyncReport['lastSync'];
 
   constructor(private readonly config: LabKubeletConfig, private readonly deps: LabKubeletDeps) {
-    this.startedAtMs = deps.nowMs();
+    this.startedAtMs = deps.clock.now();
   }
 
-  get context(): SyncContext {
-    return { kubeletVersion: this.config.kubeletVersion, kubeletStartedAtMs: this.startedAtMs, skip: this.deps.skip };
+  report(): SyncReport {
+    return { version: this.config.kubeletVersion, pid: process.pid, startedAtMs: this.startedAtMs, completedSyncs: this.completedSyncs, ...(this.lastSync ? { lastSync: this.lastSync } : {}) };
   }
 
   async start(): Promise<void> {
     const { logger } = this.deps;
-    logger.info({ version: this.config.kubeletVersion, patched: this.config.patched, skip: this.deps.skip }, 'lab kubelet starting');
+    logger.info({ version: this.config.kubeletVersion, patched: this.config.patched, cacheVersion: this.deps.cache, hashes: this.deps.hasher.mode }, 'lab kubelet starting');
     await this.registerNode();
     await this.serveHealthz();
     await this.runSync();
-    this.timers.push(setInterval(() => void this.runSync(), this.config.syncIntervalMs));
-    this.timers.push(setInterval(() => void this.heartbeat().catch((err: unknown) => logger.warn({ err }, 'node heartbeat failed')), this.config.heartbeatIntervalMs));
+    this.every(this.config.syncIntervalMs, () => this.runSync());
+    this.every(this.config.heartbeatIntervalMs, () => this.heartbeat().catch((err: unknown) => logger.warn({ err }, 'node heartbeat failed')));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    this.abort.abort();
+    await Promise.all(this.loops);
     await this.syncing;
     await new Promise<void>((resolve) => (this.healthz ? this.healthz.close(() => resolve()) : resolve()));
   }
 
+  private every(ms: number, fn: () => Promise<void>): void {
+    const { signal } = this.abort;
+    this.loops.push((async () => {
+      while (!signal.aborted) {
+        await this.deps.clock.sleep(ms, signal);
+        if (!signal.aborted) await fn();
+      }
+    })());
+  }
+
   private async runSync(): Promise<void> {
-    if (this.syncing || this.stopped) return;
+    if (this.syncing || this.abort.signal.aborted) return;
     this.syncing = this.syncOnce()
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'pod sync failed'))
+      .catch((err: unknown) => {
+        if (err instanceof OracleMissError) {
+          this.deps.logger.fatal({ err, code: err.code }, err.message);
+          this.deps.fatal(err);
+          return;
+        }
+        this.deps.logger.error({ err }, 'pod sync failed');
+      })
       .finally(() => {
         this.syncing = undefined;
       });
     await this.syncing;
   }
 
+  /** The node's resources as this kubelet sees them now: device-plugin resources 0 until registered. */
+  private allocatable(): Record<string, string> {
+    const registered = this.deps.clock.now() - this.startedAtMs >= this.config.devicePluginDelayMs;
+    const devices = Object.fromEntries(Object.entries(this.config.devicePlugins).map(([k, v]) => [k, registered ? v : '0']));
+    return { ...this.config.allocatable, ...devices };
+  }
+
   private nodeStatus(): Record<string, unknown> {
-    const now = nowIso(this.deps.nowMs());
+    const now = nowIso(this.deps.clock.now());
+    const allocatable = this.allocatable();
     return {
+      capacity: allocatable,
+      allocatable,
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: nowIso(this.startedAtMs) }],
       nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
       addresses: [{ type: 'Hostname', address: this.config.nodeName }],
@@ -123,6 +176,8 @@ export class LabKubelet {
     const server = createServer((req, res) => {
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      } else if (req.url === '/lab/syncs') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.report()));
       } else {
         res.writeHead(404).end();
       }
@@ -134,161 +189,97 @@ export class LabKubelet {
     this.healthz = server;
   }
 
-  /** One pass over the pods bound to this node. */
+  /** One pass over the pods bound to this node (API pods and static pods). */
   async syncOnce(): Promise<void> {
     const { rest, runtime } = this.deps;
-    const node = (await rest.get(`/api/v1/nodes/${this.config.nodeName}`)).value as { metadata: { labels?: Record<string, string> } };
-    const nodeLabels = node.metadata.labels ?? {};
+    const nodeObj = (await rest.get(`/api/v1/nodes/${this.config.nodeName}`)).value as { metadata: { labels?: Record<string, string> } };
+    const node: AdmissionNode = { name: this.config.nodeName, labels: nodeObj.metadata.labels ?? {}, allocatable: this.allocatable() };
     const list = await rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.config.nodeName}`)}`);
     const items = (list.value as { items: ApiPod[] }).items;
     const itemNodes = objectField(list.node, 'items');
     const podNodes = itemNodes?.kind === 'array' ? itemNodes.items : [];
+    const statics = this.config.podManifestPath ? await readStaticPods(this.config.podManifestPath, this.config.nodeName, nowIso(this.startedAtMs)) : [];
     const sandboxes = await runtime.listPodSandboxes();
     const containers = await runtime.listContainers();
-    const liveUids = new Set<string>();
+    const live = new Set<string>();
+    let errors = 0;
 
+    // Admission: pods not admitted yet, oldest first, each against the pods admitted before it.
+    const fresh = items.filter((p) => !this.admitted.has(p.metadata.uid) && !this.rejected.has(p.metadata.uid) && !isMirror(p) && !terminal(p));
+    for (const pod of admissionOrder(fresh)) {
+      const active = [...this.admitted.values()];
+      const verdict = admitPod(this.config.kubeletVersion, pod, node, active);
+      if (verdict.admitted) {
+        this.admitted.set(pod.metadata.uid, pod);
+        continue;
+      }
+      this.rejected.add(pod.metadata.uid);
+      const log = this.deps.logger.child({ pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
+      log.warn({ reason: verdict.reason, message: verdict.message }, `Predicate ${verdict.reason} failed`);
+      log.warn('Killing unwanted pod');
+      await killPod(runtime, pod.metadata.uid, sandboxes, containers);
+      await rest.send('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
+        status: { phase: 'Failed', reason: verdict.reason, message: verdict.message, conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: notRunning(pod) },
+      }, 'application/merge-patch+json');
+      await this.event(pod, 'Warning', verdict.reason, verdict.message);
+    }
+
+    const work: { pod: SyncPod; api: ApiPod }[] = [];
     for (let i = 0; i < items.length; i++) {
       const pod = items[i]!;
       const podNode = podNodes[i];
-      if (!podNode) continue;
-      const uid = pod.metadata.uid;
-      const log = this.deps.logger.child({ pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
-      const terminal = pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
-      if (terminal || pod.metadata.deletionTimestamp) continue;
-      if (!this.admitted.has(uid)) {
-        const verdict = admitPod(pod.spec.nodeSelector, nodeLabels);
-        if (!verdict.admitted) {
-          if (!this.rejected.has(uid)) {
-            this.rejected.add(uid);
-            log.warn({ reason: verdict.reason }, 'Predicate MatchNodeSelector failed');
-            log.warn('Killing unwanted pod');
-            await this.killPod(uid, sandboxes, containers);
-            await rest.send('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
-              status: { phase: 'Failed', reason: verdict.reason, message: verdict.message },
-            }, 'application/merge-patch+json');
-            await this.event(pod, 'Warning', verdict.reason!, verdict.message!);
-          }
-          continue;
-        }
-        this.admitted.add(uid);
+      if (!podNode || isMirror(pod) || terminal(pod) || pod.metadata.deletionTimestamp || !this.admitted.has(pod.metadata.uid)) continue;
+      work.push({ api: pod, pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid, source: 'apiserver', hostNetwork: pod.spec.hostNetwork === true, node: podNode } });
+    }
+    for (const s of statics) {
+      const mirror = items.find((p) => isMirror(p) && p.metadata.name === s.name && p.metadata.namespace === s.namespace) ?? (await this.createMirror(s));
+      if (mirror) work.push({ api: mirror, pod: s });
+    }
+    for (const { pod, api } of work) {
+      live.add(pod.uid);
+      const log = this.deps.logger.child({ pod: `${pod.namespace}/${pod.name}` });
+      try {
+        const { status } = await syncPod(pod, sandboxes, containers, {
+          runtime, hasher: this.deps.hasher, kubeletVersion: this.config.kubeletVersion, cache: this.deps.cache, runImage: this.config.runImage,
+          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, event: (type, reason, message) => this.event(api, type, reason, message),
+        }, log);
+        await this.writeStatus(api, status);
+      } catch (err) {
+        if (err instanceof OracleMissError) throw err;
+        errors++;
+        log.error({ err }, 'pod sync failed');
       }
-      liveUids.add(uid);
-      await this.syncPod(pod, podNode, sandboxes, containers, log);
     }
 
     // Sandboxes of pods no longer bound here (deleted, failed) are torn down.
     for (const sb of sandboxes) {
-      if (!liveUids.has(sb.uid) && sb.labels[KubeLabel.podUid] !== undefined) {
-        await this.killPod(sb.uid, [sb], containers);
-      }
+      if (!live.has(sb.uid) && sb.labels[KubeLabel.podUid] !== undefined) await killPod(runtime, sb.uid, [sb], containers);
+    }
+    this.lastSync = { atMs: this.deps.clock.now(), pods: work.length, errors };
+    if (errors === 0) this.completedSyncs++;
+  }
+
+  private async createMirror(s: StaticPod): Promise<ApiPod | undefined> {
+    try {
+      const created = await this.deps.rest.send('POST', `/api/v1/namespaces/${s.namespace}/pods`, s.mirror);
+      this.deps.logger.info({ pod: `${s.namespace}/${s.name}` }, 'created mirror pod');
+      return created as ApiPod;
+    } catch (err) {
+      this.deps.logger.warn({ err, pod: `${s.namespace}/${s.name}` }, 'could not create the mirror pod');
+      return undefined;
     }
   }
 
-  private async killPod(uid: string, sandboxes: readonly PodSandboxInfo[], containers: readonly ContainerInfo[]): Promise<void> {
-    const { runtime } = this.deps;
-    for (const sb of sandboxes.filter((s) => s.uid === uid)) {
-      for (const c of containers.filter((x) => x.podSandboxId === sb.id && x.state === 'running')) await runtime.stopContainer(c.id, 0);
-      await runtime.stopPodSandbox(sb.id);
-      await runtime.removePodSandbox(sb.id);
-    }
-  }
-
-  private sandboxSpec(pod: ApiPod): PodSandboxSpec {
-    return {
-      name: pod.metadata.name,
-      uid: pod.metadata.uid,
-      namespace: pod.metadata.namespace,
-      attempt: 0,
-      logDirectory: this.config.podLogRoot ? `${this.config.podLogRoot}/${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}` : undefined,
-      labels: { [KubeLabel.podName]: pod.metadata.name, [KubeLabel.podNamespace]: pod.metadata.namespace, [KubeLabel.podUid]: pod.metadata.uid },
-      annotations: {},
-      hostNetwork: true,
-    };
-  }
-
-  private async syncPod(pod: ApiPod, podNode: JsonNode, sandboxes: readonly PodSandboxInfo[], containers: readonly ContainerInfo[], log: Logger): Promise<void> {
-    const { runtime } = this.deps;
-    const sandboxSpec = this.sandboxSpec(pod);
-    let sandboxId = sandboxes.find((s) => s.uid === pod.metadata.uid && s.state === 'ready')?.id;
-    if (!sandboxId) {
-      sandboxId = await runtime.runPodSandbox(sandboxSpec);
-      log.info({ sandboxId }, 'started pod sandbox');
-    }
-    const specNodes = containerNodes(podNode);
-    const statuses: Record<string, unknown>[] = [];
-    for (const spec of pod.spec.containers) {
-      const specNode = specNodes.get(spec.name);
-      if (!specNode) continue;
-      const mine = containers.filter((c) => c.podSandboxId === sandboxId && c.name === spec.name).sort((a, b) => b.attempt - a.attempt);
-      const latest = mine[0];
-      const current: RunningContainer | undefined = latest && {
-        id: latest.id,
-        attempt: latest.attempt,
-        running: latest.state === 'running' || latest.state === 'created',
-        hashLabel: latest.annotations[KubeAnnotation.containerHash],
-        restartCount: parseRestartCount(latest.annotations) ?? 0,
-        startedAtMs: Number(latest.createdAtNs / 1_000_000n),
-      };
-      const action = decideContainer(specNode, current, this.context);
-      const clog = log.child({ container: spec.name });
-      let id = latest?.id;
-      let restartCount = current?.restartCount ?? 0;
-      let startedAtMs = current?.startedAtMs ?? this.deps.nowMs();
-      if (action.kind === 'keep') {
-        if (action.skippedHashCheck && latest?.annotations[KubeAnnotation.containerHash] !== action.hash) {
-          clog.debug({ label: current?.hashLabel, expected: action.hash }, 'hash differs; container predates this kubelet and the skip file names another version: not restarted');
-        }
-      } else {
-        if (action.reason === 'definition-changed' && latest) {
-          clog.info({ label: current?.hashLabel, expected: action.hash }, 'Container definition changed, will be restarted');
-          await runtime.stopContainer(latest.id, 0);
-          await this.event(pod, 'Normal', 'Killing', `Container ${spec.name} definition changed, will be restarted`);
-        } else if (action.reason === 'exited') {
-          clog.info('container exited, restarting');
-        }
-        id = await runtime.createContainer(sandboxId, {
-          name: spec.name,
-          attempt: action.attempt,
-          image: this.config.runImage,
-          command: ['sleep', '2000000000'],
-          labels: { [KubeLabel.podName]: pod.metadata.name, [KubeLabel.podNamespace]: pod.metadata.namespace, [KubeLabel.podUid]: pod.metadata.uid, [KubeLabel.containerName]: spec.name },
-          annotations: {
-            [KubeAnnotation.containerHash]: action.hash,
-            [KubeAnnotation.containerRestartCount]: String(action.restartCount),
-            [KubeAnnotation.terminationMessagePath]: '/dev/termination-log',
-          },
-          logPath: `${spec.name}/${action.attempt}.log`,
-        }, sandboxSpec);
-        await runtime.startContainer(id);
-        restartCount = action.restartCount;
-        startedAtMs = this.deps.nowMs();
-        clog.info({ id, attempt: action.attempt, hash: action.hash }, 'started container');
-        // Older attempts are garbage: the kubelet keeps one dead container; the lab keeps none.
-        for (const old of mine) {
-          if (old.state === 'running') await runtime.stopContainer(old.id, 0);
-          await runtime.removeContainer(old.id);
-        }
-      }
-      statuses.push({
-        name: spec.name,
-        ready: true,
-        restartCount,
-        image: (spec as { image?: string }).image ?? '',
-        imageID: '',
-        containerID: id ? `containerd://${id}` : '',
-        state: { running: { startedAt: nowIso(startedAtMs) } },
-      });
-    }
-    const status = { phase: 'Running', hostIP: '127.0.0.1', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: statuses };
-    const key = JSON.stringify(status);
-    if (this.lastStatus.get(pod.metadata.uid) !== key) {
-      await this.deps.rest.send('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, { status: { ...status, startTime: nowIso(this.startedAtMs) } }, 'application/merge-patch+json');
-      this.lastStatus.set(pod.metadata.uid, key);
-    }
+  private async writeStatus(pod: ApiPod, status: Record<string, unknown>): Promise<void> {
+    const full = { ...status, hostIP: '127.0.0.1', podIP: '127.0.0.1' };
+    const key = JSON.stringify(full);
+    if (this.lastStatus.get(pod.metadata.uid) === key) return;
+    await this.deps.rest.send('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, { status: { ...full, startTime: nowIso(this.startedAtMs) } }, 'application/merge-patch+json');
+    this.lastStatus.set(pod.metadata.uid, key);
   }
 
   private async event(pod: ApiPod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = nowIso(this.deps.nowMs());
+    const now = nowIso(this.deps.clock.now());
     try {
       await this.deps.rest.send('POST', `/api/v1/namespaces/${pod.metadata.namespace}/events`, {
         apiVersion: 'v1', kind: 'Event',
@@ -303,14 +294,11 @@ export class LabKubelet {
   }
 }
 
-/** The raw JSON node of each container in the pod's spec.containers, by name. */
-function containerNodes(pod: JsonNode): Map<string, JsonNode> {
-  const out = new Map<string, JsonNode>();
-  const list = objectField(objectField(pod, 'spec'), 'containers');
-  if (list?.kind !== 'array') return out;
-  for (const c of list.items) {
-    const name = stringField(c, 'name');
-    if (name !== undefined) out.set(name, c);
-  }
-  return out;
+const isMirror = (p: ApiPod): boolean => p.metadata.annotations?.[ConfigAnnotation.mirror] !== undefined;
+const terminal = (p: ApiPod): boolean => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
+
+/** A killed pod's containers, as the kubelet reports them: terminated, not ready. */
+function notRunning(pod: ApiPod): Record<string, unknown>[] {
+  return (pod.spec.containers as readonly { name?: string }[]).map((c) => ({ name: c.name ?? '', ready: false, restartCount: 0, image: '', imageID: '', state: { terminated: { exitCode: 137, reason: 'Error' } } }));
 }
+

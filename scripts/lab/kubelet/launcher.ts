@@ -6,6 +6,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { helpText } from './flags.ts';
 
 export const LAB_KUBELET_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
 
@@ -26,10 +27,16 @@ export function launcherScript(o: LauncherOptions): string {
   const patched = o.skipFilePath ? ` "--lab-patched=${o.skipFilePath}"` : '';
   // The shell stays the unit's main process (argv[1] is this launcher's path, as for any script
   // run by its interpreter), so kip-agent's check that MainPID runs the kubelet binary holds; it
-  // forwards SIGTERM/SIGINT to the kubelet and exits with its status.
+  // forwards SIGTERM/SIGINT to the kubelet and exits with its status. --version and --help are
+  // answered here, as fast as a Go binary answers them (kip-agent runs both on staged binaries,
+  // and starting node with tsx takes seconds on a busy machine); the text is main.ts's own.
+  const help = helpText(o.version).replace(/'/g, `'"'"'`);
   return [
     '#!/bin/sh',
     `# kip-lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
+    'for a in "$@"; do',
+    `  case "$a" in --version|--version=true) echo 'Kubernetes ${o.version}'; exit 0;; --help|-h) printf '%s' '${help}'; exit 0;; esac`,
+    'done',
     `"${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@" &`,
     'child=$!',
     "trap 'kill -TERM $child 2>/dev/null' TERM INT",

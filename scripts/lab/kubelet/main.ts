@@ -2,16 +2,25 @@
  * The lab kubelet's composition root. A per-version launcher (scripts/lab/kubelet/launcher.ts
  * writes them) runs it as:
  *   node --import tsx scripts/lab/kubelet/main.ts --lab-kube-version=v1.13.12 [--lab-patched=/tmp/cache.version.save] <kubelet flags>
+ * Lab flags beside the kubelet's: --lab-hashes=engine|vectors (where container hashes come from,
+ * hashes.ts), --lab-allocatable=cpu=16,memory=64Gi,pods=110, --lab-device-plugins=vendor/res=N,
+ * --lab-device-plugin-delay=MS, --lab-sync-interval, --lab-heartbeat-interval, --lab-run-image.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
+import { systemClock } from '../../../lib/clock.ts';
 import { createCriClient } from '../../../agent/runtime/cri.ts';
 import { BUSYBOX_IMAGE } from '../../containerd/oci-image.ts';
 import { kubeRestFromKubeconfig } from '../../../lib/kube/raw.ts';
 import { helpText, parseKubeletArgs, parseLabels } from './flags.ts';
 import { LabKubelet } from './kubelet.ts';
-import { readSkipStateAtStart, type SkipState } from './skip-file.ts';
+import { readCacheVersionAtStart, type CacheVersion } from './skip-file.ts';
+import { engineHasher, loadHashVectors, vectorHasher, type ContainerHasher } from './hashes.ts';
+
+export const DEFAULT_ALLOCATABLE = 'cpu=16,memory=64Gi,pods=110,ephemeral-storage=100Gi';
+/** Exit code when the hash oracle cannot answer: the unit fails loudly instead of guessing. */
+export const EXIT_ORACLE_MISS = 3;
 
 async function main(argv: string[]): Promise<number> {
   const launcher = argv.filter((a) => a.startsWith('--lab-kube-version=') || a.startsWith('--lab-patched='));
@@ -44,36 +53,68 @@ async function main(argv: string[]): Promise<number> {
     logger.fatal('the lab kubelet needs --kubeconfig and --hostname-override');
     return 1;
   }
-  const startedAt = Date.now();
-  let skip: SkipState | undefined;
+  const hashes = flags.get('lab-hashes') ?? 'engine';
+  if (hashes !== 'engine' && hashes !== 'vectors') {
+    process.stderr.write(`F0000 --lab-hashes must be engine or vectors, got ${hashes}\n`);
+    return 1;
+  }
+  const hasher: ContainerHasher = hashes === 'vectors' ? vectorHasher(loadHashVectors()) : engineHasher;
+  const clock = systemClock;
+  let cache: CacheVersion | undefined;
   if (skipPath) {
-    skip = await readSkipStateAtStart({ readFile: (p) => readFile(p, 'utf8'), writeFile: (p, c) => writeFile(p, c) }, skipPath, version, Math.floor(startedAt / 1000));
+    const fs = {
+      exists: async (p: string) => stat(p).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      }),
+      readFile: (p: string) => readFile(p, 'utf8'),
+      writeFile: (p: string, c: string) => writeFile(p, c, { mode: 0o644 }),
+    };
+    cache = await readCacheVersionAtStart(fs, skipPath, version, Math.floor(clock.now() / 1000));
   }
   const runtime = createCriClient({ address: flags.get('container-runtime-endpoint') ?? 'unix:///run/containerd/containerd.sock', logger });
+  let fatal: Error | undefined;
+  let wake: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
   const kubelet = new LabKubelet({
     nodeName,
     kubeletVersion: version,
     patched: skipPath !== undefined,
     nodeLabels: parseLabels(flags.get('node-labels')),
+    allocatable: parseLabels(flags.get('lab-allocatable') ?? DEFAULT_ALLOCATABLE),
+    devicePlugins: parseLabels(flags.get('lab-device-plugins')),
+    devicePluginDelayMs: Number(flags.get('lab-device-plugin-delay') ?? 5000),
+    podManifestPath: flags.get('pod-manifest-path'),
+    podNetwork: flags.get('network-plugin') === 'cni',
     runImage: flags.get('lab-run-image') ?? BUSYBOX_IMAGE,
     healthzPort: Number(flags.get('healthz-port') ?? 10248),
     healthzHost: flags.get('healthz-bind-address') ?? '127.0.0.1',
     syncIntervalMs: Number(flags.get('lab-sync-interval') ?? 2000),
     heartbeatIntervalMs: Number(flags.get('lab-heartbeat-interval') ?? 5000),
-  }, { rest: await kubeRestFromKubeconfig(kubeconfig), runtime, logger, nowMs: Date.now, skip });
+  }, {
+    rest: await kubeRestFromKubeconfig(kubeconfig), runtime, logger, clock, cache, hasher,
+    fatal: (err) => {
+      fatal = err;
+      wake();
+    },
+  });
   try {
     await kubelet.start();
   } catch (err) {
     logger.fatal({ err }, 'kubelet failed to start');
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const done = (): void => resolve();
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-  });
+  process.once('SIGTERM', () => wake());
+  process.once('SIGINT', () => wake());
+  await stopped;
   await kubelet.stop();
   runtime.close();
+  if (fatal) {
+    process.stderr.write(`F0000 ${fatal.message}\n`);
+    return EXIT_ORACLE_MISS;
+  }
   return 0;
 }
 

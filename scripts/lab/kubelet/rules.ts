@@ -1,57 +1,70 @@
 /**
- * The kubelet behaviour this mission is about, as pure decisions over plain data:
- * admission (MatchNodeSelector) and the per-container sync rule (hash differs -> "Container
- * definition changed" -> kill and recreate, unless the patched kubelet's skip rule applies).
+ * The kubelet's per-pod sync decisions this mission is about, as pure functions over plain data
+ * (pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions, 1.10-1.17):
+ * - init containers (findNextInitContainerToRun): while the last init container has not exited
+ *   successfully, start the next one and touch no regular container; an init container's hash
+ *   is never compared;
+ * - a regular container that is not RUNNING in the runtime (exited, or created but never started)
+ *   is started anew (restartPolicy Always), counting a restart;
+ * - a running container whose hash label differs from the hash this kubelet computes is killed
+ *   and recreated ("Container definition changed"), unless the patched kubelet's skip rule
+ *   (skip-file.ts) applies to it.
  */
-import { hashEngine, hashLabel, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
-import { skipsHashCheck, type SkipState } from './skip-file.ts';
+import { skipsHashCheck, type CacheVersion } from './skip-file.ts';
 
-export interface AdmitResult {
-  readonly admitted: boolean;
-  readonly reason?: 'MatchNodeSelector';
-  readonly message?: string;
-}
+export type RuntimeState = 'created' | 'running' | 'exited' | 'unknown';
 
-/** pkg/scheduler/algorithm/predicates PodMatchNodeSelector, as the kubelet's admit handler runs it. */
-export function admitPod(nodeSelector: Readonly<Record<string, string>> | undefined, nodeLabels: Readonly<Record<string, string>>): AdmitResult {
-  for (const [key, value] of Object.entries(nodeSelector ?? {})) {
-    if (nodeLabels[key] !== value) {
-      return { admitted: false, reason: 'MatchNodeSelector', message: 'Pod Predicate MatchNodeSelector failed' };
-    }
-  }
-  return { admitted: true };
-}
-
-export interface RunningContainer {
+export interface RuntimeContainer {
   readonly id: string;
   readonly attempt: number;
-  readonly running: boolean;
+  readonly state: RuntimeState;
   readonly hashLabel: string | undefined;
   readonly restartCount: number;
-  readonly startedAtMs: number;
+  /** CRI ContainerStatus.startedAt; 0n for a container that never started. */
+  readonly startedAtNs: bigint;
+  readonly exitCode?: number;
 }
 
 export type ContainerAction =
-  | { readonly kind: 'create'; readonly attempt: number; readonly restartCount: number; readonly hash: string; readonly reason: 'new' | 'exited' | 'definition-changed' }
+  | { readonly kind: 'create'; readonly attempt: number; readonly restartCount: number; readonly hash: string; readonly reason: 'new' | 'not-running' | 'definition-changed' }
   | { readonly kind: 'keep'; readonly hash: string; readonly skippedHashCheck: boolean };
 
-export interface SyncContext {
-  readonly kubeletVersion: string;
-  readonly kubeletStartedAtMs: number;
-  readonly skip: SkipState | undefined;
+/** What the kubelet does with one regular container; `expected` is this version's hash of its spec. */
+export function decideContainer(expected: string, current: RuntimeContainer | undefined, cache: CacheVersion | undefined): ContainerAction {
+  if (!current) return { kind: 'create', attempt: 0, restartCount: 0, hash: expected, reason: 'new' };
+  if (current.state !== 'running') {
+    return { kind: 'create', attempt: current.attempt + 1, restartCount: current.restartCount + 1, hash: expected, reason: 'not-running' };
+  }
+  if (skipsHashCheck(cache, current.startedAtNs)) return { kind: 'keep', hash: expected, skippedHashCheck: current.hashLabel !== expected };
+  if (current.hashLabel === expected) return { kind: 'keep', hash: expected, skippedHashCheck: false };
+  return { kind: 'create', attempt: current.attempt + 1, restartCount: current.restartCount + 1, hash: expected, reason: 'definition-changed' };
 }
 
-/** What the kubelet does with one container of a pod it runs (restartPolicy Always). */
-export function decideContainer(spec: JsonNode, current: RunningContainer | undefined, ctx: SyncContext): ContainerAction {
-  const engine = hashEngine(ctx.kubeletVersion);
-  const expected = hashLabel(engine.hashDecoded(engine.decode(spec)));
-  if (!current) return { kind: 'create', attempt: 0, restartCount: 0, hash: expected, reason: 'new' };
-  if (!current.running) {
-    return { kind: 'create', attempt: current.attempt + 1, restartCount: current.restartCount + 1, hash: expected, reason: 'exited' };
+export type InitStep =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'wait'; readonly name: string }
+  | { readonly kind: 'start'; readonly index: number; readonly attempt: number; readonly restartCount: number };
+
+const failed = (c: RuntimeContainer): boolean => c.state === 'exited' && (c.exitCode ?? 0) !== 0;
+
+/**
+ * findNextInitContainerToRun: a failed init container is restarted; otherwise, walking back from
+ * the last, the first one running or exited decides: running -> wait; exited (successfully) ->
+ * the next one, or done when it is the last; none -> the first (created counts as neither).
+ */
+export function nextInitStep(names: readonly string[], latest: (name: string) => RuntimeContainer | undefined): InitStep {
+  if (names.length === 0) return { kind: 'done' };
+  for (let i = names.length - 1; i >= 0; i--) {
+    const s = latest(names[i]!);
+    if (s && failed(s)) return { kind: 'start', index: i, attempt: s.attempt + 1, restartCount: s.restartCount + 1 };
   }
-  if (current.hashLabel === expected) return { kind: 'keep', hash: expected, skippedHashCheck: false };
-  if (skipsHashCheck(ctx.skip, ctx.kubeletVersion, ctx.kubeletStartedAtMs, current.startedAtMs)) {
-    return { kind: 'keep', hash: expected, skippedHashCheck: true };
+  for (let i = names.length - 1; i >= 0; i--) {
+    const s = latest(names[i]!);
+    if (!s) continue;
+    if (s.state === 'running') return { kind: 'wait', name: names[i]! };
+    if (s.state !== 'exited') continue;
+    if (i === names.length - 1) return { kind: 'done' };
+    return { kind: 'start', index: i + 1, attempt: 0, restartCount: 0 };
   }
-  return { kind: 'create', attempt: current.attempt + 1, restartCount: current.restartCount + 1, hash: expected, reason: 'definition-changed' };
+  return { kind: 'start', index: 0, attempt: 0, restartCount: 0 };
 }

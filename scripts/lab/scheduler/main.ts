@@ -3,6 +3,7 @@
  *   node --import tsx scripts/lab/scheduler/main.ts --lab-kube-version=v1.13.12 --kubeconfig FILE [--lab-resync-period 5s] [--leader-elect ...ignored]
  * Logs pino JSON to stdout; runs until SIGTERM/SIGINT, then stops its watch and exits 0.
  */
+import { systemClock } from '../../../lib/clock.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
 import { KubeClient } from '../../../lib/kube/index.ts';
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   const scheduler = new LabScheduler({ schedulerName: config.schedulerName, resyncPeriodMs: config.resyncPeriodMs }, {
     api: controlPlaneApi(KubeClient.fromFile(config.kubeconfig)),
     logger,
-    nowMs: Date.now,
+    clock: systemClock,
   });
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -4,6 +4,7 @@
  * pods/binding subresource, with the real scheduler's events (Scheduled, FailedScheduling) and the
  * PodScheduled=False/Unschedulable condition on pods it cannot place.
  */
+import type { Clock } from '../../../lib/clock.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import type { WatchHandle } from '../../../lib/kube/index.ts';
 import { countPods, DEFAULT_SCHEDULER_NAME, isSchedulable, schedulePod, schedulingOrder } from './decide.ts';
@@ -19,7 +20,7 @@ export interface SchedulerConfig {
 export interface SchedulerDeps {
   readonly api: ControlPlaneApi;
   readonly logger: Logger;
-  readonly nowMs: () => number;
+  readonly clock: Clock;
 }
 
 export interface CycleResult {
@@ -127,7 +128,8 @@ export class LabScheduler {
   }
 
   private async markUnschedulable(pod: PodView, message: string): Promise<void> {
-    const { api, logger, nowMs } = this.deps;
+    const { api, logger } = this.deps;
+    const nowMs = (): number => this.deps.clock.now();
     const key = `${pod.namespace}/${pod.name}`;
     const current = pod.conditions.PodScheduled;
     if (current?.status === 'False' && current.reason === 'Unschedulable' && current.message === message) return;
@@ -145,7 +147,7 @@ export class LabScheduler {
 
   private async event(pod: PodView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     try {
-      await this.deps.api.createEvent({ namespace: pod.namespace, involved: { kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid }, type, reason, message, component: COMPONENT }, this.deps.nowMs());
+      await this.deps.api.createEvent({ namespace: pod.namespace, involved: { kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid }, type, reason, message, component: COMPONENT }, this.deps.clock.now());
     } catch (err) {
       this.deps.logger.warn({ err, pod: `${pod.namespace}/${pod.name}`, reason }, 'cannot record event');
     }

@@ -1,0 +1,60 @@
+/**
+ * The demo's collaborators for a lab that is up, wired once for `npm run demo` (main.ts) and for
+ * the headline e2e test, so both drive exactly the same code: agents over mutual TLS, the
+ * workers' runtimes, the control plane's units, the kubelets' sync reports.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../../lib/logger.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { execaExec } from '../../lib/exec.ts';
+import { AgentConnection } from '../../coordinator/fleet/client.ts';
+import { KubeClient } from '../../lib/kube/index.ts';
+import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
+import { createCriClient } from '../../agent/runtime/cri.ts';
+import type { LabState } from '../lab/lab.ts';
+import { AGENT_PORT, KUBELET_HEALTHZ_PORT } from '../lab/node-config.ts';
+import { startControllers, stopControllers, upgradeApiserver } from '../lab/control-plane.ts';
+import { readSyncReport } from '../lab/kubelet/sync-report.ts';
+import { DemoError, type DemoAgent, type DemoDeps } from './demo.ts';
+
+export interface WiredDemo {
+  readonly deps: DemoDeps;
+  close(): void;
+}
+
+export async function wireDemo(state: LabState, logger: Logger, out: (line: string) => void): Promise<WiredDemo> {
+  if (!state.kubeconfig || !state.agentPki) throw new DemoError(`${state.stateDir}/lab.json lacks the kubeconfig or the agent PKI: bring the lab down and up again`);
+  const tls = { ca: await readFile(state.agentPki.ca), cert: await readFile(state.agentPki.cert), key: await readFile(state.agentPki.key) };
+  const workers = state.nodes.filter((n) => n.role === 'worker');
+  const connections = new Map(workers.map((n) => [n.name, new AgentConnection({ address: `${n.address}:${AGENT_PORT}`, tls })]));
+  const runtimes = new Map(workers.filter((n) => n.containerd).map((n) => [n.name, createCriClient({ address: `unix://${n.containerd!.socket}` })]));
+  const agents = new Map<string, DemoAgent>([...connections].map(([name, c]) => [name, {
+    stageBinary: (meta, data) => c.stageBinary(meta, data),
+    upgradeFollow: (req) => c.upgradeFollow(req),
+    getNode: () => c.getNode(),
+  }]));
+  const deps: DemoDeps = {
+    state,
+    kube: KubeClient.fromFile(state.kubeconfig),
+    rest: await kubeRestFromKubeconfig(state.kubeconfig),
+    agents,
+    runtimes,
+    controlPlane: {
+      stopControllers: () => stopControllers(state, execaExec),
+      upgradeApiserver: (v, dts) => upgradeApiserver(state, execaExec, v, dts),
+      startControllers: (v) => startControllers(state, execaExec, v),
+    },
+    exec: execaExec,
+    logger,
+    out,
+    clock: systemClock,
+    kubeletSyncs: (node) => readSyncReport(workers.find((n) => n.name === node)?.address ?? '', KUBELET_HEALTHZ_PORT),
+  };
+  return {
+    deps,
+    close: () => {
+      for (const c of connections.values()) c.close();
+      for (const r of runtimes.values()) r.close();
+    },
+  };
+}

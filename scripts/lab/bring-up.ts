@@ -1,0 +1,345 @@
+/**
+ * Bringing the lab up, phase by phase: state record -> PKI -> control-plane node -> workers
+ * (containerd on the host, node, kubelet + kip-agent units) -> nodes Ready -> workloads ->
+ * summary. Each phase records what it started in lab.json before it goes on, so sweepLab() can
+ * clean up from that record alone after a crash or a partial start.
+ */
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { KubeClient } from '../../lib/kube/index.ts';
+import { bootNode, ensureBaseImage, type NspawnNode } from '../nspawn/index.ts';
+
+type BaseImage = Awaited<ReturnType<typeof ensureBaseImage>>;
+import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
+import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
+import { generateLabPki, type LabPki } from './pki.ts';
+import { writeSchedulerLauncher } from './scheduler/launcher.ts';
+import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
+import {
+  AGENT_PATHS, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
+  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, controllerManagerUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
+  type Runtime,
+} from './node-config.ts';
+import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadPlan } from './workloads.ts';
+import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
+import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
+import {
+  LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
+} from './lab.ts';
+
+export interface RunningLab {
+  readonly state: LabState;
+  /** Stops every unit, node and containerd this supervisor started (not idempotent across processes: use sweepLab). */
+  teardown(): Promise<void>;
+}
+
+const CP_NAME = 'control-plane';
+
+async function put(root: string, path: string, content: string | Buffer, mode = 0o644): Promise<void> {
+  const target = join(root, path);
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, content, { mode });
+}
+
+async function copyInto(root: string, from: string, to: string, mode = 0o644): Promise<void> {
+  await put(root, to, await readFile(from), mode);
+}
+
+async function pollUntil<T>(deps: LabDeps, what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = deps.clock.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    if (deps.aborted?.()) throw new LabError('LAB_ABORTED', `stopped while waiting for ${what}`);
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (deps.clock.now() > deadline) {
+      const why = lastErr instanceof Error ? `: ${lastErr.message}` : '';
+      throw new LabError('LAB_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${why}`, { what });
+    }
+    await deps.clock.sleep(250);
+  }
+}
+
+async function unitsActive(node: NspawnNode, units: readonly string[]): Promise<boolean> {
+  const r = await node.exec('systemctl', ['is-active', ...units], { timeoutMs: 15_000 });
+  return r.exitCode === 0;
+}
+
+async function unitJournal(node: NspawnNode, unit: string): Promise<string> {
+  const r = await node.exec('journalctl', ['-u', unit, '--no-pager', '-n', '15', '-o', 'cat'], { timeoutMs: 15_000 });
+  return r.stdout.trim();
+}
+
+/**
+ * The repository, read-only, where the node's launchers expect it; and, when node_modules is a
+ * symlink out of the repository (a git worktree sharing another checkout's), its target too, or
+ * the symlink dangles inside the node.
+ */
+async function repoMounts(): Promise<{ host: string }[]> {
+  const modules = join(REPO_DIR, 'node_modules');
+  const real = await realpath(modules).catch(() => modules);
+  return real === modules || real.startsWith(`${REPO_DIR}/`) ? [{ host: REPO_DIR }] : [{ host: REPO_DIR }, { host: real }];
+}
+
+/** What the phases share: the options, the record and what has been started so far. */
+class BringUp {
+  readonly stateDir: string;
+  readonly addrs: ReturnType<typeof nodeAddresses>;
+  readonly workerNames: string[];
+  readonly rt: Runtime = { nodeBinary: process.execPath, repoDir: REPO_DIR };
+  readonly nodes: NspawnNode[] = [];
+  readonly containerds: ContainerdHandle[] = [];
+  readonly state: LabState;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(readonly options: LabOptions, readonly deps: LabDeps, readonly startedMs: number) {
+    this.stateDir = resolve(options.stateDir);
+    this.addrs = nodeAddresses(options.addressPrefix, options.workers);
+    this.workerNames = this.addrs.workers.map((_, i) => `worker-${i + 1}`);
+    this.state = { format: 1, status: 'starting', stateDir: this.stateDir, supervisorPid: process.pid, options, startedAt: new Date(startedMs).toISOString(), nodes: [] };
+  }
+
+  /** Saves are serialized (workers boot concurrently) and each writes the latest state. */
+  save(): Promise<void> {
+    this.saving = this.saving.catch(() => undefined).then(() => writeLabState(this.state));
+    return this.saving;
+  }
+
+  get apiserverUrl(): string {
+    return `https://${this.addrs.controlPlane}:${APISERVER_PORT}`;
+  }
+
+  async teardown(): Promise<void> {
+    const problems: string[] = [];
+    const note = (what: string) => (err: unknown) => {
+      problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    };
+    // Workers first (their kubelets would recreate pods), then their containerds, then the control plane.
+    await Promise.all(this.nodes.filter((n) => n.name !== CP_NAME).map((n) => n.stop().catch(note(`node ${n.name}`))));
+    await Promise.all(this.containerds.map((c) => c.stop().catch(note(`containerd ${c.dir}`))));
+    await Promise.all(this.nodes.filter((n) => n.name === CP_NAME).map((n) => n.stop().catch(note(`node ${n.name}`))));
+    if (problems.length > 0) throw new LabError('LAB_TEARDOWN_UNCLEAN', `lab teardown had problems: ${problems.join('; ')}`, { problems });
+  }
+
+  async bootRecorded(name: string, role: LabNodeRecord['role'], address: string, base: BaseImage, extra: { bindRo?: { host: string; inside?: string }[]; bind?: { host: string; inside?: string }[] }, containerd?: ContainerdHandle): Promise<{ node: NspawnNode; record: LabNodeRecord }> {
+    const workDir = join(this.stateDir, 'nodes', name);
+    const record: LabNodeRecord = { name, role, address, workDir, root: join(workDir, 'root'), units: [] };
+    if (containerd) record.containerd = { dir: containerd.dir, socket: containerd.socket, pid: containerd.pid };
+    this.state.nodes.push(record);
+    await this.save();
+    const node = await bootNode({ name, base, workDir, logger: this.deps.logger, bindRo: [...(await repoMounts()), ...(extra.bindRo ?? [])], bind: extra.bind ?? [] });
+    this.nodes.push(node);
+    record.nspawnPid = node.nspawnPid;
+    record.leaderPid = node.leaderPid;
+    // nspawn moves itself into a sub-cgroup of the node's cgroup: keep kip-nspawn/<leaf>.
+    record.cgroup = (await cgroupOf(node.nspawnPid))?.split('/').slice(0, 2).join('/');
+    await this.save();
+    return { node, record };
+  }
+}
+
+interface LabPkis {
+  readonly pki: LabPki;
+  readonly agentPki: LabPki;
+  readonly kubeconfig: string;
+}
+
+async function generatePkis(up: BringUp): Promise<LabPkis> {
+  const { exec, progress } = up.deps;
+  progress('generating PKI');
+  const pki = await generateLabPki({
+    exec,
+    dir: join(up.stateDir, 'pki'),
+    serverNames: ['localhost', 'kubernetes', 'kubernetes.default', up.addrs.controlPlane, '127.0.0.1'],
+    clients: [
+      { name: 'admin', commonName: 'kip-admin', organizations: ['system:masters'] },
+      { name: 'control-plane', commonName: 'system:kube-controller-manager' },
+      ...up.workerNames.map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
+    ],
+  });
+  const agentPki = await generateLabPki({
+    exec,
+    dir: join(up.stateDir, 'agent-pki'),
+    serverNames: ['localhost', '127.0.0.1', ...up.addrs.workers],
+    clients: [{ name: 'coordinator', commonName: 'kip-coordinator' }],
+  });
+  const coordinator = agentPki.clients.coordinator;
+  if (coordinator) up.state.agentPki = { ca: agentPki.ca.cert, cert: coordinator.cert, key: coordinator.key };
+  const admin = pki.clients.admin;
+  const kubeconfig = join(up.stateDir, 'admin.kubeconfig');
+  await writeKubeconfig(kubeconfig, { server: up.apiserverUrl, caFile: pki.ca.cert, clientCertFile: admin?.cert, clientKeyFile: admin?.key, name: 'kip-lab' });
+  up.state.kubeconfig = kubeconfig;
+  up.state.apiserver = up.apiserverUrl;
+  await up.save();
+  return { pki, agentPki, kubeconfig };
+}
+
+/** The control-plane node with etcd, apiserver, scheduler and controller-manager, answering. */
+async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): Promise<KubeClient> {
+  const { options, addrs, rt, deps } = up;
+  const { pki } = pkis;
+  deps.progress(`booting ${CP_NAME}`);
+  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, { bindRo: [{ host: '/usr/bin/etcd' }] });
+  await cp.node.waitForSystemd(90_000);
+  const root = cp.node.root;
+  await copyInto(root, pki.ca.cert, CONTROL_PLANE_PATHS.ca);
+  await copyInto(root, pki.server.cert, CONTROL_PLANE_PATHS.serverCert);
+  await copyInto(root, pki.server.key, CONTROL_PLANE_PATHS.serverKey, 0o600);
+  const cpClient = pki.clients['control-plane'];
+  if (cpClient) {
+    await copyInto(root, cpClient.cert, CONTROL_PLANE_PATHS.clientCert);
+    await copyInto(root, cpClient.key, CONTROL_PLANE_PATHS.clientKey, 0o600);
+  }
+  await put(root, CONTROL_PLANE_PATHS.etcdUnit, etcdUnit(addrs.controlPlane));
+  await put(root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
+  await put(root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
+  await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
+  await writeSchedulerLauncher(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await writeControllerManagerLauncher(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
+  await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
+  await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
+  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit());
+  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit());
+  const units = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service'];
+  cp.record.units = units;
+  await up.save();
+  const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${units.join(' ')}`], { timeoutMs: 60_000 });
+  if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${units.join(' ')} failed: ${reload.stderr.trim()}`);
+  deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}`);
+  await pollUntil(deps, 'etcd /health', 60_000, async () => {
+    const res = await fetch(`http://${addrs.controlPlane}:${ETCD_CLIENT_PORT}/health`);
+    return res.ok ? true : undefined;
+  }).catch(async (err: unknown) => {
+    throw new LabError('LAB_ETCD_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'etcd.service')}`);
+  });
+  const kube = KubeClient.fromFile(pkis.kubeconfig);
+  const version = await pollUntil(deps, 'the apiserver to answer /version', 90_000, async () => (await kube.getVersion()).gitVersion).catch(async (err: unknown) => {
+    throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
+  });
+  deps.progress(`apiserver ${version} ready at ${up.apiserverUrl}`);
+  await pollUntil(deps, 'kube-scheduler and kube-controller-manager active', 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  deps.progress('kube-scheduler and kube-controller-manager running');
+  return kube;
+}
+
+/** One worker's files: kubelet launcher, unit, drop-in, defaults, PKI, kubeconfig, agent, static pod. */
+async function writeWorkerFiles(up: BringUp, root: string, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined): Promise<void> {
+  const { options, rt } = up;
+  const { pki, agentPki } = pkis;
+  await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
+  await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
+  await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs, hashes: options.hashes }));
+  if (staticPod) await put(root, join(KUBELET_PATHS.manifests, ORACLE_STATIC_POD_FILE), `${JSON.stringify(staticPod, null, 2)}\n`);
+  else await mkdir(join(root, KUBELET_PATHS.manifests), { recursive: true });
+  await copyInto(root, pki.ca.cert, KUBELET_PATHS.ca);
+  const nodeCert = pki.clients[`node-${name}`];
+  if (!nodeCert) throw new LabError('LAB_PKI_MISSING', `no client certificate for ${name}`);
+  await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
+  await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
+  await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
+  await put(root, AGENT_PATHS.config, agentConfig({ nodeName: name, address }));
+  await copyInto(root, agentPki.ca.cert, AGENT_PATHS.ca);
+  await copyInto(root, agentPki.server.cert, AGENT_PATHS.cert);
+  await copyInto(root, agentPki.server.key, AGENT_PATHS.key, 0o600);
+  await put(root, AGENT_PATHS.unit, agentUnit(rt));
+}
+
+/** Every worker: its containerd on the host, its node, kubelet and kip-agent started. */
+async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticPod: Record<string, unknown> | undefined): Promise<NspawnNode[]> {
+  const { deps, workerNames, addrs, options } = up;
+  deps.progress(`starting ${workerNames.length} containerd(s) on the host`);
+  const cds = await Promise.all(workerNames.map(async (name) => {
+    const cd = await startContainerd({ dir: join(up.stateDir, 'containerd', name), exec: deps.exec, logger: deps.logger });
+    up.containerds.push(cd);
+    return cd;
+  }));
+  deps.progress(`booting ${workerNames.join(', ')}`);
+  const workers = await Promise.all(workerNames.map(async (name, i) => {
+    const address = addrs.workers[i]!;
+    const w = await up.bootRecorded(name, 'worker', address, base, { bind: [{ host: cds[i]!.socket, inside: NODE_CONTAINERD_SOCKET }] }, cds[i]);
+    await w.node.waitForSystemd(90_000);
+    await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod);
+    w.record.units = ['kubelet.service', 'kip-agent.service'];
+    await up.save();
+    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kip-agent.service'], { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kip-agent on ${name} failed: ${r.stderr.trim()}`);
+    return w.node;
+  }));
+  deps.progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'}, hashes from ${options.hashes === 'vectors' ? 'the golden vectors (oracle)' : "kip's engine"}, and kip-agent started on every worker; waiting for nodes Ready`);
+  return workers;
+}
+
+async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly NspawnNode[]): Promise<void> {
+  const { deps } = up;
+  await Promise.all(workers.map((node) =>
+    pollUntil(deps, `node ${node.name} Ready`, 120_000, async () => (isReady(await kube.getNode(node.name)) ? true : undefined)).catch(async (err: unknown) => {
+      throw new LabError('LAB_NODE_NOT_READY', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(node, 'kubelet.service')}`);
+    })));
+  await Promise.all(workers.map((node) =>
+    pollUntil(deps, `kip-agent on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service'])) ? true : undefined))));
+  deps.progress('all nodes Ready');
+}
+
+/** The plan for this lab: kip's realistic pods, or (oracle) pods made only of golden vectors. */
+export function labWorkloadPlan(options: Pick<LabOptions, 'hashes' | 'workloads'>, workerNames: readonly string[]): WorkloadPlan | OracleWorkloadPlan {
+  return options.hashes === 'vectors' ? oracleWorkloadPlan(workerNames, options.workloads) : workloadPlan(workerNames, options.workloads);
+}
+
+async function createLabWorkloads(up: BringUp, kube: KubeClient, plan: WorkloadPlan): Promise<{ pods: number; runningContainers: number; selectorPodNode?: string }> {
+  const { deps } = up;
+  const statics = 'staticPod' in plan ? up.workerNames.length : 0;
+  deps.progress(`creating ${plan.pods.length} pods / ${plan.containers} containers in ${plan.namespaces.length + 1} namespaces (DefaultTolerationSeconds off)${statics ? `, plus ${statics} static pods` : ''}`);
+  await createWorkloads(kube, plan);
+  const count = await waitForWorkloads(kube, plan, { timeoutMs: 240_000, clock: deps.clock, progress: deps.progress, extraPods: statics });
+  const selectorPodNode = await removeSelectorLabel(kube, plan);
+  if (selectorPodNode) deps.progress(`removed the nodeSelector label from ${selectorPodNode} (its pod keeps running until the kubelet restarts)`);
+  return { pods: count.pods, runningContainers: count.runningContainers, selectorPodNode };
+}
+
+async function recordSummary(up: BringUp, count: { pods: number; runningContainers: number; selectorPodNode?: string }): Promise<void> {
+  const memoryBytes: Record<string, number> = {};
+  for (const n of up.nodes) {
+    const rec = up.state.nodes.find((r) => r.name === n.name);
+    memoryBytes[n.name] = (await n.rssBytes()) + (rec?.containerd ? await containerdRss(rec.containerd) : 0);
+  }
+  up.state.summary = { upMs: up.deps.clock.now() - up.startedMs, nodes: up.nodes.length, pods: count.pods, containers: count.runningContainers, memoryBytes, selectorPodNode: count.selectorPodNode };
+  up.state.status = 'up';
+  await up.save();
+}
+
+/**
+ * Brings the whole lab up. On failure everything started so far is stopped before the error is
+ * rethrown. The supervisor must keep running while the lab is up (it owns the processes).
+ */
+export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<RunningLab> {
+  if (!(LAB_KUBELET_VERSIONS as readonly string[]).includes(options.version)) {
+    throw new LabError('LAB_BAD_ARGUMENT', `no lab kubelet for ${options.version} (have ${LAB_KUBELET_VERSIONS.join(', ')})`, { version: options.version });
+  }
+  const up = new BringUp(options, deps, deps.clock.now());
+  // The plan first: a workload the oracle cannot answer for fails here, before anything starts.
+  const plan = labWorkloadPlan(options, up.workerNames);
+  await mkdir(up.stateDir, { recursive: true, mode: 0o700 });
+  await up.save();
+  try {
+    deps.progress(`state dir ${up.stateDir}; nodes: ${CP_NAME} ${up.addrs.controlPlane}, ${up.workerNames.map((n, i) => `${n} ${up.addrs.workers[i]}`).join(', ')}`);
+    const base = await ensureBaseImage({ logger: deps.logger });
+    const pkis = await generatePkis(up);
+    const kube = await startControlPlane(up, base, pkis);
+    const workers = await startWorkers(up, base, pkis, 'staticPod' in plan ? plan.staticPod : undefined);
+    await waitWorkersReady(up, kube, workers);
+    await recordSummary(up, await createLabWorkloads(up, kube, plan));
+    return { state: up.state, teardown: () => up.teardown() };
+  } catch (err) {
+    deps.logger.error({ err }, 'lab bring-up failed; tearing down');
+    deps.progress(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    deps.progress('tearing down what was started');
+    await up.teardown().catch((e: unknown) => deps.logger.error({ err: e }, 'teardown after failed bring-up'));
+    throw err;
+  }
+}

@@ -6,10 +6,15 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../lib/clock.ts';
 import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { KubeOptions } from './commands/common.ts';
 import type { AgentEndpoint, AgentPort, AgentTls } from './fleet/port.ts';
 import type { ClusterLock } from './lock/lock.ts';
 import type { RunStore } from './store/store.ts';
+
+/** How to reach the cluster: a kubeconfig file and, optionally, one of its contexts. */
+export interface KubeOptions {
+  readonly kubeconfig: string;
+  readonly context: string | undefined;
+}
 
 export interface ClusterApi {
   /** The API server URL: identifies the cluster in the run store. */

@@ -23,10 +23,9 @@ export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
-export interface KubeOptions {
-  readonly kubeconfig: string;
-  readonly context: string | undefined;
-}
+import type { KubeOptions } from '../ports.ts';
+
+export type { KubeOptions };
 
 export function addKubeOptions(cmd: Command): Command {
   return cmd

@@ -24,7 +24,7 @@ import type { ClusterApi, CliPorts } from '../../coordinator/ports.ts';
 import { parseJson } from '../../lib/knowledge/hash/index.ts';
 import { fakeBinary, makeHarness, type Harness } from '../unit/upgrade-fakes.ts';
 import { memoryLock, recordingIo } from '../unit/cli-fakes.ts';
-import { makeTestPki, type TestPki } from './agent-pki.ts';
+import { makeTestPki, type TestPki } from '../../scripts/nspawn/test-pki.ts';
 
 let tmp: string;
 let pki: TestPki;

@@ -8,6 +8,8 @@ import { createLogger } from '../lib/logger.ts';
 import { helpText, loadAgentConfig } from './config.ts';
 import { createAgentHandlers, startAgentServer } from './server.ts';
 import { createJournal, createSystemd } from './systemd/index.ts';
+import { createNotifier } from './systemd/notify.ts';
+import { nodeStatusLine } from './status.ts';
 import { httpHealth, procfs } from './upgrade/adapters.ts';
 import { UpgradeAgent } from './upgrade/agent.ts';
 import { FAULT_ENV, faultHookFromEnv } from './upgrade/fault.ts';
@@ -22,9 +24,11 @@ import { consistencyPass } from './watch/consistency-loop.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentConfig } from './config.ts';
 
-async function agentVersion(): Promise<string> {
-  const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && typeof (pkg as { version?: unknown }).version === 'string' ? (pkg as { version: string }).version : '0.0.0';
+// A JSON module, not a file read: the packaged artifact carries it in the bundle.
+import pkg from '../package.json' with { type: 'json' };
+
+function agentVersion(): string {
+  return pkg.version;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -40,14 +44,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const logger = createLogger({ name: 'kip-agent', level: config.logLevel });
+  // Every line carries the node name, so a journal shipped off the node still says where it came from.
+  const logger = createLogger({ name: 'kip-agent', level: config.logLevel }).child({ node: config.nodeName });
   try {
     const fs = nodeFileSystem;
     const kubelet = kubeletBinaryPort(execaExec, fs);
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger });
     const workload = config.kubeconfig ? await workloadPort(config, logger) : undefined;
     const agent = new UpgradeAgent(
-      { ...config, agentVersion: await agentVersion() },
+      { ...config, agentVersion: agentVersion() },
       {
         fs,
         systemd: systemdPort(createSystemd(execaExec)),
@@ -67,6 +72,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
     const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    // READY only once the server listens and the first inventory was read (systemd orders
+    // After=kip-agent on it); a node without a kubelet yet is still served (staging comes first).
+    const notifier = createNotifier({ exec: execaExec, env: process.env, pid: process.pid, clock: systemClock, logger });
+    const status = await agent.nodeInfo().then(
+      (n) => nodeStatusLine(n, config.listen),
+      (err: unknown) => {
+        logger.warn({ err }, 'first inventory failed');
+        return `serving ${config.listen}: inventory failed: ${err instanceof Error ? err.message : String(err)}`;
+      },
+    );
+    logger.info({ status }, 'ready');
+    await notifier.ready(status);
+    const stopWatchdog = notifier.startWatchdog();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
@@ -76,6 +94,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.once('SIGINT', () => stop('SIGINT'));
     });
     if (consistency) clearInterval(consistency);
+    await notifier.stopping('stopping: letting running calls finish');
+    stopWatchdog();
     await server.shutdown(config.shutdownGraceMs);
     workload?.close();
     logger.info('stopped');

@@ -1,7 +1,6 @@
 /**
  * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
  */
-import { readFile } from 'node:fs/promises';
 import { execaExec } from '../lib/exec.ts';
 import { isKipError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -10,6 +9,8 @@ import { createAgentHandlers, startAgentServer } from './server.ts';
 import { createJournal, createSystemd } from './systemd/index.ts';
 import { createNotifier } from './systemd/notify.ts';
 import { nodeStatusLine } from './status.ts';
+import { withAuthz } from './authz.ts';
+import { AgentTls, withCertExpiry } from './tls.ts';
 import { httpHealth, procfs } from './upgrade/adapters.ts';
 import { UpgradeAgent } from './upgrade/agent.ts';
 import { FAULT_ENV, faultHookFromEnv } from './upgrade/fault.ts';
@@ -70,8 +71,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
     await agent.start();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, config, logger) : undefined;
-    const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
-    const server = await startAgentServer({ address: config.listen, tls, handlers: createAgentHandlers(agent, stage, logger), logger });
+    // Checked before anything listens: unreadable files, a key not matching its certificate or a
+    // certificate from another CA stop the agent with an error naming the file.
+    const tls = await AgentTls.load({ ca: config.tlsCa, cert: config.tlsCert, key: config.tlsKey }, logger);
+    process.on('SIGHUP', () => void tls.reload());
+    const handlers = withAuthz(withCertExpiry(createAgentHandlers(agent, stage, logger), tls), logger);
+    const server = await startAgentServer({ address: config.listen, tls: tls.serverCredentials(), handlers, logger });
     // READY only once the server listens and the first inventory was read (systemd orders
     // After=kip-agent on it); a node without a kubelet yet is still served (staging comes first).
     const notifier = createNotifier({ exec: execaExec, env: process.env, pid: process.pid, clock: systemClock, logger });

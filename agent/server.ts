@@ -172,11 +172,11 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startAgentServer(options: { address: string; tls: TlsMaterial; handlers: AgentHandlers; logger: Logger }): Promise<RunningServer> {
+export async function startAgentServer(options: { address: string; tls: TlsMaterial | grpc.ServerCredentials; handlers: AgentHandlers; logger: Logger }): Promise<RunningServer> {
   const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20 });
   server.addService(proto.kip.v1.Agent.service, options.handlers);
-  const creds = grpc.ServerCredentials.createSsl(options.tls.ca, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], true);
+  const creds = options.tls instanceof grpc.ServerCredentials ? options.tls : grpc.ServerCredentials.createSsl(options.tls.ca, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], true);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, creds, (err, p) => (err ? reject(new KipError('AGENT_BIND_FAILED', `cannot listen on ${options.address}: ${err.message}`, { address: options.address }, { cause: err })) : resolve(p)));
   });

@@ -4,10 +4,12 @@
  */
 import { isKipError, InvalidInputError } from '../lib/errors.ts';
 import { hashUsage, runHash } from './commands/hash.ts';
+import { pkiUsage, runPki } from './commands/pki.ts';
 import { EXIT_FAILED, EXIT_USAGE, processIo, type CliIo } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: readonly string[], io: CliIo) => Promise<number>; usage: () => string }> = {
   hash: { summary: 'kubelet container hashes, and the restarts a version step would cause', run: runHash, usage: hashUsage },
+  pki: { summary: 'the CA and certificates of agents, coordinators and viewers', run: runPki, usage: pkiUsage },
 };
 
 function usage(): string {

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { waitFor as poll } from '../../lib/poll.ts';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,12 @@ export function standInKubelet(version: string, opts: { crash?: boolean } = {}):
       '',
     ].join('\n'),
   );
+}
+
+/** The checkout, plus node_modules where it is a symlink to another checkout (a git worktree). */
+async function checkoutBinds(): Promise<{ host: string }[]> {
+  const modules = await realpath(path.join(REPO, 'node_modules'));
+  return modules.startsWith(`${REPO}/`) ? [{ host: REPO }] : [{ host: REPO }, { host: modules }];
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -159,7 +165,7 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const base = await ensureBaseImage();
     node = options.artifact
       ? await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindNodeBinary: false })
-      : await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: [{ host: REPO }] });
+      : await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: await checkoutBinds() });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;

@@ -5,6 +5,7 @@ import type { SkipFileState as _kip_v1_SkipFileState, SkipFileState__Output as _
 import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from '../../kip/v1/DiskState.ts';
 import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip_v1_StagedBinary__Output } from '../../kip/v1/StagedBinary.ts';
 import type { RunPhase as _kip_v1_RunPhase, RunPhase__Output as _kip_v1_RunPhase__Output } from '../../kip/v1/RunPhase.ts';
+import type { Long } from '@grpc/proto-loader';
 
 export interface NodeInfo {
   'nodeName'?: (string);
@@ -19,6 +20,7 @@ export interface NodeInfo {
   'staged'?: (_kip_v1_StagedBinary)[];
   'lastRunId'?: (string);
   'lastRunPhase'?: (_kip_v1_RunPhase);
+  'tlsCertNotAfterUnixMs'?: (number | string | Long);
 }
 
 export interface NodeInfo__Output {
@@ -34,4 +36,5 @@ export interface NodeInfo__Output {
   'staged': (_kip_v1_StagedBinary__Output)[];
   'lastRunId': (string);
   'lastRunPhase': (_kip_v1_RunPhase__Output);
+  'tlsCertNotAfterUnixMs': (number);
 }

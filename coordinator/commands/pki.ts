@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { writePem } from '../../lib/pki/files.ts';
-import { createCa, issue, type IssueSpec } from '../../lib/pki/x509.ts';
+import type { IssueSpec } from '../../lib/pki/x509.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 
 export function pkiUsage(): string {
@@ -83,6 +83,8 @@ export function certBaseName(spec: IssueSpec): string {
 }
 
 export async function runPkiCommand(cmd: PkiCommand, io: CliIo, clock: Clock = systemClock): Promise<number> {
+  // Loaded only here: @peculiar/x509 and its ASN.1 schemas would otherwise slow every kip command.
+  const { createCa, issue } = await import('../../lib/pki/x509.ts');
   // Backdated a minute: a node whose clock is slightly behind must not see "not yet valid".
   const validity = { notBeforeMs: clock.now() - 60_000, days: cmd.days };
   if (cmd.op === 'init') {

@@ -2,7 +2,7 @@
  * Raw JSON REST access to the Kubernetes API, so container specs reach the hash engine
  * byte for byte as the apiserver serves them (a typed client model would drop fields it does not
  * know). Credentials and TLS come from a kubeconfig read by ./kubeconfig.ts (not client-node: the
- * agent's only Kubernetes access is this file, and client-node would cost it ~25 MB of heap).
+ * agent's only Kubernetes access is this file, and client-node would cost it +67 MiB of RSS).
  */
 import { request, type RequestOptions } from 'node:https';
 import { KipError } from '../errors.ts';

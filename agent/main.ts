@@ -1,7 +1,6 @@
 /**
  * kip-agent's composition root: config -> logger -> ports -> server -> signals. No logic here.
  */
-import { readFile } from 'node:fs/promises';
 import { execaExec, isolatedExec } from '../lib/exec.ts';
 import { auditedExec } from './audit.ts';
 import { isKipError } from '../lib/errors.ts';
@@ -9,6 +8,10 @@ import { createLogger } from '../lib/logger.ts';
 import { helpText, loadAgentConfig } from './config.ts';
 import { createAgentHandlers, startAgentServer } from './server.ts';
 import { createJournal, createSystemd } from './systemd/index.ts';
+import { createNotifier } from './systemd/notify.ts';
+import { nodeStatusLine } from './status.ts';
+import { withAuthz } from './authz.ts';
+import { AgentTls, withCertExpiry } from './tls.ts';
 import { httpHealth, procfs } from './upgrade/adapters.ts';
 import { UpgradeAgent } from './upgrade/agent.ts';
 import { FAULT_ENV, faultHookFromEnv } from './upgrade/fault.ts';
@@ -25,9 +28,11 @@ import type { Logger } from '../lib/logger.ts';
 import type { AgentConfig } from './config.ts';
 import { componentService } from './components-wiring.ts';
 
-async function agentVersion(): Promise<string> {
-  const pkg: unknown = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && typeof (pkg as { version?: unknown }).version === 'string' ? (pkg as { version: string }).version : '0.0.0';
+// A JSON module, not a file read: the packaged artifact carries it in the bundle.
+import pkg from '../package.json' with { type: 'json' };
+
+function agentVersion(): string {
+  return pkg.version;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -43,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const logger = createLogger({ name: 'kip-agent', level: config.logLevel });
+  // Every line carries the node name, so a journal shipped off the node still says where it came from.
+  const logger = createLogger({ name: 'kip-agent', level: config.logLevel }).child({ node: config.nodeName });
   try {
     const fs = nodeFileSystem;
     // Binaries under inspection (installed, staged and uploaded kubelets) run in their own process
@@ -54,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const runtime = nodeRuntime(config, logger);
     const workload = config.kubeconfig ? await workloadPort(config, runtime) : undefined;
     const agent = new UpgradeAgent(
-      { ...config, agentVersion: await agentVersion() },
+      { ...config, agentVersion: agentVersion() },
       {
         fs,
         systemd: systemdPort(createSystemd(execaExec)),
@@ -73,11 +79,28 @@ export async function main(argv: readonly string[]): Promise<void> {
     await agent.start();
     await stage.removeStaleTemps();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
-    const tls = { ca: await readFile(config.tlsCa), cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    // Checked before anything listens: unreadable files, a key not matching its certificate or a
+    // certificate from another CA stop the agent with an error naming the file.
+    const tls = await AgentTls.load({ ca: config.tlsCa, cert: config.tlsCert, key: config.tlsKey }, logger);
+    process.on('SIGHUP', () => void tls.reload());
     const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
     const components = await componentService(config, fs, logger);
-    const handlers = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs, components }, eyes.handlers);
-    const server = await startAgentServer({ address: config.listen, tls, handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });
+    const base = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs, components }, eyes.handlers);
+    const handlers = withAuthz(withCertExpiry(base, tls), logger);
+    const server = await startAgentServer({ address: config.listen, tls: tls.serverCredentials(), handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });
+    // READY only once the server listens and the first inventory was read (systemd orders
+    // After=kip-agent on it); a node without a kubelet yet is still served (staging comes first).
+    const notifier = createNotifier({ exec: execaExec, env: process.env, pid: process.pid, clock: systemClock, logger });
+    const status = await agent.nodeInfo().then(
+      (n) => nodeStatusLine(n, config.listen),
+      (err: unknown) => {
+        logger.warn({ err }, 'first inventory failed');
+        return `serving ${config.listen}: inventory failed: ${err instanceof Error ? err.message : String(err)}`;
+      },
+    );
+    logger.info({ status }, 'ready');
+    await notifier.ready(status);
+    const stopWatchdog = notifier.startWatchdog();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
@@ -87,6 +110,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.once('SIGINT', () => stop('SIGINT'));
     });
     if (consistency) clearInterval(consistency);
+    await notifier.stopping('stopping: letting running calls finish');
+    stopWatchdog();
     await server.shutdown(config.shutdownGraceMs);
     await eyes.stop();
     runtime.close();

@@ -267,7 +267,7 @@ export interface RunningServer {
 
 export interface ServerOptions {
   readonly address: string;
-  readonly tls: TlsMaterial;
+  readonly tls: TlsMaterial | grpc.ServerCredentials;
   readonly handlers: AgentHandlers;
   readonly logger: Logger;
   /** A connection that has not completed the TLS handshake in this time is closed (Node's default: 120 s). */
@@ -278,7 +278,7 @@ export async function startAgentServer(options: ServerOptions): Promise<RunningS
   const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20 });
   server.addService(proto.kip.v1.Agent.service, options.handlers);
-  const creds = grpc.ServerCredentials.createSsl(options.tls.ca, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], true);
+  const creds = options.tls instanceof grpc.ServerCredentials ? options.tls : grpc.ServerCredentials.createSsl(options.tls.ca, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], true);
   // grpc-js hands these options to http2.createSecureServer (tls.Server's handshakeTimeout); it
   // offers no channel option of its own for the handshake.
   const serverOptions = creds._getConstructorOptions();

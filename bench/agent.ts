@@ -88,7 +88,7 @@ async function rollback(an: AgentNode, runId: string): Promise<StepEvent[]> {
   return run.events;
 }
 
-interface IdleSample {
+export interface IdleSample {
   readonly rssKiB: number;
   readonly hwmKiB: number;
   readonly cpuPct: number;
@@ -97,7 +97,7 @@ interface IdleSample {
 }
 
 /** VmRSS of the agent's MainPID and its CPU over IDLE_SAMPLE_S, read inside the node. */
-async function idleSample(an: AgentNode): Promise<IdleSample> {
+export async function idleSample(an: AgentNode): Promise<IdleSample> {
   const pid = await an.mainPid('kip-agent.service');
   if (!(pid > 0)) throw new BenchDataError('kip-agent.service has no main process');
   const out = await an.sh(

@@ -14,6 +14,7 @@ import { createLogger } from '../lib/logger.ts';
 import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
+import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
 import { registerResume } from './commands/resume.ts';
@@ -36,6 +37,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerResume,
   registerStatus,
   registerUnlock,
+  registerPki,
 ];
 
 const EXIT_CODES = `

@@ -3,7 +3,8 @@
  * The loader options live in ONE constant: the client and the test fakes decode identically.
  */
 import { fileURLToPath } from 'node:url';
-import { loadSync, type Options, type PackageDefinition, type ServiceDefinition } from '@grpc/proto-loader';
+import type { Options, PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
+import { loadProto } from '../../proto/embedded.ts';
 import { KipError } from '../../lib/errors.ts';
 import type { CriApiVersion } from './types.ts';
 
@@ -17,9 +18,13 @@ export const CRI_PROTO_LOADER_OPTIONS: Readonly<Options> = Object.freeze({
   oneofs: true,
 });
 
+/** proto/ (the root the files are named from; see proto/embedded.ts for the packaged artifact). */
+const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+/** Relative to proto/: the names they are embedded under. */
+export const CRI_PROTO_NAMES: Readonly<Record<CriApiVersion, string>> = Object.freeze({ v1: 'cri/runtime_v1.proto', v1alpha2: 'cri/runtime_v1alpha2.proto' });
 export const CRI_PROTO_FILES: Readonly<Record<CriApiVersion, string>> = Object.freeze({
-  v1: fileURLToPath(new URL('../../proto/cri/runtime_v1.proto', import.meta.url)),
-  v1alpha2: fileURLToPath(new URL('../../proto/cri/runtime_v1alpha2.proto', import.meta.url)),
+  v1: PROTO_DIR + CRI_PROTO_NAMES.v1,
+  v1alpha2: PROTO_DIR + CRI_PROTO_NAMES.v1alpha2,
 });
 
 export interface CriServices {
@@ -42,7 +47,7 @@ export function criServices(): Record<CriApiVersion, CriServices> {
   if (cache === undefined) {
     const out: Partial<Record<CriApiVersion, CriServices>> = {};
     for (const v of ['v1', 'v1alpha2'] as const) {
-      const def = loadSync(CRI_PROTO_FILES[v], { ...CRI_PROTO_LOADER_OPTIONS });
+      const def = loadProto(PROTO_DIR, [CRI_PROTO_NAMES[v]], { ...CRI_PROTO_LOADER_OPTIONS });
       out[v] = { runtime: service(def, `runtime.${v}.RuntimeService`), image: service(def, `runtime.${v}.ImageService`) };
     }
     cache = out as Record<CriApiVersion, CriServices>;

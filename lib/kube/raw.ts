@@ -1,11 +1,12 @@
 /**
  * Raw JSON REST access to the Kubernetes API, so container specs reach the hash engine
  * byte for byte as the apiserver serves them (a typed client model would drop fields it does not
- * know). Credentials and TLS come from a kubeconfig through @kubernetes/client-node.
+ * know). Credentials and TLS come from a kubeconfig read by ./kubeconfig.ts (not client-node: the
+ * agent's only Kubernetes access is this file, and client-node would cost it +67 MiB of RSS).
  */
 import { request, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KipError } from '../errors.ts';
+import { loadKubeconfig } from './kubeconfig.ts';
 import { parseJson, type JsonNode } from '../knowledge/hash/index.ts';
 
 export class RawKubeApiError extends KipError {
@@ -26,12 +27,9 @@ export interface KubeRest {
 }
 
 export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs = 10_000, context?: string): Promise<KubeRest> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  if (context) kc.setCurrentContext(context);
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KipError('KUBE_RAW_CONFIG', `kubeconfig ${kubeconfigPath} has no current cluster`);
-  const server = new URL(cluster.server);
+  const kc = await loadKubeconfig(kubeconfigPath, context);
+  const server = kc.server;
+  if (server.protocol !== 'https:') throw new KipError('KUBE_RAW_CONFIG', `kubeconfig ${kubeconfigPath}: server ${server.href} is not https`, { kubeconfig: kubeconfigPath });
 
   const call = async (method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> => {
     const opts: RequestOptions = {
@@ -39,10 +37,17 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
       host: server.hostname,
       port: server.port || 443,
       path,
-      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}),
+        ...(kc.token ? { authorization: `Bearer ${kc.token}` } : {}),
+      },
       timeout: timeoutMs,
+      rejectUnauthorized: !kc.insecureSkipTlsVerify,
+      ...(kc.ca ? { ca: kc.ca } : {}),
+      ...(kc.cert && kc.key ? { cert: kc.cert, key: kc.key } : {}),
+      ...(kc.serverName ? { servername: kc.serverName } : {}),
     };
-    await kc.applyToHTTPSOptions(opts);
     return new Promise((resolve, reject) => {
       const req = request(opts, (res) => {
         const chunks: Buffer[] = [];

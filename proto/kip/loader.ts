@@ -5,9 +5,11 @@
  */
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
+import { loadProto } from '../embedded.ts';
 
+/** The proto/ directory. In the packaged artifact import.meta.url points at the executable; nothing is read from there (proto/embedded.ts). */
 export const PROTO_ROOT = path.dirname(fileURLToPath(import.meta.url)).replace(/\/kip$/, '');
 /** Proto files relative to PROTO_ROOT. */
 export const KIP_PROTO_FILES = ['kip/v1/agent.proto'] as const;
@@ -49,7 +51,7 @@ export function genTypesArgs(outDir: string): string[] {
 }
 
 export function loadKipPackageDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync([...KIP_PROTO_FILES], loadSyncOptions());
+  return loadProto(PROTO_ROOT, KIP_PROTO_FILES, loadSyncOptions());
 }
 
 export function loadKipGrpcObject(): grpc.GrpcObject {

@@ -71,6 +71,12 @@ export function standInKubelet(version: string, opts: { crash?: boolean } = {}):
   );
 }
 
+/** The checkout, plus node_modules where it is a symlink to another checkout (a git worktree). */
+async function checkoutBinds(): Promise<{ host: string }[]> {
+  const modules = await realpath(path.join(REPO, 'node_modules'));
+  return modules.startsWith(`${REPO}/`) ? [{ host: REPO }] : [{ host: REPO }, { host: modules }];
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -97,6 +103,14 @@ export interface AgentNodeOptions {
   /** Parent of the node's work directory; a fresh temp directory when absent. */
   readonly tmpParent?: string;
   readonly bootTimeoutMs?: number;
+  /**
+   * Host path of a packaged kip-agent (npm run package): installed as /usr/local/bin/kip-agent and
+   * run by scripts/systemd/kip-agent.service, on a node WITHOUT Node.js and without the checkout.
+   * Absent: the checkout's bin/kip-agent.mjs through the host's node (bound read-only).
+   */
+  readonly artifact?: string;
+  /** Extra lines for the agent unit's [Service] section (a drop-in), e.g. a shorter WatchdogSec. */
+  readonly agentServiceExtra?: readonly string[];
 }
 
 /** What is on the node right now, read from inside it. */
@@ -161,7 +175,9 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const [agentPort, healthzPort] = [await freePort(), await freePort()];
     const pki = await makeTestPki(path.join(tmp, 'pki'));
     const base = await ensureBaseImage();
-    node = await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: repoBinds() });
+    node = options.artifact
+      ? await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindNodeBinary: false })
+      : await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: repoBinds() });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;
@@ -188,10 +204,16 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
         '',
       ].join('\n'),
     );
-    await put(
-      '/etc/systemd/system/kip-agent.service',
-      `[Unit]\nDescription=kip-agent\n[Service]\nExecStart=${process.execPath} ${REPO}/bin/kip-agent.mjs --config /etc/kip/agent.yaml\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n`,
-    );
+    if (options.artifact) {
+      await put('/usr/local/bin/kip-agent', await readFile(options.artifact), 0o755);
+      await put('/etc/systemd/system/kip-agent.service', await readFile(path.join(REPO, 'scripts/systemd/kip-agent.service')));
+    } else {
+      await put(
+        '/etc/systemd/system/kip-agent.service',
+        `[Unit]\nDescription=kip-agent\n[Service]\nExecStart=${process.execPath} ${REPO}/bin/kip-agent.mjs --config /etc/kip/agent.yaml\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n`,
+      );
+    }
+    if (options.agentServiceExtra?.length) await put('/etc/systemd/system/kip-agent.service.d/test.conf', `[Service]\n${options.agentServiceExtra.join('\n')}\n`);
 
     const shMaybe = async (cmd: string, timeoutMs = 30_000) => {
       const r = await n.exec('sh', ['-c', cmd], { timeoutMs });

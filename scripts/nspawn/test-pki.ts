@@ -31,7 +31,7 @@ async function makeCa(dir: string, name: string): Promise<void> {
 
 async function issue(dir: string, ca: string, name: string, cn: string, ext: string): Promise<void> {
   await writeFile(path.join(dir, `${name}.ext`), `${ext}\n`);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
+  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', cn.startsWith('/') ? cn : `/CN=${cn}`], dir);
   await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
 }
 
@@ -41,8 +41,9 @@ export async function makeTestPki(dir: string, serverNames: { ips?: string[]; dn
   await makeCa(dir, 'rogue-ca');
   const san = [...(serverNames.ips ?? ['127.0.0.1']).map((i) => `IP:${i}`), ...(serverNames.dns ?? ['localhost']).map((d) => `DNS:${d}`)].join(',');
   await issue(dir, 'ca', 'agent', 'kip-agent', `subjectAltName=${san}\nextendedKeyUsage=serverAuth`);
-  await issue(dir, 'ca', 'client', 'kip-coordinator', 'extendedKeyUsage=clientAuth');
-  await issue(dir, 'rogue-ca', 'rogue', 'kip-coordinator', 'extendedKeyUsage=clientAuth');
+  // The coordinator role (lib/pki/roles.ts) is an OU: without it the agent treats a client as a viewer.
+  await issue(dir, 'ca', 'client', '/OU=kip-role:coordinator/CN=kip-coordinator', 'extendedKeyUsage=clientAuth');
+  await issue(dir, 'rogue-ca', 'rogue', '/OU=kip-role:coordinator/CN=kip-coordinator', 'extendedKeyUsage=clientAuth');
   const r = (f: string) => readFile(path.join(dir, f));
   const caCert = await r('ca.crt');
   return {

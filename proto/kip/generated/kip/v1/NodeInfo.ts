@@ -7,6 +7,7 @@ import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip
 import type { RunPhase as _kip_v1_RunPhase, RunPhase__Output as _kip_v1_RunPhase__Output } from '../../kip/v1/RunPhase.ts';
 import type { ComponentInfo as _kip_v1_ComponentInfo, ComponentInfo__Output as _kip_v1_ComponentInfo__Output } from '../../kip/v1/ComponentInfo.ts';
 import type { EtcdSnapshotInfo as _kip_v1_EtcdSnapshotInfo, EtcdSnapshotInfo__Output as _kip_v1_EtcdSnapshotInfo__Output } from '../../kip/v1/EtcdSnapshotInfo.ts';
+import type { Long } from '@grpc/proto-loader';
 
 export interface NodeInfo {
   'nodeName'?: (string);
@@ -23,6 +24,7 @@ export interface NodeInfo {
   'lastRunPhase'?: (_kip_v1_RunPhase);
   'components'?: (_kip_v1_ComponentInfo)[];
   'etcdSnapshots'?: (_kip_v1_EtcdSnapshotInfo)[];
+  'tlsCertNotAfterUnixMs'?: (number | string | Long);
 }
 
 export interface NodeInfo__Output {
@@ -40,4 +42,5 @@ export interface NodeInfo__Output {
   'lastRunPhase': (_kip_v1_RunPhase__Output);
   'components': (_kip_v1_ComponentInfo__Output)[];
   'etcdSnapshots': (_kip_v1_EtcdSnapshotInfo__Output)[];
+  'tlsCertNotAfterUnixMs': (number);
 }

@@ -1,0 +1,154 @@
+/**
+ * `npm run package`: bundles kip-agent and the kip CLI to plain JavaScript with esbuild and wraps
+ * each into one self-contained Linux executable that needs no Node.js on the node (see README.md
+ * here for the choice between Node's single-executable applications and a node+bundle tarball,
+ * and the figures behind it).
+ *
+ *   npm run package                 -> dist/kip-agent-linux-x64, dist/kip   (SEA)
+ *   npm run package -- --bundle-only -> dist/bundle/*.cjs only
+ *   npm run package -- --sfx         -> also dist/<name>.sfx (the tarball alternative, for the bench)
+ */
+import { chmod, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { build, type BuildOptions } from 'esbuild';
+import { execaExec } from '../../lib/exec.ts';
+
+export const REPO = path.resolve(import.meta.dirname, '..', '..');
+const PROTO_DIR = path.join(REPO, 'proto');
+
+/** Every .proto file under proto/, by its name relative to proto/ (what proto/embedded.ts looks up). */
+export async function protoTexts(dir = PROTO_DIR): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.name.endsWith('.proto')) out[path.relative(dir, full)] = await readFile(full, 'utf8');
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+export interface Program {
+  /** Output name under dist/. */
+  readonly name: string;
+  /** Module (relative to the repo) exporting `main(argv)`. */
+  readonly module: string;
+  /** main returns an exit code (the CLI) or nothing (the agent). */
+  readonly returnsExitCode: boolean;
+}
+
+export const PROGRAMS: readonly Program[] = [
+  { name: 'kip-agent-linux-x64', module: 'agent/main.ts', returnsExitCode: false },
+  { name: 'kip', module: 'coordinator/cli.ts', returnsExitCode: true },
+];
+
+/** CommonJS (what Node 20's SEA runs), one file, node built-ins external, protos embedded. */
+export async function bundle(program: Program, outFile: string): Promise<{ bytes: number }> {
+  const entry = program.returnsExitCode
+    ? `import { main } from './${program.module}';\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });\n`
+    : `import { main } from './${program.module}';\nmain(process.argv.slice(2)).catch((e) => { console.error(e); process.exitCode = 1; });\n`;
+  const options: BuildOptions = {
+    stdin: { contents: entry, resolveDir: REPO, sourcefile: `${program.name}-entry.ts`, loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: outFile,
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // import.meta.url in CommonJS: the running file (the executable under SEA). Only used to name
+    // files that are embedded instead (proto/embedded.ts).
+    banner: { js: 'var __kip_import_meta_url = require("url").pathToFileURL(__filename).href;' },
+    define: {
+      'import.meta.url': '__kip_import_meta_url',
+      'import.meta.dirname': '__dirname',
+      __KIP_EMBEDDED_PROTOS__: JSON.stringify(await protoTexts()),
+    },
+  };
+  await build(options);
+  return { bytes: (await stat(outFile)).size };
+}
+
+/**
+ * Node's single-executable application (Node 20: CommonJS main, blob injected with postject).
+ * postject is run through npx from the npm registry (it is not a dependency: only the build needs it).
+ */
+export async function seaExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath): Promise<void> {
+  const blob = path.join(workDir, `${path.basename(outFile)}.blob`);
+  const config = path.join(workDir, `${path.basename(outFile)}.sea.json`);
+  await writeFile(config, JSON.stringify({ main: bundleFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  const gen = await execaExec(nodeBinary, ['--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
+  if (gen.exitCode !== 0) throw new Error(`node --experimental-sea-config failed: ${gen.stderr}`);
+  await rm(outFile, { force: true });
+  await copyFile(nodeBinary, outFile);
+  await chmod(outFile, 0o755);
+  // Node's binary ships with its symbol table (about 12 MB here); strip it before the blob goes in
+  // (stripping afterwards would drop the injected note). Without binutils the copy stays as is.
+  const stripped = await execaExec('strip', [outFile], { timeoutMs: 120_000 });
+  if (stripped.exitCode !== 0) process.stderr.write(`strip unavailable (${stripped.stderr.trim() || 'not found'}); executable keeps symbols\n`);
+  const inject = await execaExec(
+    'npx',
+    ['--yes', 'postject@1.0.0-alpha.6', outFile, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
+    { timeoutMs: 300_000, cwd: workDir },
+  );
+  if (inject.exitCode !== 0) throw new Error(`postject failed: ${inject.stderr}${inject.stdout}`);
+}
+
+/**
+ * The alternative measured against SEA (README.md): a POSIX sh header plus a tar.gz of the pinned
+ * node binary and the bundle. The first start unpacks into $KIP_RUNTIME_DIR (default
+ * /var/lib/kip/runtime)/<payload hash>/ and every start then execs node from there.
+ */
+export async function sfxExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath): Promise<void> {
+  const stage = path.join(workDir, `${path.basename(outFile)}.sfx`);
+  await rm(stage, { recursive: true, force: true });
+  await mkdir(stage, { recursive: true });
+  await copyFile(nodeBinary, path.join(stage, 'node'));
+  await execaExec('strip', [path.join(stage, 'node')], { timeoutMs: 120_000 });
+  await copyFile(bundleFile, path.join(stage, 'main.cjs'));
+  const tgz = `${stage}.tgz`;
+  const tar = await execaExec('sh', ['-c', `tar -C "$1" -cf - node main.cjs | gzip -6 > "$2"`, 'sh', stage, tgz], { timeoutMs: 300_000 });
+  if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr}`);
+  const payload = await readFile(tgz);
+  const hash = (await import('node:crypto')).createHash('sha256').update(payload).digest('hex').slice(0, 16);
+  const header = [
+    '#!/bin/sh',
+    '# kip self-extracting executable: pinned node + bundle (scripts/package/build.ts).',
+    'set -e',
+    `d="\${KIP_RUNTIME_DIR:-/var/lib/kip/runtime}/${hash}"`,
+    'if [ ! -x "$d/node" ]; then',
+    '  t="$d.tmp.$$"; mkdir -p "$t"',
+    '  sed \'1,/^__PAYLOAD__$/d\' "$0" | tar -xzf - -C "$t"',
+    '  mv "$t" "$d" 2>/dev/null || rm -rf "$t"',
+    'fi',
+    'exec "$d/node" "$d/main.cjs" "$@"',
+    '__PAYLOAD__',
+    '',
+  ].join('\n');
+  await writeFile(outFile, Buffer.concat([Buffer.from(header), payload]), { mode: 0o755 });
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const dist = path.join(REPO, 'dist');
+  const bundleDir = path.join(dist, 'bundle');
+  await mkdir(bundleDir, { recursive: true });
+  for (const p of PROGRAMS) {
+    const js = path.join(bundleDir, `${p.name}.cjs`);
+    const { bytes } = await bundle(p, js);
+    process.stdout.write(`bundle ${path.relative(REPO, js)}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+    if (argv.includes('--bundle-only')) continue;
+    const out = path.join(dist, p.name);
+    if (argv.includes('--sfx')) await sfxExecutable(js, `${out}.sfx`, bundleDir);
+    await seaExecutable(js, out, bundleDir);
+    process.stdout.write(`executable ${path.relative(REPO, out)}: ${((await stat(out)).size / 1048576).toFixed(1)} MiB\n`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  await main(process.argv.slice(2));
+}

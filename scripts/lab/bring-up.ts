@@ -23,6 +23,7 @@ import {
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadPlan } from './workloads.ts';
 import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
+import { writeLabCni } from './cni.ts';
 import {
   LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
 } from './lab.ts';
@@ -234,7 +235,7 @@ async function writeWorkerFiles(up: BringUp, root: string, name: string, address
   await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
   await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
   await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
-  await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs, hashes: options.hashes }));
+  await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs, hashes: options.hashes, podNetwork: true }));
   if (staticPod) await put(root, join(KUBELET_PATHS.manifests, ORACLE_STATIC_POD_FILE), `${JSON.stringify(staticPod, null, 2)}\n`);
   else await mkdir(join(root, KUBELET_PATHS.manifests), { recursive: true });
   await copyInto(root, pki.ca.cert, KUBELET_PATHS.ca);
@@ -257,6 +258,7 @@ async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticP
   const cds = await Promise.all(workerNames.map(async (name) => {
     const cd = await startContainerd({ dir: join(up.stateDir, 'containerd', name), exec: deps.exec, logger: deps.logger });
     up.containerds.push(cd);
+    await writeLabCni(cd.dir);
     return cd;
   }));
   deps.progress(`booting ${workerNames.join(', ')}`);

@@ -131,6 +131,8 @@ export interface KubeletSettings {
   readonly syncIntervalMs: number;
   /** Where the lab kubelet takes container hashes from (lab flag --lab-hashes). */
   readonly hashes?: 'engine' | 'vectors';
+  /** The node's containerd has the lab's CNI network (scripts/lab/cni.ts): pods get their own network namespace. */
+  readonly podNetwork?: boolean;
 }
 
 /** kubeadm's v1.10 unit: ExecStart=/usr/bin/kubelet; the drop-in carries the flags. No PrivateTmp. */
@@ -179,6 +181,7 @@ export function kubeletDefaults(s: KubeletSettings): string {
     ...(labels ? [`--node-labels=${labels}`] : []),
     `--lab-sync-interval=${s.syncIntervalMs}`,
     ...(s.hashes === 'vectors' ? ['--lab-hashes=vectors'] : []),
+    ...(s.podNetwork ? ['--lab-pod-network=true'] : []),
     '--v=2',
   ].map(quoteForShell);
   return `# Extra flags for the kubelet (kip lab)\nKUBELET_EXTRA_ARGS="${args.join(' ')}"\n`;

@@ -83,7 +83,9 @@ export function oracleWorkloadPlan(workers: readonly string[], profile: Workload
     namespace: 'data', name: 'mysql-0', node: w(0), labels: { app: 'mysql', 'statefulset.kubernetes.io/pod-name': 'mysql-0' }, init: ['cmd-args'], containers: ['probe-exec-tcp', 'res-basic'],
     volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data-mysql-0' } }],
   });
-  for (let i = 0; i < (full ? 3 : 1); i++) {
+  // Two replicas even in the small plan: each of two workers then has a container with a volume
+  // mount (the 1.13 -> 1.14 change) for the e2e tests.
+  for (let i = 0; i < (full ? 3 : 2); i++) {
     specs.push({ namespace: 'shop', name: `web-5d8f6c7b9-${suffix(`web/${i}`, 5)}`, node: w(i + 1), labels: { app: 'web' }, containers: ['sa-mount', 'lifecycle', 'env-values'], volumes: [TOKEN_VOLUME] });
   }
   specs.push({ namespace: SELECTOR_POD.namespace, name: SELECTOR_POD.name, node: w(0), labels: { app: 'legacy-reports' }, containers: ['res-forms', 'env-from'], nodeSelector: { [SELECTOR_LABEL.key]: SELECTOR_LABEL.value } });

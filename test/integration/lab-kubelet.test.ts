@@ -7,7 +7,7 @@
  * not hold stops the kubelet). Every "nothing changed" is asserted after the new kubelet's
  * first completed sync of every pod (/lab/syncs), never after a sleep.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -23,6 +23,7 @@ import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
 import type { SyncReport } from '../../scripts/lab/kubelet/kubelet.ts';
 import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
+import { writeLabCni } from '../../scripts/lab/cni.ts';
 
 let dir: string;
 let plane: LabControlPlane;
@@ -44,7 +45,7 @@ async function startKubelet(version: string, opts: { patched?: string; nodeLabel
   const log: string[] = [];
   const proc = execa(bin, [
     `--kubeconfig=${plane.kubeconfig}`, `--hostname-override=${NODE}`, `--container-runtime-endpoint=${containerd.address}`,
-    `--healthz-port=${port}`, '--lab-sync-interval=300', ...(opts.nodeLabels ? [`--node-labels=${opts.nodeLabels}`] : []), ...(opts.extraFlags ?? []),
+    `--healthz-port=${port}`, '--lab-sync-interval=300', '--lab-pod-network=true', ...(opts.nodeLabels ? [`--node-labels=${opts.nodeLabels}`] : []), ...(opts.extraFlags ?? []),
   ], { reject: false, all: true, buffer: false });
   proc.all?.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
   kubelet = { proc, log, port };
@@ -71,6 +72,14 @@ async function stopKubelet(): Promise<void> {
   kubelet = undefined;
 }
 
+/** The network namespace a container's process runs in (from containerd's task list). */
+async function netnsOf(containerId: string): Promise<string> {
+  const r = await execa('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'task', 'ls']);
+  const pid = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[0] === containerId)?.[1];
+  if (!pid) throw new Error(`no task for ${containerId}:\n${r.stdout}`);
+  return readlink(`/proc/${pid}/ns/net`);
+}
+
 async function runningContainers(): Promise<Map<string, { id: string; attempt: number; hash: string }>> {
   const out = new Map<string, { id: string; attempt: number; hash: string }>();
   for (const c of await cri.listContainers({ state: 'running' })) {
@@ -88,6 +97,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kip-lab-kubelet-'));
   plane = await startLabControlPlane({ exec: execaExec, logger: silentLogger(), dir: join(dir, 'cp'), gitVersion: 'v1.13.12' });
   containerd = await startContainerd({ dir: join(dir, 'containerd') });
+  await writeLabCni(containerd.dir);
   cri = createCriClient({ address: containerd.address });
   kube = KubeClient.fromFile(plane.kubeconfig);
   for (const p of pods) {
@@ -129,6 +139,8 @@ describe('lab kubelet', () => {
     const served = await kube.getPod('default', 'plain');
     const { containerHash } = await import('../../lib/knowledge/hash/index.ts');
     expect(running.get('plain/app')!.hash).toBe(containerHash(JSON.parse(JSON.stringify(served.spec!.containers[0])), '1.13').label);
+    // not hostNetwork: its own network namespace (the lab's CNI network), not the host's
+    expect(await netnsOf(running.get('plain/app')!.id)).not.toBe(await readlink('/proc/self/ns/net'));
   }, 90_000);
 
   it('unpatched 1.13 -> 1.14 restarts exactly the containers with a volume mount', async () => {

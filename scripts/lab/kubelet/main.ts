@@ -4,7 +4,9 @@
  *   node --import tsx scripts/lab/kubelet/main.ts --lab-kube-version=v1.13.12 [--lab-patched=/tmp/cache.version.save] <kubelet flags>
  * Lab flags beside the kubelet's: --lab-hashes=engine|vectors (where container hashes come from,
  * hashes.ts), --lab-allocatable=cpu=16,memory=64Gi,pods=110, --lab-device-plugins=vendor/res=N,
- * --lab-device-plugin-delay=MS, --lab-sync-interval, --lab-heartbeat-interval, --lab-run-image.
+ * --lab-device-plugin-delay=MS, --lab-pod-network=true (the runtime has a pod network: pods that
+ * are not hostNetwork get their own network namespace; scripts/lab/cni.ts), --lab-sync-interval,
+ * --lab-heartbeat-interval, --lab-run-image.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createLogger } from '../../../lib/logger.ts';
@@ -87,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     devicePlugins: parseLabels(flags.get('lab-device-plugins')),
     devicePluginDelayMs: Number(flags.get('lab-device-plugin-delay') ?? 5000),
     podManifestPath: flags.get('pod-manifest-path'),
-    podNetwork: flags.get('network-plugin') === 'cni',
+    podNetwork: flags.get('lab-pod-network') === 'true',
     runImage: flags.get('lab-run-image') ?? BUSYBOX_IMAGE,
     healthzPort: Number(flags.get('healthz-port') ?? 10248),
     healthzHost: flags.get('healthz-bind-address') ?? '127.0.0.1',

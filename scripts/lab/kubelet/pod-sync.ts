@@ -30,7 +30,7 @@ export interface PodSyncDeps {
   readonly cache: CacheVersion | undefined;
   readonly runImage: string;
   readonly podLogRoot?: string;
-  /** --network-plugin=cni: pods that are not hostNetwork get their own network namespace. */
+  /** --lab-pod-network: the runtime has a pod network, so pods that are not hostNetwork get their own namespace. */
   readonly podNetwork: boolean;
   readonly event: (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<void>;
 }
@@ -61,7 +61,7 @@ export function sandboxSpec(pod: SyncPod, podLogRoot: string | undefined, podNet
     logDirectory: podLogRoot ? `${podLogRoot}/${pod.namespace}_${pod.name}_${pod.uid}` : undefined,
     labels: { [KubeLabel.podName]: pod.name, [KubeLabel.podNamespace]: pod.namespace, [KubeLabel.podUid]: pod.uid },
     annotations: {},
-    // Without a network plugin the lab's containerd cannot set up a pod network: the host's.
+    // Without a pod network (a containerd with no CNI config) the node's namespace is all there is.
     hostNetwork: pod.hostNetwork || !podNetwork,
   };
 }

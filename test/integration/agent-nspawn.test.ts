@@ -136,7 +136,10 @@ describe('kip-agent in a real systemd node', () => {
 
     const rolled = await client.rollback('up-1');
     expect(rolled.phase).toBe('RUN_ROLLED_BACK');
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok', temps: '' });
+    // The old kubelet gets a skip file naming the version rolled back from (issue 8, defect 3).
+    const restore = rolled.events.find((e) => e.step === 'ROLLBACK_RESTORE' && e.status === 'STEP_DONE');
+    expect(restore?.skipFileWritten).toMatch(/^v1\.11\.10,\d+$/);
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: restore?.skipFileWritten, active: 'active', health: 'ok', temps: '' });
     expect((await client.getNode()).kubeletVersion).toBe(OLD);
   }, 180_000);
 
@@ -149,7 +152,8 @@ describe('kip-agent in a real systemd node', () => {
     expect(failed).toMatchObject({ step: 'VERIFY', errorCode: 'VERIFY_FAILED' });
     expect(failed?.journalTail.join('\n')).toContain('failed to run Kubelet: crash requested');
     expect(events.at(-1)).toMatchObject({ step: 'ROLLED_BACK', phase: 'RUN_ROLLED_BACK' });
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
+    expect((await nodeFacts()).skip).toMatch(/^v1\.11\.9,\d+$/);
   }, 180_000);
 
   // Every step of the state machine, killed both before it acts and after it acted but before
@@ -184,7 +188,8 @@ describe('kip-agent in a real systemd node', () => {
     // Back to the old version for the next case, without faults.
     await setFault('');
     expect((await client.rollback(runId)).phase).toBe('RUN_ROLLED_BACK');
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
+    expect((await nodeFacts()).skip).toMatch(/^v1\.11\.10,\d+$/);
   }, 240_000);
 
   it('stops gracefully on SIGTERM from systemd', async () => {

@@ -158,12 +158,12 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export async function makeHarness(opts: { fromVersion?: string; env?: string; skipFile?: string } = {}): Promise<Harness> {
+export async function makeHarness(opts: { fromVersion?: string; env?: string; skipFile?: string; oldPatched?: boolean } = {}): Promise<Harness> {
   const root = await mkdtemp(path.join(tmpdir(), 'kip-upgrade-'));
   const stateDir = path.join(root, 'var/lib/kip-agent');
   const node = new FakeNode(root);
   for (const d of ['usr/bin', 'etc/systemd/system', 'etc/default', 'tmp', 'var/lib/kubelet']) await mkdir(path.join(root, d), { recursive: true });
-  const oldBinary = fakeBinary(opts.fromVersion ?? 'v1.10.13');
+  const oldBinary = fakeBinary(opts.fromVersion ?? 'v1.10.13', { patched: opts.oldPatched ?? true });
   await writeFile(node.host(BIN), oldBinary, { mode: 0o755 });
   await writeFile(node.host(UNIT_FILE), `[Service]\nEnvironmentFile=${ENV_FILE}\nExecStart=${BIN} $KUBELET_ARGS\n`);
   await writeFile(node.host(ENV_FILE), opts.env ?? 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');

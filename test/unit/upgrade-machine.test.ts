@@ -129,7 +129,8 @@ describe('upgrade state machine: the happy path', () => {
     const s = await nodeState(h);
     expect(s.env).toBe('KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');
     expect(s.binSha).toBe(sha256(h.oldBinary));
-    expect(s.skip).toBeUndefined();
+    // the old kubelet skips every container the v1.12.10 kubelet started (issue 8, defect 3)
+    expect(s.skip).toMatch(/^v1\.12\.10,\d+$/);
     expect(s.active).toBe(true);
     // idempotent
     const starts = h.node.starts;
@@ -213,7 +214,7 @@ describe('upgrade state machine: automatic rollback', () => {
     expect(events.filter((e) => e.status === 'STEP_DONE').map((e) => e.step).slice(-5)).toEqual([...ROLLBACK_STEPS, 'ROLLED_BACK']);
     const s = await nodeState(h);
     expect(s.binSha).toBe(sha256(h.oldBinary));
-    expect(s.skip).toBeUndefined();
+    expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
     expect(s.env).toBe('KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');
     expect(s.active).toBe(true);
     // the rollback reloads systemd even though no unit file changed (clears the start rate limit)
@@ -337,7 +338,11 @@ describe('upgrade state machine: crash at every step, then restart', () => {
     const { rec } = await crashThenRecover(step, point, 'rollback');
     expect(rec.phase).toBe('RUN_ROLLED_BACK');
     const s = await nodeState(h);
-    expect(s).toMatchObject({ binSha: sha256(h.oldBinary), skip: undefined, env: 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n', active: true, temps: [] });
+    expect(s).toMatchObject({ binSha: sha256(h.oldBinary), env: 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n', active: true, temps: [] });
+    // Once the new kubelet was (being) started the old one gets a skip file naming it (defect 3).
+    const newStarted = FORWARD_STEPS.indexOf(step) >= FORWARD_STEPS.indexOf('START_KUBELET');
+    if (newStarted) expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
+    else expect(s.skip).toBeUndefined();
   });
 
   it.each(ROLLBACK_STEPS.flatMap((s) => (['before', 'after'] as const).map((p) => [s, p] as const)))(
@@ -348,7 +353,8 @@ describe('upgrade state machine: crash at every step, then restart', () => {
       expect(rec.phase).toBe('RUN_ROLLED_BACK');
       expect(rec.errorCode).toBe('VERIFY_FAILED');
       const s = await nodeState(h);
-      expect(s).toMatchObject({ binSha: sha256(h.oldBinary), skip: undefined, active: true, temps: [] });
+      expect(s).toMatchObject({ binSha: sha256(h.oldBinary), active: true, temps: [] });
+      expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
     },
   );
 });

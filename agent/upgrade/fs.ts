@@ -170,7 +170,16 @@ export const nodeFileSystem: FileSystem = {
     await fsp.rm(dir, { force: true, recursive: true });
   },
   async mkdirp(dir) {
-    await fsp.mkdir(dir, { recursive: true });
+    // Each new directory's entry lives in its parent: fsync every parent that gained one, or a
+    // power cut can lose a journal or backup file together with the directory it was written to.
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    const created: string[] = [];
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      created.push(d);
+      if (d === path.resolve(first) || d === path.dirname(d)) break;
+    }
+    for (const d of created.reverse()) await this.fsyncDir(path.dirname(d));
   },
   async list(dir) {
     try {

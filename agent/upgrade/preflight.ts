@@ -81,9 +81,9 @@ export async function evaluate(env: PreflightEnv, target: string, opts: Prefligh
     await list.run('skip-file', `fix or remove ${skipFile} (format "<version>,<unix seconds>", no newline)`, async () => {
       const s = await env.skipFileInfo();
       if (s.present && !s.valid) {
-        throw new PreconditionError(Codes.SKIP_FILE_MALFORMED, `the existing skip file ${s.path} is malformed (${s.problem}): the patched kubelet would skip nothing`, { path: s.path, raw: s.raw });
+        throw new PreconditionError(Codes.SKIP_FILE_MALFORMED, `the existing skip file ${s.path} is malformed (${s.problem})`, { path: s.path, raw: s.raw });
       }
-      if (s.present) return `existing skip file names ${s.version}; it is kept`;
+      if (s.present) return `existing skip file names ${s.version ? s.version : 'no version (the patch takes that as history too)'}; it is kept`;
       return 'no skip file yet; it will be written before the new kubelet starts';
     });
     await list.run('private-tmp', `remove PrivateTmp=yes from ${c.unit} or configure a skip-file path outside /tmp (in the patch and the agent)`, async () => {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { KipError } from '../../lib/errors.ts';
 
 export interface FileStat {
+  /** Device and inode: the identity of the file across mount namespaces. */
+  readonly dev: number;
   readonly size: number;
   readonly mode: number;
   readonly mtimeMs: number;
@@ -81,7 +83,7 @@ export const nodeFileSystem: FileSystem = {
   async stat(file) {
     try {
       const s = await fsp.stat(file);
-      return { size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, ino: s.ino };
+      return { dev: s.dev, size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, ino: s.ino };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

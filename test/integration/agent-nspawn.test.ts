@@ -127,6 +127,8 @@ describe('kip-agent in a real systemd node', () => {
     timings.agentOverheadMs = timings.downtimeMs - timings.standInRestartMs;
     const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
     timings.agentRssMiB = Math.round(Number((await sh(`ps -o rss= -p ${agentPid}`)).trim()) / 102.4) / 10;
+    // The new kubelet's /proc/<pid>/root showed the very skip file the agent wrote.
+    expect(verifyDone?.message).toMatch(/the kubelet sees the skip file \(v1\.10\.13,\d+\)/);
     const after = await client.getNode();
     expect(after).toMatchObject({ kubeletVersion: NEW, kubeletSha256: sha256(newBin), unit: { activeState: 'active' }, skipFile: { present: true, valid: true, version: OLD } });
     expect(after.unit?.mainPid).not.toBe(before.unit?.mainPid);
@@ -155,6 +157,31 @@ describe('kip-agent in a real systemd node', () => {
     expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
     expect((await nodeFacts()).skip).toMatch(/^v1\.11\.9,\d+$/);
   }, 180_000);
+
+  it('refuses a kubelet unit whose mount options hide the skip file, as real systemd reports them (issue 8, defect 6)', async () => {
+    const dropIn = '/etc/systemd/system/kubelet.service.d/50-kip-hide.conf';
+    const cases: [string, RegExp][] = [
+      ['TemporaryFileSystem=/tmp:ro', /TemporaryFileSystem=\/tmp mounts an empty tmpfs over \/tmp/],
+      ['BindPaths=-/var/lib/kubelet-tmp:/tmp', /BindPaths= mounts \/var\/lib\/kubelet-tmp over \/tmp/],
+      ['InaccessiblePaths=-/tmp', /InaccessiblePaths=\/tmp hides \/tmp/],
+      ['RootDirectory=/srv/kubelet-root', /RootDirectory=\/srv\/kubelet-root/],
+    ];
+    try {
+      for (const [line, want] of cases) {
+        await sh(`mkdir -p /etc/systemd/system/kubelet.service.d && printf '[Service]\\n${line}\\n' > ${dropIn} && systemctl daemon-reload`);
+        const report = await client.preflight({ targetVersion: NEW });
+        const check = report.checks.find((c) => c.name === 'skip-file-visible');
+        expect(check, line).toMatchObject({ status: 'CHECK_FAIL' });
+        expect(check?.message, line).toMatch(/^SKIP_FILE_HIDDEN: /);
+        expect(check?.message, line).toMatch(want);
+      }
+    } finally {
+      await sh(`rm -f ${dropIn} && systemctl daemon-reload`);
+    }
+    const report = await client.preflight({ targetVersion: NEW });
+    expect(report.checks.find((c) => c.name === 'skip-file-visible')).toMatchObject({ status: 'CHECK_OK' });
+    expect(report.ok).toBe(true);
+  }, 120_000);
 
   // Every step of the state machine, killed both before it acts and after it acted but before
   // its completion was journaled.

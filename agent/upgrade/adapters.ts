@@ -1,6 +1,6 @@
 /** Real adapters for the kubelet healthz over HTTP and /proc (the others are in ./wiring.ts). */
 import { request } from 'node:http';
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, stat } from 'node:fs/promises';
 import type { HealthPort, ProcPort } from './ports.ts';
 
 export const httpHealth: HealthPort = {
@@ -37,6 +37,23 @@ export function procfs(procRoot = '/proc'): ProcPort {
         const exe = await readlink(`${procRoot}/${pid}/exe`);
         const argv = (await readFile(`${procRoot}/${pid}/cmdline`, 'utf8')).split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
         return { exe, argv };
+      } catch (err) {
+        if (isGone(err)) return undefined;
+        throw err;
+      }
+    },
+    async statAs(pid, hostPath) {
+      try {
+        const s = await stat(`${procRoot}/${pid}/root${hostPath}`);
+        return { dev: s.dev, ino: s.ino };
+      } catch (err) {
+        if (isGone(err)) return undefined;
+        throw err;
+      }
+    },
+    async readAs(pid, hostPath) {
+      try {
+        return await readFile(`${procRoot}/${pid}/root${hostPath}`, 'utf8');
       } catch (err) {
         if (isGone(err)) return undefined;
         throw err;

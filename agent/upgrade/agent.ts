@@ -13,10 +13,10 @@ import type { Logger } from '../../lib/logger.ts';
 import { kubeletComponent, type ComponentSpec } from './component.ts';
 import type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
-import { TEMP_MARK } from './fs.ts';
 import { Machine } from './machine.ts';
 import { NodeView } from './node-view.ts';
 import { evaluate, type PreflightOptions } from './preflight.ts';
+import { recoverRuns, removeStaleTemps, unfinishedRuns, type RecoveryEnv } from './recovery.ts';
 import { RunLog } from './run-log.ts';
 import { validateRunId } from './runstore.ts';
 import { isTerminal, type NodeInfo, type PreflightReport, type RunRecord, type SkipFileInfo, type StepEvent, type UpgradeOptions } from './types.ts';
@@ -94,72 +94,34 @@ export class UpgradeAgent {
     await this.deps.fs.fsyncDir(path.dirname(file));
   }
 
-  /**
-   * Start-up: create the state dir, clean stale temp files, and finish every interrupted run.
-   * Runs are found by listing the journal, not only by current-run: a crash between saving a
-   * new run and marking it current leaves a run no marker names (issue 8, defect 7). Nothing
-   * here throws because the journal cannot be written: the kubelet must run (defect 5).
-   */
+  /** Start-up: create the state dir, clean stale temp files, and finish every interrupted run (recovery.ts). */
   async start(): Promise<void> {
     try {
       await this.log.store.init();
     } catch (err) {
       this.logger.error({ err }, 'cannot create the state directory; interrupted runs are reported, not driven');
     }
-    await this.removeStaleTemps();
-    const unfinished = await this.unfinishedRuns();
+    const env: RecoveryEnv = {
+      log: this.log,
+      machine: this.machine,
+      logger: this.logger,
+      fs: this.deps.fs,
+      recovery: this.config.recovery,
+      binary: this.host(this.component.binary),
+      hold: (runId) => {
+        this.activeRunId = runId;
+      },
+    };
+    await removeStaleTemps(env);
+    const unfinished = await unfinishedRuns(env);
     if (unfinished.length === 0) return;
     // Claimed now, so that no Upgrade call starts a run before recovery is over.
     this.activeRunId = unfinished[0]!.runId;
-    this.driving = this.recover(unfinished).finally(() => {
+    this.driving = recoverRuns(env, unfinished).finally(() => {
       this.activeRunId = undefined;
     });
   }
 
-  /** Non-terminal runs, the current one first, then by start time. */
-  private async unfinishedRuns(): Promise<RunRecord[]> {
-    const current = await this.log.store.currentId().catch(() => undefined);
-    const out: RunRecord[] = [];
-    for (const id of await this.log.store.listIds()) {
-      try {
-        const rec = await this.log.store.load(id);
-        if (rec && !isTerminal(rec.phase)) out.push(rec);
-      } catch (err) {
-        this.logger.error({ err, runId: id }, 'unreadable run journal; it is left as it is');
-      }
-    }
-    return out.sort((a, b) => Number(b.runId === current) - Number(a.runId === current) || a.startedAtMs - b.startedAtMs);
-  }
-
-  private async recover(runs: readonly RunRecord[]): Promise<void> {
-    for (const rec of runs) {
-      this.activeRunId = rec.runId;
-      this.log.remember(rec);
-      let next = rec;
-      try {
-        if ((await this.log.store.currentId()) !== rec.runId) await this.log.store.setCurrent(rec.runId);
-        if (rec.phase === 'RUN_RUNNING' && this.config.recovery === 'rollback') {
-          next = await this.log.patch(rec, { phase: 'RUN_ROLLING_BACK', errorCode: 'AGENT_RESTARTED', errorMessage: `the agent restarted during ${rec.step}; rolling back as configured` });
-        }
-      } catch (err) {
-        await this.machine.abandon(rec.runId, err);
-        continue;
-      }
-      this.logger.warn({ runId: rec.runId, step: rec.step, stepStatus: rec.stepStatus, phase: next.phase }, 'recovering interrupted run');
-      await this.machine.drive(next.runId);
-    }
-  }
-
-  private async removeStaleTemps(): Promise<void> {
-    const bin = this.host(this.component.binary);
-    const prefix = `${TEMP_MARK}${path.basename(bin)}.`;
-    for (const name of await this.deps.fs.list(path.dirname(bin))) {
-      if (name.startsWith(prefix)) {
-        this.logger.warn({ file: name }, 'removing a partial binary copy left by a crash');
-        await this.deps.fs.remove(path.join(path.dirname(bin), name));
-      }
-    }
-  }
 
   // ---------------------------------------------------------------- node view
 

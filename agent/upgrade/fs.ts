@@ -10,6 +10,8 @@ import path from 'node:path';
 import { KipError } from '../../lib/errors.ts';
 
 export interface FileStat {
+  /** Device and inode: the identity of the file across mount namespaces. */
+  readonly dev: number;
   readonly size: number;
   readonly mode: number;
   readonly mtimeMs: number;
@@ -81,7 +83,7 @@ export const nodeFileSystem: FileSystem = {
   async stat(file) {
     try {
       const s = await fsp.stat(file);
-      return { size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, ino: s.ino };
+      return { dev: s.dev, size: s.size, mode: s.mode & 0o7777, mtimeMs: s.mtimeMs, ino: s.ino };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -170,7 +172,16 @@ export const nodeFileSystem: FileSystem = {
     await fsp.rm(dir, { force: true, recursive: true });
   },
   async mkdirp(dir) {
-    await fsp.mkdir(dir, { recursive: true });
+    // Each new directory's entry lives in its parent: fsync every parent that gained one, or a
+    // power cut can lose a journal or backup file together with the directory it was written to.
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    const created: string[] = [];
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      created.push(d);
+      if (d === path.resolve(first) || d === path.dirname(d)) break;
+    }
+    for (const d of created.reverse()) await this.fsyncDir(path.dirname(d));
   },
   async list(dir) {
     try {

@@ -134,7 +134,7 @@ export class Machine {
       }
       await this.deps.fault.at(step, 'after');
       const facts = step === dir.verifyStep ? { ...result.facts, ...downtime(rec.events, dir.stopStep, result.facts?.firstHealthyAtUnixMs) } : result.facts;
-      rec = await this.log.append(rec, step, 'STEP_DONE', result.message, {}, facts);
+      rec = await this.log.append(rec, step, 'STEP_DONE', result.message, result.record ?? {}, facts);
     }
     return dir.finish(this, rec);
   }

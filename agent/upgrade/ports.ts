@@ -18,10 +18,26 @@ export interface UnitInfo {
   /** EnvironmentFile= paths (node paths, without the optional leading '-'). */
   readonly environmentFiles: readonly string[];
   readonly privateTmp: boolean;
+  /** The unit's mount-namespace options that can hide a path from its processes. */
+  readonly mountOptions: MountOptions;
   /** argv of ExecStart (unexpanded: `$KUBELET_ARGS` stays as written). */
   readonly execStart: readonly string[];
   /** systemd's NeedDaemonReload: the unit file or a drop-in changed on disk since the last reload. */
   readonly needDaemonReload: boolean;
+}
+
+/** As `systemctl show` prints them (lists split on spaces, prefixes such as '-' kept). */
+export interface MountOptions {
+  /** TemporaryFileSystem=: `path[:options]` entries. */
+  readonly temporaryFileSystem: readonly string[];
+  readonly rootDirectory: string;
+  readonly rootImage: string;
+  /** InaccessiblePaths=. */
+  readonly inaccessiblePaths: readonly string[];
+  /** BindPaths= and BindReadOnlyPaths=: `[-]source:destination:options` entries. */
+  readonly bindPaths: readonly string[];
+  /** ProtectHome=: no, yes, read-only or tmpfs. */
+  readonly protectHome: string;
 }
 
 export interface SystemdPort {
@@ -81,6 +97,10 @@ export interface HealthPort {
 export interface ProcPort {
   /** /proc/<pid>/exe and /proc/<pid>/cmdline, or undefined when the process is gone. */
   process(pid: number): Promise<{ exe: string; argv: string[] } | undefined>;
+  /** Device and inode of `hostPath` as process `pid` sees it (/proc/<pid>/root<hostPath>); undefined when absent there. */
+  statAs(pid: number, hostPath: string): Promise<{ dev: number; ino: number } | undefined>;
+  /** Content of `hostPath` as process `pid` sees it; undefined when absent there. */
+  readAs(pid: number, hostPath: string): Promise<string | undefined>;
 }
 
 export type { Clock } from '../../lib/clock.ts';

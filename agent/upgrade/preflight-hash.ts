@@ -10,13 +10,20 @@ import { PreconditionError } from './errors.ts';
 import type { WorkloadPort } from './ports.ts';
 import type { SkipFileInfo, StagedBinaryInfo } from './types.ts';
 
-/** Full versions of each minor from `oldest` to `newest` as the hash engine needs them (minors). */
-export function minorsBetween(oldest: string, newest: string): string[] {
+/**
+ * Each minor between the skip file's version and the running one, the running one last, as the
+ * hash engine needs them. The skip file may name a newer version than the running kubelet (a
+ * rollback leaves one naming the version rolled back from, whose kubelet set its hashes).
+ */
+export function minorsBetween(skipVersion: string, running: string): string[] {
   const minor = (v: string): number => Number(/^v?1\.(\d+)/.exec(v)?.[1] ?? NaN);
-  const a = minor(oldest);
-  const b = minor(newest);
-  if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) return [newest];
-  return Array.from({ length: b - a + 1 }, (_, i) => `1.${a + i}`);
+  const a = minor(skipVersion);
+  const b = minor(running);
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return [running];
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  const all = Array.from({ length: hi - lo + 1 }, (_, i) => `1.${lo + i}`);
+  return [...all.filter((v) => v !== `1.${b}`), `1.${b}`];
 }
 
 export async function hashChecks(

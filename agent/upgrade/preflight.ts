@@ -12,6 +12,7 @@ import { toKipError } from './kip-error.ts';
 import { hashChecks } from './preflight-hash.ts';
 import type { UnitInfo } from './ports.ts';
 import { migrationInput } from './steps/migration-input.ts';
+import { assertSkipFileShared } from './visibility.ts';
 import type { PreflightReport, SkipFileInfo, StagedBinaryInfo } from './types.ts';
 
 export interface PreflightOptions {
@@ -81,9 +82,9 @@ export async function evaluate(env: PreflightEnv, target: string, opts: Prefligh
     await list.run('skip-file', `fix or remove ${skipFile} (format "<version>,<unix seconds>", no newline)`, async () => {
       const s = await env.skipFileInfo();
       if (s.present && !s.valid) {
-        throw new PreconditionError(Codes.SKIP_FILE_MALFORMED, `the existing skip file ${s.path} is malformed (${s.problem}): the patched kubelet would skip nothing`, { path: s.path, raw: s.raw });
+        throw new PreconditionError(Codes.SKIP_FILE_MALFORMED, `the existing skip file ${s.path} is malformed (${s.problem})`, { path: s.path, raw: s.raw });
       }
-      if (s.present) return `existing skip file names ${s.version}; it is kept`;
+      if (s.present) return `existing skip file names ${s.version ? s.version : 'no version (the patch takes that as history too)'}; it is kept`;
       return 'no skip file yet; it will be written before the new kubelet starts';
     });
     await list.run('private-tmp', `remove PrivateTmp=yes from ${c.unit} or configure a skip-file path outside /tmp (in the patch and the agent)`, async () => {
@@ -92,6 +93,10 @@ export async function evaluate(env: PreflightEnv, target: string, opts: Prefligh
         throw new PreconditionError(Codes.PRIVATE_TMP, `${c.unit} has PrivateTmp=yes: the kubelet would not see ${skipFile} and every container whose hash changes would restart`);
       }
       return 'the kubelet sees the skip file';
+    });
+    await list.run('skip-file-visible', `run ${c.unit} and kip-agent.service without mount-namespace options covering ${path.posix.dirname(skipFile)}`, async () => {
+      const u = unit ?? (await deps.systemd.unitInfo(c.unit));
+      return assertSkipFileShared(deps, c, skipFile, host, u.mountOptions);
     });
     await list.run('patched-binary', 'stage a kubelet built with the skip-file patch, or accept the restarts (allow_unpatched)', async () => {
       if (!staged) return { warn: 'no staged binary to inspect' };

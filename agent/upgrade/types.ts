@@ -40,10 +40,12 @@ export interface StepEvent {
   readonly mainPid?: number;
   /** On VERIFY / ROLLBACK_VERIFY done: stop step started -> first healthy, on the agent's clock. */
   readonly downtimeMs?: number;
+  /** On ROLLBACK_RESTORE done: the skip file content written for the old kubelet ('' when restored as it was). */
+  readonly skipFileWritten?: string;
 }
 
 /** Typed facts a step reports with its STEP_DONE event (callers read these, never the message). */
-export type StepFacts = Partial<Pick<StepEvent, 'firstHealthyAtUnixMs' | 'mainPid' | 'downtimeMs'>>;
+export type StepFacts = Partial<Pick<StepEvent, 'firstHealthyAtUnixMs' | 'mainPid' | 'downtimeMs' | 'skipFileWritten'>>;
 
 /** One file captured by the backup step (a node path, i.e. without the root prefix). */
 export interface BackupEntry {
@@ -91,6 +93,11 @@ export interface RunRecord {
   readonly errorMessage: string;
   readonly journalTail: readonly string[];
   readonly flagNotes: readonly string[];
+  /**
+   * What the rollback wrote to the skip file for the old kubelet ('' when it restored the file
+   * as it was before the run); absent until ROLLBACK_RESTORE is done.
+   */
+  readonly rollbackSkipFile?: string;
 }
 
 export interface StagedBinaryInfo {

@@ -8,6 +8,8 @@ import { StepFailedError } from './errors.ts';
 import type { StepContext } from './steps/context.ts';
 
 export interface Verified {
+  /** What the `onUp` check said about the process that stayed healthy. */
+  readonly note: string;
   readonly stableForMs: number;
   readonly mainPid: number;
   readonly firstHealthyAtUnixMs: number;
@@ -34,8 +36,12 @@ async function probe(ctx: StepContext): Promise<Probe> {
   return { ok: true, pid: u.mainPid, restarts: u.nRestarts };
 }
 
-/** Resolves when the component is verified, or throws StepFailedError(code) at the deadline. */
-export async function verifyComponent(ctx: StepContext, expect: string, timeoutMs: number, code: string): Promise<Verified> {
+/**
+ * Resolves when the component is verified, or throws StepFailedError(code) at the deadline.
+ * `onUp` runs once for each main PID that answers healthy; it throws to fail at once, and
+ * returns undefined when the process went away meanwhile.
+ */
+export async function verifyComponent(ctx: StepContext, expect: string, timeoutMs: number, code: string, onUp?: (pid: number) => Promise<string | undefined>): Promise<Verified> {
   const c = ctx.component;
   // The version check runs beside the first probes: `--version` of a real kubelet takes a while.
   const versionCheck = ctx.deps.kubelet.version(ctx.host(c.binary)).then(
@@ -49,8 +55,18 @@ export async function verifyComponent(ctx: StepContext, expect: string, timeoutM
   let restarts = 0;
   let why = 'not probed';
   let firstHealthyAt = 0;
+  let checkedPid = 0;
+  let note = '';
   for (;;) {
-    const r = await probe(ctx);
+    let r = await probe(ctx);
+    if (r.ok && onUp && r.pid !== checkedPid) {
+      const said = await onUp(r.pid);
+      if (said === undefined) r = { ok: false, why: `main process ${r.pid} is gone` };
+      else {
+        checkedPid = r.pid;
+        note = said;
+      }
+    }
     const now = clock.now();
     if (r.ok) {
       if (firstHealthyAt === 0) firstHealthyAt = now;
@@ -62,7 +78,7 @@ export async function verifyComponent(ctx: StepContext, expect: string, timeoutM
       if (now - since >= ctx.stableMs) {
         const versionProblem = await versionCheck;
         if (versionProblem) throw versionProblem;
-        return { stableForMs: now - since, mainPid: pid, firstHealthyAtUnixMs: firstHealthyAt };
+        return { note, stableForMs: now - since, mainPid: pid, firstHealthyAtUnixMs: firstHealthyAt };
       }
       why = `healthy for only ${now - since} ms`;
     } else {

@@ -19,8 +19,17 @@ export const UNIT_PROPERTIES = [
   'DropInPaths',
   'EnvironmentFiles',
   'PrivateTmp',
+  'TemporaryFileSystem',
+  'RootDirectory',
+  'RootImage',
+  'InaccessiblePaths',
+  'BindPaths',
+  'BindReadOnlyPaths',
+  'ProtectHome',
   'ExecStart',
 ] as const;
+
+const list = (v: string | undefined): string[] => (v ?? '').split(/\s+/).filter((x) => x !== '');
 
 export function systemdPort(systemd: Systemd): SystemdPort {
   return {
@@ -37,6 +46,14 @@ export function systemdPort(systemd: Systemd): SystemdPort {
         dropInPaths: (p.DropInPaths ?? '').split(/\s+/).filter((s) => s !== ''),
         environmentFiles: parseEnvironmentFiles(p.EnvironmentFiles ?? '').map((e) => e.path),
         privateTmp: p.PrivateTmp === 'yes',
+        mountOptions: {
+          temporaryFileSystem: list(p.TemporaryFileSystem),
+          rootDirectory: p.RootDirectory ?? '',
+          rootImage: p.RootImage ?? '',
+          inaccessiblePaths: list(p.InaccessiblePaths),
+          bindPaths: [...list(p.BindPaths), ...list(p.BindReadOnlyPaths)],
+          protectHome: p.ProtectHome ?? 'no',
+        },
         execStart: exec ? [...exec.argv] : [],
         needDaemonReload: p.NeedDaemonReload === 'yes',
       };

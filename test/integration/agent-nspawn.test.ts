@@ -127,6 +127,8 @@ describe('kip-agent in a real systemd node', () => {
     timings.agentOverheadMs = timings.downtimeMs - timings.standInRestartMs;
     const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
     timings.agentRssMiB = Math.round(Number((await sh(`ps -o rss= -p ${agentPid}`)).trim()) / 102.4) / 10;
+    // The new kubelet's /proc/<pid>/root showed the very skip file the agent wrote.
+    expect(verifyDone?.message).toMatch(/the kubelet sees the skip file \(v1\.10\.13,\d+\)/);
     const after = await client.getNode();
     expect(after).toMatchObject({ kubeletVersion: NEW, kubeletSha256: sha256(newBin), unit: { activeState: 'active' }, skipFile: { present: true, valid: true, version: OLD } });
     expect(after.unit?.mainPid).not.toBe(before.unit?.mainPid);
@@ -136,7 +138,10 @@ describe('kip-agent in a real systemd node', () => {
 
     const rolled = await client.rollback('up-1');
     expect(rolled.phase).toBe('RUN_ROLLED_BACK');
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok', temps: '' });
+    // The old kubelet gets a skip file naming the version rolled back from (issue 8, defect 3).
+    const restore = rolled.events.find((e) => e.step === 'ROLLBACK_RESTORE' && e.status === 'STEP_DONE');
+    expect(restore?.skipFileWritten).toMatch(/^v1\.11\.10,\d+$/);
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: restore?.skipFileWritten, active: 'active', health: 'ok', temps: '' });
     expect((await client.getNode()).kubeletVersion).toBe(OLD);
   }, 180_000);
 
@@ -149,14 +154,43 @@ describe('kip-agent in a real systemd node', () => {
     expect(failed).toMatchObject({ step: 'VERIFY', errorCode: 'VERIFY_FAILED' });
     expect(failed?.journalTail.join('\n')).toContain('failed to run Kubelet: crash requested');
     expect(events.at(-1)).toMatchObject({ step: 'ROLLED_BACK', phase: 'RUN_ROLLED_BACK' });
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
+    expect((await nodeFacts()).skip).toMatch(/^v1\.11\.9,\d+$/);
   }, 180_000);
+
+  it('refuses a kubelet unit whose mount options hide the skip file, as real systemd reports them (issue 8, defect 6)', async () => {
+    const dropIn = '/etc/systemd/system/kubelet.service.d/50-kip-hide.conf';
+    const cases: [string, RegExp][] = [
+      ['TemporaryFileSystem=/tmp:ro', /TemporaryFileSystem=\/tmp mounts an empty tmpfs over \/tmp/],
+      ['BindPaths=-/var/lib/kubelet-tmp:/tmp', /BindPaths= mounts \/var\/lib\/kubelet-tmp over \/tmp/],
+      ['InaccessiblePaths=-/tmp', /InaccessiblePaths=\/tmp hides \/tmp/],
+      ['RootDirectory=/srv/kubelet-root', /RootDirectory=\/srv\/kubelet-root/],
+    ];
+    try {
+      for (const [line, want] of cases) {
+        await sh(`mkdir -p /etc/systemd/system/kubelet.service.d && printf '[Service]\\n${line}\\n' > ${dropIn} && systemctl daemon-reload`);
+        const report = await client.preflight({ targetVersion: NEW });
+        const check = report.checks.find((c) => c.name === 'skip-file-visible');
+        expect(check, line).toMatchObject({ status: 'CHECK_FAIL' });
+        expect(check?.message, line).toMatch(/^SKIP_FILE_HIDDEN: /);
+        expect(check?.message, line).toMatch(want);
+      }
+    } finally {
+      await sh(`rm -f ${dropIn} && systemctl daemon-reload`);
+    }
+    const report = await client.preflight({ targetVersion: NEW });
+    expect(report.checks.find((c) => c.name === 'skip-file-visible')).toMatchObject({ status: 'CHECK_OK' });
+    expect(report.ok).toBe(true);
+  }, 120_000);
 
   // Every step of the state machine, killed both before it acts and after it acted but before
   // its completion was journaled.
   const crashPoints = FORWARD_STEPS.flatMap((step) => [`${step}:before`, `${step}:after`]);
   it.each(crashPoints)('kill -9 of the agent at %s: systemd restarts it and the run completes consistently', async (point) => {
     const runId = `crash-${point.replace(':', '-').toLowerCase().replace(/_/g, '-')}`;
+    // A skip file left by the previous case's rollback (it names the version rolled back from)
+    // is kept when it names another version than the target; otherwise the run writes its own.
+    const skipBefore = (await nodeFacts()).skip;
     await setFault(point);
     const agentPid = (await sh('systemctl show -p MainPID --value kip-agent.service')).trim();
     // The stream breaks when the agent dies; upgradeFollow re-attaches with the same run id once
@@ -178,13 +212,15 @@ describe('kip-agent in a real systemd node', () => {
     // A working kubelet of the new version, a whole binary, the skip file, consistent backups.
     const facts = await nodeFacts();
     expect(facts).toMatchObject({ binSha: sha256(newBin), active: 'active', health: 'ok', temps: '' });
-    expect(facts.skip).toMatch(/^v1\.10\.13,\d+$/);
+    if (skipBefore !== undefined && !skipBefore.startsWith(`${NEW},`)) expect(facts.skip).toBe(skipBefore);
+    else expect(facts.skip).toMatch(/^v1\.10\.13,\d+$/);
     expect((await client.getNode()).kubeletVersion).toBe(NEW);
     await assertBackupsConsistent(runId);
     // Back to the old version for the next case, without faults.
     await setFault('');
     expect((await client.rollback(runId)).phase).toBe('RUN_ROLLED_BACK');
-    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), skip: undefined, active: 'active', health: 'ok' });
+    expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
+    expect((await nodeFacts()).skip).toMatch(/^v1\.11\.10,\d+$/);
   }, 240_000);
 
   it('stops gracefully on SIGTERM from systemd', async () => {

@@ -4,7 +4,7 @@
  * path, and fakes for /proc, healthz, the journal and flag migration.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidInputError } from '../../lib/errors.ts';
@@ -39,6 +39,16 @@ export class FakeNode {
   nRestarts = 0;
   startUsec = 0;
   privateTmp = false;
+  /** Mount options of the kubelet unit as `systemctl show` reports them (defect 6). */
+  mountOptions: Partial<UnitInfo['mountOptions']> = {};
+  /**
+   * 'private': the kubelet runs with a /tmp of its own that no unit option shows (say, a wrapper
+   * that unshares its mount namespace); like the patch, it writes its own version into the skip
+   * file it sees when that one is absent.
+   */
+  kubeletTmp: 'host' | 'private' = 'host';
+  /** 'private': the agent's /tmp is not PID 1's (kip-agent.service with PrivateTmp). */
+  agentTmp: 'host' | 'private' = 'host';
   starts = 0;
   stops = 0;
   reloads = 0;
@@ -63,6 +73,25 @@ export class FakeNode {
     this.active = true;
     this.pid = this.nextPid++;
     this.startUsec = Date.now() * 1000;
+    if (this.kubeletTmp === 'private' && text.includes(SKIP)) {
+      const own = path.join(this.privateTmpDir(), path.basename(SKIP));
+      await mkdir(this.privateTmpDir(), { recursive: true });
+      const seen = await readFile(own, 'utf8').catch(() => undefined);
+      const version = /Kubernetes\s+(v\S+)/.exec(text)?.[1] ?? 'v0.0.0';
+      if (seen === undefined) await writeFile(own, `${version},${Math.floor(Date.now() / 1000)}`);
+    }
+  }
+
+  privateTmpDir(): string {
+    return path.join(this.root, 'kubelet-private-tmp');
+  }
+
+  /** A host path as process `pid` sees it. */
+  private seenBy(pid: number, hostPath: string): string {
+    const tmp = this.host('/tmp');
+    const under = hostPath === tmp || hostPath.startsWith(`${tmp}/`);
+    if (under && pid === this.pid && this.active && this.kubeletTmp === 'private') return path.join(this.privateTmpDir(), path.relative(tmp, hostPath));
+    return hostPath;
   }
 
   readonly systemd: SystemdPort = {
@@ -83,6 +112,7 @@ export class FakeNode {
         dropInPaths: [],
         environmentFiles: [ENV_FILE],
         privateTmp: this.privateTmp,
+        mountOptions: { temporaryFileSystem: [], rootDirectory: '', rootImage: '', inaccessiblePaths: [], bindPaths: [], protectHome: 'no', ...this.mountOptions },
         execStart: [BIN, '$KUBELET_ARGS', ...(env ? [] : [])],
         needDaemonReload: this.needDaemonReload,
       };
@@ -106,6 +136,16 @@ export class FakeNode {
 
   readonly proc: ProcPort = {
     process: async (pid) => (this.active && pid === this.pid ? { exe: BIN, argv: [BIN, '--v=2'] } : undefined),
+    statAs: async (pid, hostPath) => {
+      if (pid === 1 && this.agentTmp === 'private' && hostPath.startsWith(this.host('/tmp'))) return { dev: 1, ino: 4242 };
+      if (pid !== 1 && !(this.active && pid === this.pid)) return undefined;
+      const s = await stat(this.seenBy(pid, hostPath)).catch(() => undefined);
+      return s ? { dev: s.dev, ino: s.ino } : undefined;
+    },
+    readAs: async (pid, hostPath) => {
+      if (pid !== 1 && !(this.active && pid === this.pid)) return undefined;
+      return readFile(this.seenBy(pid, hostPath), 'utf8').catch(() => undefined);
+    },
   };
 
   readonly health: HealthPort = {
@@ -158,12 +198,12 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export async function makeHarness(opts: { fromVersion?: string; env?: string; skipFile?: string } = {}): Promise<Harness> {
+export async function makeHarness(opts: { fromVersion?: string; env?: string; skipFile?: string; oldPatched?: boolean } = {}): Promise<Harness> {
   const root = await mkdtemp(path.join(tmpdir(), 'kip-upgrade-'));
   const stateDir = path.join(root, 'var/lib/kip-agent');
   const node = new FakeNode(root);
   for (const d of ['usr/bin', 'etc/systemd/system', 'etc/default', 'tmp', 'var/lib/kubelet']) await mkdir(path.join(root, d), { recursive: true });
-  const oldBinary = fakeBinary(opts.fromVersion ?? 'v1.10.13');
+  const oldBinary = fakeBinary(opts.fromVersion ?? 'v1.10.13', { patched: opts.oldPatched ?? true });
   await writeFile(node.host(BIN), oldBinary, { mode: 0o755 });
   await writeFile(node.host(UNIT_FILE), `[Service]\nEnvironmentFile=${ENV_FILE}\nExecStart=${BIN} $KUBELET_ARGS\n`);
   await writeFile(node.host(ENV_FILE), opts.env ?? 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');

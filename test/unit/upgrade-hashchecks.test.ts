@@ -90,3 +90,13 @@ describe('skip file removal', () => {
     expect(agent.runInProgress()).toBe(false);
   });
 });
+
+describe('minorsBetween (the hash versions a skip file allows)', () => {
+  it('spans the skip file version to the running one, running last, in either order', async () => {
+    const { minorsBetween } = await import('../../agent/upgrade/preflight-hash.ts');
+    expect(minorsBetween('v1.9.11', 'v1.11.10')).toEqual(['1.9', '1.10', '1.11']);
+    // after a rollback the file names the newer version rolled back from
+    expect(minorsBetween('v1.11.9', 'v1.10.13')).toEqual(['1.11', '1.10']);
+    expect(minorsBetween('', 'v1.10.13')).toEqual(['v1.10.13']);
+  });
+});

@@ -80,6 +80,17 @@ describe('upgrade state machine: the happy path', () => {
     expect(events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_DONE')?.message).toContain('after daemon-reload');
   });
 
+  it.each([' v1.9.11 , 1500000000 ', ',1500000000', 'v1.9.11,1500000000\n'])('keeps a skip file the patch accepts (%j) and says what it names', async (raw) => {
+    h = await makeHarness({ skipFile: raw });
+    const { agent } = h.makeAgent();
+    await agent.start();
+    const check = (await agent.preflight(NEW)).checks.find((c) => c.name === 'skip-file');
+    expect(check).toMatchObject({ status: 'CHECK_OK' });
+    expect(check?.message).toMatch(raw.startsWith(',') ? /no version \(the patch takes that as history too\)/ : /names v1\.9\.11/);
+    await upgradeOnce(h);
+    expect((await nodeState(h)).skip).toBe(raw);
+  });
+
   it('keeps a valid skip file from an earlier step', async () => {
     h = await makeHarness({ skipFile: 'v1.9.11,1500000000' });
     await upgradeOnce(h);
@@ -129,7 +140,8 @@ describe('upgrade state machine: the happy path', () => {
     const s = await nodeState(h);
     expect(s.env).toBe('KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');
     expect(s.binSha).toBe(sha256(h.oldBinary));
-    expect(s.skip).toBeUndefined();
+    // the old kubelet skips every container the v1.12.10 kubelet started (issue 8, defect 3)
+    expect(s.skip).toMatch(/^v1\.12\.10,\d+$/);
     expect(s.active).toBe(true);
     // idempotent
     const starts = h.node.starts;
@@ -213,7 +225,7 @@ describe('upgrade state machine: automatic rollback', () => {
     expect(events.filter((e) => e.status === 'STEP_DONE').map((e) => e.step).slice(-5)).toEqual([...ROLLBACK_STEPS, 'ROLLED_BACK']);
     const s = await nodeState(h);
     expect(s.binSha).toBe(sha256(h.oldBinary));
-    expect(s.skip).toBeUndefined();
+    expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
     expect(s.env).toBe('KUBELET_ARGS=--v=2 --cadvisor-port=4194\n');
     expect(s.active).toBe(true);
     // the rollback reloads systemd even though no unit file changed (clears the start rate limit)
@@ -246,8 +258,10 @@ describe('upgrade state machine: bad input changes nothing', () => {
     h = await makeHarness();
     await refused(h, 'v1.9.11', fakeBinary('v1.9.11'), 'DOWNGRADE_REFUSED');
   });
-  it('a malformed existing skip file (trailing newline) is refused and left alone', async () => {
-    h = await makeHarness({ skipFile: 'v1.10.13,1574812800\n' });
+  // A trailing newline was refused here before; the patch accepts it (the time field is only
+  // logged), so the malformed example is now one the patch ignores: two commas.
+  it('a malformed existing skip file (two commas: the patch ignores it) is refused and left alone', async () => {
+    h = await makeHarness({ skipFile: 'v1.10.13,1574812800,1' });
     await refused(h, NEW, fakeBinary(NEW), 'SKIP_FILE_MALFORMED');
   });
   it('PrivateTmp=yes on the kubelet unit', async () => {
@@ -337,7 +351,11 @@ describe('upgrade state machine: crash at every step, then restart', () => {
     const { rec } = await crashThenRecover(step, point, 'rollback');
     expect(rec.phase).toBe('RUN_ROLLED_BACK');
     const s = await nodeState(h);
-    expect(s).toMatchObject({ binSha: sha256(h.oldBinary), skip: undefined, env: 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n', active: true, temps: [] });
+    expect(s).toMatchObject({ binSha: sha256(h.oldBinary), env: 'KUBELET_ARGS=--v=2 --cadvisor-port=4194\n', active: true, temps: [] });
+    // Once the new kubelet was (being) started the old one gets a skip file naming it (defect 3).
+    const newStarted = FORWARD_STEPS.indexOf(step) >= FORWARD_STEPS.indexOf('START_KUBELET');
+    if (newStarted) expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
+    else expect(s.skip).toBeUndefined();
   });
 
   it.each(ROLLBACK_STEPS.flatMap((s) => (['before', 'after'] as const).map((p) => [s, p] as const)))(
@@ -348,7 +366,8 @@ describe('upgrade state machine: crash at every step, then restart', () => {
       expect(rec.phase).toBe('RUN_ROLLED_BACK');
       expect(rec.errorCode).toBe('VERIFY_FAILED');
       const s = await nodeState(h);
-      expect(s).toMatchObject({ binSha: sha256(h.oldBinary), skip: undefined, active: true, temps: [] });
+      expect(s).toMatchObject({ binSha: sha256(h.oldBinary), active: true, temps: [] });
+      expect(s.skip).toMatch(/^v1\.11\.10,\d+$/);
     },
   );
 });

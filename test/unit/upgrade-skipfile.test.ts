@@ -6,19 +6,29 @@ describe('skip file', () => {
   it('formats without a trailing newline', () => {
     expect(formatSkipFile('v1.10.13', 1574812800.9)).toBe('v1.10.13,1574812800');
   });
+  // What the patch accepts (kubernetes-1.9.1.IgnoreContainerRestart.patch, cache_version.go
+  // GetFileContent): every space removed, then exactly two comma-separated fields; the first is
+  // the history version whatever it holds (an empty one too), an unparsable time is only logged.
   it.each([
-    ['v1.10.13,1574812800', true],
-    [' v1.10.13 , 1574812800 ', true],
-    ['v1.10.13,1574812800\n', false],
-    ['v1.10.13', false],
-    ['v1.10.13,1,2', false],
-    ['1.10.13,1574812800', false],
-    ['v1.10.13,', false],
-  ])('%j valid=%s', (raw, valid) => {
+    ['v1.10.13,1574812800', true, 'v1.10.13'],
+    [' v1.10.13 , 1574812800 ', true, 'v1.10.13'],
+    ['v1.10.13,1574812800\n', true, 'v1.10.13'],
+    ['1.10.13,1574812800', true, '1.10.13'],
+    ['v1.10.13,', true, 'v1.10.13'],
+    [',1574812800', true, ''],
+    ['v1.10.13', false, ''],
+    ['v1.10.13,1,2', false, ''],
+    ['', false, ''],
+  ])('%j valid=%s', (raw, valid, version) => {
     const s = parseSkipFile('/tmp/cache.version.save', raw);
     expect(s.valid).toBe(valid);
     expect(s.present).toBe(true);
-    if (!valid) expect(s.problem).not.toBe('');
+    expect(s.version).toBe(version);
+    if (!valid) expect(s.problem).toMatch(/skips nothing/);
+  });
+  it('keeps the time when the patch could parse it', () => {
+    expect(parseSkipFile('/x', 'v1.10.13, 1574812800').unixSeconds).toBe(1574812800);
+    expect(parseSkipFile('/x', 'v1.10.13,1574812800\n').unixSeconds).toBe(0);
   });
   it('absent', () => {
     expect(parseSkipFile('/x', undefined)).toMatchObject({ present: false, valid: false });

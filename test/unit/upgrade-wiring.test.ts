@@ -22,6 +22,12 @@ describe('systemdPort (over agent/systemd)', () => {
           DropInPaths: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf /etc/systemd/system/kubelet.service.d/20-x.conf',
           EnvironmentFiles: '/etc/default/kubelet (ignore_errors=no)\n/var/lib/kubelet/kubeadm-flags.env (ignore_errors=yes)',
           PrivateTmp: 'yes',
+          TemporaryFileSystem: '/tmp:ro /var/cache/x',
+          RootDirectory: '',
+          BindPaths: '-/srv/a:/tmp:rbind',
+          BindReadOnlyPaths: '/etc/x:/etc/y:norbind',
+          InaccessiblePaths: '-/var/secret /root',
+          ProtectHome: 'read-only',
           NeedDaemonReload: 'yes',
           ExecStart: '{ path=/usr/bin/kubelet ; argv[]=/usr/bin/kubelet $KUBELET_ARGS --v=2 ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }',
         };
@@ -44,6 +50,14 @@ describe('systemdPort (over agent/systemd)', () => {
       dropInPaths: ['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', '/etc/systemd/system/kubelet.service.d/20-x.conf'],
       environmentFiles: ['/etc/default/kubelet', '/var/lib/kubelet/kubeadm-flags.env'],
       privateTmp: true,
+      mountOptions: {
+        temporaryFileSystem: ['/tmp:ro', '/var/cache/x'],
+        rootDirectory: '',
+        rootImage: '',
+        inaccessiblePaths: ['-/var/secret', '/root'],
+        bindPaths: ['-/srv/a:/tmp:rbind', '/etc/x:/etc/y:norbind'],
+        protectHome: 'read-only',
+      },
       execStart: ['/usr/bin/kubelet', '$KUBELET_ARGS', '--v=2'],
       needDaemonReload: true,
     });

@@ -21,6 +21,8 @@ export interface StepContext {
 export interface StepResult {
   readonly message: string;
   readonly facts?: StepFacts;
+  /** What the step records in the run (journaled with its STEP_DONE). */
+  readonly record?: Partial<Pick<RunRecord, 'rollbackSkipFile'>>;
 }
 
 /** One step's action. Safe to repeat: after a crash the machine runs the journaled step again. */

@@ -1,6 +1,29 @@
 import path from 'node:path';
 import { Codes, KipError, StepFailedError } from '../errors.ts';
-import { done, type StepBody } from './context.ts';
+import { formatSkipFile } from '../skipfile.ts';
+import type { RunRecord } from '../types.ts';
+import type { StepBody, StepContext, StepResult } from './context.ts';
+
+/**
+ * The skip file the old kubelet gets back, or undefined to restore the one from before the run.
+ * Once the new kubelet has been started it may have created or re-labelled containers with its
+ * own hashes; the old one then compares every hash unless a skip file names another version
+ * than its own (the patch skips a container when the file's version differs from the running
+ * one and the container started before the running kubelet: cache_version.go and
+ * kuberuntime_manager.go containerChanged in kubernetes-1.9.1.IgnoreContainerRestart.patch).
+ * So the file names the version rolled back FROM (issue 8, defect 3).
+ */
+async function rollbackSkipContent(ctx: StepContext, rec: RunRecord): Promise<{ content: string | undefined; why: string }> {
+  const skipFile = ctx.component.skipFile;
+  if (skipFile === undefined) return { content: undefined, why: '' };
+  const started = rec.events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_STARTED');
+  if (!started) return { content: undefined, why: `the ${rec.toVersion} ${ctx.component.name} never started: skip file restored as it was` };
+  if (!(await ctx.deps.kubelet.isPatched(ctx.host(ctx.component.binary), skipFile))) {
+    return { content: undefined, why: `the restored ${rec.fromVersion} binary does not carry the skip-file patch: skip file restored as it was` };
+  }
+  const content = formatSkipFile(rec.toVersion, Math.floor(started.atUnixMs / 1000));
+  return { content, why: `wrote ${content} so the ${rec.fromVersion} ${ctx.component.name} skips every container started before it` };
+}
 
 /**
  * ROLLBACK_RESTORE: every backed-up path back as it was (absent stays absent), each copy verified
@@ -9,11 +32,25 @@ import { done, type StepBody } from './context.ts';
 export const restore: StepBody = async (ctx, rec) => {
   const fs = ctx.deps.fs;
   const m = await ctx.runs.loadManifest(rec.runId);
-  if (!m) return done('no backup was taken: nothing to restore');
+  if (!m) return { message: 'no backup was taken: nothing to restore', record: { rollbackSkipFile: '' }, facts: { skipFileWritten: '' } };
   const dir = path.join(ctx.runs.backupDir(rec.runId), 'files');
   let restored = 0;
-  for (const e of m.entries) {
+  const skipFile = ctx.component.skipFile;
+  // Files first (the binary among them), so the patch check below reads the restored binary.
+  const ordered = [...m.entries].sort((a, b) => Number(a.path === skipFile) - Number(b.path === skipFile));
+  let skip: { content: string | undefined; why: string } | undefined;
+  for (const e of ordered) {
     const target = ctx.host(e.path);
+    if (e.path === skipFile) {
+      skip = await rollbackSkipContent(ctx, rec);
+      if (skip.content !== undefined) {
+        if ((await fs.readText(target)) !== skip.content) {
+          await fs.mkdirp(path.dirname(target));
+          await fs.writeAtomic(target, skip.content, 0o644);
+        }
+        continue;
+      }
+    }
     if (!e.present || !e.copy) {
       if ((await fs.stat(target)) !== undefined) {
         await fs.remove(target);
@@ -37,5 +74,11 @@ export const restore: StepBody = async (ctx, rec) => {
     }
     restored += 1;
   }
-  return done(`restored ${restored} of ${m.entries.length} paths from the backup`);
+  const written = skip?.content ?? '';
+  const result: StepResult = {
+    message: `restored ${restored} of ${m.entries.length} paths from the backup${skip?.why ? `; ${skip.why}` : ''}`,
+    record: { rollbackSkipFile: written },
+    facts: { skipFileWritten: written },
+  };
+  return result;
 };

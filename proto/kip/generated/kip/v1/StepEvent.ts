@@ -18,6 +18,7 @@ export interface StepEvent {
   'firstHealthyAtUnixMs'?: (number | string | Long);
   'mainPid'?: (number);
   'downtimeMs'?: (number | string | Long);
+  'skipFileWritten'?: (string);
 }
 
 export interface StepEvent__Output {
@@ -33,4 +34,5 @@ export interface StepEvent__Output {
   'firstHealthyAtUnixMs': (number);
   'mainPid': (number);
   'downtimeMs': (number);
+  'skipFileWritten': (string);
 }

@@ -31,9 +31,10 @@ export interface AgentConfig {
   readonly kubeconfig: string;
   readonly criEndpoint: string;
   readonly consistencyIntervalMs: number;
+  readonly metricsListen: string;
 }
 
-type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
+type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'address' | 'optionalAddress' | 'url' | 'unit' | { enum: readonly string[] };
 
 interface OptionSpec {
   readonly key: keyof AgentConfig;
@@ -76,6 +77,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'criEndpoint', kind: 'string', default: () => 'unix:///run/containerd/containerd.sock', help: 'CRI socket of the container runtime (with kubeconfig)' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
+  {
+    key: 'metricsListen',
+    kind: 'optionalAddress',
+    default: () => '',
+    help: 'host:port of the Prometheus /metrics endpoint (plain HTTP, no auth: prefer 127.0.0.1); empty: off',
+  },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';
@@ -116,8 +123,10 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): string | number
     case 'optionalPath':
       if (s !== '' && !s.startsWith('/')) throw bad(name, source, 'must be empty or an absolute path', raw);
       return s;
+    case 'optionalAddress':
     case 'address':
-      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) throw bad(name, source, 'must be host:port', raw);
+      if (kind === 'optionalAddress' && s === '') return s;
+      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) throw bad(name, source, kind === 'address' ? 'must be host:port' : 'must be empty or host:port', raw);
       return s;
     case 'url':
       if (!/^https?:\/\/[^/\s]+\/\S*$/.test(s)) throw bad(name, source, 'must be an http(s) URL', raw);

@@ -44,9 +44,10 @@ export interface AgentConfig {
   readonly etcdCertFile: string;
   readonly etcdKeyFile: string;
   readonly components: readonly string[];
+  readonly metricsListen: string;
 }
 
-type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'urlList' | 'componentList' | 'address' | 'url' | 'unit' | { enum: readonly string[] };
+type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'urlList' | 'componentList' | 'address' | 'optionalAddress' | 'url' | 'unit' | { enum: readonly string[] };
 
 interface OptionSpec {
   readonly key: keyof AgentConfig;
@@ -112,6 +113,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: () => [],
     help: 'components named explicitly (over discovery): name=unit:<unit>:<binary> or name=manifest:<path>, optionally @<health URL>',
   },
+  {
+    key: 'metricsListen',
+    kind: 'optionalAddress',
+    default: () => '',
+    help: 'host:port of the Prometheus /metrics endpoint (plain HTTP, no auth: prefer 127.0.0.1); empty: off',
+  },
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/kip/agent.yaml';
@@ -168,8 +175,10 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): string | number
     case 'optionalPath':
       if (s !== '' && !s.startsWith('/')) throw bad(name, source, 'must be empty or an absolute path', raw);
       return s;
+    case 'optionalAddress':
     case 'address':
-      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) throw bad(name, source, 'must be host:port', raw);
+      if (kind === 'optionalAddress' && s === '') return s;
+      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) throw bad(name, source, kind === 'address' ? 'must be host:port' : 'must be empty or host:port', raw);
       return s;
     case 'url':
       if (!/^https?:\/\/[^/\s]+\/\S*$/.test(s)) throw bad(name, source, 'must be an http(s) URL', raw);

@@ -101,6 +101,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     logger.info({ status }, 'ready');
     await notifier.ready(status);
     const stopWatchdog = notifier.startWatchdog();
+    const metrics = config.metricsListen
+      ? await (await import('./metrics.ts')).startMetricsServer({ listen: config.metricsListen, source: { nodeInfo: () => agent.nodeInfo(), certNotAfterMs: () => tls.notAfterMs, agentVersion: agentVersion() }, logger })
+      : undefined;
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, 'shutting down');
@@ -112,6 +115,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (consistency) clearInterval(consistency);
     await notifier.stopping('stopping: letting running calls finish');
     stopWatchdog();
+    await metrics?.close();
     await server.shutdown(config.shutdownGraceMs);
     await eyes.stop();
     runtime.close();

@@ -16,6 +16,7 @@ import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
+import { registerReport } from './commands/report.ts';
 import { registerResume } from './commands/resume.ts';
 import { registerStage } from './commands/stage.ts';
 import { registerStatus } from './commands/status.ts';
@@ -36,6 +37,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerResume,
   registerStatus,
   registerUnlock,
+  registerReport,
 ];
 
 const EXIT_CODES = `

@@ -103,9 +103,13 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     store.putNode(rec);
     return rec;
   };
-  const annotate = (node: string, state: string): void => {
+  // Visible with kubectl (annotations and Events on the Node); best effort: the journal is the record.
+  const annotate = (node: string, state: string, message = ''): void => {
     cluster.annotateNode(node, { [ANNOTATION_RUN]: runId, [ANNOTATION_STEP]: step.to, [ANNOTATION_STATE]: state })
       .catch((err: unknown) => log.warn({ err, node }, 'could not annotate the Node'));
+    const reason = state === 'upgrading' ? 'KipUpgradeStarted' : state === 'succeeded' ? 'KipUpgradeSucceeded' : 'KipUpgradeFailed';
+    cluster.nodeEvent(node, state === 'failed' ? 'Warning' : 'Normal', reason, `run ${runId}: kubelet ${step.to}${message ? `: ${message}` : ''}`)
+      .catch((err: unknown) => log.warn({ err, node }, 'could not record an Event on the Node'));
   };
 
   const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
@@ -150,7 +154,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt: clock.now(), downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
         store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), clock.now());
         store.addEvent({ runId, at: clock.now(), node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
-        annotate(node, outcome.ok ? 'succeeded' : 'failed');
+        annotate(node, outcome.ok ? 'succeeded' : 'failed', outcome.reason);
         deps.progress?.(`${node}: ${outcome.ok ? `kubelet ${step.to}` : `FAILED: ${outcome.reason}`}`);
         finished.push(outcome);
         tasks.delete(node);

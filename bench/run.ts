@@ -5,11 +5,13 @@
 import { runHashBench } from './hash.ts';
 import { runAgentBench } from './agent.ts';
 import { runLabBench } from './lab.ts';
+import { runCoordinatorBench } from './coordinator.ts';
 
 const suites: Record<string, () => void | Promise<void>> = {
   hash: runHashBench,
   agent: runAgentBench,
   lab: runLabBench,
+  coordinator: runCoordinatorBench,
 };
 
 const only = process.argv.slice(2);

@@ -6,12 +6,14 @@ import { runHashBench } from './hash.ts';
 import { runAgentBench } from './agent.ts';
 import { runLabBench } from './lab.ts';
 import { runPackageBench } from './package.ts';
+import { runCoordinatorBench } from './coordinator.ts';
 
 const suites: Record<string, () => void | Promise<void>> = {
   hash: runHashBench,
   agent: runAgentBench,
   lab: runLabBench,
   package: runPackageBench,
+  coordinator: runCoordinatorBench,
 };
 
 const only = process.argv.slice(2);

@@ -17,6 +17,7 @@ import { registerHash } from './commands/hash.ts';
 import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
+import { registerReport } from './commands/report.ts';
 import { registerResume } from './commands/resume.ts';
 import { registerStage } from './commands/stage.ts';
 import { registerStatus } from './commands/status.ts';
@@ -38,6 +39,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStatus,
   registerUnlock,
   registerPki,
+  registerReport,
 ];
 
 const EXIT_CODES = `

@@ -25,6 +25,15 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
     labelNode: async (name, labels) => {
       await kube.patchNode(name, { metadata: { labels } }, 'merge');
     },
+    nodeEvent: async (node, type, reason, message) => {
+      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      await rest.send('POST', '/api/v1/namespaces/default/events', {
+        apiVersion: 'v1', kind: 'Event',
+        metadata: { generateName: `${node}.kip-`, namespace: 'default' },
+        involvedObject: { kind: 'Node', name: node, uid: node, apiVersion: 'v1' },
+        reason, message, type, source: { component: 'kip' }, firstTimestamp: now, lastTimestamp: now, count: 1,
+      });
+    },
     lock: kubeClusterLock(rest),
   };
 }

@@ -29,6 +29,8 @@ export interface ClusterApi {
   annotateNode(name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
   /** Merge-patches metadata labels. */
   labelNode(name: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  /** Records a core/v1 Event on a Node (namespace default, as the kubelet does), so `kubectl describe node` shows the run. */
+  nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
   readonly lock: ClusterLock;
 }
 

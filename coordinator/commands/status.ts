@@ -8,9 +8,18 @@ import { addColor, addOutput, addStateDir, formatTable, paint, render, runAction
 const secs = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
 export function registerStatus(program: Command, ctx: CommandContext): void {
-  const cmd = program.command('status').description('the run: phase, each node\'s state and timings, gate events').option('--run <id>', 'the run (default: the newest)');
+  const cmd = program.command('status').description('the run: phase, each node\'s state and timings, gate events').option('--run <id>', 'the run (default: the newest)').option('--watch', 'print again every 2 s until the run is no longer running', false);
   for (const add of [addStateDir, addOutput, addColor]) add(cmd);
-  cmd.action((opts: { run?: string; stateDir?: string; output: OutputFormat; color?: boolean }) => runAction(ctx, 'status', async () => {
+  cmd.action((opts: { run?: string; stateDir?: string; output: OutputFormat; color?: boolean; watch: boolean }) => runAction(ctx, 'status', async () => {
+    for (;;) {
+      const code = once(opts);
+      if (!opts.watch || code !== null) return code ?? EXIT_OK;
+      await ctx.ports.clock.sleep(2_000);
+    }
+  }));
+
+  /** Prints the run once; null while it is still running. */
+  function once(opts: { run?: string; stateDir?: string; output: OutputFormat; color?: boolean }): number | null {
     const store = ctx.ports.openStore(stateDirOf(ctx.io, opts));
     try {
       const run = opts.run ? store.getRun(opts.run) : store.latestRun();
@@ -33,9 +42,9 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         if (gates.length > 0) lines.push('events:', ...gates.map((e) => `  ${new Date(e.at).toISOString()} ${e.kind}${e.node ? ` ${e.node}` : ''}: ${e.message}`));
         return `${lines.join('\n')}\n`;
       });
-      return run.phase === 'succeeded' || run.phase === 'running' ? EXIT_OK : EXIT_FAILED;
+      return run.phase === 'running' ? null : run.phase === 'succeeded' ? EXIT_OK : EXIT_FAILED;
     } finally {
       store.close();
     }
-  }));
+  }
 }

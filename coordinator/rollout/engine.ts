@@ -94,18 +94,25 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const finished: NodeOutcome[] = [];
   let wake = new AbortController();
 
+  // This step's node records, kept in memory (the store is written through, never re-read per node).
+  const current = new Map(records);
   const record = (node: string, patch: Partial<NodeRecord>): NodeRecord => {
-    const prev = store.nodes(runId).find((r) => r.step === step.index && r.node === node);
+    const prev = current.get(node);
     const rec: NodeRecord = {
       runId, step: step.index, node, from: from.get(node) ?? '', to: step.to, phase: 'pending', agentRunId: '', attempt: 0,
       startedAt: null, finishedAt: null, downtimeMs: null, error: '', ...(prev ?? {}), ...patch,
     };
     store.putNode(rec);
+    current.set(node, rec);
     return rec;
   };
-  const annotate = (node: string, state: string): void => {
+  // Visible with kubectl (annotations and Events on the Node); best effort: the journal is the record.
+  const annotate = (node: string, state: string, message = ''): void => {
     cluster.annotateNode(node, { [ANNOTATION_RUN]: runId, [ANNOTATION_STEP]: step.to, [ANNOTATION_STATE]: state })
       .catch((err: unknown) => log.warn({ err, node }, 'could not annotate the Node'));
+    const reason = state === 'upgrading' ? 'KipUpgradeStarted' : state === 'succeeded' ? 'KipUpgradeSucceeded' : 'KipUpgradeFailed';
+    cluster.nodeEvent(node, state === 'failed' ? 'Warning' : 'Normal', reason, `run ${runId}: kubelet ${step.to}${message ? `: ${message}` : ''}`)
+      .catch((err: unknown) => log.warn({ err, node }, 'could not record an Event on the Node'));
   };
 
   const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
@@ -147,10 +154,12 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       .then((outcome) => {
         // Outcome after the fact: the node record first, then the action (a crash in between is
         // recovered from the node record on resume).
-        record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt: clock.now(), downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
-        store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), clock.now());
-        store.addEvent({ runId, at: clock.now(), node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
-        annotate(node, outcome.ok ? 'succeeded' : 'failed');
+        store.batch(() => {
+          record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt: clock.now(), downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
+          store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), clock.now());
+          store.addEvent({ runId, at: clock.now(), node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
+        });
+        annotate(node, outcome.ok ? 'succeeded' : 'failed', outcome.reason);
         deps.progress?.(`${node}: ${outcome.ok ? `kubelet ${step.to}` : `FAILED: ${outcome.reason}`}`);
         finished.push(outcome);
         tasks.delete(node);
@@ -164,8 +173,11 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     const attempt = (prev?.attempt ?? 0) + 1;
     const agentRunId = agentRunIdFor(runId, step.index, node, attempt);
     // Journal first: a coordinator killed after this line re-attaches to this agent run id.
-    const actionId = store.beginAction({ runId, kind: ACTION_KUBELET, node, payload: JSON.stringify({ step: step.index, to: step.to, agentRunId, attempt, before: toSnap(before) }), at: clock.now() });
-    record(node, { phase: 'upgrading', agentRunId, attempt, startedAt: clock.now(), finishedAt: null, error: '' });
+    const actionId = store.batch(() => {
+      const id = store.beginAction({ runId, kind: ACTION_KUBELET, node, payload: JSON.stringify({ step: step.index, to: step.to, agentRunId, attempt, before: toSnap(before) }), at: clock.now() });
+      record(node, { phase: 'upgrading', agentRunId, attempt, startedAt: clock.now(), finishedAt: null, error: '' });
+      return id;
+    });
     annotate(node, 'upgrading');
     deps.progress?.(`${node}: kubelet ${from.get(node)} -> ${step.to} (agent run ${agentRunId})`);
     launch(node, agentRunId, actionId, before, false);

@@ -108,6 +108,7 @@ export function openSqliteStore(path: string): RunStore {
     openActions: (runId) => q.open.all(runId).map(action),
     addEvent: (e) => write('add event', () => q.addEvent.run(e)),
     events: (runId) => q.events.all(runId).map((e) => ({ runId: e.run_id, at: e.at, node: e.node, kind: e.kind, message: e.message })),
+    batch: (fn) => write('batch', fn),
     close: () => db.close(),
   };
 }

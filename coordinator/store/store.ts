@@ -78,6 +78,8 @@ export interface RunStore {
   openActions(runId: string): ActionRecord[];
   addEvent(e: EventRecord): void;
   events(runId: string): EventRecord[];
+  /** Runs the writes in fn as one transaction (one durable commit). */
+  batch<T>(fn: () => T): T;
   close(): void;
 }
 

@@ -59,6 +59,10 @@ describe('coordinator against the lab apiserver', () => {
     await cluster.annotateNode('w1', { 'kip.io/run': 'r1', 'kip.io/state': 'upgrading' });
     await cluster.annotateNode('w1', { 'kip.io/state': 'succeeded' });
     expect((await kube.getNode('w1')).metadata?.annotations).toMatchObject({ 'kip.io/run': 'r1', 'kip.io/state': 'succeeded' });
+    await cluster.nodeEvent('w1', 'Warning', 'KipUpgradeFailed', 'run r1: kubelet v1.11.10: agent rolled back');
+    const rest = await kubeRestFromKubeconfig(plane.kubeconfig);
+    const events = (await rest.get('/api/v1/namespaces/default/events')).value as { items: { involvedObject: { kind: string; name: string }; reason: string; type: string; message: string }[] };
+    expect(events.items).toContainEqual(expect.objectContaining({ involvedObject: expect.objectContaining({ kind: 'Node', name: 'w1' }), reason: 'KipUpgradeFailed', type: 'Warning', message: 'run r1: kubelet v1.11.10: agent rolled back' }));
   });
 
   it('locks with a kube-system annotation on 1.10, then with a Lease on 1.14', async () => {

@@ -87,6 +87,7 @@ export function fakeCluster(apiserver: string, nodes: V1Node[], pods: V1Pod[] = 
     nodes: async () => structuredClone(c.nodeList),
     pods: async () => structuredClone(c.podList),
     podTree: async () => parseJson(JSON.stringify({ kind: 'PodList', items: c.podList }), 'pods'),
+    nodeEvent: async () => undefined,
     annotateNode: async (name, annotations) => {
       c.patches.push({ node: name, annotations: { ...annotations } });
       const n = c.nodeList.find((x) => x.metadata?.name === name);

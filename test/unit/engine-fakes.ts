@@ -110,7 +110,8 @@ export function fakeAgent(world: WorldFile, node: string, now: () => number, sle
 }
 
 /** One pod per node (`default/<node>-pod`, container `main`); its container id changes when the world says it restarted. */
-export function fakeWorldCluster(world: WorldFile, now: () => number): ClusterApi & { lock: ReturnType<typeof memoryLock> } {
+export function fakeWorldCluster(world: WorldFile, now: () => number): ClusterApi & { lock: ReturnType<typeof memoryLock>; marks: string[] } {
+  const marks: string[] = [];
   const nodes = (): V1Node[] => {
     const w = world.read();
     return w.nodes.map((n) => ({
@@ -132,7 +133,9 @@ export function fakeWorldCluster(world: WorldFile, now: () => number): ClusterAp
     nodes: async () => nodes(),
     pods: async () => pods(),
     podTree: async () => parseJson(JSON.stringify({ items: pods() }), 'pods'),
-    annotateNode: async () => undefined,
+    marks,
+    nodeEvent: async (node, type, reason) => { marks.push(`event ${node} ${type} ${reason}`); },
+    annotateNode: async (node, a) => { marks.push(`annotate ${node} ${a['kip.io/state']}`); },
     labelNode: async () => undefined,
     lock: memoryLock(),
   };

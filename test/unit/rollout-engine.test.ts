@@ -18,8 +18,11 @@ describe('rollout engine over fake agents', () => {
     const store = openStore(dir);
     const spec = specFor(world, { maxConcurrency: 3 });
     createRun(store, spec);
-    const { outcome } = await engineOver(world, store, spec);
+    const { outcome, marks } = await engineOver(world, store, spec);
     expect(outcome).toEqual({ phase: 'succeeded' });
+    // visible with kubectl: kip.io/state annotations and Events on each Node
+    expect(marks.filter((m) => m.startsWith('annotate w05'))).toEqual(['annotate w05 upgrading', 'annotate w05 succeeded']);
+    expect(marks).toContain('event w05 Normal KipUpgradeSucceeded');
     const w = world.read();
     expect(w.executions.map((e) => e.node).sort()).toEqual(w.nodes.map((n) => n.name));
     expect(maxOverlap(w)).toBeLessThanOrEqual(3);

@@ -1,0 +1,60 @@
+/**
+ * kip report's HTML in a real headless browser (Debian's chromium): it loads as one file with no
+ * network, renders (a screenshot is produced), and its timeline has one row per node with the
+ * failed node's gate marked.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execaExec } from '../../lib/exec.ts';
+import { main } from '../../coordinator/cli.ts';
+import { createRun, engineOver, makeWorld, openStore, RUN_ID, specFor } from '../unit/engine-setup.ts';
+import { fakePorts, fakeCluster, recordingIo } from '../unit/cli-fakes.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kip-report-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('kip report', () => {
+  it('writes Markdown and one self-contained HTML page whose timeline renders in chromium with one row per node', async () => {
+    const world = makeWorld(dir, 5, { restartNodes: ['w03'] });
+    const store = openStore(dir);
+    const spec = specFor(world, { canary: { count: 0 }, maxConcurrency: 2 });
+    createRun(store, spec);
+    const out = await engineOver(world, store, spec);
+    expect(out.outcome.phase).toBe('paused');
+    store.close();
+    const io = recordingIo();
+    expect(await main(['report', '--state-dir', dir, '--out', join(dir, 'out')], io, fakePorts(fakeCluster('v1.17.17', []), { stateDir: dir }))).toBe(0);
+    const [mdPath, htmlPath] = io.out.trim().split('\n') as [string, string];
+    const md = await readFile(mdPath, 'utf8');
+    expect(md).toContain(`# kip run ${RUN_ID}`);
+    expect(md).toMatch(/\| 1 \| w03 \| v1\.16\.15 -> v1\.17\.17 \| failed \|/);
+    const html = await readFile(htmlPath, 'utf8');
+    expect(html).not.toMatch(/<(script|link|img)\b[^>]*(src|href)=/i); // self-contained
+
+    const profile = await mkdtemp(join(tmpdir(), 'kip-chromium-'));
+    try {
+      const shot = join(dir, 'shot.png');
+      const dom = await execaExec('chromium', [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', `file://${htmlPath}`], { timeoutMs: 90_000 });
+      expect(dom.exitCode, dom.stderr).toBe(0);
+      const rows = [...dom.stdout.matchAll(/<g class="row" data-node="([^"]+)"/g)].map((m) => m[1]);
+      expect(rows).toEqual(['w01', 'w02', 'w03', 'w04', 'w05']);
+      expect(dom.stdout).toMatch(/<g class="row" data-node="w03">.*?<circle class="event gate"/s);
+      const png = await execaExec('chromium', [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, `--screenshot=${shot}`, '--window-size=1000,800', `file://${htmlPath}`], { timeoutMs: 90_000 });
+      expect(png.exitCode, png.stderr).toBe(0);
+      expect((await stat(shot)).size).toBeGreaterThan(5_000);
+      const head = (await readFile(shot)).subarray(0, 8);
+      expect(head.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

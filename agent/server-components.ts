@@ -82,10 +82,10 @@ export class ComponentService {
 
   private async find(name: string): Promise<Component> {
     if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
-    const found = await discoverComponents(this.deps.discovery, this.deps.configs);
-    const c = found.find((x) => x.name === name);
-    if (!c) throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
-    return c;
+    const [c] = await discoverComponents(this.deps.discovery, this.deps.configs, name);
+    if (c) return c;
+    const found = await discoverComponents(this.deps.discovery, this.deps.configs).catch(() => []);
+    throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
   }
 
   hold(name: string) {

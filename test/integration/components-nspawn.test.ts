@@ -92,6 +92,8 @@ describe('components under a real systemd', () => {
       expect(n.componentsError).toMatch(/^MANIFEST_INVALID: static pod manifest \/etc\/kubernetes\/manifests\/kube-apiserver.yaml: not valid YAML/);
       expect(await codeOf(an.client.hold('kube-apiserver'))).toBe('MANIFEST_INVALID');
       expect(await inNode('systemctl is-active kube-scheduler.service')).toBe('active');
+      // Another component is still reachable: its call does not read the broken manifest.
+      expect(await codeOf(an.client.hold('kube-proxy'))).toBe('COMPONENT_NOT_ON_NODE');
     } finally {
       await an.sh('rm -f /etc/kubernetes/manifests/kube-apiserver.yaml');
     }

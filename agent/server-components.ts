@@ -5,6 +5,7 @@
  * file does not import server.ts).
  */
 import type * as grpc from '@grpc/grpc-js';
+import { isKipError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentHandlers } from '../proto/kip/generated/kip/v1/Agent.ts';
 import type { ComponentInfo as PbComponentInfo } from '../proto/kip/generated/kip/v1/ComponentInfo.ts';
@@ -81,10 +82,10 @@ export class ComponentService {
 
   private async find(name: string): Promise<Component> {
     if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
-    const found = await discoverComponents(this.deps.discovery, this.deps.configs);
-    const c = found.find((x) => x.name === name);
-    if (!c) throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
-    return c;
+    const [c] = await discoverComponents(this.deps.discovery, this.deps.configs, name);
+    if (c) return c;
+    const found = await discoverComponents(this.deps.discovery, this.deps.configs).catch(() => []);
+    throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
   }
 
   hold(name: string) {
@@ -169,10 +170,28 @@ function holdToProto(r: HoldRecord, changed: boolean): PbHoldState {
   };
 }
 
-/** The GetNode fields this room owns. */
-export async function componentNodeFields(svc: ComponentService | undefined): Promise<{ components: PbComponentInfo[]; etcdSnapshots: PbEtcdSnapshotInfo[] }> {
-  if (!svc) return { components: [], etcdSnapshots: [] };
-  return { components: (await svc.views()).map(componentToProto), etcdSnapshots: (await svc.listSnapshots()).map(snapshotToProto) };
+/**
+ * The GetNode fields this room owns. A component that cannot be read (a manifest that does not
+ * parse) must not take GetNode down with it: the kubelet upgrade still needs the rest, so the
+ * problem is reported in components_error instead.
+ */
+export async function componentNodeFields(svc: ComponentService | undefined): Promise<{ components: PbComponentInfo[]; etcdSnapshots: PbEtcdSnapshotInfo[]; componentsError: string }> {
+  if (!svc) return { components: [], etcdSnapshots: [], componentsError: '' };
+  const errText = (err: unknown) => (isKipError(err) ? `${err.code}: ${err.message}` : String(err));
+  let components: PbComponentInfo[] = [];
+  let componentsError = '';
+  try {
+    components = (await svc.views()).map(componentToProto);
+  } catch (err) {
+    componentsError = errText(err);
+  }
+  let etcdSnapshots: PbEtcdSnapshotInfo[] = [];
+  try {
+    etcdSnapshots = (await svc.listSnapshots()).map(snapshotToProto);
+  } catch (err) {
+    componentsError ||= errText(err);
+  }
+  return { components, etcdSnapshots, componentsError };
 }
 
 type Unary = <Req, Res>(name: string, mutating: boolean, fn: (req: Req) => Promise<Res>) => grpc.handleUnaryCall<Req, Res>;

@@ -80,6 +80,23 @@ describe('components under a real systemd', () => {
     ]);
     const sched = n.components.find((c) => c.name === 'kube-scheduler');
     expect(sched).toMatchObject({ unit: 'kube-scheduler.service', binary: '/usr/bin/kube-scheduler', healthUrl: `http://127.0.0.1:${schedPort}/healthz`, origin: 'discovered' });
+    expect(n.componentsError).toBe('');
+  });
+
+  it('a manifest that does not parse is reported in GetNode without failing it, and Hold refuses', async () => {
+    await put(node.root, '/etc/kubernetes/manifests/kube-apiserver.yaml', 'apiVersion: v1\nkind: Pod\nspec: [\n');
+    try {
+      const n = await an.client.getNode();
+      expect(n.kubeletVersion).toBe('v1.12.10');
+      expect(n.components).toEqual([]);
+      expect(n.componentsError).toMatch(/^MANIFEST_INVALID: static pod manifest \/etc\/kubernetes\/manifests\/kube-apiserver.yaml: not valid YAML/);
+      expect(await codeOf(an.client.hold('kube-apiserver'))).toBe('MANIFEST_INVALID');
+      expect(await inNode('systemctl is-active kube-scheduler.service')).toBe('active');
+      // Another component is still reachable: its call does not read the broken manifest.
+      expect(await codeOf(an.client.hold('kube-proxy'))).toBe('COMPONENT_NOT_ON_NODE');
+    } finally {
+      await an.sh('rm -f /etc/kubernetes/manifests/kube-apiserver.yaml');
+    }
   });
 
   it('refuses the kubelet, an unknown name and a component the node does not run', async () => {

@@ -239,3 +239,14 @@ describe('HoldStore', () => {
     await expect(s.release('kubelet')).rejects.toThrow(/cannot hold or release kubelet/);
   });
 });
+
+describe('discoverComponents(only)', () => {
+  it('looks at one component only, so another broken manifest does not fail it', async () => {
+    const sd = new FakeSystemd();
+    await put('/etc/kubernetes/manifests/kube-apiserver.yaml', 'apiVersion: v1\nkind: Pod\nspec: [\n');
+    await put('/etc/kubernetes/manifests/kube-scheduler.yaml', APISERVER_MANIFEST.replaceAll('kube-apiserver', 'kube-scheduler'));
+    const deps = { fs: nodeFileSystem, systemd: sd, exec: fakeExec, hostPath: host, manifestsDir: '/etc/kubernetes/manifests', kubeletUnit: 'kubelet.service', kubeletBinary: '/usr/bin/kubelet', kubeletHealthzUrl: '' };
+    await expect(discoverComponents(deps)).rejects.toThrow(ManifestInvalidError);
+    expect((await discoverComponents(deps, [], 'kube-scheduler')).map((c) => [c.name, c.version])).toEqual([['kube-scheduler', 'v1.12.10']]);
+  });
+});

@@ -24,6 +24,7 @@ export interface NodeInfo {
   'lastRunPhase'?: (_kip_v1_RunPhase);
   'components'?: (_kip_v1_ComponentInfo)[];
   'etcdSnapshots'?: (_kip_v1_EtcdSnapshotInfo)[];
+  'componentsError'?: (string);
   'tlsCertNotAfterUnixMs'?: (number | string | Long);
 }
 
@@ -42,5 +43,6 @@ export interface NodeInfo__Output {
   'lastRunPhase': (_kip_v1_RunPhase__Output);
   'components': (_kip_v1_ComponentInfo__Output)[];
   'etcdSnapshots': (_kip_v1_EtcdSnapshotInfo__Output)[];
+  'componentsError': (string);
   'tlsCertNotAfterUnixMs': (number);
 }

@@ -2,7 +2,9 @@
  * Wiring of the node's eyes (issue 11) for agent/main.ts: the runtime the kubelet uses, the node
  * watcher feeding the Watch stream, and the Inventory / HashReport sources. Composition only.
  */
+import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../lib/clock.ts';
 import { execaExec } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -17,6 +19,7 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
 import { hashReport, inventory } from './watch/inventory.ts';
+import { connectionsTo, type Endpoint } from './watch/connections.ts';
 import { JournalWatcher } from './watch/journal-watcher.ts';
 import { NodeWatcher } from './watch/node-watcher.ts';
 
@@ -46,6 +49,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
   const { config, agent, runtime, workload, logger } = input;
   const systemd = systemdPort(createSystemd(execaExec));
   const events = new EventLog(config.watchBufferEvents);
+  const endpoints = config.kubeconfig ? apiserverEndpoints(config.kubeconfig) : undefined;
   const watcher = new NodeWatcher({
     reader: runtime,
     skipFile: async () => {
@@ -56,6 +60,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
       const u = await systemd.unitInfo(config.kubeletUnit);
       return { active: u.activeState === 'active', mainPid: u.mainPid };
     },
+    ...(endpoints ? { connections: async (pid: number) => connectionsTo(pid, await endpoints()) } : {}),
     log: events,
     clock: systemClock,
     intervalMs: config.watchPollMs,
@@ -86,4 +91,26 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     logger,
   });
   return { handlers, stop: async () => void (await Promise.all([watcher.stop(), journal.stop()])) };
+}
+
+/**
+ * The apiserver endpoints the kubelet dials: its kubeconfig's server, the host resolved to every
+ * address (a load balancer name may have several). Resolved again at most once a minute.
+ */
+function apiserverEndpoints(kubeconfig: string): () => Promise<Endpoint[]> {
+  let cached: { at: number; endpoints: Endpoint[] } | undefined;
+  return async () => {
+    if (cached && systemClock.now() - cached.at < 60_000) return cached.endpoints;
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) return [];
+    const url = new URL(server);
+    const port = Number(url.port || (url.protocol === 'http:' ? 80 : 443));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const addresses = await lookup(host, { all: true });
+    const endpoints = addresses.map((a) => ({ address: a.address, port }));
+    cached = { at: systemClock.now(), endpoints };
+    return endpoints;
+  };
 }

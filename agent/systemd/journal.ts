@@ -18,6 +18,8 @@ export interface JournalFollowOptions {
   readonly signal: AbortSignal;
   /** Start after this cursor (entries already written are delivered first); default: only new entries. */
   readonly afterCursor?: string;
+  /** Without a cursor: deliver every entry the unit has (for a unit whose journal was empty when last read). */
+  readonly fromStart?: boolean;
 }
 
 export interface Journal {
@@ -90,7 +92,7 @@ export function createJournal(exec: Exec, options: JournalOptions = {}): Journal
         assertCursor(opts.afterCursor);
         args.push(`--after-cursor=${opts.afterCursor}`);
       } else {
-        args.push('--lines=0');
+        args.push(opts.fromStart ? '--lines=all' : '--lines=0');
       }
       return {
         async *[Symbol.asyncIterator]() {

@@ -20,7 +20,7 @@ import type { Journal, JournalEntry } from '../systemd/index.ts';
 import type { EventLog, NodeEvent } from './event-log.ts';
 
 export interface JournalWatcherPorts {
-  readonly journal: Pick<Journal, 'follow'>;
+  readonly journal: Pick<Journal, 'follow' | 'read'>;
   readonly unit: string;
   readonly log: EventLog;
   readonly clock: Clock;
@@ -45,9 +45,9 @@ export function classifyKubeletLine(e: Pick<JournalEntry, 'message' | 'realtimeU
 
 export const CLOSED_CONNECTION_TEXT = 'use of closed network connection';
 
-/** `pod "name_namespace(uid)"` as format.Pod prints it (pkg/kubelet/util/format/pod.go). */
+/** `name_namespace(uid)` as format.Pod prints it (pkg/kubelet/util/format/pod.go), quoted (%q) or not (%s). */
 function podOf(message: string): { podName?: string; podNamespace?: string; podUid?: string } {
-  const r = /"([^"_\s]+)_([^"(\s]+)\(([^)"]+)\)"/.exec(message);
+  const r = /(?:^|[\s"])([a-z0-9][-a-z0-9.]*)_([a-z0-9][-a-z0-9]*)\(([^)\s"]+)\)/.exec(message);
   return r ? { podName: r[1]!, podNamespace: r[2]!, podUid: r[3]! } : {};
 }
 
@@ -113,9 +113,18 @@ export class JournalWatcher {
     })();
     this.#loop = (async () => {
       let backoff = min;
+      // Without a cursor, the journal's last entry is the starting point, so nothing written while
+      // journalctl starts is missed (--lines=0 would race); an empty unit journal is read from its start.
+      let fromStart = false;
       while (!abort.signal.aborted) {
         try {
-          for await (const e of this.#p.journal.follow(this.#p.unit, { signal: abort.signal, ...(this.#cursor ? { afterCursor: this.#cursor } : {}) })) {
+          if (this.#cursor === undefined && !fromStart) {
+            const [last] = await this.#p.journal.read(this.#p.unit, { lines: 1 });
+            if (last) this.#cursor = last.cursor;
+            else fromStart = true;
+          }
+          const from = this.#cursor !== undefined ? { afterCursor: this.#cursor } : { fromStart: true };
+          for await (const e of this.#p.journal.follow(this.#p.unit, { signal: abort.signal, ...from })) {
             this.accept(e);
             backoff = min;
           }

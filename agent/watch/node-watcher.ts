@@ -25,6 +25,8 @@ export interface NodeWatcherPorts {
   /** The skip file's content; undefined when absent. */
   readonly skipFile: () => Promise<string | undefined>;
   readonly kubelet: () => Promise<KubeletProcess>;
+  /** Established connections of the kubelet per apiserver endpoint (agent/watch/connections.ts); optional. */
+  readonly connections?: (kubeletPid: number) => Promise<Record<string, number>>;
   readonly log: EventLog;
   readonly clock: Clock;
   /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
@@ -45,6 +47,7 @@ export class NodeWatcher {
   #runtime: Snapshot | undefined;
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
+  #connections: string | undefined;
   #runtimeDown = false;
   /** The newest sandbox seen per pod uid, across polls: a sandbox recreated while the pod had none in between is still a recreation. */
   readonly #sandboxOf = new Map<string, PodSandboxInfo>();
@@ -73,6 +76,7 @@ export class NodeWatcher {
     await this.#pollRuntime(at);
     await this.#pollKubelet(at);
     await this.#pollSkipFile(at);
+    await this.#pollConnections(at);
     this.#polls++;
   }
 
@@ -133,6 +137,27 @@ export class NodeWatcher {
     const isUp = k.active && k.mainPid > 0;
     if (wasUp && (!isUp || prev.mainPid !== k.mainPid)) this.#emit({ kind: 'KUBELET_STOPPED', observedAtMs: at, detail: `pid ${prev.mainPid}` });
     if (isUp && (!wasUp || prev.mainPid !== k.mainPid)) this.#emit({ kind: 'KUBELET_STARTED', observedAtMs: at, detail: `pid ${k.mainPid}` });
+  }
+
+  async #pollConnections(at: number): Promise<void> {
+    const pid = this.#kubelet?.mainPid ?? 0;
+    if (!this.#p.connections || pid <= 0) return;
+    let text: string;
+    try {
+      const counts = await this.#p.connections(pid);
+      text = Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+    } catch (err) {
+      this.#log.warn({ err }, 'kubelet connections unreadable');
+      return;
+    }
+    const prev = this.#connections;
+    this.#connections = text;
+    if (prev !== undefined && prev !== text) this.#emit({ kind: 'APISERVER_CONNECTIONS_CHANGED', observedAtMs: at, detail: text, reason: prev });
+  }
+
+  /** The last connection counts read, "endpoint=count,..." (undefined before the first read). */
+  get connections(): string | undefined {
+    return this.#connections;
   }
 
   async #pollSkipFile(at: number): Promise<void> {

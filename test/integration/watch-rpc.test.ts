@@ -18,6 +18,8 @@ import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { createDockerClient, dockershimReader } from '../../agent/runtime/docker.ts';
 import type { PodSandboxSpec, RuntimeReader } from '../../agent/runtime/types.ts';
 import { EventLog } from '../../agent/watch/event-log.ts';
+import { hashReport, inventory } from '../../agent/watch/inventory.ts';
+import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
@@ -26,6 +28,8 @@ import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import type { ProtoGrpcType } from '../../proto/kip/generated/agent.ts';
 import type { AgentClient } from '../../proto/kip/generated/kip/v1/Agent.ts';
 import type { WatchEvent__Output } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
+import type { InventoryReport__Output } from '../../proto/kip/generated/kip/v1/InventoryReport.ts';
+import type { HashReportResponse__Output } from '../../proto/kip/generated/kip/v1/HashReportResponse.ts';
 import { startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
 import { startDockerd, type DockerdHandle } from '../../scripts/containerd/dockerd.ts';
 import { makeHarness, type Harness } from '../unit/upgrade-fakes.ts';
@@ -79,7 +83,21 @@ async function rig(driver: Driver, name: string): Promise<Rig> {
   });
   watcher.start();
   const { agent, stage } = harness.makeAgent();
-  const handlers = createAgentHandlers(agent, stage, silentLogger(), {}, createWatchHandlers({ events: log, logger: silentLogger() }));
+  // The API's view for Inventory / HashReport: one pod, uid-watch-1, whose container "app" runs.
+  const podList = async () => {
+    const running = (await driver.reader.listContainers()).filter((c) => c.state === 'running' && c.name === 'app');
+    return parseJson(JSON.stringify({
+      kind: 'PodList',
+      items: [{ metadata: { name: 'web', namespace: 'default', uid: 'uid-watch-1' }, spec: { containers: [APP_SPEC] }, status: { containerStatuses: running.map((c) => ({ name: 'app', containerID: `x://${c.id}`, state: { running: {} } })) } }],
+    }));
+  };
+  const watch = createWatchHandlers({
+    events: log,
+    inventory: async () => ({ kubeletVersion: 'v1.14.10', runtime: name, containers: inventory(await podList(), await driver.reader.listContainers()) }),
+    hashReport: async (target) => hashReport({ nodeFound: true, nodeName: 'n1', podList: await podList(), containers: await driver.reader.listContainers(), kubeletVersion: 'v1.14.10', ...(target ? { targetVersion: target } : {}) }),
+    logger: silentLogger(),
+  });
+  const handlers = createAgentHandlers(agent, stage, silentLogger(), {}, watch);
   const server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers, logger: silentLogger() });
   const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
   const client = new proto.kip.v1.Agent(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(pki.client.ca, pki.client.key, pki.client.cert), { 'grpc.ssl_target_name_override': 'localhost' });
@@ -118,6 +136,14 @@ async function scenario(driver: Driver, r: Rig): Promise<void> {
   expect(BigInt(restarted.afterCreatedAtUnixNs)).toBeGreaterThanOrEqual(BigInt(restarted.beforeCreatedAtUnixNs));
   expect(BigInt(restarted.afterCreatedAtUnixNs)).toBeGreaterThan(0n);
   process.stdout.write(`restart on the stream ${restarted.observedAtUnixMs - killedAt} ms after the kill (poll 200 ms)\n`);
+
+  // Inventory and HashReport over the wire, on the running container.
+  const inv = await new Promise<InventoryReport__Output>((resolve, reject) => r.client.Inventory({}, (err, res) => (err || !res ? reject(err) : resolve(res))));
+  expect(inv.containers).toHaveLength(1);
+  expect(inv.containers[0]).toMatchObject({ containerId: second, podUid: uid, containerName: 'app', hashLabel: APP_HASH, problem: '' });
+  expect(inv.containers[0]!.matchingVersions).toContain('1.14');
+  const rep = await new Promise<HashReportResponse__Output>((resolve, reject) => r.client.HashReport({ targetVersion: 'v1.15.12' }, (err, res) => (err || !res ? reject(err) : resolve(res))));
+  expect(rep).toMatchObject({ selfCheckOk: true, consistent: true, compared: 1, predictedRestarts: [] });
 
   await writeFile(r.skipFile, 'v1.13.12,1574812800');
   expect(await find(r, (e) => e.kind === 'SKIP_FILE_WRITTEN', 'SKIP_FILE_WRITTEN')).toMatchObject({ detail: 'v1.13.12,1574812800' });
@@ -168,6 +194,9 @@ async function scenario(driver: Driver, r: Rig): Promise<void> {
   expect(err.metadata.get('kip-error-code')).toEqual(['WATCH_SEQUENCE_EXPIRED']);
 }
 
+const APP_SPEC = { name: 'app', image: 'busybox', command: ['/bin/sleep', '3600'] };
+const APP_HASH = containerHash(APP_SPEC, '1.14').label;
+
 const labels = (uid: string) => ({ 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': uid });
 
 describe('Watch over gRPC on a dockershim node (real dockerd)', () => {
@@ -196,7 +225,7 @@ describe('Watch over gRPC on a dockershim node (real dockerd)', () => {
       container: async (sb, uid, attempt) => {
         // 7 fields: dockershim tolerates a random suffix; sandboxes differ, so names must too.
         const id = await docker('create', '--name', `k8s_app_web_default_${uid}_${attempt}_${sb.slice(0, 8)}`, '--network', `container:${sb}`, '--label', 'io.kubernetes.docker.type=container',
-          '--label', `io.kubernetes.sandbox.id=${sb}`, '--label', 'io.kubernetes.container.name=app', ...lab(uid), '--label', `annotation.io.kubernetes.container.restartCount=${attempt}`, d.images.busybox, '/bin/sleep', '3600');
+          '--label', `io.kubernetes.sandbox.id=${sb}`, '--label', 'io.kubernetes.container.name=app', ...lab(uid), '--label', `annotation.io.kubernetes.container.restartCount=${attempt}`, '--label', `annotation.io.kubernetes.container.hash=${APP_HASH}`, d.images.busybox, '/bin/sleep', '3600');
         await docker('start', id);
         return id;
       },
@@ -239,7 +268,7 @@ describe('Watch over gRPC on a containerd node (real containerd, CRI)', () => {
       container: async (sb, uid, attempt) => {
         const id = await c.createContainer(sb, {
           name: 'app', attempt, image: ctd!.images.busybox, command: ['/bin/sleep', '3600'],
-          labels: { ...labels(uid), 'io.kubernetes.container.name': 'app' }, annotations: { 'io.kubernetes.container.restartCount': String(attempt) },
+          labels: { ...labels(uid), 'io.kubernetes.container.name': 'app' }, annotations: { 'io.kubernetes.container.restartCount': String(attempt), 'io.kubernetes.container.hash': APP_HASH },
         }, specs.get(sb)!);
         await c.startContainer(id);
         return id;

@@ -27,6 +27,7 @@ describe('JournalWatcher', () => {
       [entry(70, 'Container app definition changed', T0 + 70_000)],
     ];
     const journal = {
+      read: async () => [],
       follow(_unit: string, opts: JournalFollowOptions): AsyncIterable<JournalEntry> {
         calls.push(opts.afterCursor);
         const batch = batches.shift();

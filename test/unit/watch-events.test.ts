@@ -101,6 +101,25 @@ describe('NodeWatcher', () => {
     expect(log.since(seen).find((e) => e.kind === 'POD_GONE')).toMatchObject({ podUid: 'u2', podName: 'pod-u2' });
   });
 
+  it('reports a change of the kubelet\'s apiserver connections', async () => {
+    const counts = { '10.0.0.1:6443': 1 };
+    const log = new EventLog(10);
+    const seenPids: number[] = [];
+    const w = new NodeWatcher({
+      reader: { listContainers: async () => [], listPodSandboxes: async () => [], containerStatus: async () => { throw new Error('none'); } },
+      skipFile: async () => undefined,
+      kubelet: async () => ({ active: true, mainPid: 4242 }),
+      connections: async (pid) => { seenPids.push(pid); return { ...counts }; },
+      log, clock: new FakeClock(0), logger: silentLogger(),
+    });
+    await w.pollOnce();
+    await w.pollOnce();
+    counts['10.0.0.1:6443'] = 10;
+    await w.pollOnce();
+    expect(log.since(0)).toMatchObject([{ kind: 'APISERVER_CONNECTIONS_CHANGED', detail: '10.0.0.1:6443=10', reason: '10.0.0.1:6443=1' }]);
+    expect(seenPids).toEqual([4242, 4242, 4242]);
+  });
+
   it('reports a runtime outage once, keeps its snapshot, and shows what changed meanwhile', async () => {
     const { state, log, watcher } = harness();
     await watcher.pollOnce();

@@ -440,11 +440,12 @@ export async function unmount(root: string, exec: Exec): Promise<void> {
   for (;;) {
     if (!(await mountPoints()).includes(root)) return;
     const r = await exec('umount', [root], { timeoutMs: 30_000 });
-    if (r.exitCode === 0) continue;
+    // Stacked mounts take one umount each; a umount that "succeeds" but leaves the mount (a fake
+    // exec, a racing remount) must still end at the deadline.
     if (Date.now() > deadline) {
-      throw new NspawnError('NSPAWN_STOP_FAILED', `could not unmount ${root}: ${r.stderr.trim()}`, { root });
+      throw new NspawnError('NSPAWN_STOP_FAILED', `could not unmount ${root}: ${r.exitCode === 0 ? 'still mounted after umount' : r.stderr.trim()}`, { root });
     }
-    await sleep(200);
+    if (r.exitCode !== 0) await sleep(200);
   }
 }
 

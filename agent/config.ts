@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError, isKipError } from '../lib/errors.ts';
+import { DEFAULT_PATCH_MARKERS } from './kubelet/inspect.ts';
 import { parseComponentSpec } from './components/config-spec.ts';
 
 export interface AgentConfig {
@@ -45,6 +46,7 @@ export interface AgentConfig {
   readonly etcdKeyFile: string;
   readonly components: readonly string[];
   readonly metricsListen: string;
+  readonly patchMarkers: readonly string[];
 }
 
 type Kind = 'string' | 'path' | 'optionalPath' | 'int' | 'list' | 'urlList' | 'componentList' | 'address' | 'optionalAddress' | 'url' | 'unit' | { enum: readonly string[] };
@@ -67,6 +69,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'kubeletBinary', kind: 'path', default: () => '/usr/bin/kubelet', help: 'the kubelet binary the unit runs' },
   { key: 'kubeletUnit', kind: 'unit', default: () => 'kubelet.service', help: 'the kubelet systemd unit' },
   { key: 'skipFile', kind: 'path', default: () => '/tmp/cache.version.save', help: 'skip file read by the patched kubelet' },
+  {
+    key: 'patchMarkers',
+    kind: 'list',
+    default: () => [...DEFAULT_PATCH_MARKERS],
+    help: 'strings a patched kubelet binary holds, all of them (the patch builds the skip-file path at run time, so its literal is in no real build); change them for ports of the patch',
+  },
   { key: 'healthzUrl', kind: 'url', default: () => 'http://127.0.0.1:10248/healthz', help: "the kubelet's healthz endpoint" },
   { key: 'verifyTimeoutMs', kind: 'int', min: 1_000, default: () => 120_000, help: 'time the new kubelet has to prove healthy before rollback' },
   { key: 'stableMs', kind: 'int', min: 0, default: () => 10_000, help: 'how long the new kubelet must stay healthy on one PID' },

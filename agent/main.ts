@@ -55,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Binaries under inspection (installed, staged and uploaded kubelets) run in their own process
     // group, bounded by their timeout, and each run is logged with the caller that caused it.
     const inspect = auditedExec(isolatedExec, logger);
-    const kubelet = kubeletBinaryPort(inspect, fs);
+    const kubelet = kubeletBinaryPort(inspect, undefined, config.patchMarkers);
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger, quotaBytes: config.stagingQuotaBytes });
     const runtime = nodeRuntime(config, logger);
     const workload = config.kubeconfig ? await workloadPort(config, runtime) : undefined;

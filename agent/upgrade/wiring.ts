@@ -3,9 +3,8 @@
  * journalctl) and agent/kubelet (`--version`, flag migration planner).
  */
 import type { Exec } from '../../lib/exec.ts';
-import { listKubeletFlags, planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
+import { DEFAULT_PATCH_MARKERS, detectKubeletPatch, listKubeletFlags, nodeBinaryFs, planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
 import { execMainStartTimestampUsec, parseEnvironmentFiles, parseExecCommands, parsePid, type Journal, type Systemd } from '../systemd/index.ts';
-import type { FileSystem } from './fs.ts';
 import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
 
 export const UNIT_PROPERTIES = [
@@ -72,10 +71,15 @@ export function journalPort(journal: Journal): JournalPort {
   };
 }
 
-export function kubeletBinaryPort(exec: Exec, fs: FileSystem, timeoutMs = 15_000): KubeletBinaryPort {
+/**
+ * `isPatched` looks for the markers a real Go build of the patch contains (agent/kubelet/inspect.ts,
+ * DEFAULT_PATCH_MARKERS), never the skip file's path: the patch builds that path at run time, so
+ * the literal is in no real binary (issue 8, defect 2).
+ */
+export function kubeletBinaryPort(exec: Exec, timeoutMs = 15_000, markers: readonly string[] = DEFAULT_PATCH_MARKERS): KubeletBinaryPort {
   return {
     version: async (path) => (await readKubeletVersion(path, exec, timeoutMs)).version.raw,
-    isPatched: (path, skipFilePath) => fs.contains(path, skipFilePath),
+    isPatched: async (path) => (await detectKubeletPatch(path, nodeBinaryFs, markers)).patched,
   };
 }
 

@@ -42,7 +42,7 @@ export function standInKubelet(version: string, opts: { crash?: boolean } = {}):
   return Buffer.from(
     [
       '#!/usr/bin/python3',
-      `# kip stand-in kubelet ${version}; the patched kubelet reads ${SKIP_FILE}`,
+      `# kip stand-in kubelet ${version}; the patched kubelet reads ${SKIP_FILE} (cache.version.save, from pkg/kubelet/cache_version)`,
       'import sys, http.server',
       `VERSION = "${version}"`,
       'if "--version" in sys.argv:',

@@ -19,7 +19,7 @@ const pkiDir = process.argv[2];
 if (!pkiDir) throw new Error('usage: grpc-agent-child.ts <pki dir>');
 const logger = createLogger({ name: 'kip-agent', level: 'info' });
 const h = await makeHarness();
-const made = h.makeAgent({ kubelet: kubeletBinaryPort(auditedExec(isolatedExec, logger), nodeFileSystem, 5_000), stableMs: 200, verifyTimeoutMs: 10_000 });
+const made = h.makeAgent({ kubelet: kubeletBinaryPort(auditedExec(isolatedExec, logger), 5_000), stableMs: 200, verifyTimeoutMs: 10_000 });
 await made.agent.start();
 await made.stage.removeStaleTemps();
 const r = (f: string) => readFile(path.join(pkiDir, f));

@@ -66,7 +66,7 @@ beforeAll(async () => {
   // Expired: issued for one day, a year ago.
   await kipPki('issue --coordinator old --days 1', new FakeClock(Date.now() - 365 * 86_400_000));
   h = await makeHarness();
-  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stableMs: 2_500, verifyTimeoutMs: 15_000 });
+  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec), stableMs: 2_500, verifyTimeoutMs: 15_000 });
   await made.agent.start();
   tls = await AgentTls.load({ ca: path.join(pkiDir, 'ca.crt'), cert: path.join(pkiDir, 'agent-node-1.crt'), key: path.join(pkiDir, 'agent-node-1.key') }, silentLogger());
   const handlers = withAuthz(withCertExpiry(createAgentHandlers(made.agent, made.stage, silentLogger()), tls), silentLogger());

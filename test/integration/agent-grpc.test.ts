@@ -47,7 +47,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'kip-agent-grpc-'));
   pki = await makeTestPki(path.join(tmp, 'pki'));
   h = await makeHarness();
-  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stableMs: 1_500, verifyTimeoutMs: 10_000 });
+  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec), stableMs: 1_500, verifyTimeoutMs: 10_000 });
   agent = made.agent;
   await agent.start();
   server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(agent, made.stage, silentLogger()), logger: silentLogger() });

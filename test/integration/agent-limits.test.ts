@@ -63,7 +63,7 @@ beforeAll(async () => {
     },
   });
   const logger = createLogger({ name: 'kip-agent', level: 'info', destination: sink });
-  const kubelet = kubeletBinaryPort(auditedExec(counting(isolatedExec), logger), nodeFileSystem, 2_000);
+  const kubelet = kubeletBinaryPort(auditedExec(counting(isolatedExec), logger), 2_000);
   const made = h.makeAgent({ kubelet, stableMs: 300, verifyTimeoutMs: 10_000 });
   agent = made.agent;
   await agent.start();

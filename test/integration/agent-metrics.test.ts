@@ -13,7 +13,7 @@ const notAfter = Date.UTC(2027, 0, 1);
 
 beforeAll(async () => {
   h = await makeHarness();
-  const { agent } = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec, nodeFileSystem) });
+  const { agent } = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec) });
   await agent.start();
   m = await startMetricsServer({ listen: '127.0.0.1:0', source: { nodeInfo: () => agent.nodeInfo(), certNotAfterMs: () => notAfter, agentVersion: '0.1.0' }, logger: silentLogger() });
 }, 30_000);

@@ -42,7 +42,7 @@ beforeAll(async () => {
   await copyFile(path.join(pki.dir, 'client.crt'), path.join(pkiDir, 'coordinator.crt'));
   await copyFile(path.join(pki.dir, 'client.key'), path.join(pkiDir, 'coordinator.key'));
   h = await makeHarness();
-  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stableMs: 300, verifyTimeoutMs: 10_000 });
+  const made = h.makeAgent({ kubelet: kubeletBinaryPort(execaExec), stableMs: 300, verifyTimeoutMs: 10_000 });
   agent = made.agent;
   await agent.start();
   server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(agent, made.stage, silentLogger()), logger: silentLogger() });

@@ -23,7 +23,8 @@ export const ENV_FILE = '/etc/default/kubelet';
 /** A fake kubelet "binary": a shell script printing its version; CRASH makes it crash-loop. */
 export function fakeBinary(version: string, opts: { patched?: boolean; crash?: boolean; prints?: string } = {}): Buffer {
   const lines = ['#!/bin/sh', `echo Kubernetes ${opts.prints ?? version}`];
-  if (opts.patched ?? true) lines.push(`# reads ${SKIP}`);
+  // What a real patched build holds (agent/kubelet/inspect.ts DEFAULT_PATCH_MARKERS), and the path it reads.
+  if (opts.patched ?? true) lines.push(`# reads ${SKIP}: cache.version.save from pkg/kubelet/cache_version`);
   if (opts.crash) lines.push('# CRASH');
   return Buffer.from(`${lines.join('\n')}\n`);
 }

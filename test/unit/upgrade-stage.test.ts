@@ -12,7 +12,7 @@ import { SKIP, sha256 } from './upgrade-fakes.ts';
 
 /** A real executable: `--version` runs it (through lib/exec.ts), as the agent does in production. */
 function script(version: string, patched = true): Buffer {
-  return Buffer.from(`#!/bin/sh\necho "Kubernetes ${version}"\n${patched ? `# ${SKIP}\n` : ''}`);
+  return Buffer.from(`#!/bin/sh\necho "Kubernetes ${version}"\n${patched ? `# ${SKIP}: cache.version.save from pkg/kubelet/cache_version\n` : ''}`);
 }
 
 async function* chunks(data: Buffer, size = 7): AsyncGenerator<Buffer> {
@@ -23,7 +23,7 @@ let dir: string;
 let store: StageStore;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kip-stage-'));
-  store = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
+  store = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -174,7 +174,7 @@ describe('StageStore under concurrent and hostile uploads (issue 8, defects 11, 
   });
 
   it('--version of an upload is bounded by its timeout even when the script leaves `sleep` behind', async () => {
-    const isolated = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(isolatedExec, nodeFileSystem, 500), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
+    const isolated = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(isolatedExec, 500), stateDir: dir, skipFilePath: SKIP, logger: silentLogger() });
     const bin = Buffer.from('#!/bin/sh\nsleep 300\necho "Kubernetes v1.11.10"\n');
     const started = Date.now();
     await expect(isolated.stage(meta(bin), chunks(bin))).rejects.toMatchObject({ code: 'STAGE_VERSION_UNREADABLE' });
@@ -188,7 +188,7 @@ describe('StageStore under concurrent and hostile uploads (issue 8, defects 11, 
   it('enforces the staging quota, counting uploads in flight, and RemoveStaged frees it', async () => {
     const a = script('v1.11.10');
     const b = script('v1.12.10');
-    const quoted = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec, nodeFileSystem), stateDir: dir, skipFilePath: SKIP, logger: silentLogger(), quotaBytes: a.length + b.length - 1 });
+    const quoted = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec), stateDir: dir, skipFilePath: SKIP, logger: silentLogger(), quotaBytes: a.length + b.length - 1 });
     await quoted.stage(meta(a), chunks(a));
     await expect(quoted.stage(meta(b, 'v1.12.10'), chunks(b))).rejects.toMatchObject({ code: 'STAGE_QUOTA_EXCEEDED', name: 'ResourceExhaustedError' });
     // Replacing a version counts only the new size.

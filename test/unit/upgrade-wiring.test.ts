@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
 import type { Systemd } from '../../agent/systemd/index.ts';
-import { flagMigrationPort, systemdPort, UNIT_PROPERTIES } from '../../agent/upgrade/wiring.ts';
+import { flagMigrationPort, kubeletBinaryPort, systemdPort, UNIT_PROPERTIES } from '../../agent/upgrade/wiring.ts';
 
 describe('systemdPort (over agent/systemd)', () => {
   it('turns systemctl show properties into UnitInfo', async () => {
@@ -103,5 +103,29 @@ describe('flagMigrationPort (over agent/kubelet planFlagMigration)', () => {
     const skipped = await port.plan(input('KUBELET_ARGS="--healthz-port=1 --bogus-flag=1"\n', noHelp));
     expect(skipped.edits).toEqual([]);
     expect(skipped.notes.join('\n')).toMatch(/unknown-flag check skipped/);
+  });
+});
+
+describe('kubeletBinaryPort.isPatched (the port staging and GetNode use)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'kip-patched-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('reads the markers a real patched build holds, not the skip-file path the patch builds at run time', async () => {
+    const port = kubeletBinaryPort(execaExec);
+    const write = async (name: string, text: string) => {
+      const p = path.join(dir, name);
+      await writeFile(p, text);
+      return p;
+    };
+    // A real build holds "cache.version.save" and the package path, never "/tmp/cache.version.save".
+    expect(await port.isPatched(await write('real', 'x\0cache.version.save\0k8s.io/kubernetes/pkg/kubelet/cache_version.SubCachVersion\0'), '/tmp/cache.version.save')).toBe(true);
+    // The literal alone (what detection searched for before) is not a patched build.
+    expect(await port.isPatched(await write('literal', 'x\0/tmp/cache.version.save\0'), '/tmp/cache.version.save')).toBe(false);
+    expect(await port.isPatched(await write('upstream', 'x\0k8s.io/kubernetes/pkg/kubelet\0'), '/tmp/cache.version.save')).toBe(false);
+    const custom = kubeletBinaryPort(execaExec, 1_000, ['pkg/kubelet/skipversion']);
+    expect(await custom.isPatched(await write('port', 'x\0pkg/kubelet/skipversion\0'), '/tmp/cache.version.save')).toBe(true);
   });
 });

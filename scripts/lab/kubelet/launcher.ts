@@ -1,7 +1,8 @@
 /**
  * Writes one lab kubelet "binary" per version: an executable launcher script. The patched
- * variant names the skip-file path in its text, as the real patched binaries carry the string,
- * so kip's binary inspection tells the two apart the same way.
+ * variant carries the strings a real patched Go build holds (`cache.version.save` and the patch
+ * package path `pkg/kubelet/cache_version`), so kip's binary inspection tells the two apart the
+ * same way it does on a real node.
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -33,7 +34,7 @@ export function launcherScript(o: LauncherOptions): string {
   const help = helpText(o.version).replace(/'/g, `'"'"'`);
   return [
     '#!/bin/sh',
-    `# kip-lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath})` : ' (upstream behaviour)'}`,
+    `# kip-lab kubelet ${o.version}${o.skipFilePath ? ` (patched: skips the container hash check per ${o.skipFilePath}; carries the markers of a real patched build: cache.version.save, pkg/kubelet/cache_version)` : ' (upstream behaviour)'}`,
     'for a in "$@"; do',
     `  case "$a" in --version|--version=true) echo 'Kubernetes ${o.version}'; exit 0;; --help|-h) printf '%s' '${help}'; exit 0;; esac`,
     'done',

@@ -128,21 +128,23 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 async function workloadPort(config: AgentConfig, runtime: AutoRuntime): Promise<{ port: WorkloadPort; nodeExists: () => Promise<boolean> }> {
   const rest = await kubeRestFromKubeconfig(config.kubeconfig);
+  // 404 is the answer "no such Node"; every other failure is thrown (incomplete information).
+  const nodeExists = async (): Promise<boolean> => {
+    try {
+      await rest.get(`/api/v1/nodes/${encodeURIComponent(config.nodeName)}`);
+      return true;
+    } catch (err) {
+      if (err instanceof RawKubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  };
   return {
     port: {
       listNodePods: async () => (await listNodePods(rest, config.nodeName)).node,
       listContainers: () => runtime.listContainers(),
+      node: { name: config.nodeName, exists: nodeExists },
     },
-    // 404 is the answer "no such Node"; every other failure is thrown (incomplete information).
-    nodeExists: async () => {
-      try {
-        await rest.get(`/api/v1/nodes/${encodeURIComponent(config.nodeName)}`);
-        return true;
-      } catch (err) {
-        if (err instanceof RawKubeApiError && err.status === 404) return false;
-        throw err;
-      }
-    },
+    nodeExists,
   };
 }
 

@@ -120,4 +120,10 @@ export const noFaults: FaultHook = { at: async () => {} };
 export interface WorkloadPort {
   listNodePods(): Promise<import('../../lib/knowledge/hash/index.ts').JsonNode>;
   listContainers(): Promise<import('../runtime/types.ts').ContainerInfo[]>;
+  /**
+   * This node's Node object: its name and whether the API has it (false only on a 404; other
+   * failures throw). A node name that matches no Node makes every pod list empty, which must never
+   * read as "consistent".
+   */
+  readonly node?: { readonly name: string; exists(): Promise<boolean> };
 }

@@ -4,7 +4,7 @@
  */
 import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
-import { checkConsistency } from '../watch/consistency.ts';
+import { checkConsistency, selfCheckVerdict } from '../watch/consistency.ts';
 import type { CheckList } from './checks.ts';
 import { PreconditionError } from './errors.ts';
 import type { WorkloadPort } from './ports.ts';
@@ -43,16 +43,12 @@ export async function hashChecks(
     const skip = await skipFile();
     // Under a skip file, containers may still carry the hash of any version since the one it names.
     const accepted = skip.present && skip.valid ? minorsBetween(skip.version, from) : [from];
-    // One check per accepted version; the last is the running version's (minorsBetween ends there).
-    const reports = accepted.map((v) => checkConsistency(pods!, containers, v));
-    const staleSets = reports.map((r) => new Set(r.stale.map((c) => c.containerId)));
-    const stale = new Set([...(staleSets[0] ?? [])].filter((id) => staleSets.every((set) => set.has(id))));
-    const report = reports[reports.length - 1]!;
-    if (stale.size > 0) {
-      const sample = report.stale.filter((c) => stale.has(c.containerId)).slice(0, 5).map((c) => `${c.pod}/${c.container} label ${c.label} != ${c.expected}`);
-      throw new PreconditionError('HASH_SELF_CHECK_FAILED', `${stale.size} of ${report.running} running containers carry a hash kip does not compute for ${accepted.join(' or ')}: ${sample.join('; ')}`, { count: stale.size });
-    }
-    return `kip's hash of all ${report.running} running containers matches their labels (${accepted.join(', ')})`;
+    // A join of both sides (agent/watch/consistency.ts): zero compared, a container on one side
+    // only, or a node name the API does not know is never a pass.
+    const nodeFound = workload.node ? await workload.node.exists() : true;
+    const v = selfCheckVerdict({ nodeFound, nodeName: workload.node?.name ?? '', podList: pods!, containers, accepted });
+    if (!v.ok) throw new PreconditionError(v.code, v.message, { compared: v.report?.compared ?? 0 });
+    return v.message;
   });
   await list.run('predicted-restarts', 'stage a patched kubelet so the skip file keeps these containers running', async () => {
     if (!pods) return { warn: 'skipped: no workload data' };

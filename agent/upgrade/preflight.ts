@@ -101,7 +101,7 @@ export async function evaluate(env: PreflightEnv, target: string, opts: Prefligh
     await list.run('patched-binary', 'stage a kubelet built with the skip-file patch, or accept the restarts (allow_unpatched)', async () => {
       if (!staged) return { warn: 'no staged binary to inspect' };
       if (staged.patched) return `${target} carries the skip-file patch`;
-      const msg = `${target} does not carry the skip-file patch (no "${skipFile}" in the binary): every container whose hash changes will restart (count them with kip preflight, which asks the hash engine)`;
+      const msg = `${target} does not carry the skip-file patch (the binary lacks the patch markers the agent looks for: patchMarkers): every container whose hash changes will restart (count them with kip preflight, which asks the hash engine)`;
       if (opts.allowUnpatched) return { warn: msg };
       throw new PreconditionError(Codes.UNPATCHED_BINARY, msg, { version: target });
     });

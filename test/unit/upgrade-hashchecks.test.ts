@@ -9,7 +9,9 @@ import { SKIP, fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts'
 const NEW = 'v1.11.10';
 const web = { name: 'web', image: 'nginx', securityContext: { runAsUser: 1 } };
 const app = { name: 'app', image: 'app:1' };
-const podList = JSON.stringify({ kind: 'PodList', items: [{ metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { containers: [web, app] } }] });
+// The API's side of the join: both containers running, with the runtime's ids.
+const status = { containerStatuses: ['web', 'app'].map((name) => ({ name, containerID: `containerd://id-${name}`, state: { running: {} } })) };
+const podList = JSON.stringify({ kind: 'PodList', items: [{ metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { containers: [web, app] }, status }] });
 
 function running(name: string, hash: string): ContainerInfo {
   return {
@@ -62,7 +64,27 @@ describe('preflight with workload data', () => {
     await h.stageBuffer(stage, NEW, fakeBinary(NEW));
     const report = await agent.preflight(NEW);
     expect(report.ok).toBe(false);
-    expect(report.checks.find((c) => c.name === 'hash-self-check')?.message).toContain('HASH_SELF_CHECK_FAILED: 1 of 2 running containers');
+    expect(report.checks.find((c) => c.name === 'hash-self-check')?.message).toContain('HASH_SELF_CHECK_FAILED: 1 of 2 compared running containers');
+  });
+
+  it('never passes on an empty or partial view: the runtime shows nothing, or the node name matches no Node (issue 8, defect 1)', async () => {
+    h = await makeHarness();
+    const labels = { web: containerHash(web, '1.10').label, app: containerHash(app, '1.10').label };
+    const empty: WorkloadPort = { ...workload(labels), listContainers: async () => [] };
+    const { agent, stage } = h.makeAgent({ workload: empty });
+    await agent.start();
+    await h.stageBuffer(stage, NEW, fakeBinary(NEW));
+    const report = await agent.preflight(NEW);
+    expect(report.checks.find((c) => c.name === 'hash-self-check')?.message).toContain('HASH_SELF_CHECK_INCOMPLETE');
+    await h.cleanup();
+    h = await makeHarness();
+    const unknownNode: WorkloadPort = { ...workload(labels), node: { name: 'nope', exists: async () => false } };
+    const second = h.makeAgent({ workload: unknownNode });
+    await second.agent.start();
+    await h.stageBuffer(second.stage, NEW, fakeBinary(NEW));
+    const r2 = await second.agent.preflight(NEW);
+    expect(r2.ok).toBe(false);
+    expect(r2.checks.find((c) => c.name === 'hash-self-check')?.message).toContain('NODE_NOT_FOUND: no Node named "nope"');
   });
 
   it('accepts, under a skip file, labels of any version since the one it names', async () => {

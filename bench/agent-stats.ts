@@ -8,9 +8,10 @@ import { KipError } from '../lib/errors.ts';
 export interface BenchStepEvent {
   readonly step: string;
   readonly status: string;
-  readonly message: string;
   /** Agent clock; a protobuf int64 may arrive as a string. */
   readonly atUnixMs: number | string;
+  /** On VERIFY / ROLLBACK_VERIFY done: the new kubelet's first healthy answer (0 on other events). */
+  readonly firstHealthyAtUnixMs: number | string;
 }
 
 export class BenchDataError extends KipError {
@@ -56,8 +57,8 @@ const STEPS = {
 export type SwapKind = keyof typeof STEPS;
 
 /**
- * Reads one swap from a run's events. The verify step's message carries `first healthy at <ms>`
- * (agent/upgrade/agent.ts verifyKubelet); the last occurrence of each step counts, so a run that
+ * Reads one swap from a run's events. The verify step's done event carries the typed
+ * `first_healthy_at_unix_ms` (agent/upgrade/steps/verify.ts); the last occurrence of each step counts, so a run that
  * was interrupted and resumed is measured on its final attempt.
  */
 export function swapTiming(events: readonly BenchStepEvent[], kind: SwapKind): SwapTiming {
@@ -77,9 +78,8 @@ export function swapTiming(events: readonly BenchStepEvent[], kind: SwapKind): S
     return v;
   };
   const verifyDone = last(names.verify, 'STEP_DONE');
-  const m = /first healthy at (\d+)/.exec(verifyDone?.message ?? '');
-  if (!m?.[1]) throw new BenchDataError(`${kind}: ${names.verify} done carries no "first healthy at" (message: ${verifyDone?.message ?? 'none'})`);
-  const firstHealthy = Number(m[1]);
+  const firstHealthy = Number(verifyDone?.firstHealthyAtUnixMs ?? 0);
+  if (!Number.isFinite(firstHealthy) || firstHealthy <= 0) throw new BenchDataError(`${kind}: ${names.verify} done carries no first healthy time`);
   const stopStarted = at(names.stop, 'STEP_STARTED');
   const stopDone = at(names.stop, 'STEP_DONE');
   const startStarted = at(names.start, 'STEP_STARTED');

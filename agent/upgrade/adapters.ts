@@ -1,28 +1,11 @@
 /** Real adapters for the kubelet healthz over HTTP and /proc (the others are in ./wiring.ts). */
-import { request } from 'node:http';
 import { readFile, readlink, stat } from 'node:fs/promises';
+import { probeHealth } from '../components/health-probe.ts';
 import type { HealthPort, ProcPort } from './ports.ts';
 
+/** The kubelet's healthz, through the one component health probe (HTTP 200 with body `ok`). */
 export const httpHealth: HealthPort = {
-  healthz(url, timeoutMs) {
-    return new Promise((resolve) => {
-      const req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          if (body.length < 512) body += c;
-        });
-        res.on('end', () => {
-          const ok = res.statusCode === 200 && body.trim() === 'ok';
-          resolve({ ok, detail: ok ? 'ok' : `HTTP ${String(res.statusCode)} ${JSON.stringify(body.slice(0, 100))}` });
-        });
-        res.on('error', (err) => resolve({ ok: false, detail: err.message }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (err) => resolve({ ok: false, detail: err.message }));
-      req.end();
-    });
-  },
+  healthz: (url, timeoutMs) => probeHealth({ url, insecureSkipVerify: false, source: 'kubelet healthzUrl' }, timeoutMs),
 };
 
 function isGone(err: unknown): boolean {

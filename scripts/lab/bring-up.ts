@@ -24,6 +24,7 @@ import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, t
 import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { writeLabCni } from './cni.ts';
+import { roleOu } from '../../lib/pki/roles.ts';
 import {
   LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
 } from './lab.ts';
@@ -166,7 +167,8 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
     exec,
     dir: join(up.stateDir, 'agent-pki'),
     serverNames: ['localhost', '127.0.0.1', ...up.addrs.workers],
-    clients: [{ name: 'coordinator', commonName: 'kip-coordinator' }],
+    // The agents' role check (agent/authz.ts) lets only a coordinator certificate change a node.
+    clients: [{ name: 'coordinator', commonName: 'kip-coordinator', organizationalUnits: [roleOu('coordinator')] }],
   });
   const coordinator = agentPki.clients.coordinator;
   if (coordinator) up.state.agentPki = { ca: agentPki.ca.cert, cert: coordinator.cert, key: coordinator.key };

@@ -27,6 +27,8 @@ export interface ClientCertRequest {
   readonly commonName: string;
   /** Become the Kubernetes groups. */
   readonly organizations?: readonly string[];
+  /** OU values (kip-agent reads the caller's role from one: lib/pki/roles.ts). */
+  readonly organizationalUnits?: readonly string[];
 }
 
 export interface LabPki {
@@ -56,11 +58,11 @@ async function openssl(exec: Exec, args: readonly string[]): Promise<void> {
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-function subject(cn: string, orgs: readonly string[] = []): string {
-  for (const part of [cn, ...orgs]) {
+function subject(cn: string, orgs: readonly string[] = [], units: readonly string[] = []): string {
+  for (const part of [cn, ...orgs, ...units]) {
     if (/[/=,\n]/.test(part)) throw new PkiError(`subject part must not contain / = , or newline: ${part}`, { part });
   }
-  return orgs.map((o) => `/O=${o}`).join('') + `/CN=${cn}`;
+  return orgs.map((o) => `/O=${o}`).join('') + units.map((u) => `/OU=${u}`).join('') + `/CN=${cn}`;
 }
 
 async function signed(exec: Exec, dir: string, stem: string, subj: string, ext: string, ca: CertPair, days: number): Promise<CertPair> {
@@ -90,7 +92,7 @@ export async function generateLabPki(options: LabPkiOptions): Promise<LabPki> {
   const clients: Record<string, CertPair> = {};
   for (const c of options.clients ?? []) {
     if (!/^[a-z0-9-]+$/.test(c.name)) throw new PkiError(`client name must be [a-z0-9-]+: ${c.name}`, { name: c.name });
-    clients[c.name] = await signed(exec, dir, `client-${c.name}`, subject(c.commonName, c.organizations),
+    clients[c.name] = await signed(exec, dir, `client-${c.name}`, subject(c.commonName, c.organizations, c.organizationalUnits),
       'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n', ca, days);
   }
   return { dir, ca, server, clients };

@@ -193,11 +193,11 @@ describe('kip-agent limits', () => {
     const execs = logLines.filter((l) => l.msg === 'executing a binary');
     const stagedRun = execs.find((l) => String(l.command).includes('.kip-tmp-upload') && (l.caller as { method?: string }).method === 'StageBinary');
     expect(stagedRun, JSON.stringify(execs)).toBeDefined();
-    expect(subjectOf(stagedRun!)).toBe('CN=kip-coordinator');
+    expect(subjectOf(stagedRun!)).toBe('OU=kip-role:coordinator,CN=kip-coordinator');
     for (const method of ['StageBinary', 'Preflight', 'RemoveStaged']) {
       const line = logLines.find((l) => l.msg === 'call' && l.method === method);
       expect(line, method).toBeDefined();
-      expect(subjectOf(line!)).toBe('CN=kip-coordinator');
+      expect(subjectOf(line!)).toBe('OU=kip-role:coordinator,CN=kip-coordinator');
       expect((line!.caller as { fingerprint256: string }).fingerprint256).toMatch(/^[0-9A-F:]{95}$/);
     }
     expect(execs.some((l) => (l.caller as { method?: string }).method === 'Preflight')).toBe(true);

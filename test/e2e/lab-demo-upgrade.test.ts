@@ -70,15 +70,20 @@ describe('the demo upgrade v1.10 -> v1.17 in oracle mode', () => {
     for (const s of report.steps) expect(s.nodes.every((n) => n.outcome === 'succeeded'), `${s.from} -> ${s.to}`).toBe(true);
     // kip's prediction of what an unpatched kubelet would restart agrees, step by step, with the
     // golden hashes: every container still runs with the label v1.10 gave it, so those of the API
-    // pods whose 1.10 vector hash differs from the target's. (Static pods are left out: their
-    // containers carry the static pod's uid, not the mirror's, and kip does not match them yet.)
-    const plan = oracleWorkloadPlan(['worker-1', 'worker-2'], 'small');
+    // pods whose 1.10 vector hash differs from the target's, and the static pod on each worker
+    // (kip matches its containers to the mirror pod by kubernetes.io/config.hash).
+    const workers = ['worker-1', 'worker-2'];
+    const plan = oracleWorkloadPlan(workers, 'small');
     const vectors = loadHashVectors();
     const minor = (v: string) => /^v(1\.\d+)/.exec(v)![1]!;
     for (const s of report.steps) {
       let changes = 0;
       for (const [key, id] of plan.vectorOf) {
-        if (key.startsWith('<static>/')) continue;
+        if (key.startsWith('<static>/')) {
+          const h = vectors.find((v) => v.id === id)!.hashes;
+          if (h.get('1.10') !== h.get(minor(s.to))) changes += workers.length;
+          continue;
+        }
         const pod = plan.pods.find((p) => key.startsWith(`${p.metadata?.namespace}/${p.metadata?.name}/`))!;
         const name = key.split('/')[2]!;
         if (pod.spec?.initContainers?.some((c) => c.name === name)) continue;

@@ -1,19 +1,13 @@
 // Issue 8 defects 4 and 10: the one-run check and the claim are one step; one driver per run.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FORWARD_STEPS, type StepEvent } from '../../agent/upgrade/types.ts';
-import { fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts';
+import { FORWARD_STEPS } from '../../agent/upgrade/types.ts';
+import { fakeBinary, makeHarness, type Harness, collect } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 let h: Harness;
 afterEach(async () => {
   await h?.cleanup();
 });
-
-async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
-  const out: StepEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
 
 describe('concurrent Upgrade calls', () => {
   it('two run ids at once: exactly one runs, the other is refused with RUN_IN_PROGRESS naming it', async () => {

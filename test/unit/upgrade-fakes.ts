@@ -14,6 +14,7 @@ import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
 import type { WorkloadPort, FaultHook, FlagMigrationPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, UnitInfo, HealthPort } from '../../agent/upgrade/ports.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
+import type { StepEvent } from '../../agent/upgrade/types.ts';
 
 export const SKIP = '/tmp/cache.version.save';
 export const BIN = '/usr/bin/kubelet';
@@ -283,3 +284,33 @@ export function crashAt(step: string, point: 'before' | 'after'): { hook: FaultH
     reached,
   };
 }
+
+// ---- shared by the upgrade tests ----
+
+/** The target runUpgrade stages and upgrades to (one minor above the harness's default v1.10.13). */
+const RUN_TARGET = 'v1.11.10';
+
+/** Every event of a run's stream, until it ends. */
+export async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
+  const out: StepEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+/** The skip file's content on the fake node now, or undefined when there is none. */
+export async function skipNow(h: Harness): Promise<string | undefined> {
+  return readFile(h.node.host(SKIP), 'utf8').catch(() => undefined);
+}
+
+/** Starts an agent, stages RUN_TARGET and runs run 'r' to its end. */
+export async function runUpgrade(h: Harness, opts: { binary?: Buffer; verifyTimeoutMs?: number } = {}) {
+  const { agent, stage } = h.makeAgent(opts.verifyTimeoutMs ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
+  await agent.start();
+  await h.stageBuffer(stage, RUN_TARGET, opts.binary ?? fakeBinary(RUN_TARGET));
+  await agent.begin({ runId: 'r', targetVersion: RUN_TARGET });
+  const events = await collect(agent.events('r'));
+  return { agent, events, record: await agent.getRun('r') };
+}
+
+/** The new kubelet's start (START_KUBELET started) in Unix seconds, as the skip file records it. */
+export const startedAtSec = (events: readonly StepEvent[]): number => Math.floor((events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs ?? 0) / 1000);

@@ -1,9 +1,9 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FORWARD_STEPS, ROLLBACK_STEPS, type RunRecord, type StepEvent } from '../../agent/upgrade/types.ts';
+import { FORWARD_STEPS, ROLLBACK_STEPS, type RunRecord } from '../../agent/upgrade/types.ts';
 import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
-import { BIN, ENV_FILE, SKIP, crashAt, fakeBinary, makeHarness, sha256, type Harness } from './upgrade-fakes.ts';
+import { BIN, ENV_FILE, SKIP, crashAt, fakeBinary, makeHarness, sha256, type Harness, collect } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 const OLD = 'v1.10.13';
@@ -11,12 +11,6 @@ let h: Harness;
 afterEach(async () => {
   await h?.cleanup();
 });
-
-async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
-  const out: StepEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
 
 async function nodeState(h: Harness) {
   const bin = await readFile(h.node.host(BIN));

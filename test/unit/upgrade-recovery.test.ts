@@ -4,21 +4,14 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeFileSystem, type FileSystem } from '../../agent/upgrade/fs.ts';
-import type { StepEvent } from '../../agent/upgrade/types.ts';
 import { waitFor } from '../../lib/poll.ts';
-import { crashAt, fakeBinary, makeHarness, sha256, BIN, type Harness } from './upgrade-fakes.ts';
+import { crashAt, fakeBinary, makeHarness, sha256, BIN, type Harness, collect } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 let h: Harness;
 afterEach(async () => {
   await h?.cleanup();
 });
-
-async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
-  const out: StepEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
 
 /** A file system on which every write under `dir` fails as on a read-only or full disk. */
 function unwritable(dir: string): FileSystem {

@@ -2,8 +2,7 @@
 // kubelet skips every container the new one started or re-labelled.
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StepEvent } from '../../agent/upgrade/types.ts';
-import { BIN, SKIP, fakeBinary, makeHarness, sha256, type Harness } from './upgrade-fakes.ts';
+import { BIN, collect, fakeBinary, makeHarness, runUpgrade, sha256, skipNow, startedAtSec, type Harness } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 let h: Harness;
@@ -11,31 +10,11 @@ afterEach(async () => {
   await h?.cleanup();
 });
 
-async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
-  const out: StepEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
-async function skipNow(h: Harness): Promise<string | undefined> {
-  return readFile(h.node.host(SKIP), 'utf8').catch(() => undefined);
-}
-
-async function run(h: Harness, opts: { binary?: Buffer; verifyTimeoutMs?: number } = {}) {
-  const { agent, stage } = h.makeAgent(opts.verifyTimeoutMs ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
-  await agent.start();
-  await h.stageBuffer(stage, NEW, opts.binary ?? fakeBinary(NEW));
-  await agent.begin({ runId: 'r', targetVersion: NEW });
-  const events = await collect(agent.events('r'));
-  return { agent, events, record: await agent.getRun('r') };
-}
-
-const startedAtSec = (events: readonly StepEvent[]): number => Math.floor((events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs ?? 0) / 1000);
 
 describe('rollback skip file (defect 3)', () => {
   it('a requested rollback leaves a skip file naming the version rolled back from, and the run says what it wrote', async () => {
     h = await makeHarness();
-    const { agent, events } = await run(h);
+    const { agent, events } = await runUpgrade(h);
     const rolled = await agent.rollback('r');
     expect(rolled.phase).toBe('RUN_ROLLED_BACK');
     const want = `${NEW},${startedAtSec(events)}`;
@@ -49,14 +28,14 @@ describe('rollback skip file (defect 3)', () => {
 
   it('an automatic rollback of a crash-looping new kubelet does the same', async () => {
     h = await makeHarness();
-    const { record, events } = await run(h, { binary: fakeBinary(NEW, { crash: true }) });
+    const { record, events } = await runUpgrade(h, { binary: fakeBinary(NEW, { crash: true }) });
     expect(record.phase).toBe('RUN_ROLLED_BACK');
     expect(await skipNow(h)).toBe(`${NEW},${startedAtSec(events)}`);
   });
 
   it('an old binary without the patch gets the skip file as it was before the run, and the run says so', async () => {
     h = await makeHarness({ oldPatched: false });
-    const { agent } = await run(h);
+    const { agent } = await runUpgrade(h);
     const rolled = await agent.rollback('r');
     expect(await skipNow(h)).toBeUndefined();
     expect(rolled.rollbackSkipFile).toBe('');

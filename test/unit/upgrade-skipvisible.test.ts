@@ -2,8 +2,7 @@
 // before the run and after the new kubelet starts.
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StepEvent } from '../../agent/upgrade/types.ts';
-import { BIN, SKIP, fakeBinary, makeHarness, sha256, type Harness } from './upgrade-fakes.ts';
+import { BIN, collect, fakeBinary, makeHarness, runUpgrade, sha256, skipNow, startedAtSec, type Harness } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 let h: Harness;
@@ -11,26 +10,6 @@ afterEach(async () => {
   await h?.cleanup();
 });
 
-async function collect(it: AsyncIterable<StepEvent>): Promise<StepEvent[]> {
-  const out: StepEvent[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
-async function skipNow(h: Harness): Promise<string | undefined> {
-  return readFile(h.node.host(SKIP), 'utf8').catch(() => undefined);
-}
-
-async function run(h: Harness, opts: { binary?: Buffer; verifyTimeoutMs?: number } = {}) {
-  const { agent, stage } = h.makeAgent(opts.verifyTimeoutMs ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
-  await agent.start();
-  await h.stageBuffer(stage, NEW, opts.binary ?? fakeBinary(NEW));
-  await agent.begin({ runId: 'r', targetVersion: NEW });
-  const events = await collect(agent.events('r'));
-  return { agent, events, record: await agent.getRun('r') };
-}
-
-const startedAtSec = (events: readonly StepEvent[]): number => Math.floor((events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_STARTED')?.atUnixMs ?? 0) / 1000);
 
 describe('the kubelet sees the skip file (defect 6)', () => {
   async function refused(h: Harness, code: string, pattern: RegExp): Promise<void> {
@@ -59,7 +38,7 @@ describe('the kubelet sees the skip file (defect 6)', () => {
   it('a TemporaryFileSystem elsewhere is fine', async () => {
     h = await makeHarness();
     h.node.mountOptions = { temporaryFileSystem: ['/var/cache/kubelet'], bindPaths: ['/srv/a:/srv/b'] };
-    const { record } = await run(h);
+    const { record } = await runUpgrade(h);
     expect(record.phase).toBe('RUN_SUCCEEDED');
   });
 
@@ -73,7 +52,7 @@ describe('the kubelet sees the skip file (defect 6)', () => {
     h = await makeHarness();
     h.node.kubeletTmp = 'private';
     const started = Date.now();
-    const { record, events } = await run(h, { verifyTimeoutMs: 60_000 });
+    const { record, events } = await runUpgrade(h, { verifyTimeoutMs: 60_000 });
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(record.phase).toBe('RUN_ROLLED_BACK');
     const failed = events.find((e) => e.status === 'STEP_FAILED');
@@ -86,7 +65,7 @@ describe('the kubelet sees the skip file (defect 6)', () => {
 
   it('passes when the kubelet sees the very file the agent wrote', async () => {
     h = await makeHarness();
-    const { record, events } = await run(h);
+    const { record, events } = await runUpgrade(h);
     expect(record.phase).toBe('RUN_SUCCEEDED');
     expect(events.find((e) => e.step === 'VERIFY' && e.status === 'STEP_DONE')?.message).toMatch(/sees the skip file/);
   });

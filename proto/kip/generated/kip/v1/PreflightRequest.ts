@@ -5,10 +5,12 @@ export interface PreflightRequest {
   'targetVersion'?: (string);
   'allowDroppedFlags'?: (string)[];
   'allowUnpatched'?: (boolean);
+  'component'?: (string);
 }
 
 export interface PreflightRequest__Output {
   'targetVersion': (string);
   'allowDroppedFlags': (string)[];
   'allowUnpatched': (boolean);
+  'component': (string);
 }

@@ -3,8 +3,10 @@
 
 export interface RemoveStagedRequest {
   'version'?: (string);
+  'component'?: (string);
 }
 
 export interface RemoveStagedRequest__Output {
   'version': (string);
+  'component': (string);
 }

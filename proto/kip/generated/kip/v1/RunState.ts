@@ -19,6 +19,7 @@ export interface RunState {
   'journalTail'?: (string)[];
   'startedAtUnixMs'?: (number | string | Long);
   'finishedAtUnixMs'?: (number | string | Long);
+  'component'?: (string);
 }
 
 export interface RunState__Output {
@@ -34,4 +35,5 @@ export interface RunState__Output {
   'journalTail': (string)[];
   'startedAtUnixMs': (number);
   'finishedAtUnixMs': (number);
+  'component': (string);
 }

@@ -6,10 +6,12 @@ export interface StageBinaryMetadata {
   'version'?: (string);
   'sha256'?: (string);
   'size'?: (number | string | Long);
+  'component'?: (string);
 }
 
 export interface StageBinaryMetadata__Output {
   'version': (string);
   'sha256': (string);
   'size': (number);
+  'component': (string);
 }

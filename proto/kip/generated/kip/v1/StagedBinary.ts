@@ -7,6 +7,7 @@ export interface StagedBinary {
   'sha256'?: (string);
   'size'?: (number | string | Long);
   'patched'?: (boolean);
+  'component'?: (string);
 }
 
 export interface StagedBinary__Output {
@@ -14,4 +15,5 @@ export interface StagedBinary__Output {
   'sha256': (string);
   'size': (number);
   'patched': (boolean);
+  'component': (string);
 }

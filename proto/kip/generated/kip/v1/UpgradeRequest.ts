@@ -7,6 +7,8 @@ export interface UpgradeRequest {
   'verifyTimeoutMs'?: (number);
   'allowDroppedFlags'?: (string)[];
   'allowUnpatched'?: (boolean);
+  'component'?: (string);
+  'keepServedApis'?: (string)[];
 }
 
 export interface UpgradeRequest__Output {
@@ -15,4 +17,6 @@ export interface UpgradeRequest__Output {
   'verifyTimeoutMs': (number);
   'allowDroppedFlags': (string)[];
   'allowUnpatched': (boolean);
+  'component': (string);
+  'keepServedApis': (string)[];
 }

@@ -1,11 +1,29 @@
 /** The ClusterApi port over lib/kube: the typed client for objects, the raw one for exact pod bytes and the lock. */
 import { KubeClient } from '../lib/kube/index.ts';
-import { kubeRestFromKubeconfig } from '../lib/kube/raw.ts';
+import { kubeRestFromKubeconfig, RawKubeApiError, type KubeRest } from '../lib/kube/raw.ts';
 import { InvalidInputError } from '../lib/errors.ts';
 import { existsSync } from 'node:fs';
 import type { KubeOptions } from './commands/common.ts';
 import { kubeClusterLock } from './lock/kube-lock.ts';
 import type { ClusterApi } from './ports.ts';
+import { appliedApiVersion, type ListServed, type LiveObject } from './plan/live-objects.ts';
+
+interface ListedItem { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }
+
+/** 404 on the group/version or the resource means "not served": the plan reports, it does not fail. */
+function listServedOver(rest: KubeRest): ListServed {
+  return async (groupVersion, resource) => {
+    const prefix = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
+    try {
+      const { value } = await rest.get(`${prefix}/${resource}`);
+      const items = ((value as { items?: ListedItem[] }).items ?? []);
+      return items.map((i): LiveObject => ({ namespace: i.metadata?.namespace ?? '', name: i.metadata?.name ?? '', appliedAs: appliedApiVersion(i.metadata?.annotations) }));
+    } catch (e) {
+      if (e instanceof RawKubeApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  };
+}
 
 export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
   if (!existsSync(options.kubeconfig)) {
@@ -35,5 +53,6 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
       });
     },
     lock: kubeClusterLock(rest),
+    listServed: listServedOver(rest),
   };
 }

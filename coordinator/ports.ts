@@ -8,6 +8,7 @@ import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentEndpoint, AgentPort, AgentTls } from './fleet/port.ts';
 import type { ClusterLock } from './lock/lock.ts';
+import type { ListServed } from './plan/live-objects.ts';
 import type { RunStore } from './store/store.ts';
 
 /** How to reach the cluster: a kubeconfig file and, optionally, one of its contexts. */
@@ -32,6 +33,11 @@ export interface ClusterApi {
   /** Records a core/v1 Event on a Node (namespace default, as the kubelet does), so `kubectl describe node` shows the run. */
   nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
   readonly lock: ClusterLock;
+  /**
+   * Objects of one resource as served now under one group/version (undefined when it is not
+   * served). Absent on clusters that cannot list arbitrary resources: the plan then says so.
+   */
+  readonly listServed?: ListServed;
 }
 
 export interface CliPorts {

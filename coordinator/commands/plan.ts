@@ -8,6 +8,8 @@ import type { V1Node } from '@kubernetes/client-node';
 import { checklistFor, type ChecklistItem } from '../plan/checklist.ts';
 import { planVersions, type KubeletHop, type KubeletPlanKind, type VersionPlan } from '../plan/path.ts';
 import { predictHopRestarts, type HopRestarts } from '../plan/restarts.ts';
+import { findRemovedApiObjects, type RemovedApiObjects } from '../plan/live-objects.ts';
+import { apiRemovalsBetween } from '../../lib/knowledge/apis/index.ts';
 import { readReleases } from '../stage/releases.ts';
 import type { ClusterApi } from '../ports.ts';
 import { EXIT_OK } from '../io.ts';
@@ -29,7 +31,14 @@ export interface PlanOutput {
       readonly checklist: readonly ChecklistItem[];
     }[];
   }>>;
+  /**
+   * Objects of every resource the path stops serving, and those last applied through the old
+   * version (their manifests must move first). Undefined when the cluster cannot list them.
+   */
+  readonly removedApiObjects: readonly RemovedApiObjects[] | undefined;
 }
+
+const minorNumber = (v: string): number => Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
 
 export function nodeKubelets(nodes: readonly V1Node[]): { name: string; kubelet: string; kubeProxy: string }[] {
   return nodes
@@ -56,7 +65,9 @@ export async function buildPlan(cluster: ClusterApi, target: string, options: { 
     return { kubeletRestarts: plan.plans[kind].kubeletRestarts, estimatedSeconds: seconds, steps };
   };
   const plans = { 'every-step': one('every-step'), 'fewest-restarts': one('fewest-restarts') };
-  return { apiserver: plan.apiserver, target: plan.target, nodes: kubelets, controlPlanePath: plan.controlPlanePath, plans };
+  const removals = apiRemovalsBetween(minorNumber(plan.apiserver), minorNumber(plan.target));
+  const removedApiObjects = cluster.listServed ? await findRemovedApiObjects(removals, cluster.listServed) : undefined;
+  return { apiserver: plan.apiserver, target: plan.target, nodes: kubelets, controlPlanePath: plan.controlPlanePath, plans, removedApiObjects };
 }
 
 export function formatPlan(p: PlanOutput, color: boolean): string {
@@ -86,7 +97,20 @@ export function formatPlan(p: PlanOutput, color: boolean): string {
     if (c.action) out.push(`      do: ${c.action}`);
     out.push(`      source: ${c.source}`);
   }
+  out.push(...formatRemovedApiObjects(p.removedApiObjects, color));
   return `${out.join('\n')}\n`;
+}
+
+function formatRemovedApiObjects(found: PlanOutput['removedApiObjects'], color: boolean): string[] {
+  if (found === undefined) return ['', 'objects in API versions the plan stops serving: not checked (the cluster client cannot list them)'];
+  if (found.length === 0) return [];
+  const out = ['', paint(color, 'bold', 'objects in API versions the plan stops serving:')];
+  for (const f of found) {
+    const where = f.listedAs ? `listed as ${f.listedAs}` : 'served by neither version';
+    out.push(`  ${f.groupVersion} ${f.resource}: ${f.total} stored (${where})${f.appliedWithRemoved.length > 0 ? `; last applied as ${f.groupVersion}: ${f.appliedWithRemoved.join(', ')}` : ''}`);
+    if (f.appliedWithRemoved.length > 0) out.push(`      do: move these manifests to the new group/version before the step; their next kubectl apply as ${f.groupVersion} fails once it is no longer served`);
+  }
+  return out;
 }
 
 export function registerPlan(program: Command, ctx: CommandContext): void {

@@ -6,11 +6,12 @@
  */
 import { apiRemovalsBetween, formatApiCitation, runtimeConfigAt } from '../../lib/knowledge/apis/index.ts';
 import { formatCitation, removedFeatureGatesBetween, removedFlagsBetween } from '../../lib/knowledge/flags/kubelet.ts';
+import { flagChangesBetween, formatCitation as formatFlagCitation, type ControlComponent, type FlagChange } from '../../lib/knowledge/flags/index.ts';
 import { gateChangesBetween } from '../../lib/knowledge/gates/index.ts';
 import { algorithmFor } from '../../lib/knowledge/hash/versions.ts';
 import type { PlanStep } from './path.ts';
 
-export type ChecklistKind = 'api-removed' | 'feature-gate' | 'kubelet-flag-removed' | 'kubelet-gate-removed' | 'hash-algorithm';
+export type ChecklistKind = 'api-removed' | 'feature-gate' | 'kubelet-flag-removed' | 'kubelet-gate-removed' | 'component-flag' | 'hash-algorithm';
 
 export interface ChecklistItem {
   readonly kind: ChecklistKind;
@@ -18,6 +19,27 @@ export interface ChecklistItem {
   /** What the operator does about it (empty when nothing). */
   readonly action: string;
   readonly source: string;
+}
+
+const CONTROL_PLANE_COMPONENTS: readonly ControlComponent[] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+
+function flagAction(f: FlagChange): string {
+  switch (f.migration.kind) {
+    case 'drop': return 'the agent drops it (it had no effect)';
+    case 'rename': return `the agent renames it to ${f.migration.to}`;
+    case 'drop-if': return `the agent drops it when set to ${f.migration.safeValues.map((v) => (v === '' ? '""' : v)).join(' or ')}; otherwise ${f.migration.hint}`;
+    case 'refuse': return `the agent refuses the step while it is set (override: --allow-dropped-flag ${f.flag}): ${f.migration.hint}`;
+    case 'deprecated': return `still accepted; ${f.migration.hint}`;
+  }
+}
+
+function componentFlagItems(component: ControlComponent, from: string, to: string): ChecklistItem[] {
+  return flagChangesBetween(component, from, to).map((f) => ({
+    kind: 'component-flag',
+    what: `${component} ${f.since} ${f.migration.kind === 'deprecated' ? 'deprecates' : 'no longer accepts'} ${f.flag}${f.removedValues ? `=${f.removedValues.join('|')}` : ''}: ${f.summary}`,
+    action: flagAction(f),
+    source: formatFlagCitation(f.citation),
+  }));
 }
 
 const minorOf = (v: string): number => Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
@@ -36,6 +58,7 @@ export function checklistFor(step: PlanStep): ChecklistItem[] {
         source: formatApiCitation(r),
       });
     }
+    for (const c of CONTROL_PLANE_COMPONENTS) items.push(...componentFlagItems(c, `1.${from}`, `1.${to}`));
     for (const g of gateChangesBetween(from, to)) {
       items.push({ kind: 'feature-gate', what: `${g.component} 1.${g.since}: ${g.gate} defaults to ${g.to}: ${g.effect}`, action: g.gate === 'TaintBasedEvictions' ? 'kip touches pods without not-ready/unreachable tolerations so DefaultTolerationSeconds adds them before the controller-manager starts' : '', source: g.source });
     }
@@ -49,6 +72,8 @@ export function checklistFor(step: PlanStep): ChecklistItem[] {
     for (const g of removedFeatureGatesBetween(from, to)) {
       items.push({ kind: 'kubelet-gate-removed', what: `kubelet ${g.removedIn} no longer accepts --feature-gates ${g.gate}: ${g.summary}`, action: `the agent drops it when set to ${g.safeValue}`, source: formatCitation(g.citation) });
     }
+    // kube-proxy goes with the node's kubelet.
+    items.push(...componentFlagItems('kube-proxy', from, to));
     const a = algorithmFor(from);
     const b = algorithmFor(to);
     if (a !== b) {

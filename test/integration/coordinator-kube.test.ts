@@ -54,6 +54,29 @@ describe('coordinator against the lab apiserver', () => {
     expect(missing.err).toMatch(/kubeconfig .*nope does not exist/);
   });
 
+  it('kip plan lists the objects behind the API versions the path stops serving, and those last applied through them', async () => {
+    const rest = await kubeRestFromKubeconfig(plane.kubeconfig);
+    const deployment = (apiVersion: string, name: string) => ({
+      apiVersion, kind: 'Deployment',
+      metadata: { name, namespace: 'default', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ apiVersion, kind: 'Deployment', metadata: { name, namespace: 'default' } }) } },
+      spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } },
+    });
+    await rest.send('POST', '/apis/extensions/v1beta1/namespaces/default/deployments', deployment('extensions/v1beta1', 'legacy-web'));
+    await rest.send('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('apps/v1', 'new-web'));
+    const io = recordingIo({ KUBECONFIG: plane.kubeconfig, HOME: dir });
+    expect(await main(['plan', '--to', 'v1.16.15', '-o', 'json'], io)).toBe(0);
+    const out = JSON.parse(io.out) as { removedApiObjects: { groupVersion: string; resource: string; total: number; appliedWithRemoved: string[]; listedAs: string }[] };
+    const deployments = out.removedApiObjects.find((f) => f.groupVersion === 'extensions/v1beta1' && f.resource === 'deployments');
+    expect(deployments).toEqual({ groupVersion: 'extensions/v1beta1', resource: 'deployments', total: 2, appliedWithRemoved: ['default/legacy-web'], listedAs: 'extensions/v1beta1' });
+    // The 1.10 lab apiserver does not serve apps/v1beta1; its deployments are listed through apps/v1.
+    expect(out.removedApiObjects.find((f) => f.groupVersion === 'apps/v1beta1' && f.resource === 'deployments')).toMatchObject({ total: 2, appliedWithRemoved: [], listedAs: 'apps/v1' });
+    const text = recordingIo({ KUBECONFIG: plane.kubeconfig, HOME: dir });
+    expect(await main(['plan', '--to', 'v1.16.15'], text)).toBe(0);
+    expect(text.out).toMatch(/extensions\/v1beta1 deployments: 2 stored \(listed as extensions\/v1beta1\); last applied as extensions\/v1beta1: default\/legacy-web/);
+    expect(text.out).toMatch(/\[component-flag\] kube-apiserver 1\.13 no longer accepts --etcd-quorum-read/);
+    for (const name of ['legacy-web', 'new-web']) await rest.send('DELETE', `/apis/apps/v1/namespaces/default/deployments/${name}`);
+  });
+
   it('annotates Nodes with the run, step and state', async () => {
     const cluster = await kubeCluster({ kubeconfig: plane.kubeconfig, context: undefined });
     await cluster.annotateNode('w1', { 'kip.io/run': 'r1', 'kip.io/state': 'upgrading' });

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { planVersions } from '../plan/path.ts';
 import { clusterFindings, type Finding } from '../preflight/rules.ts';
+import { predictedRestartFindings, removedApiFindings } from '../preflight/plan-findings.ts';
 import { EXIT_FAILED, EXIT_OK } from '../io.ts';
 import { addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, formatTable, kubeOptions, paint, render, runAction, useColor, type CommandContext, type OutputFormat } from './common.ts';
 import { closeFleet, connectFleet, type AgentFlags } from './fleet-setup.ts';
@@ -38,6 +39,7 @@ export function registerPreflight(program: Command, ctx: CommandContext): void {
     const findings: Finding[] = clusterFindings(nodes, pods);
     if (opts.to) {
       const plan = planVersions({ apiservers: [await cluster.version()], nodes: nodeKubelets(nodes) }, opts.to);
+      findings.push(...await removedApiFindings(plan, cluster.listServed), ...predictedRestartFindings(plan, await cluster.podTree()));
       const next = new Map<string, string>();
       for (const s of plan.plans['every-step'].steps) for (const h of s.kubelets) for (const n of h.nodes) if (!next.has(n)) next.set(n, h.to);
       const agents = await connectFleet(ctx, cluster, opts);

@@ -13,6 +13,8 @@ import { KubeClient } from '../../lib/kube/index.ts';
 import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
 import { main } from '../../coordinator/cli.ts';
 import { kubeCluster } from '../../coordinator/cluster.ts';
+import { planVersions } from '../../coordinator/plan/path.ts';
+import { removedApiFindings } from '../../coordinator/preflight/plan-findings.ts';
 import { kubeClusterLock, LOCK_ANNOTATION } from '../../coordinator/lock/kube-lock.ts';
 import { LockHeldError } from '../../coordinator/lock/lock.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
@@ -74,6 +76,12 @@ describe('coordinator against the lab apiserver', () => {
     expect(await main(['plan', '--to', 'v1.16.15'], text)).toBe(0);
     expect(text.out).toMatch(/extensions\/v1beta1 deployments: 2 stored \(listed as extensions\/v1beta1\); last applied as extensions\/v1beta1: default\/legacy-web/);
     expect(text.out).toMatch(/\[component-flag\] kube-apiserver 1\.13 no longer accepts --etcd-quorum-read/);
+    // kip preflight --to turns the same listing into one finding per object applied the old way.
+    const cluster = await kubeCluster({ kubeconfig: plane.kubeconfig, context: undefined });
+    const plan = planVersions({ apiservers: [await cluster.version()], nodes: [] }, 'v1.16.15');
+    const findings = await removedApiFindings(plan, cluster.listServed);
+    expect(findings.map((f) => [f.check, f.object])).toEqual([['removed-api-objects', 'deployments default/legacy-web']]);
+    expect(findings[0]!.fix).toMatch(/move the manifest to apps\/v1, or keep it served for now with kube-apiserver --runtime-config=extensions\/v1beta1\/deployments=true/);
     for (const name of ['legacy-web', 'new-web']) await rest.send('DELETE', `/apis/apps/v1/namespaces/default/deployments/${name}`);
   });
 

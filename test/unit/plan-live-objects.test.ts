@@ -59,3 +59,31 @@ describe('the checklist names control-plane and kube-proxy flag changes from the
     expect(checklistFor(step(undefined, ['v1.14.10', 'v1.15.12'])).some((i) => i.kind === 'component-flag')).toBe(false);
   });
 });
+
+describe('preflight --to findings', () => {
+  it('one warning per object last applied through a version the path stops serving, none before 1.16, a warning when the cluster cannot list', async () => {
+    const { planVersions } = await import('../../coordinator/plan/path.ts');
+    const { removedApiFindings } = await import('../../coordinator/preflight/plan-findings.ts');
+    const nodes = [{ name: 'w1', kubelet: 'v1.15.12', kubeProxy: '' }];
+    const list = async (gv: string, r: string) => (gv === 'extensions/v1beta1' && r === 'daemonsets' ? [{ namespace: 'kube-system', name: 'fluentd', appliedAs: 'extensions/v1beta1' }] : undefined);
+    const found = await removedApiFindings(planVersions({ apiservers: ['v1.15.12'], nodes }, 'v1.16.15'), list);
+    expect(found).toEqual([expect.objectContaining({ severity: 'warning', check: 'removed-api-objects', object: 'daemonsets kube-system/fluentd' })]);
+    expect(found[0]!.fix).toMatch(/apps\/v1.*--runtime-config=extensions\/v1beta1\/daemonsets=true \(impossible from 1\.18\)/);
+    expect(await removedApiFindings(planVersions({ apiservers: ['v1.14.10'], nodes: [{ ...nodes[0]!, kubelet: 'v1.14.10' }] }, 'v1.15.12'), list)).toEqual([]);
+    expect((await removedApiFindings(planVersions({ apiservers: ['v1.15.12'], nodes }, 'v1.16.15'), undefined)).map((f) => f.severity)).toEqual(['warning']);
+  });
+});
+
+describe('preflight --to: restarts an unpatched kubelet would cause', () => {
+  it('reports the hop 1.15 -> 1.16, where the hash algorithm changes for every container, and nothing for a hop that keeps the hash', async () => {
+    const { planVersions } = await import('../../coordinator/plan/path.ts');
+    const { predictedRestartFindings } = await import('../../coordinator/preflight/plan-findings.ts');
+    const { parseJson } = await import('../../lib/knowledge/hash/index.ts');
+    const pods = parseJson(JSON.stringify({ kind: 'PodList', items: [{ metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: 'w1', containers: [{ name: 'c', image: 'nginx:1.15', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent' }] } }] }), 'pods');
+    const at = (v: string) => planVersions({ apiservers: [v], nodes: [{ name: 'w1', kubelet: v, kubeProxy: '' }] }, v === 'v1.15.12' ? 'v1.16.15' : 'v1.12.10');
+    const found = predictedRestartFindings(at('v1.15.12'), pods);
+    expect(found).toEqual([expect.objectContaining({ severity: 'info', check: 'predicted-restarts', object: 'kubelets v1.15.12 -> v1.16.15' })]);
+    expect(found[0]!.why).toMatch(/would restart 1 of 1 containers/);
+    expect(predictedRestartFindings(at('v1.11.10'), pods)).toEqual([]);
+  });
+});

@@ -25,7 +25,7 @@ import type { ContainerInfo } from '../../agent/runtime/types.ts';
 import { defaultFeatureGates } from '../lab/controller-manager/features.ts';
 import { LAB_KUBELET_VERSIONS, launcherScript } from '../lab/kubelet/launcher.ts';
 import { SKIP_FILE } from '../lab/node-config.ts';
-import type { LabState } from '../lab/lab.ts';
+import { labRuntime, type LabState } from '../lab/lab.ts';
 import type { SyncReport } from '../lab/kubelet/kubelet.ts';
 import { restartedBetween, settled, snapshotOf } from './snapshot.ts';
 
@@ -267,7 +267,7 @@ async function waitForApiserver(deps: DemoDeps, version: string): Promise<void> 
 }
 
 async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: VersionStep, workers: readonly string[]): Promise<NodeUpgradeResult[]> {
-  const binary = Buffer.from(launcherScript({ version: step.to, skipFilePath: options.patched ? SKIP_FILE : undefined }));
+  const binary = Buffer.from(launcherScript({ version: step.to, skipFilePath: options.patched ? SKIP_FILE : undefined, ...labRuntime(deps.state) }));
   const meta = { version: step.to, sha256: createHash('sha256').update(binary).digest('hex'), size: binary.length };
   const results: NodeUpgradeResult[] = [];
   for (const batch of nodeBatches(workers, { canary: 1, concurrency: 1 })) {

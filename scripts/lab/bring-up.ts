@@ -24,6 +24,7 @@ import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, t
 import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { writeLabCni } from './cni.ts';
+import { buildLabPrograms, programsDirOf } from './programs.ts';
 import { roleOu } from '../../lib/pki/roles.ts';
 import {
   LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
@@ -92,7 +93,7 @@ class BringUp {
   readonly stateDir: string;
   readonly addrs: ReturnType<typeof nodeAddresses>;
   readonly workerNames: string[];
-  readonly rt: Runtime = { nodeBinary: process.execPath, repoDir: REPO_DIR };
+  readonly rt: Runtime;
   readonly nodes: NspawnNode[] = [];
   readonly containerds: ContainerdHandle[] = [];
   readonly state: LabState;
@@ -102,6 +103,7 @@ class BringUp {
     this.stateDir = resolve(options.stateDir);
     this.addrs = nodeAddresses(options.addressPrefix, options.workers);
     this.workerNames = this.addrs.workers.map((_, i) => `worker-${i + 1}`);
+    this.rt = { nodeBinary: process.execPath, repoDir: REPO_DIR, programsDir: programsDirOf(options, REPO_DIR) };
     this.state = { format: 1, status: 'starting', stateDir: this.stateDir, supervisorPid: process.pid, options, startedAt: new Date(startedMs).toISOString(), nodes: [] };
   }
 
@@ -201,8 +203,8 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   await put(root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
   await put(root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
   await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-  await writeSchedulerLauncher(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-  await writeControllerManagerLauncher(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await writeSchedulerLauncher(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, ...rt });
+  await writeControllerManagerLauncher(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, ...rt });
   const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
   await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
   await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
@@ -234,7 +236,7 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
 async function writeWorkerFiles(up: BringUp, root: string, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined): Promise<void> {
   const { options, rt } = up;
   const { pki, agentPki } = pkis;
-  await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, ...rt });
   await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
   await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
   await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs, hashes: options.hashes, podNetwork: true }));
@@ -332,6 +334,11 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
   await up.save();
   try {
     deps.progress(`state dir ${up.stateDir}; nodes: ${CP_NAME} ${up.addrs.controlPlane}, ${up.workerNames.map((n, i) => `${n} ${up.addrs.workers[i]}`).join(', ')}`);
+    if (up.rt.programsDir) {
+      const started = deps.clock.now();
+      const built = await buildLabPrograms(REPO_DIR);
+      deps.progress(`lab programs bundled (${built.map((b) => `${b.program} ${(b.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}) in ${((deps.clock.now() - started) / 1000).toFixed(1)} s`);
+    }
     const base = await ensureBaseImage({ logger: deps.logger });
     const pkis = await generatePkis(up);
     const kube = await startControlPlane(up, base, pkis);

@@ -9,8 +9,8 @@ import { rename, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exec } from '../../lib/exec.ts';
 import { KipError } from '../../lib/errors.ts';
-import { CONTROL_PLANE_PATHS, apiserverConfig, apiserverLauncher, type Runtime } from './node-config.ts';
-import { nodeExec, REPO_DIR, type LabNodeRecord, type LabState } from './lab.ts';
+import { CONTROL_PLANE_PATHS, apiserverConfig, apiserverLauncher } from './node-config.ts';
+import { labRuntime, nodeExec, type LabNodeRecord, type LabState } from './lab.ts';
 import { writeSchedulerLauncher } from './scheduler/launcher.ts';
 import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
 
@@ -41,7 +41,6 @@ async function replace(root: string, path: string, content: string, mode: number
   await rename(tmp, target);
 }
 
-const runtime = (): Runtime => ({ nodeBinary: process.execPath, repoDir: REPO_DIR });
 
 /** Seed step 4: no controller acts on a half-upgraded cluster. */
 export async function stopControllers(state: LabState, exec: Exec): Promise<void> {
@@ -54,16 +53,16 @@ export async function stopControllers(state: LabState, exec: Exec): Promise<void
 export async function upgradeApiserver(state: LabState, exec: Exec, version: string, defaultTolerationSeconds: boolean): Promise<void> {
   const cp = controlPlaneNode(state);
   await replace(cp.root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: cp.address, gitVersion: version, defaultTolerationSeconds }), 0o644);
-  await replace(cp.root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(runtime(), version), 0o755);
+  await replace(cp.root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(labRuntime(state), version), 0o755);
   await systemctl(exec, cp, 'restart', UNITS.apiserver);
 }
 
 /** Seed step 8: scheduler and controller-manager at `version`, started again. */
 export async function startControllers(state: LabState, exec: Exec, version: string): Promise<void> {
   const cp = controlPlaneNode(state);
-  const rt = runtime();
-  await writeSchedulerLauncher(join(cp.root, CONTROL_PLANE_PATHS.schedulerBinary), { version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-  await writeControllerManagerLauncher(join(cp.root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  const rt = labRuntime(state);
+  await writeSchedulerLauncher(join(cp.root, CONTROL_PLANE_PATHS.schedulerBinary), { version, ...rt });
+  await writeControllerManagerLauncher(join(cp.root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version, ...rt });
   await systemctl(exec, cp, 'start', UNITS.scheduler);
   await systemctl(exec, cp, 'start', UNITS.controllerManager);
 }

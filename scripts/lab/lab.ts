@@ -23,10 +23,17 @@ import { discoverCgroupHierarchies, isProcessAlive, NodeCgroup } from '../nspawn
 import { unmountAllUnder, mountsUnder } from '../containerd/mounts.ts';
 import { removeCgroupDirs, shimPids } from '../containerd/procs.ts';
 import type { HashMode } from './kubelet/hashes.ts';
+import { programsDirOf, type ProgramsMode } from './programs.ts';
+import type { Runtime } from './node-config.ts';
 import type { WorkloadProfile } from './workloads.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STATE_DIR = '/var/lib/kip-lab';
+
+/** How this lab's launchers start its programs (the node binary, the repository, its bundles if any). */
+export function labRuntime(state: { readonly options: Pick<LabOptions, 'programs'> }): Runtime {
+  return { nodeBinary: process.execPath, repoDir: REPO_DIR, programsDir: programsDirOf(state.options, REPO_DIR) };
+}
 export const STATE_FILE = 'lab.json';
 export const PROGRESS_FILE = 'up.log';
 export const SUPERVISOR_LOG = 'supervisor.log';
@@ -47,6 +54,8 @@ export interface LabOptions {
   readonly syncIntervalMs: number;
   /** Where the lab kubelets' container hashes come from: kip's engine, or the golden vectors (oracle). */
   readonly hashes: HashMode;
+  /** How the lab's own programs run: esbuild bundles (default) or the sources through tsx. Absent in labs from before bundles: tsx. */
+  readonly programs?: ProgramsMode;
 }
 
 export interface LabContainerdRecord {

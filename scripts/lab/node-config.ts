@@ -6,6 +6,7 @@
  * with KUBELET_EXTRA_ARGS, and kip-agent as a unit. The control-plane node runs etcd, the lab
  * apiserver (and scheduler / controller-manager when present) as units with versioned launchers.
  */
+import { programCommand, sourceOf } from './programs.ts';
 import { KipError } from '../../lib/errors.ts';
 
 /** The skip file the patched kubelet reads (the operator's patch; agent config default). */
@@ -61,6 +62,8 @@ export const CONTROL_PLANE_PATHS = {
 export interface Runtime {
   readonly nodeBinary: string;
   readonly repoDir: string;
+  /** The lab's program bundles (scripts/lab/programs.ts); undefined: the sources through tsx. */
+  readonly programsDir?: string | undefined;
 }
 
 function quoteForShell(s: string): string {
@@ -73,7 +76,7 @@ export function programLauncher(rt: Runtime, component: string, version: string,
   return [
     '#!/bin/sh',
     `# kip-lab ${component} ${version}`,
-    `exec "${quoteForShell(rt.nodeBinary)}" --import "${quoteForShell(rt.repoDir)}/node_modules/tsx/dist/esm/index.mjs" "${quoteForShell(rt.repoDir)}/${quoteForShell(mainPath)}" ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
+    `exec ${programCommand(rt.nodeBinary, rt.repoDir, mainPath, rt.programsDir)} ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
     '',
   ].join('\n');
 }
@@ -215,7 +218,7 @@ export function agentConfig(s: AgentSettings): string {
 }
 
 export function agentUnit(rt: Runtime): string {
-  return simpleUnit('kip-agent (kip lab)', `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs --config ${AGENT_PATHS.config}`, ['kubelet.service']);
+  return simpleUnit('kip-agent (kip lab)', `${rt.programsDir ? programCommand(rt.nodeBinary, rt.repoDir, sourceOf('kip-agent'), rt.programsDir) : `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs`} --config ${AGENT_PATHS.config}`, ['kubelet.service']);
 }
 
 /** Node addresses: control plane PREFIX.10, workers PREFIX.11, .12, ... (all on loopback). */

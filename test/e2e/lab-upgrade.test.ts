@@ -24,7 +24,7 @@ import { createCriClient } from '../../agent/runtime/cri.ts';
 import { checkConsistency } from '../../agent/watch/consistency.ts';
 import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { AGENT_PORT, SKIP_FILE } from '../../scripts/lab/node-config.ts';
-import { nodeExec, readLabState, type LabState } from '../../scripts/lab/lab.ts';
+import { labRuntime, nodeExec, readLabState, type LabState } from '../../scripts/lab/lab.ts';
 import { SELECTOR_POD } from '../../scripts/lab/workloads.ts';
 import { oracleWorkloadPlan } from '../../scripts/lab/workloads-oracle.ts';
 import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
@@ -66,7 +66,7 @@ function firstSync(node: string, version: string) {
 
 async function upgradeWorker(node: string, patched: boolean): Promise<void> {
   const agent = agents.get(node)!;
-  const binary = Buffer.from(launcherScript({ version: TO, skipFilePath: patched ? SKIP_FILE : undefined }));
+  const binary = Buffer.from(launcherScript({ version: TO, skipFilePath: patched ? SKIP_FILE : undefined, ...labRuntime(lab()) }));
   await agent.stageBinary({ version: TO, sha256: createHash('sha256').update(binary).digest('hex'), size: binary.length }, binary);
   const result = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId: `e2e-${node}`, targetVersion: TO, allowUnpatched: !patched });
   expect(result.outcome, `${result.errorCode}: ${result.message}\n${result.journalTail.join('\n')}`).toBe('succeeded');

@@ -24,6 +24,8 @@ import { KubeClient } from '../../lib/kube/index.ts';
 import type { SyncReport } from '../../scripts/lab/kubelet/kubelet.ts';
 import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
 import { writeLabCni } from '../../scripts/lab/cni.ts';
+import { buildLabPrograms } from '../../scripts/lab/programs.ts';
+import { REPO_DIR } from '../../scripts/lab/lab.ts';
 
 let dir: string;
 let plane: LabControlPlane;
@@ -38,9 +40,9 @@ function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30
   return waitFor(what, fn, { timeoutMs, context: () => `kubelet log:\n${kubelet?.log.slice(-15).join('\n') ?? '(none)'}` });
 }
 
-async function startKubelet(version: string, opts: { patched?: string; nodeLabels?: string; extraFlags?: string[] } = {}): Promise<void> {
-  const bin = join(dir, 'bin', `kubelet-${version}${opts.patched ? '-patched' : ''}`);
-  await writeLauncher(bin, { version, skipFilePath: opts.patched });
+async function startKubelet(version: string, opts: { patched?: string; nodeLabels?: string; extraFlags?: string[]; programsDir?: string } = {}): Promise<void> {
+  const bin = join(dir, 'bin', `kubelet-${version}${opts.patched ? '-patched' : ''}${opts.programsDir ? '-bundled' : ''}`);
+  await writeLauncher(bin, { version, skipFilePath: opts.patched, programsDir: opts.programsDir });
   const port = await freePort();
   const log: string[] = [];
   const proc = execa(bin, [
@@ -275,4 +277,26 @@ describe('lab kubelet', () => {
     expect(result.exitCode).toBe(3);
     expect(log.some((l) => l.includes('is not one of the 30 golden vectors'))).toBe(true);
   }, 90_000);
+
+  it('as the bundle a lab brings up with (--programs bundle): the same kubelet, started from plain JavaScript', async () => {
+    await kube.deletePod('default', 'stray').catch(() => undefined);
+    const programsDir = join(dir, 'programs');
+    const built = await buildLabPrograms(REPO_DIR, programsDir);
+    expect(built.map((b) => b.program).sort()).toEqual(['apiserver', 'controller-manager', 'kip-agent', 'kubelet', 'scheduler']);
+    await startKubelet('v1.17.17', { extraFlags: ['--lab-hashes=vectors'], programsDir });
+    // The process the launcher started is node on the bundle, not tsx on the sources.
+    const pids = (await execa('pgrep', ['-f', join(programsDir, 'kubelet.mjs')], { reject: false })).stdout.split('\n').filter(Boolean);
+    expect(pids.length).toBe(1);
+    expect((await readFile(`/proc/${pids[0]}/cmdline`, 'utf8')).split('\0')).not.toContain('--import');
+    // It speaks CRI (its proto files found through the rewritten import.meta.url) and syncs every pod.
+    const report = await syncs(1);
+    expect(report.completedSyncs).toBeGreaterThanOrEqual(1);
+    const m = await until('vec running under the bundled kubelet', async () => {
+      const r = await runningContainers();
+      return r.has('vec/r1') ? r : undefined;
+    });
+    expect(m.get('vec/r1')!.hash).toBe(loadHashVectors().find((v) => v.id === 'res-basic')!.hashes.get('1.17'));
+    expect((await kube.getNode(NODE)).status?.nodeInfo?.kubeletVersion).toBe('v1.17.17');
+    await stopKubelet();
+  }, 180_000);
 });

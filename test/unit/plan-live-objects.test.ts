@@ -80,7 +80,7 @@ describe('preflight --to: restarts an unpatched kubelet would cause', () => {
     const { predictedRestartFindings } = await import('../../coordinator/preflight/plan-findings.ts');
     const { parseJson } = await import('../../lib/knowledge/hash/index.ts');
     const pods = parseJson(JSON.stringify({ kind: 'PodList', items: [{ metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: 'w1', containers: [{ name: 'c', image: 'nginx:1.15', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent' }] } }] }), 'pods');
-    const at = (v: string) => planVersions({ apiservers: [v], nodes: [{ name: 'w1', kubelet: v, kubeProxy: '' }] }, v === 'v1.15.12' ? 'v1.16.15' : 'v1.12.10');
+    const at = (v: string) => planVersions({ apiservers: [v], nodes: [{ name: 'w1', kubelet: v }] }, v === 'v1.15.12' ? 'v1.16.15' : 'v1.12.10');
     const found = predictedRestartFindings(at('v1.15.12'), pods);
     expect(found).toEqual([expect.objectContaining({ severity: 'info', check: 'predicted-restarts', object: 'kubelets v1.15.12 -> v1.16.15' })]);
     expect(found[0]!.why).toMatch(/would restart 1 of 1 containers/);

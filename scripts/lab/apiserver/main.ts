@@ -60,7 +60,7 @@ export function parseFileConfig(text: string): ApiServerFileConfig {
   };
 }
 
-async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[]): Promise<void> {
   const i = argv.indexOf('--config');
   const path = i >= 0 ? argv[i + 1] : undefined;
   if (!path) throw new InvalidInputError('LAB_APISERVER_USAGE', 'usage: main.ts --config FILE');

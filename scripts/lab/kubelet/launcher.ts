@@ -8,6 +8,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { helpText } from './flags.ts';
+import { programCommand } from '../programs.ts';
 
 export const LAB_KUBELET_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
 
@@ -20,6 +21,8 @@ export interface LauncherOptions {
   /** Node binary and repository paths as seen where the launcher runs (inside a node they are bind-mounted). */
   readonly nodeBinary?: string;
   readonly repoDir?: string;
+  /** The lab's program bundles; undefined: the source through tsx. */
+  readonly programsDir?: string | undefined;
 }
 
 export function launcherScript(o: LauncherOptions): string {
@@ -38,7 +41,7 @@ export function launcherScript(o: LauncherOptions): string {
     'for a in "$@"; do',
     `  case "$a" in --version|--version=true) echo 'Kubernetes ${o.version}'; exit 0;; --help|-h) printf '%s' '${help}'; exit 0;; esac`,
     'done',
-    `"${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/kubelet/main.ts" "--lab-kube-version=${o.version}"${patched} "$@" &`,
+    `${programCommand(node, repo, 'scripts/lab/kubelet/main.ts', o.programsDir)} "--lab-kube-version=${o.version}"${patched} "$@" &`,
     'child=$!',
     "trap 'kill -TERM $child 2>/dev/null' TERM INT",
     'wait $child',

@@ -6,6 +6,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { programCommand } from '../programs.ts';
 
 export const LAB_CONTROL_PLANE_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
 
@@ -19,6 +20,8 @@ export interface ComponentLauncherOptions {
   /** Node binary and repository paths as seen where the launcher runs (inside a node they are bind-mounted). */
   readonly nodeBinary?: string;
   readonly repoDir?: string;
+  /** The lab's program bundles; undefined: the source through tsx. */
+  readonly programsDir?: string | undefined;
 }
 
 export function componentLauncherScript(o: ComponentLauncherOptions): string {
@@ -27,7 +30,7 @@ export function componentLauncherScript(o: ComponentLauncherOptions): string {
   return [
     '#!/bin/sh',
     `# kip-lab kube-${o.component} ${o.version}`,
-    `exec "${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/scripts/lab/${o.component}/main.ts" "--lab-kube-version=${o.version}" "$@"`,
+    `exec ${programCommand(node, repo, `scripts/lab/${o.component}/main.ts`, o.programsDir)} "--lab-kube-version=${o.version}" "$@"`,
     '',
   ].join('\n');
 }

@@ -1,0 +1,119 @@
+/**
+ * The lab's own programs (kubelet, apiserver, scheduler, controller-manager, kip-agent) as plain
+ * JavaScript bundles under dist/lab/, built by `kip-lab up` before any node starts. Through tsx
+ * every start compiled TypeScript again: seconds of CPU per kubelet start (most of the kubelet
+ * downtime the demo printed) and a loader resident in every process. A bundle starts in a fraction
+ * of that and carries no compiler.
+ *
+ * Each module keeps its own `import.meta.url` (rewritten per file to its source path), so code that
+ * finds the repository or the proto files from its own location behaves as it does from source:
+ * the repository is bind-mounted at the same path in every node. Only a lab brought up with
+ * bundles uses them (its launchers name the directory); everything else, and `kip-lab up
+ * --programs tsx` (for comparison), runs the sources through tsx, so a bundle is never stale.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+export const LAB_PROGRAMS = ['kubelet', 'apiserver', 'scheduler', 'controller-manager', 'kip-agent'] as const;
+export type LabProgram = (typeof LAB_PROGRAMS)[number];
+
+/** Source entry, and whether it runs on import or exports `main(argv)`. */
+const SOURCES: Readonly<Record<LabProgram, { readonly module: string; readonly exportsMain: boolean }>> = {
+  kubelet: { module: 'scripts/lab/kubelet/main.ts', exportsMain: false },
+  apiserver: { module: 'scripts/lab/apiserver/main.ts', exportsMain: true },
+  scheduler: { module: 'scripts/lab/scheduler/main.ts', exportsMain: false },
+  'controller-manager': { module: 'scripts/lab/controller-manager/main.ts', exportsMain: false },
+  'kip-agent': { module: 'agent/main.ts', exportsMain: true },
+};
+
+export function sourceOf(program: LabProgram): string {
+  return SOURCES[program].module;
+}
+
+export type ProgramsMode = 'bundle' | 'tsx';
+
+/** Where a lab's bundles live (inside the repository, which every node sees at the same path). */
+export function labProgramsDir(repo: string): string {
+  return join(repo, 'dist', 'lab');
+}
+
+/** The bundles directory a lab with these options uses; undefined = tsx (also for labs from before bundles). */
+export function programsDirOf(options: { readonly programs?: ProgramsMode }, repo: string): string | undefined {
+  return options.programs === 'bundle' ? labProgramsDir(repo) : undefined;
+}
+
+export function bundlePath(programsDir: string, program: LabProgram): string {
+  return join(programsDir, `${program}.mjs`);
+}
+
+/** The lab program whose entry is this source file (relative to the repo), if any. */
+export function programOfSource(module: string): LabProgram | undefined {
+  return LAB_PROGRAMS.find((p) => SOURCES[p].module === module);
+}
+
+function shellWord(s: string): string {
+  if (!/^[A-Za-z0-9_./:=,@+-]+$/.test(s)) throw new Error(`lab refuses to put ${JSON.stringify(s)} into a launcher`);
+  return `"${s}"`;
+}
+
+/**
+ * The command words that start a lab program (or any repository module), as a launcher writes
+ * them: its bundle when the lab has bundles, else the TypeScript source through tsx.
+ */
+export function programCommand(node: string, repo: string, module: string, programsDir: string | undefined): string {
+  const program = programOfSource(module);
+  if (program && programsDir) return `${shellWord(node)} ${shellWord(bundlePath(programsDir, program))}`;
+  return `${shellWord(node)} --import ${shellWord(`${repo}/node_modules/tsx/dist/esm/index.mjs`)} ${shellWord(`${repo}/${module}`)}`;
+}
+
+/** Rewrites `import.meta.url` in every repository module to that module's own source URL. */
+function sourceUrls(repo: string): Plugin {
+  return {
+    name: 'kip-lab-source-urls',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        if (!args.path.startsWith(repo) || args.path.includes('/node_modules/')) return undefined;
+        const text = await readFile(args.path, 'utf8');
+        const contents = text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)).replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)));
+        return { contents, loader: 'ts' };
+      });
+    },
+  };
+}
+
+export interface BuiltProgram {
+  readonly program: LabProgram;
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** Builds every lab program into `dir` (default dist/lab/; ESM, node built-ins and native addons external). */
+export async function buildLabPrograms(repo: string, dir = labProgramsDir(repo)): Promise<BuiltProgram[]> {
+  await mkdir(dir, { recursive: true });
+  const out: BuiltProgram[] = [];
+  for (const program of LAB_PROGRAMS) {
+    const { module, exportsMain } = SOURCES[program];
+    const entry = exportsMain
+      ? `import { main } from './${module}';\nmain(process.argv.slice(2)).catch((e) => { process.stderr.write(String(e instanceof Error ? e.stack ?? e.message : e) + '\\n'); process.exit(2); });\n`
+      : `import './${module}';\n`;
+    const outfile = bundlePath(dir, program);
+    await build({
+      stdin: { contents: entry, resolveDir: repo, sourcefile: `lab-${program}-entry.ts`, loader: 'ts' },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      outfile,
+      external: ['better-sqlite3', '*.node'],
+      // CommonJS dependencies (grpc-js, pino) call require(): give the ESM bundle one.
+      banner: { js: "import { createRequire as __kipCreateRequire } from 'node:module'; const require = __kipCreateRequire(import.meta.url);" },
+      plugins: [sourceUrls(repo)],
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    out.push({ program, path: outfile, bytes: (await stat(outfile)).size });
+  }
+  return out;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { bundlePath, programCommand, programOfSource, programsDirOf } from '../../scripts/lab/programs.ts';
+import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
+import { componentLauncherScript } from '../../scripts/lab/scheduler/launcher.ts';
+import { apiserverLauncher } from '../../scripts/lab/node-config.ts';
+import { parseSupervisorArgs } from '../../scripts/lab/supervisor.ts';
+
+describe('lab programs: bundles or tsx', () => {
+  it('a lab with bundles starts each program from its bundle, one without (or from before bundles) through tsx', () => {
+    expect(programsDirOf({ programs: 'bundle' }, '/repo')).toBe('/repo/dist/lab');
+    expect(programsDirOf({ programs: 'tsx' }, '/repo')).toBeUndefined();
+    expect(programsDirOf({}, '/repo')).toBeUndefined();
+    expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/kubelet/main.ts', '/repo/dist/lab')).toBe('"/usr/bin/node" "/repo/dist/lab/kubelet.mjs"');
+    expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/kubelet/main.ts', undefined)).toBe('"/usr/bin/node" --import "/repo/node_modules/tsx/dist/esm/index.mjs" "/repo/scripts/lab/kubelet/main.ts"');
+    // A module that is no lab program always runs from source.
+    expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/other/main.ts', '/repo/dist/lab')).toMatch(/tsx.*other\/main\.ts"$/);
+    expect(programOfSource('agent/main.ts')).toBe('kip-agent');
+    expect(bundlePath('/d', 'apiserver')).toBe('/d/apiserver.mjs');
+  });
+
+  it('every launcher follows the lab\'s choice', () => {
+    const rt = { nodeBinary: '/usr/bin/node', repoDir: '/repo', programsDir: '/repo/dist/lab' };
+    expect(launcherScript({ version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/kubelet.mjs" "--lab-kube-version=v1.11.10"');
+    expect(componentLauncherScript({ component: 'scheduler', version: 'v1.11.10', ...rt })).toContain('exec "/usr/bin/node" "/repo/dist/lab/scheduler.mjs" "--lab-kube-version=v1.11.10"');
+    expect(apiserverLauncher(rt, 'v1.11.10')).toContain('exec "/usr/bin/node" "/repo/dist/lab/apiserver.mjs" "--config"');
+    expect(launcherScript({ version: 'v1.11.10', nodeBinary: '/usr/bin/node', repoDir: '/repo' })).toContain('tsx/dist/esm/index.mjs" "/repo/scripts/lab/kubelet/main.ts"');
+  });
+
+  it('the supervisor takes --programs bundle|tsx (default bundle) and refuses anything else', () => {
+    expect(parseSupervisorArgs(['--state-dir', '/tmp/x']).programs).toBe('bundle');
+    expect(parseSupervisorArgs(['--state-dir', '/tmp/x', '--programs', 'tsx']).programs).toBe('tsx');
+    expect(() => parseSupervisorArgs(['--state-dir', '/tmp/x', '--programs', 'ts-node'])).toThrow(/--programs must be bundle or tsx, got ts-node/);
+  });
+});

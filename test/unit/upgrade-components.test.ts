@@ -112,26 +112,68 @@ describe('systemd components', () => {
   });
 
   const points = FORWARD_STEPS.flatMap((s) => [`${s}:before`, `${s}:after`] as const);
-  it.each(points)('kill at %s of a kube-controller-manager run: a new agent finishes it consistently', async (point) => {
+  const systemdComponents = [
+    { name: 'kube-apiserver', args: ['--secure-port=6443'] },
+    { name: 'kube-controller-manager', args: ['--leader-elect=true'] },
+    { name: 'kube-scheduler', args: [] },
+    // A flag 1.16 removed: the run writes the flags drop-in, crash or not.
+    { name: 'kube-proxy', args: ['--resource-container=', '--v=2'] },
+  ] as const;
+  const cases = systemdComponents.flatMap((c) => points.map((p) => [c.name, p, c.args] as const));
+  it.each(cases)('kill of the agent in a %s run at %s: a new agent finishes it consistently', async (name, point, args) => {
     h = await makeComponentHarness();
-    await h.node.addUnit('kube-controller-manager', 'kcm.service', '/usr/local/bin/kube-controller-manager', componentBinary('kube-controller-manager', 'v1.15.3'), []);
+    const unit = `${name}.service`;
+    const binPath = `/usr/local/bin/${name}`;
+    await h.node.addUnit(name, unit, binPath, componentBinary(name, 'v1.15.3'), [...args]);
     const [step, at] = point.split(':') as [string, 'before' | 'after'];
     const crash = crashAt(step, at);
     const first = h.makeAgent({ fault: crash.hook });
     await first.agent.start();
-    const newBin = componentBinary('kube-controller-manager', 'v1.16.2');
-    await h.stage(first.stage, 'kube-controller-manager', 'v1.16.2', newBin);
-    await first.agent.begin({ runId: 'c1', targetVersion: 'v1.16.2', component: 'kube-controller-manager' });
+    const newBin = componentBinary(name, 'v1.16.2');
+    await h.stage(first.stage, name, 'v1.16.2', newBin);
+    await first.agent.begin({ runId: 'c1', targetVersion: 'v1.16.2', component: name });
     await crash.reached;
     const second = h.makeAgent();
     await second.agent.start();
     await second.agent.whenIdle();
     const run = await second.agent.getRun('c1');
     expect(run.phase).toBe('RUN_SUCCEEDED');
+    expect(run.events.filter((e) => e.step === step && e.status === 'STEP_STARTED').length).toBe(2);
     const done = run.events.filter((e) => e.status === 'STEP_DONE').map((e) => e.step);
     expect(new Set(done).size).toBe(done.length);
-    expect(sha256(await readFile(h.node.host('/usr/local/bin/kube-controller-manager')))).toBe(sha256(newBin));
-    expect(h.node.units.get('kcm.service')?.active).toBe(true);
+    expect(sha256(await readFile(h.node.host(binPath)))).toBe(sha256(newBin));
+    expect(h.node.units.get(unit)?.active).toBe(true);
+    const dropIn = await h.node.read(flagsDropIn(unit));
+    if (name === 'kube-proxy') expect(dropIn).toContain('ExecStart="/usr/local/bin/kube-proxy" "--v=2"');
+    else expect(dropIn).toBeUndefined();
+    // The backup is whole: every copy matches its checksum.
+    const { readdir } = await import('node:fs/promises');
+    const dir = `${h.stateDir}/backups/c1`;
+    const manifest = JSON.parse(await readFile(`${dir}/manifest.json`, 'utf8')) as { entries: { present: boolean; copy?: string; sha256?: string }[] };
+    for (const e of manifest.entries.filter((x) => x.present)) expect(sha256(await readFile(`${dir}/files/${e.copy ?? ''}`))).toBe(e.sha256);
+    expect((await readdir(h.node.host('/usr/local/bin'))).filter((f) => f.includes('kip-tmp'))).toEqual([]);
+  });
+
+  it.each(points)('kill of the agent in a static-pod kube-apiserver run at %s: a new agent finishes it, the manifest whole', async (point) => {
+    h = await makeComponentHarness();
+    await h.node.addStaticPod('kube-apiserver', apiserverManifest('v1.15.3'));
+    const [step, at] = point.split(':') as [string, 'before' | 'after'];
+    const crash = crashAt(step, at);
+    const first = h.makeAgent({ fault: crash.hook });
+    await first.agent.start();
+    await first.agent.begin({ runId: 'c2', targetVersion: 'v1.16.2', component: 'kube-apiserver' });
+    await crash.reached;
+    const second = h.makeAgent();
+    await second.agent.start();
+    await second.agent.whenIdle();
+    const run = await second.agent.getRun('c2');
+    expect(run.phase).toBe('RUN_SUCCEEDED');
+    // One whole manifest: the one the run wrote (its checksum journaled), naming the new image.
+    const text = (await h.node.read(`${MANIFESTS}/kube-apiserver.yaml`)) ?? '';
+    expect(sha256(text)).toBe(run.installedSha256);
+    expect(text).toContain('image: k8s.gcr.io/kube-apiserver:v1.16.2');
+    expect(text).toContain('# the kubeadm layout: every flag in command');
+    expect(h.node.containers.filter((c) => c.state === 'running').map((c) => c.image)).toEqual(['k8s.gcr.io/kube-apiserver:v1.16.2']);
   });
 });
 

@@ -95,6 +95,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), por
     get logger() { return lazy().logger; },
     get identity() { return lazy().identity; },
     get pollMs() { return lazy().pollMs; },
+    get exec() { return lazy().exec; },
   };
   const ctx: CommandContext = { io, ports: deferred, exit: (c) => { code = c; } };
   const program = buildProgram(ctx);

@@ -19,6 +19,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
 import { registerReport } from './commands/report.ts';
 import { registerResume } from './commands/resume.ts';
+import { registerRollback } from './commands/rollback.ts';
 import { registerStage } from './commands/stage.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnlock } from './commands/unlock.ts';
@@ -36,6 +37,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStage,
   registerUpgrade,
   registerResume,
+  registerRollback,
   registerStatus,
   registerUnlock,
   registerPki,

@@ -260,7 +260,7 @@ export function cpCluster(world: CpWorldFile, now: () => number): ClusterApi & {
     return w;
   };
   const nodes = (w: CpWorld): V1Node[] => w.nodes.map((n) => ({
-    metadata: { name: n.name, labels: n.name.startsWith('cp') ? { 'node-role.kubernetes.io/master': '' } : {} },
+    metadata: { name: n.name, labels: (n.name.startsWith('cp') ? { 'node-role.kubernetes.io/master': '' } : {}) as Record<string, string> },
     status: { nodeInfo: { kubeletVersion: n.kubelet } as NonNullable<V1Node['status']>['nodeInfo'], conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] },
   }));
   const pods = (w: CpWorld): V1Pod[] => w.pods.map((p) => ({

@@ -47,8 +47,10 @@ const COMMANDS: readonly RegisterCommand[] = [
 const EXIT_CODES = `
 Exit codes:
   0  done
-  1  the job failed, or the run paused (kip status says why; kip resume continues)
-  2  bad input: the command line, a file or a version is wrong; nothing was changed
+  1  the job failed, or the run paused (kip status says why; kip resume continues;
+     kip rollback rolls back the nodes of the current step)
+  2  bad input: the command line, a file, a version, a hook, a node name, an agent that does not
+     answer or a store from a newer kip; nothing was changed
   3  another run holds the cluster's upgrade lock (kip unlock --force removes it)
 `;
 

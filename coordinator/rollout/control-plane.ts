@@ -15,6 +15,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { isKipError } from '../../lib/errors.ts';
+import { LockHeldError } from '../lock/lock.ts';
+import { LockLostError } from '../lock/kube-lock.ts';
 import type { Exec } from '../../lib/exec.ts';
 import { parseRealVersion } from '../../lib/knowledge/version.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -53,8 +55,10 @@ export async function runControlPlaneStep(runId: string, spec: RunSpec, step: Co
   const log = deps.logger.child({ runId, step: `cp${step.index}:${step.to}` });
   const actions = controlPlaneActions(step, spec.hooks ?? []);
   const endGate = deps.gates?.activate();
+  const renewal = renewLock(runId, deps, log);
   try {
     for (;;) {
+      if (renewal.lost()) return { phase: 'paused', reason: `lost the cluster lock: ${renewal.lost()}` };
       const journal = journalOf(runId, step.index, deps);
       const next = nextControlPlaneAction(actions, journal);
       if (next.done) return { phase: 'succeeded' };
@@ -80,7 +84,34 @@ export async function runControlPlaneStep(runId: string, spec: RunSpec, step: Co
     }
   } finally {
     endGate?.();
+    await renewal.stop();
   }
+}
+
+/**
+ * Keeps the cluster lock while a control-plane action runs (an apiserver wait or a hook may take
+ * minutes, longer than the lock's TTL): renewed every third of the TTL; a failed renewal is
+ * reported and the step pauses before its next action.
+ */
+function renewLock(runId: string, deps: ControlPlaneDeps, log: Logger): { lost: () => string | undefined; stop: () => Promise<void> } {
+  const ttl = deps.lockTtlMs ?? 60_000;
+  const ac = new AbortController();
+  let lost: string | undefined;
+  const loop = (async () => {
+    while (!ac.signal.aborted) {
+      await deps.clock.sleep(ttl / 3, ac.signal);
+      if (ac.signal.aborted) return;
+      try {
+        await deps.cluster.lock.renew(runId, deps.clock.now());
+      } catch (err) {
+        // Someone else holds it or it was removed: stop. Anything else (the apiserver away for a
+        // moment, expected during this step) is retried at the next renewal.
+        if (err instanceof LockHeldError || err instanceof LockLostError) lost = err.message;
+        else log.warn({ err }, 'could not renew the cluster lock; retrying');
+      }
+    }
+  })();
+  return { lost: () => lost, stop: async () => { ac.abort(); await loop; } };
 }
 
 interface ActionPayload {

@@ -133,7 +133,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
     const agent = deps.agents.get(node);
     // The Watch gate counts events while this node is in flight.
-    const endGate = deps.gates?.activate();
+    const endGate = deps.gates?.activate(node);
     const task = (async (): Promise<NodeOutcome> => {
       if (!agent) return { node, ok: false, reason: `no agent known for node ${node}`, downtimeMs: undefined };
       if (!reattach && deps.stage) await deps.stage(node, agent, step.to);

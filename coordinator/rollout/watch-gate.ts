@@ -25,10 +25,15 @@ const TRIPPING: Readonly<Partial<Record<WatchEvent['kind'], string>>> = {
   KUBELET_PREDICATE_FAILED: 'the kubelet rejected a pod on admission (evicted)',
 };
 
-/** Why this event pauses the run, or undefined. Pods of the components being upgraded are expected to restart. */
-export function gateReason(node: string, e: WatchEvent): string | undefined {
+/**
+ * Why this event pauses the run, or undefined. Pods of the components being upgraded are expected
+ * to restart. A pod gone counts only on a node in flight: elsewhere it is ordinary churn (a Job
+ * finished, a Deployment scaled down), while a restart or a kubelet kill counts on any node.
+ */
+export function gateReason(node: string, e: WatchEvent, inFlight = true): string | undefined {
   const what = TRIPPING[e.kind];
   if (!what) return undefined;
+  if (e.kind === 'POD_GONE' && !inFlight) return undefined;
   if (e.podNamespace && e.podName && isComponentPod(e.podNamespace, e.podName)) return undefined;
   const pod = e.podName ? `${e.podNamespace}/${e.podName}${e.containerName ? `/${e.containerName}` : ''}` : e.podUid || 'a pod';
   return `${what} on ${node}: ${pod}${e.reason ? ` (${e.reason})` : ''} [watch seq ${e.sequence}]`;
@@ -57,6 +62,7 @@ export class WatchGates {
   private readonly loops: Promise<void>[] = [];
   private reason: string | undefined;
   private active = 0;
+  private readonly inFlight = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly deps: WatchGateDeps) {}
@@ -65,13 +71,20 @@ export class WatchGates {
     for (const [node, agent] of this.deps.agents) this.loops.push(this.loop(node, agent));
   }
 
-  /** The gate counts events only while active (a node in flight, a control-plane step): nestable. */
-  activate(): () => void {
+  /** The gate counts events only while active (a node in flight: name it; a control-plane step): nestable. */
+  activate(node?: string): () => void {
     this.active++;
+    if (node) this.inFlight.set(node, (this.inFlight.get(node) ?? 0) + 1);
     let done = false;
     return () => {
-      if (!done) this.active--;
+      if (done) return;
       done = true;
+      this.active--;
+      if (node) {
+        const n = (this.inFlight.get(node) ?? 1) - 1;
+        if (n > 0) this.inFlight.set(node, n);
+        else this.inFlight.delete(node);
+      }
     };
   }
 
@@ -110,7 +123,7 @@ export class WatchGates {
           backoff = 500;
           if (e.sequence <= from) continue;
           if (this.active > 0) {
-            const reason = gateReason(node, e);
+            const reason = gateReason(node, e, this.inFlight.has(node));
             if (reason) this.trip(node, reason);
           }
           from = e.sequence;

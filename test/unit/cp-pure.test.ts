@@ -94,6 +94,9 @@ describe('Watch gates', () => {
     for (const k of ['CONTAINER_ADDED', 'KUBELET_STARTED', 'SKIP_FILE_WRITTEN', 'APISERVER_CONNECTIONS_CHANGED'] as const) expect(gateReason('w1', watchEvent(k))).toBeUndefined();
     expect(gateReason('cp1', watchEvent('POD_GONE', 'kube-system', 'kube-scheduler-cp1'))).toBeUndefined();
     expect(gateReason('cp1', watchEvent('POD_GONE', 'kube-system', 'coredns-abc'))).toMatch(/pod killed/);
+    // a pod gone on a node not in flight is churn; a restart there still counts
+    expect(gateReason('w2', watchEvent('POD_GONE'), false)).toBeUndefined();
+    expect(gateReason('w2', watchEvent('CONTAINER_RESTARTED'), false)).toMatch(/container restarted on w2/);
   });
   it('after WATCH_SEQUENCE_EXPIRED: from oldest - 1, or 0 when the agent restarted', () => {
     expect(resumeAfterExpiry({ requested: 5, oldest: 100, latest: 300 })).toBe(99);

@@ -34,6 +34,8 @@ export async function runCoordinatorBench(): Promise<void> {
     const agents = new Map<string, AgentPort>(names.map((node) => [node, {
       getNode: async () => { throw new Error('unused'); }, getRun: async () => { throw new Error('unused'); }, preflight: async () => { throw new Error('unused'); },
       stageBinary: async () => { throw new Error('unused'); }, rollback: async () => { throw new Error('unused'); }, close: () => undefined,
+      hold: async () => { throw new Error('unused'); }, release: async () => { throw new Error('unused'); }, etcdSnapshot: async () => { throw new Error('unused'); },
+      fetchSnapshot: () => { throw new Error('unused'); }, watch: () => { throw new Error('unused'); },
       async *upgradeFollow(req): AsyncGenerator<StepEvent> {
         const ms = NODE_MS + (rand() * 2 - 1) * JITTER_MS;
         busy += ms;
@@ -47,6 +49,7 @@ export async function runCoordinatorBench(): Promise<void> {
       server: 'bench', version: async () => 'v1.17.17',
       nodes: async () => names.map((n): V1Node => ({ metadata: { name: n }, status: { nodeInfo: { kubeletVersion: kubelet.get(n) } as NonNullable<V1Node['status']>['nodeInfo'], conditions: [{ type: 'Ready', status: 'True' }] } })),
       pods: async () => [], podTree: async () => parseJson('{"items":[]}', 'pods'), annotateNode: async () => undefined, labelNode: async () => undefined, nodeEvent: async () => undefined, lock,
+      annotatePod: async () => undefined, apiserverStatus: async () => ({ ready: true, version: 'v1.17.17' }),
     };
     const store = openSqliteStore(join(dir, 'runs.db'));
     const spec: RunSpec = {

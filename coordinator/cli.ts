@@ -19,6 +19,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
 import { registerReport } from './commands/report.ts';
 import { registerResume } from './commands/resume.ts';
+import { registerRollback } from './commands/rollback.ts';
 import { registerStage } from './commands/stage.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUnlock } from './commands/unlock.ts';
@@ -36,6 +37,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStage,
   registerUpgrade,
   registerResume,
+  registerRollback,
   registerStatus,
   registerUnlock,
   registerPki,
@@ -45,8 +47,10 @@ const COMMANDS: readonly RegisterCommand[] = [
 const EXIT_CODES = `
 Exit codes:
   0  done
-  1  the job failed, or the run paused (kip status says why; kip resume continues)
-  2  bad input: the command line, a file or a version is wrong; nothing was changed
+  1  the job failed, or the run paused (kip status says why; kip resume continues;
+     kip rollback rolls back the nodes of the current step)
+  2  bad input: the command line, a file, a version, a hook, a node name, an agent that does not
+     answer or a store from a newer kip; nothing was changed
   3  another run holds the cluster's upgrade lock (kip unlock --force removes it)
 `;
 
@@ -95,6 +99,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), por
     get logger() { return lazy().logger; },
     get identity() { return lazy().identity; },
     get pollMs() { return lazy().pollMs; },
+    get exec() { return lazy().exec; },
   };
   const ctx: CommandContext = { io, ports: deferred, exit: (c) => { code = c; } };
   const program = buildProgram(ctx);

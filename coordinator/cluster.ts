@@ -40,6 +40,16 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
     annotateNode: async (name, annotations) => {
       await kube.patchNode(name, { metadata: { annotations } }, 'merge');
     },
+    annotatePod: async (namespace, name, annotations) => {
+      await kube.patchPod(namespace, name, { metadata: { annotations } }, 'merge');
+    },
+    apiserverStatus: async (url, healthPath) => {
+      const r = url ? await kubeRestFromKubeconfig(options.kubeconfig, 10_000, options.context, url) : rest;
+      const health = await r.probe(healthPath);
+      const version = await r.probe('/version');
+      const gitVersion = version.status === 200 ? (JSON.parse(version.text) as { gitVersion?: string }).gitVersion ?? '' : '';
+      return { ready: health.status === 200, version: gitVersion };
+    },
     labelNode: async (name, labels) => {
       await kube.patchNode(name, { metadata: { labels } }, 'merge');
     },

@@ -4,6 +4,7 @@
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../lib/clock.ts';
+import type { Exec } from '../lib/exec.ts';
 import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentEndpoint, AgentPort, AgentTls } from './fleet/port.ts';
@@ -30,6 +31,14 @@ export interface ClusterApi {
   annotateNode(name: string, annotations: Readonly<Record<string, string | null>>): Promise<void>;
   /** Merge-patches metadata labels. */
   labelNode(name: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  /** Merge-patches a pod's metadata annotations (an update: admission runs on it again). */
+  annotatePod(namespace: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Asks one kube-apiserver (at `url`, https://host:port; undefined: the kubeconfig's server) for
+   * `healthPath` (/readyz, /healthz before 1.16) and /version, with the kubeconfig's credentials.
+   * Rejects when it does not answer; `ready` is false when the health path answers non-200.
+   */
+  apiserverStatus(url: string | undefined, healthPath: string): Promise<{ ready: boolean; version: string }>;
   /** Records a core/v1 Event on a Node (namespace default, as the kubelet does), so `kubectl describe node` shows the run. */
   nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
   readonly lock: ClusterLock;
@@ -52,4 +61,6 @@ export interface CliPorts {
   readonly identity: string;
   /** How often the engine looks at the cluster (default 1 s). */
   readonly pollMs?: number;
+  /** Runs the hooks (default lib/exec.ts execaExec). */
+  readonly exec?: Exec;
 }

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { agentEndpoints, parseInventory } from '../fleet/inventory.ts';
-import type { AgentPort } from '../fleet/port.ts';
+import type { AgentEndpoint, AgentPort } from '../fleet/port.ts';
 import type { ClusterApi } from '../ports.ts';
 import { positiveInt, stateDirOf, type CommandContext } from './common.ts';
 
@@ -14,11 +14,16 @@ export interface AgentFlags {
 }
 
 export async function connectFleet(ctx: CommandContext, cluster: ClusterApi, flags: AgentFlags): Promise<Map<string, AgentPort>> {
+  return (await connectFleetEndpoints(ctx, cluster, flags)).agents;
+}
+
+/** The agents and where each one is (the control plane needs the addresses). */
+export async function connectFleetEndpoints(ctx: CommandContext, cluster: ClusterApi, flags: AgentFlags): Promise<{ agents: Map<string, AgentPort>; endpoints: Map<string, AgentEndpoint> }> {
   const port = positiveInt('--agent-port', flags.agentPort);
   const inventory = flags.inventory ? parseInventory(await ctx.io.readInput(flags.inventory), flags.inventory) : [];
   const endpoints = agentEndpoints(await cluster.nodes(), inventory, port);
   const tls = await ctx.ports.agentTls(flags.pkiDir ?? join(stateDirOf(ctx.io, flags), 'pki'));
-  return new Map([...endpoints].map(([name, e]) => [name, ctx.ports.agent(e, tls)]));
+  return { agents: new Map([...endpoints].map(([name, e]) => [name, ctx.ports.agent(e, tls)])), endpoints };
 }
 
 /** Every named agent answers GetNode, or INVALID input naming the ones that do not. */

@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { parseSpec } from '../rollout/spec.ts';
 import { readReleases } from '../stage/releases.ts';
-import { stageKubelet } from '../stage/stage.ts';
 import { EXIT_OK } from '../io.ts';
 import { addAgentOptions, addKubeOptions, addStateDir, addDryRun, kubeOptions, runAction, stateDirOf, type CommandContext } from './common.ts';
 import { checkAgentsAnswer, closeFleet, connectFleet, type AgentFlags } from './fleet-setup.ts';
 import { runLoop } from './run-loop.ts';
-import { LOCK_TTL_MS } from './upgrade.ts';
+import { LOCK_TTL_MS, runNodes, stagerFor } from './upgrade.ts';
 
 export function registerResume(program: Command, ctx: CommandContext): void {
   const cmd = program.command('resume').description('continue the paused or interrupted run (finished nodes are not redone)').option('--run <id>', 'the run (default: the newest of this cluster)');
@@ -32,13 +31,11 @@ export function registerResume(program: Command, ctx: CommandContext): void {
       }
       const agents = await connectFleet(ctx, cluster, opts);
       try {
-        await checkAgentsAnswer(agents, [...new Set(spec.steps.flatMap((s) => s.nodes.map((n) => n.name)))]);
+        await checkAgentsAnswer(agents, runNodes(spec));
         await cluster.lock.acquire(ctx.ports.identity, run.id, LOCK_TTL_MS, ctx.ports.clock.now());
         ctx.io.stderr(`resuming run ${run.id}: ${done} of ${total} node steps done\n`);
         const releases = spec.releasesDir ? await readReleases(spec.releasesDir) : [];
-        const dir = spec.releasesDir;
-        const stage = dir ? (node: string, agent: Parameters<typeof stageKubelet>[1], version: string) => stageKubelet(node, agent, releases, dir, version).then(() => undefined) : undefined;
-        return await runLoop(ctx, run.id, spec, { store, cluster, agents, ...(stage ? { stage } : {}) });
+        return await runLoop(ctx, run.id, spec, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, spec.releasesDir) });
       } finally {
         closeFleet(agents);
       }

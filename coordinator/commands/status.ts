@@ -38,7 +38,8 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         const lines = [`run ${run.id} -> ${run.target}: ${phase}${run.reason ? ` (${run.reason})` : ''}`];
         lines.push(formatTable(['STEP', 'NODE', 'KUBELET', 'STATE', 'ATTEMPT', 'DURATION', 'KUBELET DOWN', 'ERROR'],
           nodes.map((n) => [String(n.step), n.node, `${n.from} -> ${n.to}`, n.phase, String(n.attempt), secs(n.durationMs), secs(n.kubeletDowntimeMs), n.error])).trimEnd());
-        const gates = events.filter((e) => e.kind === 'gate' || e.kind === 'paused' || e.kind === 'node-failed');
+        const shown = new Set(['gate', 'paused', 'node-failed', 'control-plane', 'etcd-snapshot', 'tolerations', 'watch-expired', 'rolled-back']);
+        const gates = events.filter((e) => shown.has(e.kind));
         if (gates.length > 0) lines.push('events:', ...gates.map((e) => `  ${new Date(e.at).toISOString()} ${e.kind}${e.node ? ` ${e.node}` : ''}: ${e.message}`));
         return `${lines.join('\n')}\n`;
       });

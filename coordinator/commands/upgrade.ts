@@ -1,21 +1,30 @@
 /**
- * `kip upgrade --to VERSION`: one journaled, resumable run over the kubelets (coordinator/rollout),
- * holding the cluster's lock. Exit 0 when every kubelet runs the target, 1 when the run paused
- * (`kip status` says why, `kip resume` continues), 2 on bad input (nothing changed), 3 when another
- * run holds the lock.
+ * `kip upgrade --to VERSION`: one journaled, resumable run (coordinator/rollout): per
+ * control-plane step the etcd snapshot, pre hooks, controllers held, kube-apiserver node by node,
+ * controllers swapped, the step's kubelets, tolerations where TaintBasedEvictions turns on,
+ * controllers released, post hooks and post-checks; holding the cluster's lock. Exit 0 when done,
+ * 1 when the run paused (`kip status` says why, `kip resume` continues), 2 on bad input (nothing
+ * changed), 3 when another run holds the lock.
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { planVersions, type KubeletPlanKind } from '../plan/path.ts';
-import { kubeletSteps } from '../plan/kubelet-steps.ts';
+import { runSteps } from '../plan/run-steps.ts';
+import { parseHook } from '../rollout/hooks.ts';
+import type { HookSpec } from '../rollout/spec.ts';
+import { stageComponent } from '../stage/stage.ts';
+import type { Component, ReleaseFolder } from '../stage/releases.ts';
+import type { AgentPort } from '../fleet/port.ts';
+import { discoverControlPlane } from './control-plane-fleet.ts';
 import { initialState, validateConfig, zoneOf } from '../rollout/scheduler.ts';
-import type { RunSpec } from '../rollout/spec.ts';
+import { sequenceOf, type RunSpec } from '../rollout/spec.ts';
+import { controlPlaneActions } from '../rollout/control-plane-plan.ts';
+import { describe } from '../rollout/control-plane.ts';
 import { readReleases } from '../stage/releases.ts';
-import { stageKubelet } from '../stage/stage.ts';
 import { EXIT_OK } from '../io.ts';
 import { nodeKubelets } from './plan.ts';
-import { checkAgentsAnswer, closeFleet, connectFleet, type AgentFlags } from './fleet-setup.ts';
+import { checkAgentsAnswer, closeFleet, connectFleetEndpoints, type AgentFlags } from './fleet-setup.ts';
 import {
   addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, kubeOptions, positiveInt, render, runAction, stateDirOf, type CommandContext, type OutputFormat,
 } from './common.ts';
@@ -35,6 +44,11 @@ interface UpgradeFlags extends AgentFlags {
   readyTimeout: string;
   allowUnpatched: boolean;
   allowDroppedFlag: string[];
+  hook: string[];
+  hookTimeout: string;
+  keepServedApi: string[];
+  etcdNode?: string;
+  watchGates: boolean;
   dryRun: boolean;
   output: OutputFormat;
   kubeconfig?: string;
@@ -53,7 +67,12 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
     .option('--node-timeout <s>', 'a node not done within this pauses the run', '900')
     .option('--ready-timeout <s>', 'after the agent: the Node Ready with the new kubelet within this', '300')
     .option('--allow-unpatched', 'accept kubelets without the skip-file patch', false)
-    .option('--allow-dropped-flag <flag>', 'a removed kubelet flag the agent may drop (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[]);
+    .option('--allow-dropped-flag <flag>', 'a removed kubelet flag the agent may drop (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--hook <when=command>', 'pre=CMD or post=CMD: a shell command run before (a failure pauses) or after each control-plane step (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--hook-timeout <s>', 'a hook running longer is killed and counts as failed', '300')
+    .option('--keep-served-api <group/version/resource>', 'kube-apiserver --runtime-config entry to keep serving (1.16 and 1.17; repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--etcd-node <name>', 'the agent that takes the etcd snapshot (default: one that lists etcd snapshots, else the first kube-apiserver node)')
+    .option('--no-watch-gates', 'gate on the container inventory only, not on the agents\' Watch streams');
   for (const add of [addKubeOptions, addAgentOptions, addStateDir, addOutput, addColor, addDryRun]) add(cmd);
   cmd.action((opts: UpgradeFlags) => runAction(ctx, 'upgrade', () => upgrade(ctx, opts)));
 }
@@ -66,12 +85,43 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
   const nodeTimeoutMs = positiveInt('--node-timeout', opts.nodeTimeout) * 1000;
   const readyTimeoutMs = positiveInt('--ready-timeout', opts.readyTimeout) * 1000;
   validateConfig({ maxConcurrency, maxUnavailable, nodeTimeoutMs });
+  const hooks: HookSpec[] = opts.hook.map(parseHook);
+  const hookTimeoutMs = positiveInt('--hook-timeout', opts.hookTimeout) * 1000;
   const releases = opts.releases ? await readReleases(opts.releases) : [];
   const cluster = await ctx.ports.cluster(kubeOptions(ctx.io, opts));
   const nodes = await cluster.nodes();
   const plan = planVersions({ apiservers: [await cluster.version()], nodes: nodeKubelets(nodes) }, opts.to, releases.map((r) => r.version));
   const zones = new Map(nodes.map((n) => [n.metadata?.name ?? '', zoneOf(n.metadata?.labels)]));
-  const steps = kubeletSteps(plan, opts.plan as KubeletPlanKind, zones);
+  // The control plane's agents are read (GetNode, read-only) when the plan needs them, dry run included.
+  const needsFleet = plan.controlPlanePath.length > 0 || !opts.dryRun;
+  const fleet = needsFleet ? await connectFleetEndpoints(ctx, cluster, opts) : undefined;
+  try {
+    return await upgradeWith(ctx, opts, { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, fleet });
+  } finally {
+    if (fleet) closeFleet(fleet.agents);
+  }
+}
+
+interface Prepared {
+  readonly releases: ReleaseFolder[];
+  readonly cluster: Awaited<ReturnType<CommandContext['ports']['cluster']>>;
+  readonly nodes: Awaited<ReturnType<Prepared['cluster']['nodes']>>;
+  readonly plan: ReturnType<typeof planVersions>;
+  readonly zones: Map<string, string>;
+  readonly hooks: HookSpec[];
+  readonly hookTimeoutMs: number;
+  readonly maxConcurrency: number;
+  readonly maxUnavailable: number;
+  readonly canaryCount: number;
+  readonly nodeTimeoutMs: number;
+  readonly readyTimeoutMs: number;
+  readonly fleet: Awaited<ReturnType<typeof connectFleetEndpoints>> | undefined;
+}
+
+async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared): Promise<number> {
+  const { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, fleet } = p;
+  const cpFleet = fleet ? await discoverControlPlane(fleet.agents, fleet.endpoints, nodes, opts.etcdNode) : undefined;
+  const { steps, controlPlane, sequence } = runSteps(plan, opts.plan as KubeletPlanKind, zones, cpFleet);
   const canaryNodes = opts.canaryNodes?.split(',').map((s) => s.trim()).filter(Boolean);
   if (canaryNodes) {
     const unknown = canaryNodes.filter((n) => !zones.has(n));
@@ -79,28 +129,36 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
   }
   // The order each step will take, checked now (a canary not in a step is not its canary).
   const orders = steps.map((s) => initialState(s.nodes, canaryNodes ? { nodes: canaryNodes.filter((n) => s.nodes.some((x) => x.name === n)) } : { count: canaryCount }).order);
-  for (const s of steps) {
-    for (const n of s.nodes) if (opts.releases && !releases.find((r) => r.version === s.to)?.components.has('kubelet')) {
-      throw new InvalidInputError('RELEASE_COMPONENT_MISSING', `--releases ${opts.releases} has no ${s.to}/kubelet (needed for ${n.name})`, { version: s.to });
+  const needRelease = (version: string, component: Component, node: string): void => {
+    if (opts.releases && !releases.find((r) => r.version === version)?.components.has(component)) {
+      throw new InvalidInputError('RELEASE_COMPONENT_MISSING', `--releases ${opts.releases} has no ${version}/${component} (needed for ${node})`, { version, component });
     }
+  };
+  for (const s of steps) {
+    for (const n of s.nodes) needRelease(s.to, 'kubelet', n.name);
+    for (const n of s.kubeProxyNodes ?? []) needRelease(s.to, 'kube-proxy', n);
   }
+  for (const c of controlPlane) for (const n of c.nodes) for (const comp of n.components) needRelease(c.to, comp as Component, n.name);
   const spec: RunSpec = {
     target: plan.target, plan: opts.plan as KubeletPlanKind, steps, maxConcurrency, maxUnavailable,
     canary: canaryNodes ? { nodes: canaryNodes } : { count: canaryCount }, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs: 0,
     allowUnpatched: opts.allowUnpatched, allowDroppedFlags: opts.allowDroppedFlag, releasesDir: opts.releases,
+    ...(controlPlane.length > 0 ? { controlPlane, sequence } : {}), hooks, hookTimeoutMs, keepServedApis: opts.keepServedApi, watchGates: opts.watchGates,
   };
-  if (steps.length === 0) {
+  if (steps.length === 0 && controlPlane.length === 0) {
     ctx.io.stdout(`nothing to do: every kubelet runs ${plan.target}\n`);
     return EXIT_OK;
   }
   if (opts.dryRun) {
-    const value = { dryRun: true, target: plan.target, steps: steps.map((s, i) => ({ to: s.to, order: orders[i] })), spec };
-    render(ctx.io, opts.output, value, () => `${steps.map((s, i) => `step ${i + 1}: kubelets -> ${s.to}, in this order: ${orders[i]!.join(', ')}`).join('\n')}\n(dry run: nothing changed)\n`);
+    const value = { dryRun: true, target: plan.target, steps: steps.map((s, i) => ({ to: s.to, order: orders[i] })), controlPlane, spec };
+    const kubeletLine = (i: number): string => `kubelets -> ${steps[i]!.to}, in this order: ${orders[i]!.join(', ')}`;
+    const lines = sequenceLines(spec, kubeletLine);
+    render(ctx.io, opts.output, value, () => `${lines.join('\n')}\n(dry run: nothing changed)\n`);
     return EXIT_OK;
   }
-  const agents = await connectFleet(ctx, cluster, opts);
-  try {
-    await checkAgentsAnswer(agents, [...new Set(steps.flatMap((s) => s.nodes.map((n) => n.name)))]);
+  const agents = fleet!.agents;
+  {
+    await checkAgentsAnswer(agents, runNodes(spec));
     const store = ctx.ports.openStore(stateDirOf(ctx.io, opts));
     try {
       const runId = `kip-${new Date(ctx.ports.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`.toLowerCase();
@@ -113,13 +171,36 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
       }
       await cluster.lock.acquire(ctx.ports.identity, runId, LOCK_TTL_MS, ctx.ports.clock.now());
       store.createRun({ id: runId, cluster: cluster.server, target: plan.target, phase: 'running', reason: '', spec: JSON.stringify(spec), createdAt: ctx.ports.clock.now() });
-      ctx.io.stderr(`run ${runId}: ${steps.length} kubelet step${steps.length > 1 ? 's' : ''} to ${plan.target}\n`);
-      const stage = opts.releases ? (node: string, agent: Parameters<typeof stageKubelet>[1], version: string) => stageKubelet(node, agent, releases, opts.releases!, version).then(() => undefined) : undefined;
-      return await runLoop(ctx, runId, spec, { store, cluster, agents, ...(stage ? { stage } : {}) });
+      ctx.io.stderr(`run ${runId}: ${controlPlane.length > 0 ? `${controlPlane.length} control-plane step${controlPlane.length > 1 ? 's' : ''} and ` : ''}${steps.length} kubelet step${steps.length === 1 ? '' : 's'} to ${plan.target}\n`);
+      return await runLoop(ctx, runId, spec, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, opts.releases) });
     } finally {
       store.close();
     }
-  } finally {
-    closeFleet(agents);
   }
+}
+
+/** Stages any component from --releases before it is upgraded (idempotent). */
+export function stagerFor(releases: readonly ReleaseFolder[], dir: string | undefined): { stage?: (node: string, agent: AgentPort, version: string, component?: Component) => Promise<void> } {
+  if (!dir) return {};
+  return { stage: (node, agent, version, component = 'kubelet') => stageComponent(node, agent, releases, dir, version, component).then(() => undefined) };
+}
+
+/** Every agent the run needs: the kubelet nodes, the control-plane nodes, the etcd node. */
+export function runNodes(spec: RunSpec): string[] {
+  return [...new Set([...spec.steps.flatMap((s) => s.nodes.map((n) => n.name)), ...(spec.controlPlane ?? []).flatMap((c) => [...c.nodes.map((n) => n.name), c.etcdNode])])].filter(Boolean);
+}
+
+/** What the run does, a line per item (the dry run). */
+export function sequenceLines(spec: RunSpec, kubeletLine: (step: number) => string): string[] {
+  const out: string[] = [];
+  for (const item of sequenceOf(spec)) {
+    if (item.kind === 'kubelets') {
+      out.push(`step ${out.length + 1}: ${kubeletLine(item.step)}`);
+      continue;
+    }
+    const c = spec.controlPlane![item.step]!;
+    out.push(`step ${out.length + 1}: control plane ${c.from} -> ${c.to}:`);
+    for (const a of controlPlaneActions(c, spec.hooks ?? [])) out.push(`  ${a.kind === 'kubelets' ? kubeletLine(a.step) : describe(a)}`);
+  }
+  return out;
 }

@@ -16,6 +16,7 @@ import type { EtcdSnapshotInfo__Output } from '../../proto/kip/generated/kip/v1/
 import type { HoldState__Output } from '../../proto/kip/generated/kip/v1/HoldState.ts';
 import type { ReleaseResponse__Output } from '../../proto/kip/generated/kip/v1/ReleaseResponse.ts';
 import type { SnapshotChunk__Output } from '../../proto/kip/generated/kip/v1/SnapshotChunk.ts';
+import type { WatchEvent__Output } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';
@@ -134,8 +135,28 @@ export class AgentConnection {
     }
   }
 
+  /**
+   * The node's event stream from `fromSequence` (no deadline: it lasts as long as the run; the
+   * caller aborts it). WATCH_SEQUENCE_EXPIRED (OUT_OF_RANGE) surfaces as an AgentCallError with
+   * the agent's details (requested, oldest, latest).
+   */
+  async *watch(fromSequence: number, signal: AbortSignal): AsyncGenerator<WatchEvent__Output> {
+    const call = this.client.watch({ fromSequence }, { deadline: Infinity });
+    const onAbort = (): void => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const ev of call as AsyncIterable<WatchEvent__Output>) yield ev;
+    } catch (err) {
+      if (signal.aborted) return;
+      throw fromGrpcError(err, 'Watch');
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      call.cancel();
+    }
+  }
+
   /** Streams a binary: metadata first, then chunks of at most CHUNK_BYTES. */
-  stageBinary(meta: { version: string; sha256: string; size: number }, data: Buffer | AsyncIterable<Buffer>): Promise<StageBinaryResponse__Output> {
+  stageBinary(meta: { version: string; sha256: string; size: number; component?: string }, data: Buffer | AsyncIterable<Buffer>): Promise<StageBinaryResponse__Output> {
     return new Promise<StageBinaryResponse__Output>((resolve, reject) => {
       const call = this.client.stageBinary((err, res) => {
         if (err) reject(fromGrpcError(err, 'StageBinary'));

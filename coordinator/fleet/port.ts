@@ -2,8 +2,13 @@
 import type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent } from './client.ts';
 import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
 import type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';
+import type { EtcdSnapshotInfo__Output as EtcdSnapshotInfo } from '../../proto/kip/generated/kip/v1/EtcdSnapshotInfo.ts';
+import type { HoldState__Output as HoldState } from '../../proto/kip/generated/kip/v1/HoldState.ts';
+import type { ReleaseResponse__Output as ReleaseResponse } from '../../proto/kip/generated/kip/v1/ReleaseResponse.ts';
+import type { SnapshotChunk__Output as SnapshotChunk } from '../../proto/kip/generated/kip/v1/SnapshotChunk.ts';
+import type { WatchEvent__Output as WatchEvent } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
 
-export type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent, PreflightRequest, UpgradeRequest };
+export type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent, PreflightRequest, UpgradeRequest, EtcdSnapshotInfo, HoldState, ReleaseResponse, SnapshotChunk, WatchEvent };
 
 export interface AgentTls {
   readonly ca: Buffer;
@@ -26,9 +31,19 @@ export interface AgentPort {
   getNode(): Promise<NodeInfo>;
   getRun(runId?: string): Promise<RunState>;
   preflight(req: PreflightRequest): Promise<PreflightReport>;
-  stageBinary(meta: { version: string; sha256: string; size: number }, data: Buffer | AsyncIterable<Buffer>): Promise<StageBinaryResponse>;
+  /** `component` empty or absent: the kubelet. */
+  stageBinary(meta: { version: string; sha256: string; size: number; component?: string }, data: Buffer | AsyncIterable<Buffer>): Promise<StageBinaryResponse>;
   /** Starts or re-attaches to the run `req.runId` and yields its events once each. */
   upgradeFollow(req: UpgradeRequest): AsyncIterable<StepEvent>;
   rollback(runId: string): Promise<RunState>;
+  /** Stops a component and keeps it stopped until release (idempotent). */
+  hold(component: string): Promise<HoldState>;
+  /** Starts a held component and checks its health (idempotent; fails with a kip code when unhealthy). */
+  release(component: string): Promise<ReleaseResponse>;
+  etcdSnapshot(endpoint?: string): Promise<EtcdSnapshotInfo>;
+  /** The snapshot's metadata, then its bytes in order. */
+  fetchSnapshot(id: string): AsyncIterable<SnapshotChunk>;
+  /** The node's events after `fromSequence` (0: the oldest held), then every new one, until `signal` aborts. */
+  watch(fromSequence: number, signal: AbortSignal): AsyncIterable<WatchEvent>;
   close(): void;
 }

@@ -19,7 +19,9 @@ import type { NodeRecord, RunStore } from '../store/store.ts';
 import { restartedBetween, settled, snapshotOf, type ContainerSnapshot } from './inventory.ts';
 import { upgradeNode } from './node-upgrade.ts';
 import { decide, initialState, markFailed, markStarted, markSucceeded, pause, type SchedulerState } from './scheduler.ts';
-import type { KubeletStepSpec, RunSpec } from './spec.ts';
+import { sequenceOf, type KubeletStepSpec, type RunSpec } from './spec.ts';
+import type { Component } from '../stage/releases.ts';
+import type { WatchGates } from './watch-gate.ts';
 
 export const ANNOTATION_RUN = 'kip.io/run';
 export const ANNOTATION_STEP = 'kip.io/step';
@@ -32,8 +34,12 @@ export interface EngineDeps {
   readonly agents: ReadonlyMap<string, AgentPort>;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Stages the step's kubelet on a node before its upgrade (idempotent), when the run has releases. */
-  readonly stage?: (node: string, agent: AgentPort, version: string) => Promise<void>;
+  /** Stages a component (default the kubelet) on a node before its upgrade (idempotent), when the run has releases. */
+  readonly stage?: (node: string, agent: AgentPort, version: string, component?: Component) => Promise<void>;
+  /** The Watch-stream gates (./watch-gate.ts), started by the caller; absent: the inventory gate only. */
+  readonly gates?: WatchGates;
+  /** Runs a control-plane step (./control-plane.ts wired by the caller); a run with control-plane steps needs it. */
+  readonly controlPlaneStep?: (index: number, runKubeletStep: (step: number) => Promise<RunOutcome>) => Promise<RunOutcome>;
   readonly pollMs?: number;
   /** The lock is renewed at a third of this. */
   readonly lockTtlMs?: number;
@@ -67,8 +73,16 @@ export async function runEngine(runId: string, spec: RunSpec, deps: EngineDeps):
   const { store, clock } = deps;
   const log = deps.logger.child({ runId });
   store.setRunPhase(runId, 'running', '', clock.now());
-  for (const step of spec.steps) {
-    const out = await runStep(runId, spec, step, deps, log);
+  const kubeletStep = (index: number): Promise<RunOutcome> => {
+    const step = spec.steps.find((s) => s.index === index);
+    if (!step) return Promise.resolve({ phase: 'paused', reason: `the run has no kubelet step ${index}` });
+    return runStep(runId, spec, step, deps, log);
+  };
+  for (const item of sequenceOf(spec)) {
+    let out: RunOutcome;
+    if (item.kind === 'kubelets') out = await kubeletStep(item.step);
+    else if (!deps.controlPlaneStep) out = { phase: 'paused', reason: 'this run has control-plane steps and no control-plane engine was wired' };
+    else out = await deps.controlPlaneStep(item.step, kubeletStep);
     if (out.phase === 'paused') {
       store.setRunPhase(runId, 'paused', out.reason, clock.now());
       store.addEvent({ runId, at: clock.now(), node: '', kind: 'paused', message: out.reason });
@@ -76,7 +90,7 @@ export async function runEngine(runId: string, spec: RunSpec, deps: EngineDeps):
     }
   }
   store.setRunPhase(runId, 'succeeded', '', clock.now());
-  store.addEvent({ runId, at: clock.now(), node: '', kind: 'succeeded', message: `every kubelet runs ${spec.target}` });
+  store.addEvent({ runId, at: clock.now(), node: '', kind: 'succeeded', message: `${spec.controlPlane?.length ? 'the control plane and ' : ''}every kubelet run${spec.controlPlane?.length ? '' : 's'} ${spec.target}` });
   await deps.cluster.lock.release(runId).catch((err: unknown) => log.warn({ err }, 'could not release the lock; it expires by itself'));
   return { phase: 'succeeded' };
 }
@@ -93,6 +107,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const tasks = new Map<string, Promise<void>>();
   const finished: NodeOutcome[] = [];
   let wake = new AbortController();
+  const offTrip = deps.gates?.onTrip(() => wake.abort());
 
   // This step's node records, kept in memory (the store is written through, never re-read per node).
   const current = new Map(records);
@@ -117,6 +132,8 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
 
   const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
     const agent = deps.agents.get(node);
+    // The Watch gate counts events while this node is in flight.
+    const endGate = deps.gates?.activate(node);
     const task = (async (): Promise<NodeOutcome> => {
       if (!agent) return { node, ok: false, reason: `no agent known for node ${node}`, downtimeMs: undefined };
       if (!reattach && deps.stage) await deps.stage(node, agent, step.to);
@@ -124,6 +141,14 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         runId: agentRunId, targetVersion: step.to, verifyTimeoutMs: spec.verifyTimeoutMs, allowUnpatched: spec.allowUnpatched, allowDroppedFlags: [...spec.allowDroppedFlags],
       });
       if (res.outcome !== 'succeeded') return { node, ok: false, reason: `agent run ${agentRunId} ${res.outcome}: ${res.errorCode}${res.message ? `: ${res.message}` : ''}`, downtimeMs: res.kubeletDowntimeMs };
+      // kube-proxy where the node runs it as a component: right after its kubelet (a fixed run id
+      // derived from the kubelet's, so a re-attached node re-attaches to it too).
+      if (step.kubeProxyNodes?.includes(node)) {
+        const proxyRunId = `${agentRunId}.kube-proxy`;
+        if (!reattach && deps.stage) await deps.stage(node, agent, step.to, 'kube-proxy');
+        const proxy = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId: proxyRunId, targetVersion: step.to, component: 'kube-proxy', verifyTimeoutMs: spec.verifyTimeoutMs, allowDroppedFlags: [...spec.allowDroppedFlags] });
+        if (proxy.outcome !== 'succeeded') return { node, ok: false, reason: `kube-proxy: agent run ${proxyRunId} ${proxy.outcome}: ${proxy.errorCode}${proxy.message ? `: ${proxy.message}` : ''}`, downtimeMs: res.kubeletDowntimeMs };
+      }
       const readyBy = clock.now() + spec.readyTimeoutMs;
       for (;;) {
         const n = (await cluster.nodes()).find((x) => x.metadata?.name === node);
@@ -161,6 +186,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         });
         annotate(node, outcome.ok ? 'succeeded' : 'failed', outcome.reason);
         deps.progress?.(`${node}: ${outcome.ok ? `kubelet ${step.to}` : `FAILED: ${outcome.reason}`}`);
+        endGate?.();
         finished.push(outcome);
         tasks.delete(node);
         wake.abort();
@@ -206,6 +232,11 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   for (;;) {
     for (const o of finished.splice(0)) s = o.ok ? markSucceeded(s, o.node) : markFailed(s, o.node, o.reason);
     if (deps.signal?.aborted) s = pause(s, 'interrupted by the operator');
+    const gate = deps.gates?.tripped();
+    if (gate && !s.paused) {
+      s = pause(s, gate);
+      deps.progress?.(`pausing: ${gate}${tasks.size > 0 ? ` (waiting for ${tasks.size} node${tasks.size > 1 ? 's' : ''} in flight)` : ''}`);
+    }
     if (!s.paused && clock.now() - lockRenewedAt > lockTtlMs / 3) {
       try {
         await cluster.lock.renew(runId, clock.now());
@@ -226,8 +257,14 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       s = pause(s, d.pause);
       deps.progress?.(`pausing: ${d.pause}${tasks.size > 0 ? ` (waiting for ${tasks.size} node${tasks.size > 1 ? 's' : ''} in flight)` : ''}`);
     }
-    if (d.finished) return { phase: 'succeeded' };
-    if (s.paused && tasks.size === 0) return { phase: 'paused', reason: s.paused };
+    if (d.finished) {
+      offTrip?.();
+      return { phase: 'succeeded' };
+    }
+    if (s.paused && tasks.size === 0) {
+      offTrip?.();
+      return { phase: 'paused', reason: s.paused };
+    }
     for (const node of d.start) {
       let before: ContainerSnapshot;
       try {

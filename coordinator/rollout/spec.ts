@@ -6,6 +6,47 @@ export interface KubeletStepSpec {
   readonly index: number;
   readonly to: string;
   readonly nodes: readonly { readonly name: string; readonly from: string; readonly zone: string }[];
+  /** Nodes whose agent runs kube-proxy as a component: upgraded to `to` right after their kubelet. */
+  readonly kubeProxyNodes?: readonly string[];
+}
+
+export const CONTROLLERS = ['kube-controller-manager', 'kube-scheduler'] as const;
+export type Controller = (typeof CONTROLLERS)[number];
+
+/** A node that runs control-plane components (from its agent's GetNode). */
+export interface ControlPlaneNodeSpec {
+  readonly name: string;
+  /** The control-plane components its agent lists (kube-apiserver, kube-controller-manager, kube-scheduler). */
+  readonly components: readonly string[];
+  /** Where this node's kube-apiserver answers (https://host:port); empty: the kubeconfig's server. */
+  readonly apiserverUrl: string;
+}
+
+/** One minor of the control plane: a..g of the procedure around the kubelet steps it owns. */
+export interface ControlPlaneStepSpec {
+  /** Position among the control-plane steps. */
+  readonly index: number;
+  readonly from: string;
+  readonly to: string;
+  readonly nodes: readonly ControlPlaneNodeSpec[];
+  /** The agent that takes the etcd snapshot. */
+  readonly etcdNode: string;
+  /** Indices into RunSpec.steps: the kubelets this step upgrades (e). */
+  readonly kubeletSteps: readonly number[];
+  /**
+   * The controller-manager this step starts is the first with TaintBasedEvictions on by default
+   * (from < 1.13 <= to; lib/knowledge/gates): pods are touched for their tolerations before it starts.
+   */
+  readonly touchTolerations: boolean;
+}
+
+/** What the run does in order: kubelet steps on their own, or a control-plane step with its kubelet steps. */
+export type SequenceItem = { readonly kind: 'kubelets'; readonly step: number } | { readonly kind: 'control-plane'; readonly step: number };
+
+export interface HookSpec {
+  readonly when: 'pre' | 'post';
+  /** Run as `sh -c command` (the operator wrote a shell command line). */
+  readonly command: string;
 }
 
 export interface RunSpec {
@@ -25,8 +66,23 @@ export interface RunSpec {
   readonly allowDroppedFlags: readonly string[];
   /** Stage binaries from here before each node (idempotent); absent: they must be staged. */
   readonly releasesDir: string | undefined;
+  /** Absent (runs before control-plane steps existed): the kubelet steps in order. */
+  readonly controlPlane?: readonly ControlPlaneStepSpec[];
+  readonly sequence?: readonly SequenceItem[];
+  readonly hooks?: readonly HookSpec[];
+  readonly hookTimeoutMs?: number;
+  /** kube-apiserver --runtime-config entries to keep served (UpgradeRequest.keep_served_apis). */
+  readonly keepServedApis?: readonly string[];
+  /** Gate on the agents' Watch streams (default on). */
+  readonly watchGates?: boolean;
 }
 
 export function parseSpec(text: string): RunSpec {
   return JSON.parse(text) as RunSpec;
+}
+
+/** The run's order; a spec without a sequence is its kubelet steps one after another. */
+export function sequenceOf(spec: RunSpec): SequenceItem[] {
+  if (spec.sequence) return [...spec.sequence];
+  return spec.steps.map((s) => ({ kind: 'kubelets', step: s.index }));
 }

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { AgentPort } from '../fleet/port.ts';
-import { releaseComponent, sha256File, type ReleaseFolder } from './releases.ts';
+import { releaseComponent, sha256File, type Component, type ReleaseFolder } from './releases.ts';
 
 export interface StageResult {
   readonly node: string;
@@ -16,8 +16,13 @@ export interface StageResult {
 
 const sums = new Map<string, Promise<string>>();
 
-export async function stageKubelet(node: string, agent: AgentPort, releases: readonly ReleaseFolder[], releasesDir: string, version: string, onBytes: (n: number) => void = () => undefined): Promise<StageResult> {
-  const bin = releaseComponent(releases, version, 'kubelet', releasesDir);
+export function stageKubelet(node: string, agent: AgentPort, releases: readonly ReleaseFolder[], releasesDir: string, version: string, onBytes: (n: number) => void = () => undefined): Promise<StageResult> {
+  return stageComponent(node, agent, releases, releasesDir, version, 'kubelet', onBytes);
+}
+
+/** Any component: staged per component and version on the agent (StageBinaryMetadata.component, empty = kubelet). */
+export async function stageComponent(node: string, agent: AgentPort, releases: readonly ReleaseFolder[], releasesDir: string, version: string, component: Component, onBytes: (n: number) => void = () => undefined): Promise<StageResult> {
+  const bin = releaseComponent(releases, version, component, releasesDir);
   let sum = sums.get(bin.path);
   if (!sum) {
     sum = sha256File(bin.path);
@@ -25,13 +30,14 @@ export async function stageKubelet(node: string, agent: AgentPort, releases: rea
   }
   const sha256 = await sum;
   const info = await agent.getNode();
-  if (info.staged.some((s) => s.version === version && s.sha256 === sha256)) return { node, version, bytes: 0, skipped: true };
+  const wanted = component === 'kubelet' ? '' : component;
+  if (info.staged.some((s) => s.version === version && s.sha256 === sha256 && (s.component || '') === wanted)) return { node, version, bytes: 0, skipped: true };
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of createReadStream(bin.path)) {
       onBytes((chunk as Buffer).length);
       yield chunk as Buffer;
     }
   }
-  const r = await agent.stageBinary({ version, sha256, size: bin.size }, counted());
+  const r = await agent.stageBinary({ version, sha256, size: bin.size, ...(wanted ? { component: wanted } : {}) }, counted());
   return { node, version, bytes: r.alreadyStaged ? 0 : bin.size, skipped: r.alreadyStaged };
 }

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, at INTEGER NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS watch_cursors (
+  run_id TEXT NOT NULL, node TEXT NOT NULL, sequence INTEGER NOT NULL, PRIMARY KEY (run_id, node)
+);
 CREATE INDEX IF NOT EXISTS actions_run ON actions (run_id, id);
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
 `;
@@ -79,6 +82,9 @@ export function openSqliteStore(path: string): RunStore {
     finish: db.prepare('UPDATE actions SET outcome = ?, result = ?, finished_at = ? WHERE id = ? AND outcome IS NULL'),
     actions: db.prepare<[string], ActionRow>('SELECT * FROM actions WHERE run_id = ? ORDER BY id'),
     open: db.prepare<[string], ActionRow>('SELECT * FROM actions WHERE run_id = ? AND outcome IS NULL ORDER BY id'),
+    cursor: db.prepare<[string, string], { sequence: number }>('SELECT sequence FROM watch_cursors WHERE run_id = ? AND node = ?'),
+    setCursor: db.prepare('INSERT INTO watch_cursors (run_id, node, sequence) VALUES (?, ?, ?) ON CONFLICT (run_id, node) DO UPDATE SET sequence = excluded.sequence'),
+    note: db.prepare('UPDATE actions SET result = ? WHERE id = ? AND outcome IS NULL'),
     addEvent: db.prepare('INSERT INTO events (run_id, at, node, kind, message) VALUES (@runId, @at, @node, @kind, @message)'),
     events: db.prepare<[string], EventRow>('SELECT run_id, at, node, kind, message FROM events WHERE run_id = ? ORDER BY seq'),
   };
@@ -108,6 +114,9 @@ export function openSqliteStore(path: string): RunStore {
     openActions: (runId) => q.open.all(runId).map(action),
     addEvent: (e) => write('add event', () => q.addEvent.run(e)),
     events: (runId) => q.events.all(runId).map((e) => ({ runId: e.run_id, at: e.at, node: e.node, kind: e.kind, message: e.message })),
+    watchCursor: (runId, n) => q.cursor.get(runId, n)?.sequence ?? 0,
+    setWatchCursor: (runId, n, seq) => write('set watch cursor', () => q.setCursor.run(runId, n, seq)),
+    noteAction: (id, result) => write('note action', () => q.note.run(result, id)),
     batch: (fn) => write('batch', fn),
     close: () => db.close(),
   };

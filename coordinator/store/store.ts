@@ -7,7 +7,9 @@
 import { InvalidInputError } from '../../lib/errors.ts';
 
 /** The journal's schema version: a store written by a newer kip is refused (exit 2). */
-export const STORE_SCHEMA_VERSION = 1;
+// 2: control-plane steps in the spec, watch cursors, noted actions (a kip that knows only 1 would resume a
+// control-plane run as kubelets only, so it must refuse the store).
+export const STORE_SCHEMA_VERSION = 2;
 
 export type RunPhase = 'running' | 'paused' | 'succeeded' | 'failed';
 export type NodePhase = 'pending' | 'upgrading' | 'succeeded' | 'failed' | 'rolled-back';
@@ -78,6 +80,11 @@ export interface RunStore {
   openActions(runId: string): ActionRecord[];
   addEvent(e: EventRecord): void;
   events(runId: string): EventRecord[];
+  /** The last Watch sequence seen from a node's agent in this run (0: none yet). */
+  watchCursor(runId: string, node: string): number;
+  setWatchCursor(runId: string, node: string, sequence: number): void;
+  /** Records what an open action has achieved so far (it stays open), e.g. the agent's snapshot id. */
+  noteAction(id: number, result: string): void;
   /** Runs the writes in fn as one transaction (one durable commit). */
   batch<T>(fn: () => T): T;
   close(): void;

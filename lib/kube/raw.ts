@@ -24,11 +24,20 @@ export interface KubeRest {
   /** GET returning both the parsed JSON (plain objects) and the exact node tree. */
   get(path: string): Promise<{ value: unknown; node: JsonNode }>;
   send(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType?: string): Promise<unknown>;
+  /** GET answering with the status and text whatever they are (health endpoints answer plain text). */
+  probe(path: string): Promise<RawResponse>;
 }
 
-export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs = 10_000, context?: string): Promise<KubeRest> {
+/**
+ * `serverOverride` (https://host:port) reaches one apiserver of an HA control plane directly with
+ * the kubeconfig's credentials; its certificate is checked for the kubeconfig server's name
+ * (tls-server-name when set), which every apiserver of the cluster serves.
+ */
+export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs = 10_000, context?: string, serverOverride?: string): Promise<KubeRest> {
   const kc = await loadKubeconfig(kubeconfigPath, context);
-  const server = kc.server;
+  const server = serverOverride ? new URL(serverOverride) : kc.server;
+  const nameOf = (host: string): string | undefined => (/^[\d.]+$|:/.test(host) ? undefined : host);
+  const serverName = kc.serverName ?? (serverOverride ? nameOf(kc.server.hostname) : undefined);
   if (server.protocol !== 'https:') throw new KipError('KUBE_RAW_CONFIG', `kubeconfig ${kubeconfigPath}: server ${server.href} is not https`, { kubeconfig: kubeconfigPath });
 
   const call = async (method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> => {
@@ -46,7 +55,7 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
       rejectUnauthorized: !kc.insecureSkipTlsVerify,
       ...(kc.ca ? { ca: kc.ca } : {}),
       ...(kc.cert && kc.key ? { cert: kc.cert, key: kc.key } : {}),
-      ...(kc.serverName ? { servername: kc.serverName } : {}),
+      ...(serverName ? { servername: serverName } : {}),
     };
     return new Promise((resolve, reject) => {
       const req = request(opts, (res) => {
@@ -73,6 +82,7 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
       if (r.status < 200 || r.status >= 300) throw new RawKubeApiError(r.status, method, path, r.text);
       return r.text ? (JSON.parse(r.text) as unknown) : undefined;
     },
+    probe: (path) => call('GET', path),
   };
 }
 

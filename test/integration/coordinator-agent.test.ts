@@ -68,6 +68,7 @@ function agentBackedCluster(): ClusterApi {
   return {
     server: 'https://agent-test', version: async () => 'v1.11.10', nodes, pods: async () => [], podTree: async () => parseJson('{"items":[]}', 'pods'),
     annotateNode: async () => undefined, labelNode: async () => undefined, nodeEvent: async () => undefined, lock: memoryLock(),
+    annotatePod: async () => undefined, apiserverStatus: async () => ({ ready: true, version: 'v1.11.10' }),
   };
 }
 

@@ -88,6 +88,11 @@ export function fakeCluster(apiserver: string, nodes: V1Node[], pods: V1Pod[] = 
     pods: async () => structuredClone(c.podList),
     podTree: async () => parseJson(JSON.stringify({ kind: 'PodList', items: c.podList }), 'pods'),
     nodeEvent: async () => undefined,
+    annotatePod: async (namespace, name, annotations) => {
+      const p = c.podList.find((x) => x.metadata?.namespace === namespace && x.metadata?.name === name);
+      if (p) p.metadata!.annotations = { ...(p.metadata!.annotations ?? {}), ...annotations };
+    },
+    apiserverStatus: async () => ({ ready: true, version: c.apiserver }),
     annotateNode: async (name, annotations) => {
       c.patches.push({ node: name, annotations: { ...annotations } });
       const n = c.nodeList.find((x) => x.metadata?.name === name);

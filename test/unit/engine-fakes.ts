@@ -70,11 +70,18 @@ export function fakeAgent(world: WorldFile, node: string, now: () => number, sle
   const calls: string[] = [];
   return {
     calls,
-    getNode: async () => ({ nodeName: node, kubeletVersion: world.kubeletOf(world.read(), node, now()) }) as Awaited<ReturnType<AgentPort['getNode']>>,
+    getNode: async () => ({ nodeName: node, kubeletVersion: world.kubeletOf(world.read(), node, now()), components: [], etcdSnapshots: [], staged: [] }) as unknown as Awaited<ReturnType<AgentPort['getNode']>>,
     getRun: async () => { throw new Error('not used'); },
     preflight: async () => { throw new Error('not used'); },
     stageBinary: async () => { throw new Error('not used'); },
     rollback: async () => { throw new Error('not used'); },
+    hold: async () => { throw new Error('not used'); },
+    release: async () => { throw new Error('not used'); },
+    etcdSnapshot: async () => { throw new Error('not used'); },
+    fetchSnapshot: () => { throw new Error('not used'); },
+    async *watch(_from, signal) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
     close: () => undefined,
     async *upgradeFollow(req) {
       calls.push(req.runId ?? '');
@@ -137,6 +144,8 @@ export function fakeWorldCluster(world: WorldFile, now: () => number): ClusterAp
     nodeEvent: async (node, type, reason) => { marks.push(`event ${node} ${type} ${reason}`); },
     annotateNode: async (node, a) => { marks.push(`annotate ${node} ${a['kip.io/state']}`); },
     labelNode: async () => undefined,
+    annotatePod: async () => undefined,
+    apiserverStatus: async () => ({ ready: true, version: 'v1.17.17' }),
     lock: memoryLock(),
   };
 }

@@ -19,9 +19,17 @@ import type { HashReport, InventoryContainer } from './watch/inventory.ts';
 export interface WatchHandlerDeps {
   readonly events: EventLog;
   /** Undefined when the agent has no workload access (no kubeconfig): the calls fail with WORKLOAD_UNAVAILABLE. */
-  readonly inventory?: () => Promise<{ kubeletVersion: string; runtime: string; containers: readonly InventoryContainer[] }>;
+  readonly inventory?: () => Promise<InventoryView>;
   readonly hashReport?: (targetVersion: string | undefined) => Promise<HashReport>;
   readonly logger: Logger;
+}
+
+export interface InventoryView {
+  readonly kubeletVersion: string;
+  readonly runtime: string;
+  readonly containers: readonly InventoryContainer[];
+  readonly skipFileVersion: string;
+  readonly acceptedVersions: readonly string[];
 }
 
 export interface WatchHandlers {
@@ -101,7 +109,9 @@ export function createWatchHandlers(deps: WatchHandlerDeps): WatchHandlers {
       return {
         kubeletVersion: inv.kubeletVersion,
         runtime: inv.runtime,
-        containers: inv.containers.map((c) => ({ ...c, matchingVersions: [...c.matchingVersions], hashes: c.hashes.map((h) => ({ ...h })) })),
+        containers: inv.containers.map((c) => ({ ...c, matchingVersions: [...c.matchingVersions], hashes: c.hashes.map((h) => ({ ...h })), driftFields: [...c.driftFields] })),
+        skipFileVersion: inv.skipFileVersion,
+        acceptedVersions: [...inv.acceptedVersions],
       };
     }),
     HashReport: unary('HashReport', async (req: HashReportRequest__Output) => {

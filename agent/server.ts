@@ -35,6 +35,8 @@ import { EventLog } from './watch/event-log.ts';
 
 export { toServiceError } from './server-errors.ts';
 import { componentNodeFields, createComponentHandlers, type ComponentService } from './server-components.ts';
+import { createHealHandler } from './server-heal.ts';
+import type { HealService } from './heal/heal.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
@@ -75,6 +77,10 @@ export interface HandlerOptions {
   readonly stageIdleTimeoutMs?: number;
   /** Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot and GetNode's component fields. */
   readonly components?: ComponentService;
+  /** Issue 11: the Heal RPC (agent/heal/); without it Heal fails with HEAL_UNAVAILABLE. */
+  readonly heal?: HealService;
+  /** Issue 11: GetNode's eyes fields (apiserver connections, closed-connection errors). */
+  readonly eyesNodeFields?: () => Partial<PbNodeInfo>;
 }
 
 /** A request, bounded for a log line (a hostile caller may send 4 MB strings). */
@@ -163,7 +169,7 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
   return {
     // --- eyes (issue 11): Watch, Inventory, HashReport live in agent/server-watch.ts
     ...(watch ?? createWatchHandlers({ events: new EventLog(1), logger })),
-    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await nodeView.get()), ...(await componentNodeFields(options.components)) })),
+    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await nodeView.get()), ...(await componentNodeFields(options.components)), ...(options.eyesNodeFields?.() ?? {}) })),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => {
       checkLength('run_id', req.runId, 128);
       return runToProto(await agent.getRun(req.runId || undefined));
@@ -256,6 +262,14 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
     },
     // Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot.
     ...createComponentHandlers(options.components, { unary, toServiceError, log }),
+    // Issue 11: Heal (kip heal, kip finalize).
+    ...createHealHandler(options.heal, (name, audited, fn) => unary(name, audited, async (req) => {
+      try {
+        return await fn(req);
+      } finally {
+        mutated();
+      }
+    })),
   };
 }
 

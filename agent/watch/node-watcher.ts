@@ -48,6 +48,7 @@ export class NodeWatcher {
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #connections: string | undefined;
+  #connectionCounts: Readonly<Record<string, number>> | undefined;
   #runtimeDown = false;
   /** The newest sandbox seen per pod uid, across polls: a sandbox recreated while the pod had none in between is still a recreation. */
   readonly #sandboxOf = new Map<string, PodSandboxInfo>();
@@ -141,18 +142,29 @@ export class NodeWatcher {
 
   async #pollConnections(at: number): Promise<void> {
     const pid = this.#kubelet?.mainPid ?? 0;
-    if (!this.#p.connections || pid <= 0) return;
+    if (!this.#p.connections) return;
+    if (pid <= 0 || !this.#kubelet?.active) {
+      this.#connectionCounts = undefined;
+      return;
+    }
     let text: string;
     try {
       const counts = await this.#p.connections(pid);
       text = Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+      this.#connectionCounts = { ...counts };
     } catch (err) {
+      this.#connectionCounts = undefined;
       this.#log.warn({ err }, 'kubelet connections unreadable');
       return;
     }
     const prev = this.#connections;
     this.#connections = text;
     if (prev !== undefined && prev !== text) this.#emit({ kind: 'APISERVER_CONNECTIONS_CHANGED', observedAtMs: at, detail: text, reason: prev });
+  }
+
+  /** The last connection counts read per endpoint; undefined when unknown (no read yet, no kubelet, unreadable). */
+  get connectionCounts(): Readonly<Record<string, number>> | undefined {
+    return this.#connectionCounts;
   }
 
   /** The last connection counts read, "endpoint=count,..." (undefined before the first read). */

@@ -1,8 +1,10 @@
 /** The agent as the engine and commands see it: AgentConnection implements it; tests pass fakes. */
-import type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent } from './client.ts';
+import type { HealResponse, InventoryReport, NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent } from './client.ts';
+import type { HealRequest } from '../../proto/kip/generated/kip/v1/HealRequest.ts';
 import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
 import type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';
 
+export type { HealRequest, HealResponse, InventoryReport };
 export type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent, PreflightRequest, UpgradeRequest };
 
 export interface AgentTls {
@@ -30,5 +32,9 @@ export interface AgentPort {
   /** Starts or re-attaches to the run `req.runId` and yields its events once each. */
   upgradeFollow(req: UpgradeRequest): AsyncIterable<StepEvent>;
   rollback(runId: string): Promise<RunState>;
+  /** Issue 11 (optional so fakes of older shape still type-check): kip heal / kip finalize. */
+  heal?(req: HealRequest): Promise<HealResponse>;
+  /** Issue 11: the node's containers with hash, owner, old-hash and drift facts (kip status --live). */
+  inventory?(): Promise<InventoryReport>;
   close(): void;
 }

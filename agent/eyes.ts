@@ -18,6 +18,7 @@ import type { UpgradeAgent } from './upgrade/agent.ts';
 import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
+import { dockerEvents } from './runtime/docker-events.ts';
 import { acceptedVersions, hashReport, inventory } from './watch/inventory.ts';
 import { driftEvents } from './watch/drift.ts';
 import { HealService } from './heal/heal.ts';
@@ -76,6 +77,13 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     log: events,
     clock: systemClock,
     intervalMs: config.watchPollMs,
+    // Docker nodes: dockerd's /events wakes the watcher (restart detection without waiting for the
+    // next poll). containerd 1.6's CRI has no GetContainerEvents; its own event service is not used.
+    wake: async function* (signal: AbortSignal) {
+      const rt = await runtime.current();
+      if (rt.kind === 'docker') yield* dockerEvents(rt.endpoint, signal);
+    },
+    wakeRetryMs: 30_000,
     logger,
   });
   watcher.start();

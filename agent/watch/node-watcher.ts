@@ -31,6 +31,13 @@ export interface NodeWatcherPorts {
   readonly clock: Clock;
   /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
   readonly intervalMs?: number;
+  /**
+   * Optional runtime event stream (Docker's /events on dockershim nodes): each item makes the
+   * watcher poll at once instead of at its next tick. It ending or failing falls back to polling
+   * alone, and it is opened again after wakeRetryMs (default 5000).
+   */
+  readonly wake?: (signal: AbortSignal) => AsyncIterable<unknown>;
+  readonly wakeRetryMs?: number;
   readonly logger: Logger;
 }
 
@@ -55,6 +62,10 @@ export class NodeWatcher {
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #polls = 0;
+  #wakeups = 0;
+  #wakeRequested = false;
+  #sleepAbort: AbortController | undefined;
+  #wakeLoop: Promise<void> | undefined;
 
   constructor(ports: NodeWatcherPorts) {
     if (ports.intervalMs !== undefined && !(ports.intervalMs > 0)) throw new RangeError('intervalMs must be positive');
@@ -64,6 +75,17 @@ export class NodeWatcher {
 
   get polls(): number {
     return this.#polls;
+  }
+
+  /** Runtime events that triggered a poll. */
+  get wakeups(): number {
+    return this.#wakeups;
+  }
+
+  #wake(): void {
+    this.#wakeups++;
+    this.#wakeRequested = true;
+    this.#sleepAbort?.abort();
   }
 
   #emit(e: NodeEvent): void {
@@ -193,20 +215,47 @@ export class NodeWatcher {
     this.#abort = abort;
     this.#loop = (async () => {
       while (!abort.signal.aborted) {
+        this.#wakeRequested = false;
         try {
           await this.pollOnce();
         } catch (err) {
           this.#log.error({ err }, 'node watcher poll failed');
         }
-        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, abort.signal);
+        // An event that came during the poll is served by another poll right away.
+        if (this.#wakeRequested) continue;
+        const sleep = new AbortController();
+        this.#sleepAbort = sleep;
+        const stop = () => sleep.abort();
+        abort.signal.addEventListener('abort', stop, { once: true });
+        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, sleep.signal);
+        abort.signal.removeEventListener('abort', stop);
+        this.#sleepAbort = undefined;
       }
     })();
+    const wake = this.#p.wake;
+    if (wake) {
+      this.#wakeLoop = (async () => {
+        while (!abort.signal.aborted) {
+          try {
+            for await (const _ of wake(abort.signal)) {
+              if (abort.signal.aborted) break;
+              this.#wake();
+            }
+          } catch (err) {
+            if (!abort.signal.aborted) this.#log.warn({ err }, 'runtime event stream failed: polling alone until it is back');
+          }
+          if (abort.signal.aborted) break;
+          await this.#p.clock.sleep(this.#p.wakeRetryMs ?? 5_000, abort.signal);
+        }
+      })();
+    }
   }
 
   async stop(): Promise<void> {
     this.#abort?.abort();
-    await this.#loop;
+    await Promise.all([this.#loop, this.#wakeLoop]);
     this.#loop = undefined;
+    this.#wakeLoop = undefined;
   }
 }
 

@@ -129,9 +129,19 @@ export class HealService {
     if (!verdict.ok) throw new PreconditionError(verdict.code, verdict.message, { mode: req.mode, oldHash: oldHashContainers.slice(0, 20) });
     const unit = this.#p.config.kubeletUnit;
     const before = await this.#p.systemd.unitInfo(unit);
-    const base = { healId: req.healId, mode: req.mode, gate: verdict.gate, oldMainPid: before.mainPid, oldHashContainers: [...oldHashContainers] };
-    if (req.dryRun) return { ...base, dryRun: true, restarted: false, newMainPid: 0, downtimeMs: 0, firstHealthyAtUnixMs: 0, containersBefore: running(await this.#p.containers()).size, containersRestarted: [] };
-    const containersBefore = running(await this.#p.containers());
+    const base = { healId: req.healId, mode: req.mode, gate: verdict.gate as string, oldMainPid: before.mainPid, oldHashContainers: [...oldHashContainers] };
+    // Finalize must prove no container restarted; a heal of a broken kubelet restarts it even when
+    // the runtime cannot be listed (the gate already holds: the skip file protects the containers).
+    let containersBefore: Map<string, string>;
+    try {
+      containersBefore = running(await this.#p.containers());
+    } catch (err) {
+      if (req.mode === 'finalize') throw err;
+      this.#log.warn({ err }, 'the runtime cannot be listed: the containers are not compared around the restart');
+      containersBefore = new Map();
+      base.gate = `${base.gate} (containers not compared: ${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (req.dryRun) return { ...base, dryRun: true, restarted: false, newMainPid: 0, downtimeMs: 0, firstHealthyAtUnixMs: 0, containersBefore: containersBefore.size, containersRestarted: [] };
     const startedAtMs = this.#p.clock.now();
     // Journaled before anything acts: a failed write leaves the kubelet as it was.
     await this.#write({ healId: req.healId, mode: req.mode, phase: 'restarting', oldMainPid: before.mainPid, startedAtMs });
@@ -145,7 +155,7 @@ export class HealService {
       }
       const up = await this.#waitHealthy(before.mainPid, req.timeoutMs && req.timeoutMs > 0 ? req.timeoutMs : this.#p.config.verifyTimeoutMs);
       await this.#p.clock.sleep(req.settleMs && req.settleMs > 0 ? req.settleMs : DEFAULT_SETTLE_MS);
-      const after = running(await this.#p.containers());
+      const after = containersBefore.size === 0 && req.mode === 'restart' ? new Map<string, string>() : running(await this.#p.containers());
       const containersRestarted = [...containersBefore].filter(([id]) => !after.has(id)).map(([id, name]) => `${name} (${id.slice(0, 12)})`);
       const result: HealResult = { ...base, dryRun: false, restarted: true, newMainPid: up.pid, downtimeMs: up.atMs - startedAtMs, firstHealthyAtUnixMs: up.atMs, containersBefore: containersBefore.size, containersRestarted };
       await this.#write({ healId: req.healId, mode: req.mode, phase: 'done', oldMainPid: before.mainPid, startedAtMs, result }).catch((err: unknown) => this.#log.warn({ err }, 'heal journal not updated (the kubelet is running)'));

@@ -11,7 +11,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { AgentConfig } from './config.ts';
 import { autoRuntime, runtimeFromConfig, type AutoRuntime } from './runtime/select.ts';
-import { createWatchHandlers, type InventoryView, type WatchHandlers } from './server-watch.ts';
+import { createWatchHandlers, eyesNodeFields, type InventoryView, type WatchHandlers } from './server-watch.ts';
 import { createJournal, createSystemd } from './systemd/index.ts';
 import { httpHealth, procfs } from './upgrade/adapters.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
@@ -136,14 +136,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     containers: () => runtime.listContainers(),
     config: { stateDir: config.stateDir, kubeletUnit: config.kubeletUnit, healthzUrl: config.healthzUrl, verifyTimeoutMs: config.verifyTimeoutMs, pollMs: config.pollMs },
   });
-  const nodeFields = (): Partial<PbNodeInfo> => {
-    const counts = watcher.connectionCounts;
-    const errors = journal.connectionErrors(systemClock.now());
-    return {
-      apiserverConnections: counts ? Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([endpoint, established]) => ({ endpoint, established })) : [],
-      connectionErrors: errors,
-    };
-  };
+  const nodeFields = (): Partial<PbNodeInfo> => eyesNodeFields(watcher.connectionCounts, journal.connectionErrors(systemClock.now()));
   const handlers = createWatchHandlers({
     events,
     ...(workload && inventoryView

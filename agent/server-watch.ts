@@ -9,6 +9,7 @@ import type { HashReportRequest__Output } from '../proto/kip/generated/kip/v1/Ha
 import type { HashReportResponse } from '../proto/kip/generated/kip/v1/HashReportResponse.ts';
 import type { InventoryReport } from '../proto/kip/generated/kip/v1/InventoryReport.ts';
 import type { InventoryRequest__Output } from '../proto/kip/generated/kip/v1/InventoryRequest.ts';
+import type { NodeInfo } from '../proto/kip/generated/kip/v1/NodeInfo.ts';
 import type { WatchEvent } from '../proto/kip/generated/kip/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/kip/generated/kip/v1/WatchRequest.ts';
 import { toServiceError } from './server-errors.ts';
@@ -30,6 +31,14 @@ export interface InventoryView {
   readonly containers: readonly InventoryContainer[];
   readonly skipFileVersion: string;
   readonly acceptedVersions: readonly string[];
+}
+
+/** GetNode's eyes fields from the node watcher's connection counts and the journal's closed-connection window. */
+export function eyesNodeFields(counts: Readonly<Record<string, number>> | undefined, errors: { windowMinutes: number; count: number; minutesWithErrors: number; lastAtUnixMs: number } | undefined): Pick<NodeInfo, 'apiserverConnections' | 'connectionErrors'> {
+  return {
+    apiserverConnections: counts ? Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([endpoint, established]) => ({ endpoint, established })) : [],
+    ...(errors ? { connectionErrors: errors } : {}),
+  };
 }
 
 export interface WatchHandlers {

@@ -27,7 +27,7 @@ import { toServiceError } from './server-errors.ts';
 import { dataChunks, nextWithin, type StreamBounds } from './stage-stream.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
-import { Codes, InvalidInputError } from './upgrade/errors.ts';
+import { Codes, InvalidInputError, PreconditionError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
 import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
@@ -232,6 +232,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
       const run = async () => {
         log.info({ method: 'Upgrade', caller, request: forLog(req) }, 'call');
         checkUpgradeRequest(req);
+        // A heal restarting the kubelet owns it until it is healthy again (agent/heal/).
+        if (options.heal?.busy) throw new PreconditionError('HEAL_IN_PROGRESS', 'a heal is restarting the kubelet: retry when it is healthy again');
         await claims.run(() =>
           agent.begin({
             runId: req.runId,

@@ -1,7 +1,8 @@
 /**
  * `kip status --live`: what the agents see now, beside the run journal. Per node: the kubelet, the
  * skip file, its apiserver connections; then the fleet's connections per endpoint (warned when
- * they multiplied since the previous --live look, kept in <state-dir>/connections.json), nodes
+ * they multiplied since the look before the node's step of the run, or else the previous --live
+ * look; looks are kept in <state-dir>/connections.json), nodes
  * stuck on broken apiserver connections (with `kip heal`), hash drift, and the containers that
  * still carry an old hash grouped by owner (what to roll so the skip file can go).
  */
@@ -9,7 +10,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { brokenConnectionFindings, type BrokenConnectionFinding } from '../eyes/findings.ts';
-import { multipliedConnections, sumPerEndpoint, type ConnectionSnapshot, type ConnectionWarning } from '../eyes/connections.ts';
+import { baselineSnapshot, HISTORY_LIMIT, multipliedConnections, sumPerEndpoint, type ConnectionSnapshot, type ConnectionWarning } from '../eyes/connections.ts';
 import { groupOldHashByOwner, type OwnerGroup } from '../eyes/owners.ts';
 import type { AgentPort, InventoryReport, NodeInfo } from '../fleet/port.ts';
 import { formatTable } from './common.ts';
@@ -48,23 +49,28 @@ export const readyOf = (n: V1Node | undefined): boolean | undefined => {
 
 const snapshotFile = (stateDir: string): string => join(stateDir, 'connections.json');
 
-async function readSnapshot(stateDir: string): Promise<ConnectionSnapshot | undefined> {
+/** The looks taken so far (oldest first); an unreadable file is no history (it is rewritten). */
+async function readHistory(stateDir: string): Promise<ConnectionSnapshot[]> {
   try {
-    const v = JSON.parse(await readFile(snapshotFile(stateDir), 'utf8')) as ConnectionSnapshot;
-    return typeof v.at === 'number' && typeof v.nodes === 'object' ? v : undefined;
+    const v = JSON.parse(await readFile(snapshotFile(stateDir), 'utf8')) as { history?: ConnectionSnapshot[] };
+    return Array.isArray(v.history) ? v.history.filter((h) => typeof h.at === 'number' && typeof h.nodes === 'object' && h.nodes !== null) : [];
   } catch {
-    return undefined;
+    return [];
   }
 }
 
-async function writeSnapshot(stateDir: string, s: ConnectionSnapshot): Promise<void> {
+async function writeHistory(stateDir: string, history: readonly ConnectionSnapshot[]): Promise<void> {
   const file = snapshotFile(stateDir);
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, `${JSON.stringify(s)}\n`);
+  await writeFile(`${file}.tmp`, `${JSON.stringify({ history: history.slice(-HISTORY_LIMIT) })}\n`);
   await rename(`${file}.tmp`, file);
 }
 
-export async function liveStatus(input: { agents: ReadonlyMap<string, AgentPort>; nodes: readonly V1Node[]; stateDir: string; runId: string; now: number }): Promise<LiveStatus> {
+export async function liveStatus(input: {
+  agents: ReadonlyMap<string, AgentPort>; nodes: readonly V1Node[]; stateDir: string; runId: string; now: number;
+  /** When each node's step of the run started (run store node records): the baseline is the look before it. */
+  stepStartedAt?: Readonly<Record<string, number>>;
+}): Promise<LiveStatus> {
   const byName = new Map(input.nodes.map((n) => [n.metadata?.name ?? '', n]));
   const names = [...new Set([...input.agents.keys(), ...byName.keys()])].filter((n) => n !== '').sort();
   const looked = await Promise.all(names.map(async (node) => {
@@ -92,9 +98,10 @@ export async function liveStatus(input: { agents: ReadonlyMap<string, AgentPort>
     };
   });
   const current = Object.fromEntries(looked.filter((l) => (l.info?.apiserverConnections.length ?? 0) > 0).map((l) => [l.node, Object.fromEntries(l.info!.apiserverConnections.map((c) => [c.endpoint, c.established]))]));
-  const previous = await readSnapshot(input.stateDir);
-  const connectionWarnings = previous ? multipliedConnections(previous, current) : [];
-  if (Object.keys(current).length > 0) await writeSnapshot(input.stateDir, { at: input.now, runId: input.runId, nodes: { ...(previous?.nodes ?? {}), ...current } });
+  const history = await readHistory(input.stateDir);
+  const baseline = baselineSnapshot(history, input.stepStartedAt ?? {});
+  const connectionWarnings = baseline ? multipliedConnections(baseline, current) : [];
+  if (Object.keys(current).length > 0) await writeHistory(input.stateDir, [...history, { at: input.now, runId: input.runId, nodes: current }]);
   const brokenConnections = brokenConnectionFindings(looked.filter((l) => l.info).map((l) => ({
     node: l.node,
     ready: readyOf(byName.get(l.node)),

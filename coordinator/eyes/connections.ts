@@ -56,3 +56,29 @@ export function multipliedConnections(before: ConnectionSnapshot, now: NodeConne
   }
   return out;
 }
+
+/** Snapshots kept in the state dir (oldest first). */
+export const HISTORY_LIMIT = 100;
+
+/**
+ * The counts to compare with, per node: the newest look taken before that node's step started
+ * (the run store's node record), so a step that multiplied them is caught however many looks came
+ * after it; for a node without a step (or no look before it), the previous look.
+ */
+export function baselineSnapshot(history: readonly ConnectionSnapshot[], stepStartedAt: Readonly<Record<string, number>>): ConnectionSnapshot | undefined {
+  const last = history[history.length - 1];
+  if (!last) return undefined;
+  const nodes: Record<string, Readonly<Record<string, number>>> = {};
+  const names = new Set(history.flatMap((h) => Object.keys(h.nodes)));
+  let at = last.at;
+  for (const node of names) {
+    const started = stepStartedAt[node];
+    const before = started !== undefined ? [...history].reverse().find((h) => h.at < started && h.nodes[node]) : undefined;
+    const pick = before ?? [...history].reverse().find((h) => h.nodes[node]);
+    if (pick?.nodes[node]) {
+      nodes[node] = pick.nodes[node];
+      at = Math.min(at, pick.at);
+    }
+  }
+  return { at, runId: last.runId, nodes };
+}

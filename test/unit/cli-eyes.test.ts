@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../lib/clock.ts';
 import { main } from '../../coordinator/cli.ts';
-import { multipliedConnections, sumPerEndpoint } from '../../coordinator/eyes/connections.ts';
+import { baselineSnapshot, multipliedConnections, sumPerEndpoint } from '../../coordinator/eyes/connections.ts';
 import { brokenConnectionFindings } from '../../coordinator/eyes/findings.ts';
 import { planFinalize } from '../../coordinator/eyes/finalize.ts';
 import { groupOldHashByOwner } from '../../coordinator/eyes/owners.ts';
@@ -24,6 +24,22 @@ describe('connections across the fleet', () => {
     expect(w[0]!.message).toContain('#105490');
     // a node not seen before is no multiplication
     expect(multipliedConnections(before, { n3: { '10.0.0.1:6443': 10 } })).toEqual([]);
+  });
+});
+
+describe('connection baseline', () => {
+  it('compares each node with the look before its step started, else with the previous look', () => {
+    const h = [
+      { at: 100, runId: '', nodes: { n1: { e: 1 }, n2: { e: 1 } } },
+      { at: 200, runId: 'r', nodes: { n1: { e: 10 }, n2: { e: 1 } } },
+      { at: 300, runId: 'r', nodes: { n1: { e: 10 }, n2: { e: 2 } } },
+    ];
+    const b = baselineSnapshot(h, { n1: 150 })!;
+    expect(b.nodes).toEqual({ n1: { e: 1 }, n2: { e: 2 } });
+    expect(multipliedConnections(b, { n1: { e: 10 }, n2: { e: 2 } }).map((w) => w.object)).toEqual(['n1', 'endpoint e']);
+    // without a step, the previous look: 10 -> 10 is no warning
+    expect(multipliedConnections(baselineSnapshot(h, {})!, { n1: { e: 10 }, n2: { e: 2 } })).toEqual([]);
+    expect(baselineSnapshot([], {})).toBeUndefined();
   });
 });
 

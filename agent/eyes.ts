@@ -11,14 +11,19 @@ import type { Logger } from '../lib/logger.ts';
 import type { JsonNode } from '../lib/knowledge/hash/index.ts';
 import type { AgentConfig } from './config.ts';
 import { autoRuntime, runtimeFromConfig, type AutoRuntime } from './runtime/select.ts';
-import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
+import { createWatchHandlers, eyesNodeFields, type InventoryView, type WatchHandlers } from './server-watch.ts';
 import { createJournal, createSystemd } from './systemd/index.ts';
-import { procfs } from './upgrade/adapters.ts';
+import { httpHealth, procfs } from './upgrade/adapters.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
 import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
-import { hashReport, inventory } from './watch/inventory.ts';
+import { dockerEvents } from './runtime/docker-events.ts';
+import { acceptedVersions, hashReport, inventory } from './watch/inventory.ts';
+import { driftEvents } from './watch/drift.ts';
+import { HealService } from './heal/heal.ts';
+import { readHealFacts } from './heal/facts.ts';
+import type { NodeInfo as PbNodeInfo } from '../proto/kip/generated/kip/v1/NodeInfo.ts';
 import { connectionsTo, type Endpoint } from './watch/connections.ts';
 import { JournalWatcher } from './watch/journal-watcher.ts';
 import { NodeWatcher } from './watch/node-watcher.ts';
@@ -45,7 +50,15 @@ export interface EyesWorkload {
   readonly nodeExists: () => Promise<boolean>;
 }
 
-export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; runtime: AutoRuntime; workload?: EyesWorkload; logger: Logger }): { handlers: WatchHandlers; stop: () => Promise<void> } {
+export interface Eyes {
+  readonly handlers: WatchHandlers;
+  /** GetNode's fields from the watchers: apiserver connections and closed-connection errors. */
+  readonly nodeFields: () => Partial<PbNodeInfo>;
+  readonly heal: HealService;
+  readonly stop: () => Promise<void>;
+}
+
+export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; runtime: AutoRuntime; workload?: EyesWorkload; logger: Logger }): Eyes {
   const { config, agent, runtime, workload, logger } = input;
   const systemd = systemdPort(createSystemd(execaExec));
   const events = new EventLog(config.watchBufferEvents);
@@ -64,19 +77,71 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     log: events,
     clock: systemClock,
     intervalMs: config.watchPollMs,
+    // Docker nodes: dockerd's /events wakes the watcher (restart detection without waiting for the
+    // next poll). containerd 1.6's CRI has no GetContainerEvents; its own event service is not used.
+    wake: async function* (signal: AbortSignal) {
+      const rt = await runtime.current();
+      if (rt.kind === 'docker') yield* dockerEvents(rt.endpoint, signal);
+    },
+    wakeRetryMs: 30_000,
     logger,
   });
   watcher.start();
   const journal = new JournalWatcher({ journal: createJournal(execaExec), unit: config.kubeletUnit, log: events, clock: systemClock, logger });
   journal.start();
+  const inventoryView = workload
+    ? async (): Promise<InventoryView> => {
+        const [pods, containers, node, rt] = await Promise.all([workload.listNodePods(), runtime.listContainers(), agent.nodeInfo(), runtime.current()]);
+        const skipFileVersion = node.skipFile.present && node.skipFile.valid ? node.skipFile.version : '';
+        const context = node.kubeletVersion ? { kubeletVersion: node.kubeletVersion, ...(skipFileVersion ? { skipFileVersion } : {}) } : {};
+        return {
+          kubeletVersion: node.kubeletVersion,
+          runtime: `${rt.kind} ${rt.endpoint}`,
+          containers: inventory(pods, containers, undefined, context),
+          skipFileVersion,
+          acceptedVersions: node.kubeletVersion ? acceptedVersions(node.kubeletVersion, skipFileVersion || undefined) : [],
+        };
+      }
+    : undefined;
+  // Hash drift is looked for as often as the consistency loop runs (it needs the same API list).
+  const driftAbort = new AbortController();
+  const driftLoop = inventoryView && config.consistencyIntervalMs > 0 ? (async () => {
+    const seen = new Map<string, string>();
+    const log = logger.child({ component: 'drift' });
+    while (!driftAbort.signal.aborted) {
+      try {
+        const view = await inventoryView();
+        for (const e of driftEvents(view.skipFileVersion ? seen : new Map(), view.containers, systemClock.now())) {
+          events.append(e);
+          log.warn({ pod: `${e.podNamespace}/${e.podName}`, container: e.containerName, fields: e.reason }, 'hash drift: the spec changed while the skip file keeps the kubelet from applying it');
+        }
+      } catch (err) {
+        log.debug({ err }, 'drift check skipped: the API or the runtime could not be read');
+      }
+      await systemClock.sleep(config.consistencyIntervalMs, driftAbort.signal);
+    }
+  })() : undefined;
+  const heal = new HealService({
+    fs: nodeFileSystem,
+    systemd,
+    health: httpHealth,
+    clock: systemClock,
+    logger,
+    facts: () => readHealFacts({
+      runInProgress: () => agent.runInProgress(),
+      nodeInfo: () => agent.nodeInfo(),
+      ...(workload ? { workload: { nodeExists: workload.nodeExists, listNodePods: workload.listNodePods } } : {}),
+      containers: () => runtime.listContainers(),
+    }),
+    containers: () => runtime.listContainers(),
+    config: { stateDir: config.stateDir, kubeletUnit: config.kubeletUnit, healthzUrl: config.healthzUrl, verifyTimeoutMs: config.verifyTimeoutMs, pollMs: config.pollMs },
+  });
+  const nodeFields = (): Partial<PbNodeInfo> => eyesNodeFields(watcher.connectionCounts, journal.connectionErrors(systemClock.now()));
   const handlers = createWatchHandlers({
     events,
-    ...(workload
+    ...(workload && inventoryView
       ? {
-          inventory: async () => {
-            const [pods, containers, node, rt] = await Promise.all([workload.listNodePods(), runtime.listContainers(), agent.nodeInfo(), runtime.current()]);
-            return { kubeletVersion: node.kubeletVersion, runtime: `${rt.kind} ${rt.endpoint}`, containers: inventory(pods, containers) };
-          },
+          inventory: inventoryView,
           hashReport: async (targetVersion: string | undefined) => {
             const [nodeFound, podList, containers, node] = await Promise.all([workload.nodeExists(), workload.listNodePods(), runtime.listContainers(), agent.nodeInfo()]);
             const skip = node.skipFile;
@@ -90,7 +155,13 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
       : {}),
     logger,
   });
-  return { handlers, stop: async () => void (await Promise.all([watcher.stop(), journal.stop()])) };
+  return {
+    handlers, nodeFields, heal,
+    stop: async () => {
+      driftAbort.abort();
+      await Promise.all([watcher.stop(), journal.stop(), driftLoop]);
+    },
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { HashReportRequest__Output } from '../proto/kip/generated/kip/v1/Ha
 import type { HashReportResponse } from '../proto/kip/generated/kip/v1/HashReportResponse.ts';
 import type { InventoryReport } from '../proto/kip/generated/kip/v1/InventoryReport.ts';
 import type { InventoryRequest__Output } from '../proto/kip/generated/kip/v1/InventoryRequest.ts';
+import type { NodeInfo } from '../proto/kip/generated/kip/v1/NodeInfo.ts';
 import type { WatchEvent } from '../proto/kip/generated/kip/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/kip/generated/kip/v1/WatchRequest.ts';
 import { toServiceError } from './server-errors.ts';
@@ -19,9 +20,25 @@ import type { HashReport, InventoryContainer } from './watch/inventory.ts';
 export interface WatchHandlerDeps {
   readonly events: EventLog;
   /** Undefined when the agent has no workload access (no kubeconfig): the calls fail with WORKLOAD_UNAVAILABLE. */
-  readonly inventory?: () => Promise<{ kubeletVersion: string; runtime: string; containers: readonly InventoryContainer[] }>;
+  readonly inventory?: () => Promise<InventoryView>;
   readonly hashReport?: (targetVersion: string | undefined) => Promise<HashReport>;
   readonly logger: Logger;
+}
+
+export interface InventoryView {
+  readonly kubeletVersion: string;
+  readonly runtime: string;
+  readonly containers: readonly InventoryContainer[];
+  readonly skipFileVersion: string;
+  readonly acceptedVersions: readonly string[];
+}
+
+/** GetNode's eyes fields from the node watcher's connection counts and the journal's closed-connection window. */
+export function eyesNodeFields(counts: Readonly<Record<string, number>> | undefined, errors: { windowMinutes: number; count: number; minutesWithErrors: number; lastAtUnixMs: number } | undefined): Pick<NodeInfo, 'apiserverConnections' | 'connectionErrors'> {
+  return {
+    apiserverConnections: counts ? Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([endpoint, established]) => ({ endpoint, established })) : [],
+    ...(errors ? { connectionErrors: errors } : {}),
+  };
 }
 
 export interface WatchHandlers {
@@ -101,7 +118,9 @@ export function createWatchHandlers(deps: WatchHandlerDeps): WatchHandlers {
       return {
         kubeletVersion: inv.kubeletVersion,
         runtime: inv.runtime,
-        containers: inv.containers.map((c) => ({ ...c, matchingVersions: [...c.matchingVersions], hashes: c.hashes.map((h) => ({ ...h })) })),
+        containers: inv.containers.map((c) => ({ ...c, matchingVersions: [...c.matchingVersions], hashes: c.hashes.map((h) => ({ ...h })), driftFields: [...c.driftFields] })),
+        skipFileVersion: inv.skipFileVersion,
+        acceptedVersions: [...inv.acceptedVersions],
       };
     }),
     HashReport: unary('HashReport', async (req: HashReportRequest__Output) => {

@@ -27,7 +27,7 @@ import { toServiceError } from './server-errors.ts';
 import { dataChunks, nextWithin, type StreamBounds } from './stage-stream.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { UpgradeAgent } from './upgrade/agent.ts';
-import { Codes, InvalidInputError } from './upgrade/errors.ts';
+import { Codes, InvalidInputError, PreconditionError } from './upgrade/errors.ts';
 import type { StageStore } from './upgrade/stage.ts';
 import type { NodeInfo, RunRecord, StepEvent } from './upgrade/types.ts';
 import { createWatchHandlers, type WatchHandlers } from './server-watch.ts';
@@ -35,6 +35,8 @@ import { EventLog } from './watch/event-log.ts';
 
 export { toServiceError } from './server-errors.ts';
 import { componentNodeFields, createComponentHandlers, type ComponentService } from './server-components.ts';
+import { createHealHandler } from './server-heal.ts';
+import type { HealService } from './heal/heal.ts';
 
 export interface TlsMaterial {
   readonly ca: Buffer;
@@ -76,6 +78,10 @@ export interface HandlerOptions {
   readonly stageIdleTimeoutMs?: number;
   /** Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot and GetNode's component fields. */
   readonly components?: ComponentService;
+  /** Issue 11: the Heal RPC (agent/heal/); without it Heal fails with HEAL_UNAVAILABLE. */
+  readonly heal?: HealService;
+  /** Issue 11: GetNode's eyes fields (apiserver connections, closed-connection errors). */
+  readonly eyesNodeFields?: () => Partial<PbNodeInfo>;
 }
 
 /** A request, bounded for a log line (a hostile caller may send 4 MB strings). */
@@ -164,7 +170,7 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
   return {
     // --- eyes (issue 11): Watch, Inventory, HashReport live in agent/server-watch.ts
     ...(watch ?? createWatchHandlers({ events: new EventLog(1), logger })),
-    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await nodeView.get()), ...(await componentNodeFields(options.components)) })),
+    GetNode: unary('GetNode', false, async () => ({ ...nodeInfoToProto(await nodeView.get()), ...(await componentNodeFields(options.components)), ...(options.eyesNodeFields?.() ?? {}) })),
     GetRun: unary('GetRun', false, async (req: { runId: string }) => {
       checkLength('run_id', req.runId, 128);
       return runToProto(await agent.getRun(req.runId || undefined));
@@ -232,6 +238,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         checkUpgradeRequest(req);
         checkLength('component', req.component, 64);
         checkList('keep_served_apis', req.keepServedApis);
+        // A heal restarting the kubelet owns it until it is healthy again (agent/heal/).
+        if (options.heal?.busy) throw new PreconditionError('HEAL_IN_PROGRESS', 'a heal is restarting the kubelet: retry when it is healthy again');
         await claims.run(() =>
           agent.begin({
             runId: req.runId,
@@ -264,6 +272,14 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
     },
     // Node components (issue 9): Hold, Release, EtcdSnapshot, FetchSnapshot.
     ...createComponentHandlers(options.components, { unary, toServiceError, log }),
+    // Issue 11: Heal (kip heal, kip finalize).
+    ...createHealHandler(options.heal, (name, audited, fn) => unary(name, audited, async (req) => {
+      try {
+        return await fn(req);
+      } finally {
+        mutated();
+      }
+    })),
   };
 }
 

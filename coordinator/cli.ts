@@ -13,7 +13,9 @@ import { InvalidInputError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
+import { registerFinalize } from './commands/finalize.ts';
 import { registerHash } from './commands/hash.ts';
+import { registerHeal } from './commands/heal.ts';
 import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
@@ -42,6 +44,8 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnlock,
   registerPki,
   registerReport,
+  registerHeal,
+  registerFinalize,
 ];
 
 const EXIT_CODES = `

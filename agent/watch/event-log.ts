@@ -24,7 +24,8 @@ export type NodeEventKind =
   | 'KUBELET_PREDICATE_FAILED'
   | 'KUBELET_APISERVER_CONNECTION_ERRORS'
   | 'JOURNAL_UNAVAILABLE'
-  | 'APISERVER_CONNECTIONS_CHANGED';
+  | 'APISERVER_CONNECTIONS_CHANGED'
+  | 'HASH_DRIFT';
 
 export interface NodeEvent {
   readonly kind: NodeEventKind;

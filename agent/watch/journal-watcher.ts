@@ -45,6 +45,9 @@ export function classifyKubeletLine(e: Pick<JournalEntry, 'message' | 'realtimeU
 
 export const CLOSED_CONNECTION_TEXT = 'use of closed network connection';
 
+/** How many minutes of closed-connection counts are kept for connectionErrors(). */
+export const RECENT_MINUTES = 15;
+
 /** `name_namespace(uid)` as format.Pod prints it (pkg/kubelet/util/format/pod.go), quoted (%q) or not (%s). */
 function podOf(message: string): { podName?: string; podNamespace?: string; podUid?: string } {
   const r = /(?:^|[\s"])([a-z0-9][-a-z0-9.]*)_([a-z0-9][-a-z0-9]*)\(([^)\s"]+)\)/.exec(message);
@@ -61,6 +64,8 @@ export class JournalWatcher {
   #minute = 0;
   #closedInMinute = 0;
   #restarts = 0;
+  /** Closed-connection lines per minute (minute start unix ms -> count, newest last line), the last RECENT_MINUTES. */
+  readonly #recent = new Map<number, { count: number; lastAtMs: number }>();
 
   constructor(ports: JournalWatcherPorts) {
     this.#p = ports;
@@ -84,9 +89,32 @@ export class JournalWatcher {
     if (e.message.includes(CLOSED_CONNECTION_TEXT)) {
       if (this.#closedInMinute === 0) this.#minute = Math.floor(atMs / 60_000) * 60_000;
       this.#closedInMinute++;
+      const minute = Math.floor(atMs / 60_000) * 60_000;
+      const r = this.#recent.get(minute) ?? { count: 0, lastAtMs: 0 };
+      this.#recent.set(minute, { count: r.count + 1, lastAtMs: Math.max(r.lastAtMs, atMs) });
+      for (const m of this.#recent.keys()) if (m < minute - RECENT_MINUTES * 60_000) this.#recent.delete(m);
     }
     const ev = classifyKubeletLine(e);
     if (ev) this.#p.log.append(ev);
+  }
+
+  /**
+   * The closed-connection lines of the last `windowMinutes` minutes (the current one included), for
+   * GetNode: the coordinator reports a node that logs them repeatedly while its Node is NotReady.
+   */
+  connectionErrors(nowMs: number, windowMinutes = 5): { windowMinutes: number; count: number; minutesWithErrors: number; lastAtUnixMs: number } {
+    const w = Math.min(windowMinutes, RECENT_MINUTES);
+    const from = Math.floor(nowMs / 60_000) * 60_000 - (w - 1) * 60_000;
+    let count = 0;
+    let minutes = 0;
+    let last = 0;
+    for (const [m, r] of this.#recent) {
+      if (m < from) continue;
+      count += r.count;
+      minutes++;
+      last = Math.max(last, r.lastAtMs);
+    }
+    return { windowMinutes: w, count, minutesWithErrors: minutes, lastAtUnixMs: last };
   }
 
   /** Emits the closed-connection count of a finished minute (one before `nowMs`'s). */

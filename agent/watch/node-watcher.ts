@@ -31,6 +31,13 @@ export interface NodeWatcherPorts {
   readonly clock: Clock;
   /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
   readonly intervalMs?: number;
+  /**
+   * Optional runtime event stream (Docker's /events on dockershim nodes): each item makes the
+   * watcher poll at once instead of at its next tick. It ending or failing falls back to polling
+   * alone, and it is opened again after wakeRetryMs (default 5000).
+   */
+  readonly wake?: (signal: AbortSignal) => AsyncIterable<unknown>;
+  readonly wakeRetryMs?: number;
   readonly logger: Logger;
 }
 
@@ -48,12 +55,17 @@ export class NodeWatcher {
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #connections: string | undefined;
+  #connectionCounts: Readonly<Record<string, number>> | undefined;
   #runtimeDown = false;
   /** The newest sandbox seen per pod uid, across polls: a sandbox recreated while the pod had none in between is still a recreation. */
   readonly #sandboxOf = new Map<string, PodSandboxInfo>();
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #polls = 0;
+  #wakeups = 0;
+  #wakeRequested = false;
+  #sleepAbort: AbortController | undefined;
+  #wakeLoop: Promise<void> | undefined;
 
   constructor(ports: NodeWatcherPorts) {
     if (ports.intervalMs !== undefined && !(ports.intervalMs > 0)) throw new RangeError('intervalMs must be positive');
@@ -63,6 +75,17 @@ export class NodeWatcher {
 
   get polls(): number {
     return this.#polls;
+  }
+
+  /** Runtime events that triggered a poll. */
+  get wakeups(): number {
+    return this.#wakeups;
+  }
+
+  #wake(): void {
+    this.#wakeups++;
+    this.#wakeRequested = true;
+    this.#sleepAbort?.abort();
   }
 
   #emit(e: NodeEvent): void {
@@ -141,18 +164,29 @@ export class NodeWatcher {
 
   async #pollConnections(at: number): Promise<void> {
     const pid = this.#kubelet?.mainPid ?? 0;
-    if (!this.#p.connections || pid <= 0) return;
+    if (!this.#p.connections) return;
+    if (pid <= 0 || !this.#kubelet?.active) {
+      this.#connectionCounts = undefined;
+      return;
+    }
     let text: string;
     try {
       const counts = await this.#p.connections(pid);
       text = Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+      this.#connectionCounts = { ...counts };
     } catch (err) {
+      this.#connectionCounts = undefined;
       this.#log.warn({ err }, 'kubelet connections unreadable');
       return;
     }
     const prev = this.#connections;
     this.#connections = text;
     if (prev !== undefined && prev !== text) this.#emit({ kind: 'APISERVER_CONNECTIONS_CHANGED', observedAtMs: at, detail: text, reason: prev });
+  }
+
+  /** The last connection counts read per endpoint; undefined when unknown (no read yet, no kubelet, unreadable). */
+  get connectionCounts(): Readonly<Record<string, number>> | undefined {
+    return this.#connectionCounts;
   }
 
   /** The last connection counts read, "endpoint=count,..." (undefined before the first read). */
@@ -181,20 +215,47 @@ export class NodeWatcher {
     this.#abort = abort;
     this.#loop = (async () => {
       while (!abort.signal.aborted) {
+        this.#wakeRequested = false;
         try {
           await this.pollOnce();
         } catch (err) {
           this.#log.error({ err }, 'node watcher poll failed');
         }
-        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, abort.signal);
+        // An event that came during the poll is served by another poll right away.
+        if (this.#wakeRequested) continue;
+        const sleep = new AbortController();
+        this.#sleepAbort = sleep;
+        const stop = () => sleep.abort();
+        abort.signal.addEventListener('abort', stop, { once: true });
+        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, sleep.signal);
+        abort.signal.removeEventListener('abort', stop);
+        this.#sleepAbort = undefined;
       }
     })();
+    const wake = this.#p.wake;
+    if (wake) {
+      this.#wakeLoop = (async () => {
+        while (!abort.signal.aborted) {
+          try {
+            for await (const _ of wake(abort.signal)) {
+              if (abort.signal.aborted) break;
+              this.#wake();
+            }
+          } catch (err) {
+            if (!abort.signal.aborted) this.#log.warn({ err }, 'runtime event stream failed: polling alone until it is back');
+          }
+          if (abort.signal.aborted) break;
+          await this.#p.clock.sleep(this.#p.wakeRetryMs ?? 5_000, abort.signal);
+        }
+      })();
+    }
   }
 
   async stop(): Promise<void> {
     this.#abort?.abort();
-    await this.#loop;
+    await Promise.all([this.#loop, this.#wakeLoop]);
     this.#loop = undefined;
+    this.#wakeLoop = undefined;
   }
 }
 

@@ -17,10 +17,14 @@ import type { HoldState__Output } from '../../proto/kip/generated/kip/v1/HoldSta
 import type { ReleaseResponse__Output } from '../../proto/kip/generated/kip/v1/ReleaseResponse.ts';
 import type { SnapshotChunk__Output } from '../../proto/kip/generated/kip/v1/SnapshotChunk.ts';
 import type { WatchEvent__Output } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
+import type { HealRequest } from '../../proto/kip/generated/kip/v1/HealRequest.ts';
+import type { HealResponse__Output } from '../../proto/kip/generated/kip/v1/HealResponse.ts';
+import type { InventoryReport__Output } from '../../proto/kip/generated/kip/v1/InventoryReport.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';
 
+export type { HealResponse__Output as HealResponse, InventoryReport__Output as InventoryReport };
 export type { NodeInfo__Output as NodeInfo, PreflightReport__Output as PreflightReport, RunState__Output as RunState, StepEvent__Output as StepEvent, StageBinaryResponse__Output as StageBinaryResponse };
 
 const M = (name: string) => `/kip.v1.Agent/${name}`;
@@ -46,6 +50,8 @@ export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
   [M('Release')]: 180_000,
   [M('EtcdSnapshot')]: 15 * 60_000,
   [M('FetchSnapshot')]: 30 * 60_000,
+  [M('Heal')]: 10 * 60_000,
+  [M('Inventory')]: 60_000,
 };
 
 /** Calls that can be repeated without effect: retried on UNAVAILABLE. */
@@ -107,6 +113,17 @@ export class AgentConnection {
 
   rollback(runId: string): Promise<RunState__Output> {
     return this.unary('Rollback', (cb) => this.client.rollback({ runId }, cb));
+  }
+
+  // ---- eyes (issue 11) ----
+
+  /** Restarts the kubelet (mode HEAL_RESTART or HEAL_FINALIZE) through the agent's gates; not retried (it restarts). */
+  heal(req: HealRequest): Promise<HealResponse__Output> {
+    return this.unary('Heal', (cb) => this.client.heal(req, cb));
+  }
+
+  inventory(): Promise<InventoryReport__Output> {
+    return this.unary('Inventory', (cb) => this.client.inventory({}, cb));
   }
 
   // ---- node components (issue 9) ----

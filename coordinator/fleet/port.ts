@@ -1,5 +1,6 @@
 /** The agent as the engine and commands see it: AgentConnection implements it; tests pass fakes. */
-import type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent } from './client.ts';
+import type { HealResponse, InventoryReport, NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent } from './client.ts';
+import type { HealRequest } from '../../proto/kip/generated/kip/v1/HealRequest.ts';
 import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
 import type { UpgradeRequest } from '../../proto/kip/generated/kip/v1/UpgradeRequest.ts';
 import type { EtcdSnapshotInfo__Output as EtcdSnapshotInfo } from '../../proto/kip/generated/kip/v1/EtcdSnapshotInfo.ts';
@@ -9,6 +10,7 @@ import type { SnapshotChunk__Output as SnapshotChunk } from '../../proto/kip/gen
 import type { WatchEvent__Output as WatchEvent } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
 
 export type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent, PreflightRequest, UpgradeRequest, EtcdSnapshotInfo, HoldState, ReleaseResponse, SnapshotChunk, WatchEvent };
+export type { HealRequest, HealResponse, InventoryReport };
 
 export interface AgentTls {
   readonly ca: Buffer;
@@ -45,5 +47,9 @@ export interface AgentPort {
   fetchSnapshot(id: string): AsyncIterable<SnapshotChunk>;
   /** The node's events after `fromSequence` (0: the oldest held), then every new one, until `signal` aborts. */
   watch(fromSequence: number, signal: AbortSignal): AsyncIterable<WatchEvent>;
+  /** Issue 11 (optional so fakes of older shape still type-check): kip heal / kip finalize. */
+  heal?(req: HealRequest): Promise<HealResponse>;
+  /** Issue 11: the node's containers with hash, owner, old-hash and drift facts (kip status --live). */
+  inventory?(): Promise<InventoryReport>;
   close(): void;
 }

@@ -120,7 +120,7 @@ describe('who may call the agent', () => {
     expect((await connect(await pem('coordinator-lead')).getNode()).nodeName).toBe('node-1');
   });
 
-  it('lets a viewer read, and refuses it StageBinary, Upgrade and Rollback with PERMISSION_DENIED', async () => {
+  it('lets a viewer read, and refuses it StageBinary, Upgrade, Rollback and Heal with PERMISSION_DENIED', async () => {
     const viewer = connect(await pem('viewer-dash'));
     const node = await viewer.getNode();
     expect(node.tlsCertNotAfterUnixMs).toBe(Date.parse(new X509Certificate(await readFile(path.join(pkiDir, 'agent-node-1.crt'))).validTo));
@@ -129,6 +129,7 @@ describe('who may call the agent', () => {
       await failure(viewer.stageBinary({ version: 'v1.11.10', sha256: sha256(bin), size: bin.length }, bin)),
       await failure(viewer.upgrade({ runId: 'v-1', targetVersion: 'v1.11.10' }).next()),
       await failure(viewer.rollback('v-1')),
+      await failure(viewer.heal({ mode: 'HEAL_RESTART', healId: 'v-heal' })),
     ];
     for (const e of errs) {
       expect(e.grpcStatus).toBe(grpc.status.PERMISSION_DENIED);

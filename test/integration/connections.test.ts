@@ -8,6 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionsTo, decodeProcAddress, parseProcNetTcp, type Endpoint } from '../../agent/watch/connections.ts';
 import { execaStreamSpawn, type StreamProcess } from '../../agent/systemd/stream.ts';
 import { waitFor } from '../../lib/poll.ts';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAgentHandlers, startAgentServer } from '../../agent/server.ts';
+import { eyesNodeFields } from '../../agent/server-watch.ts';
+import { EventLog } from '../../agent/watch/event-log.ts';
+import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
+import { AgentConnection } from '../../coordinator/fleet/client.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { makeTestPki } from '../../scripts/nspawn/test-pki.ts';
+import { makeHarness } from '../unit/upgrade-fakes.ts';
 
 const servers: Server[] = [];
 const accepted: Socket[] = [];
@@ -78,6 +90,32 @@ describe('established connections of a process per endpoint', () => {
       return n === 3 ? n : undefined;
     }, { timeoutMs: 10_000, intervalMs: 50 });
     expect(after).toBe(3);
+  }, 30_000);
+
+  it('are in GetNode over gRPC, read by the node watcher from the kubelet\'s main PID', async () => {
+    const pid = child!.pid!;
+    const watcher = new NodeWatcher({
+      reader: { listContainers: async () => [], listPodSandboxes: async () => [], containerStatus: async () => { throw new Error('none'); } },
+      skipFile: async () => undefined,
+      kubelet: async () => ({ active: true, mainPid: pid }),
+      connections: (p) => connectionsTo(p, [v4, v4b]),
+      log: new EventLog(10), clock: systemClock, logger: silentLogger(),
+    });
+    await watcher.pollOnce();
+    const harness = await makeHarness();
+    const pki = await makeTestPki(await mkdtemp(join(tmpdir(), 'kip-conn-pki-')));
+    const { agent, stage } = harness.makeAgent();
+    const handlers = createAgentHandlers(agent, stage, silentLogger(), { eyesNodeFields: () => eyesNodeFields(watcher.connectionCounts, undefined) });
+    const server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers, logger: silentLogger() });
+    const client = new AgentConnection({ address: `127.0.0.1:${server.port}`, tls: pki.client, serverName: 'localhost' });
+    try {
+      const node = await client.getNode();
+      expect(node.apiserverConnections).toEqual([{ endpoint: `127.0.0.1:${v4.port}`, established: 3 }, { endpoint: `127.0.0.1:${v4b.port}`, established: 0 }].sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1)));
+    } finally {
+      client.close();
+      await server.shutdown(1_000);
+      await harness.cleanup();
+    }
   }, 30_000);
 
   it('decodes /proc/net addresses', () => {

@@ -1,5 +1,5 @@
 /**
- * The CRI client and the restart watcher against a real containerd 1.6 (private instance started
+ * The CRI client and the node watcher against a real containerd 1.6 (private instance started
  * here: own root, state and socket), through the same code production uses.
  */
 import { existsSync } from 'node:fs';
@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import type { PodSandboxSpec } from '../../agent/runtime/types.ts';
-import { RestartWatcher, systemClock, type WatchedEvent } from '../../agent/watch/restart-watcher.ts';
+import { EventLog } from '../../agent/watch/event-log.ts';
+import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
 import { mountsUnder } from '../../scripts/containerd/mounts.ts';
@@ -125,7 +127,7 @@ describe('CRI client against containerd 1.6', () => {
   }, 90_000);
 });
 
-describe('RestartWatcher against containerd 1.6', () => {
+describe('NodeWatcher against containerd 1.6', () => {
   it('reports exactly one restart when attempt 0 is stopped and attempt 1 created', async () => {
     const c = client();
     const p = pod('web', 'uid-web');
@@ -146,39 +148,31 @@ describe('RestartWatcher against containerd 1.6', () => {
     const quiet = await c.createContainer(quietSandbox, { ...spec(0), labels: kubeletLabels(other, 'app') }, other);
     await c.startContainer(quiet);
 
-    const events: WatchedEvent[] = [];
-    const watcher = new RestartWatcher({ reader: c, clock: systemClock, intervalMs: 200, logger: silentLogger(), onEvent: (e) => events.push(e) });
+    const log = new EventLog();
+    const watcher = new NodeWatcher({ reader: c, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log, clock: systemClock, intervalMs: 200, logger: silentLogger() });
     watcher.start();
     try {
-      await waitFor('baseline', async () => (watcher.stats().baseline ? true : undefined), { timeoutMs: 20_000 });
-      expect(events).toEqual([]);
+      await waitFor('baseline', async () => (watcher.polls >= 1 ? true : undefined), { timeoutMs: 20_000 });
+      expect(log.since(0)).toEqual([]);
 
       await c.stopContainer(first, 1);
       const second = await c.createContainer(sandboxId, spec(1), p);
       await c.startContainer(second);
 
-      const restart = await waitFor('the restart event', async () => events.find((e) => e.kind === 'restarted'), { timeoutMs: 30_000 });
+      const restart = await waitFor('the restart event', async () => log.since(0).find((e) => e.kind === 'CONTAINER_RESTARTED'), { timeoutMs: 30_000 });
       // let several more polls pass: the restart must be reported once, and nothing else may appear
-      const pollsNow = watcher.stats().polls;
-      await waitFor('three more polls', async () => (watcher.stats().polls >= pollsNow + 3 ? true : undefined), { timeoutMs: 30_000 });
+      const pollsNow = watcher.polls;
+      await waitFor('three more polls', async () => (watcher.polls >= pollsNow + 3 ? true : undefined), { timeoutMs: 30_000 });
 
-      expect(events.filter((e) => e.kind === 'restarted')).toHaveLength(1);
-      expect(restart).toMatchObject({ podUid: 'uid-web', podName: 'web', podNamespace: 'default', containerName: 'app', restarts: 1 });
-      if (restart.kind !== 'restarted') throw new Error('unreachable');
-      expect(restart.previous).toMatchObject({ id: first, attempt: 0 });
-      expect(restart.current).toMatchObject({ id: second, attempt: 1 });
-      // a poll may land between CreateContainer and StartContainer: the replacement counts from creation
-      expect(['created', 'running']).toContain(restart.current.state);
-      expect(restart.exit?.exitCode).toBe(137);
-      expect(restart.exit?.finishedAtNs).toBeGreaterThan(0n);
-      expect(restart.current.createdAtNs).toBeGreaterThanOrEqual(restart.exit?.finishedAtNs ?? 0n);
-
-      const exits = events.filter((e) => e.kind === 'exited');
-      expect(exits).toHaveLength(1);
-      expect(exits[0]).toMatchObject({ podUid: 'uid-web', container: { id: first } });
+      const events = log.since(0);
+      expect(events.filter((e) => e.kind === 'CONTAINER_RESTARTED')).toHaveLength(1);
+      expect(restart).toMatchObject({ podUid: 'uid-web', podName: 'web', podNamespace: 'default', containerName: 'app', restarts: 1, beforeId: first, afterId: second, exitCode: 137 });
+      expect(BigInt(restart.afterCreatedAtNs ?? 0n)).toBeGreaterThan(BigInt(restart.beforeCreatedAtNs ?? 0n));
+      // the stop is one CONTAINER_DIED of the first container (also when one poll saw stop and replacement)
+      const died = events.filter((e) => e.kind === 'CONTAINER_DIED');
+      expect(died).toHaveLength(1);
+      expect(died[0]).toMatchObject({ podUid: 'uid-web', beforeId: first, exitCode: 137 });
       expect(events.filter((e) => e.podUid === 'uid-quiet')).toEqual([]);
-      expect(watcher.stats().restarts).toBe(1);
-      expect(watcher.stats().failedPolls).toBe(0);
     } finally {
       await watcher.stop();
     }

@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerClient, dockershimReader, type DockerClient } from '../../agent/runtime/docker.ts';
-import { RestartWatcher, systemClock, type WatchedEvent } from '../../agent/watch/restart-watcher.ts';
+import { dockerEvents } from '../../agent/runtime/docker-events.ts';
+import { EventLog, type SequencedEvent } from '../../agent/watch/event-log.ts';
+import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { startDockerd, type DockerdHandle } from '../../scripts/containerd/dockerd.ts';
 import { waitFor } from '../../lib/poll.ts';
@@ -121,21 +124,53 @@ describe('Docker Engine API reader against dockerd 20.10', () => {
     await expect(nowhere.version()).rejects.toMatchObject({ code: 'DOCKER_UNAVAILABLE' });
   });
 
-  it('lets the restart watcher see exactly one restart on a dockershim node', async () => {
-    const events: WatchedEvent[] = [];
-    const watcher = new RestartWatcher({ reader: dockershimReader(c()), clock: systemClock, intervalMs: 200, logger: silentLogger(), onEvent: (e) => events.push(e) });
+  const watcherOn = (log: EventLog, intervalMs: number, wake?: boolean) => new NodeWatcher({
+    reader: dockershimReader(c()), skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log, clock: systemClock, intervalMs, logger: silentLogger(),
+    ...(wake ? { wake: (signal: AbortSignal) => dockerEvents(`unix://${d().socket}`, signal), wakeRetryMs: 200 } : {}),
+  });
+  const restarted = (log: EventLog) => log.since(0).filter((e): e is SequencedEvent => e.kind === 'CONTAINER_RESTARTED');
+
+  it('lets the node watcher see exactly one restart on a dockershim node', async () => {
+    const log = new EventLog();
+    const watcher = watcherOn(log, 200);
     watcher.start();
     try {
-      await waitFor('baseline', async () => (watcher.stats().baseline ? true : undefined), { timeoutMs: 20_000 });
+      await waitFor('baseline', async () => (watcher.polls >= 1 ? true : undefined), { timeoutMs: 20_000 });
       await docker('kill', appId);
       const second = await runApp(sandboxId, 1);
-      const restart = await waitFor('the restart event', async () => events.find((e) => e.kind === 'restarted'), { timeoutMs: 30_000 });
-      const polls = watcher.stats().polls;
-      await waitFor('three more polls', async () => (watcher.stats().polls >= polls + 3 ? true : undefined), { timeoutMs: 30_000 });
-      expect(events.filter((e) => e.kind === 'restarted')).toHaveLength(1);
-      expect(restart).toMatchObject({ podUid: 'uid-web', containerName: 'app', restarts: 1, previous: { id: appId, attempt: 0 }, current: { id: second, attempt: 1 } });
-      expect(restart.exit?.exitCode).toBe(137);
-      expect(restart.exit?.finishedAtNs).toBeGreaterThan(0n);
+      const restart = await waitFor('the restart event', async () => restarted(log)[0], { timeoutMs: 30_000 });
+      const polls = watcher.polls;
+      await waitFor('three more polls', async () => (watcher.polls >= polls + 3 ? true : undefined), { timeoutMs: 30_000 });
+      expect(restarted(log)).toHaveLength(1);
+      expect(restart).toMatchObject({ podUid: 'uid-web', containerName: 'app', restarts: 1, beforeId: appId, afterId: second, exitCode: 137 });
+      appId = second;
+    } finally {
+      await watcher.stop();
+    }
+  }, 90_000);
+
+  it('polls at once on dockerd\'s events: a restart is seen long before the next poll would come', async () => {
+    const log = new EventLog();
+    // One poll an hour: only the /events stream can make the watcher see the restart in time.
+    const watcher = watcherOn(log, 3_600_000, true);
+    watcher.start();
+    try {
+      await waitFor('baseline', async () => (watcher.polls >= 1 ? true : undefined), { timeoutMs: 20_000 });
+      // The stream is open once an event woke the watcher: a k8s_-named container without
+      // dockershim's type label (so not in the watcher's view) is created until one does.
+      await waitFor('the event stream', async () => {
+        await docker('rm', '-f', 'k8s_probe_x_default_uid-probe_0').catch(() => '');
+        await docker('create', '--name', 'k8s_probe_x_default_uid-probe_0', d().images.busybox, '/bin/true');
+        return watcher.wakeups > 0 ? true : undefined;
+      }, { timeoutMs: 20_000 });
+      await docker('rm', '-f', 'k8s_probe_x_default_uid-probe_0');
+      const polls = watcher.polls;
+      await docker('kill', appId);
+      const third = await runApp(sandboxId, 2);
+      const restart = await waitFor('the restart event from an event-driven poll', async () => restarted(log)[0], { timeoutMs: 30_000 });
+      expect(restart).toMatchObject({ podUid: 'uid-web', containerName: 'app', beforeId: appId, afterId: third });
+      expect(watcher.polls).toBeGreaterThan(polls);
+      appId = third;
     } finally {
       await watcher.stop();
     }

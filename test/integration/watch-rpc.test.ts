@@ -93,7 +93,7 @@ async function rig(driver: Driver, name: string): Promise<Rig> {
   };
   const watch = createWatchHandlers({
     events: log,
-    inventory: async () => ({ kubeletVersion: 'v1.14.10', runtime: name, containers: inventory(await podList(), await driver.reader.listContainers()) }),
+    inventory: async () => ({ kubeletVersion: 'v1.14.10', runtime: name, containers: inventory(await podList(), await driver.reader.listContainers(), undefined, { kubeletVersion: 'v1.14.10' }), skipFileVersion: '', acceptedVersions: ['1.14'] }),
     hashReport: async (target) => hashReport({ nodeFound: true, nodeName: 'n1', podList: await podList(), containers: await driver.reader.listContainers(), kubeletVersion: 'v1.14.10', ...(target ? { targetVersion: target } : {}) }),
     logger: silentLogger(),
   });

@@ -91,7 +91,7 @@ export function makeCpWorld(path: string, options: { from?: string; workers?: nu
 }
 
 const ev = (runId: string, seq: number, step: string, status: string, at: number, phase: string, extra: Partial<StepEvent> = {}): StepEvent => ({
-  runId, seq, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', ...extra,
+  runId, seq, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '', ...extra,
 });
 
 const componentOf = (c: string | undefined): string => c || 'kubelet';

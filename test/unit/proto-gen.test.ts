@@ -44,7 +44,7 @@ describe('generated proto types', () => {
     const def = loadKipPackageDefinition();
     const svc = def['kip.v1.Agent'];
     expect(svc).toBeDefined();
-    expect(Object.keys(svc ?? {}).sort()).toEqual(['EtcdSnapshot', 'FetchSnapshot', 'GetNode', 'GetRun', 'HashReport', 'Hold', 'Inventory', 'Preflight', 'Release', 'RemoveStaged', 'Rollback', 'StageBinary', 'Upgrade', 'Watch']);
+    expect(Object.keys(svc ?? {}).sort()).toEqual(['EtcdSnapshot', 'FetchSnapshot', 'GetNode', 'GetRun', 'HashReport', 'Heal', 'Hold', 'Inventory', 'Preflight', 'Release', 'RemoveStaged', 'Rollback', 'StageBinary', 'Upgrade', 'Watch']);
   });
 
   it('post-processing adds .ts to relative imports and strips the absolute path', () => {

@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _kip_v1_AgentClient, AgentDefinition as _kip_v1_AgentDefinition } from './kip/v1/Agent.ts';
+import type { ApiserverConnections as _kip_v1_ApiserverConnections, ApiserverConnections__Output as _kip_v1_ApiserverConnections__Output } from './kip/v1/ApiserverConnections.ts';
 import type { Check as _kip_v1_Check, Check__Output as _kip_v1_Check__Output } from './kip/v1/Check.ts';
 import type { ComponentInfo as _kip_v1_ComponentInfo, ComponentInfo__Output as _kip_v1_ComponentInfo__Output } from './kip/v1/ComponentInfo.ts';
 import type { DiskState as _kip_v1_DiskState, DiskState__Output as _kip_v1_DiskState__Output } from './kip/v1/DiskState.ts';
@@ -12,11 +13,14 @@ import type { GetNodeRequest as _kip_v1_GetNodeRequest, GetNodeRequest__Output a
 import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _kip_v1_GetRunRequest__Output } from './kip/v1/GetRunRequest.ts';
 import type { HashReportRequest as _kip_v1_HashReportRequest, HashReportRequest__Output as _kip_v1_HashReportRequest__Output } from './kip/v1/HashReportRequest.ts';
 import type { HashReportResponse as _kip_v1_HashReportResponse, HashReportResponse__Output as _kip_v1_HashReportResponse__Output } from './kip/v1/HashReportResponse.ts';
+import type { HealRequest as _kip_v1_HealRequest, HealRequest__Output as _kip_v1_HealRequest__Output } from './kip/v1/HealRequest.ts';
+import type { HealResponse as _kip_v1_HealResponse, HealResponse__Output as _kip_v1_HealResponse__Output } from './kip/v1/HealResponse.ts';
 import type { HoldRequest as _kip_v1_HoldRequest, HoldRequest__Output as _kip_v1_HoldRequest__Output } from './kip/v1/HoldRequest.ts';
 import type { HoldState as _kip_v1_HoldState, HoldState__Output as _kip_v1_HoldState__Output } from './kip/v1/HoldState.ts';
 import type { InventoryContainer as _kip_v1_InventoryContainer, InventoryContainer__Output as _kip_v1_InventoryContainer__Output } from './kip/v1/InventoryContainer.ts';
 import type { InventoryReport as _kip_v1_InventoryReport, InventoryReport__Output as _kip_v1_InventoryReport__Output } from './kip/v1/InventoryReport.ts';
 import type { InventoryRequest as _kip_v1_InventoryRequest, InventoryRequest__Output as _kip_v1_InventoryRequest__Output } from './kip/v1/InventoryRequest.ts';
+import type { KubeletConnectionErrors as _kip_v1_KubeletConnectionErrors, KubeletConnectionErrors__Output as _kip_v1_KubeletConnectionErrors__Output } from './kip/v1/KubeletConnectionErrors.ts';
 import type { NodeInfo as _kip_v1_NodeInfo, NodeInfo__Output as _kip_v1_NodeInfo__Output } from './kip/v1/NodeInfo.ts';
 import type { PreflightReport as _kip_v1_PreflightReport, PreflightReport__Output as _kip_v1_PreflightReport__Output } from './kip/v1/PreflightReport.ts';
 import type { PreflightRequest as _kip_v1_PreflightRequest, PreflightRequest__Output as _kip_v1_PreflightRequest__Output } from './kip/v1/PreflightRequest.ts';
@@ -47,6 +51,7 @@ export interface ProtoGrpcType {
   kip: {
     v1: {
       Agent: SubtypeConstructor<typeof grpc.Client, _kip_v1_AgentClient> & { service: _kip_v1_AgentDefinition }
+      ApiserverConnections: MessageTypeDefinition<_kip_v1_ApiserverConnections, _kip_v1_ApiserverConnections__Output>
       Check: MessageTypeDefinition<_kip_v1_Check, _kip_v1_Check__Output>
       CheckStatus: EnumTypeDefinition
       ComponentInfo: MessageTypeDefinition<_kip_v1_ComponentInfo, _kip_v1_ComponentInfo__Output>
@@ -58,11 +63,15 @@ export interface ProtoGrpcType {
       GetRunRequest: MessageTypeDefinition<_kip_v1_GetRunRequest, _kip_v1_GetRunRequest__Output>
       HashReportRequest: MessageTypeDefinition<_kip_v1_HashReportRequest, _kip_v1_HashReportRequest__Output>
       HashReportResponse: MessageTypeDefinition<_kip_v1_HashReportResponse, _kip_v1_HashReportResponse__Output>
+      HealMode: EnumTypeDefinition
+      HealRequest: MessageTypeDefinition<_kip_v1_HealRequest, _kip_v1_HealRequest__Output>
+      HealResponse: MessageTypeDefinition<_kip_v1_HealResponse, _kip_v1_HealResponse__Output>
       HoldRequest: MessageTypeDefinition<_kip_v1_HoldRequest, _kip_v1_HoldRequest__Output>
       HoldState: MessageTypeDefinition<_kip_v1_HoldState, _kip_v1_HoldState__Output>
       InventoryContainer: MessageTypeDefinition<_kip_v1_InventoryContainer, _kip_v1_InventoryContainer__Output>
       InventoryReport: MessageTypeDefinition<_kip_v1_InventoryReport, _kip_v1_InventoryReport__Output>
       InventoryRequest: MessageTypeDefinition<_kip_v1_InventoryRequest, _kip_v1_InventoryRequest__Output>
+      KubeletConnectionErrors: MessageTypeDefinition<_kip_v1_KubeletConnectionErrors, _kip_v1_KubeletConnectionErrors__Output>
       NodeInfo: MessageTypeDefinition<_kip_v1_NodeInfo, _kip_v1_NodeInfo__Output>
       PreflightReport: MessageTypeDefinition<_kip_v1_PreflightReport, _kip_v1_PreflightReport__Output>
       PreflightRequest: MessageTypeDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightRequest__Output>

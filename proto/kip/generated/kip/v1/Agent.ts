@@ -9,6 +9,8 @@ import type { GetNodeRequest as _kip_v1_GetNodeRequest, GetNodeRequest__Output a
 import type { GetRunRequest as _kip_v1_GetRunRequest, GetRunRequest__Output as _kip_v1_GetRunRequest__Output } from '../../kip/v1/GetRunRequest.ts';
 import type { HashReportRequest as _kip_v1_HashReportRequest, HashReportRequest__Output as _kip_v1_HashReportRequest__Output } from '../../kip/v1/HashReportRequest.ts';
 import type { HashReportResponse as _kip_v1_HashReportResponse, HashReportResponse__Output as _kip_v1_HashReportResponse__Output } from '../../kip/v1/HashReportResponse.ts';
+import type { HealRequest as _kip_v1_HealRequest, HealRequest__Output as _kip_v1_HealRequest__Output } from '../../kip/v1/HealRequest.ts';
+import type { HealResponse as _kip_v1_HealResponse, HealResponse__Output as _kip_v1_HealResponse__Output } from '../../kip/v1/HealResponse.ts';
 import type { HoldRequest as _kip_v1_HoldRequest, HoldRequest__Output as _kip_v1_HoldRequest__Output } from '../../kip/v1/HoldRequest.ts';
 import type { HoldState as _kip_v1_HoldState, HoldState__Output as _kip_v1_HoldState__Output } from '../../kip/v1/HoldState.ts';
 import type { InventoryReport as _kip_v1_InventoryReport, InventoryReport__Output as _kip_v1_InventoryReport__Output } from '../../kip/v1/InventoryReport.ts';
@@ -71,6 +73,15 @@ export interface AgentClient extends grpc.Client {
   hashReport(argument: _kip_v1_HashReportRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
   hashReport(argument: _kip_v1_HashReportRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
   hashReport(argument: _kip_v1_HashReportRequest, callback: grpc.requestCallback<_kip_v1_HashReportResponse__Output>): grpc.ClientUnaryCall;
+  
+  Heal(argument: _kip_v1_HealRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  Heal(argument: _kip_v1_HealRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  Heal(argument: _kip_v1_HealRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  Heal(argument: _kip_v1_HealRequest, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  heal(argument: _kip_v1_HealRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  heal(argument: _kip_v1_HealRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  heal(argument: _kip_v1_HealRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
+  heal(argument: _kip_v1_HealRequest, callback: grpc.requestCallback<_kip_v1_HealResponse__Output>): grpc.ClientUnaryCall;
   
   Hold(argument: _kip_v1_HoldRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kip_v1_HoldState__Output>): grpc.ClientUnaryCall;
   Hold(argument: _kip_v1_HoldRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kip_v1_HoldState__Output>): grpc.ClientUnaryCall;
@@ -158,6 +169,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   HashReport: grpc.handleUnaryCall<_kip_v1_HashReportRequest__Output, _kip_v1_HashReportResponse>;
   
+  Heal: grpc.handleUnaryCall<_kip_v1_HealRequest__Output, _kip_v1_HealResponse>;
+  
   Hold: grpc.handleUnaryCall<_kip_v1_HoldRequest__Output, _kip_v1_HoldState>;
   
   Inventory: grpc.handleUnaryCall<_kip_v1_InventoryRequest__Output, _kip_v1_InventoryReport>;
@@ -184,6 +197,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   GetNode: MethodDefinition<_kip_v1_GetNodeRequest, _kip_v1_NodeInfo, _kip_v1_GetNodeRequest__Output, _kip_v1_NodeInfo__Output>
   GetRun: MethodDefinition<_kip_v1_GetRunRequest, _kip_v1_RunState, _kip_v1_GetRunRequest__Output, _kip_v1_RunState__Output>
   HashReport: MethodDefinition<_kip_v1_HashReportRequest, _kip_v1_HashReportResponse, _kip_v1_HashReportRequest__Output, _kip_v1_HashReportResponse__Output>
+  Heal: MethodDefinition<_kip_v1_HealRequest, _kip_v1_HealResponse, _kip_v1_HealRequest__Output, _kip_v1_HealResponse__Output>
   Hold: MethodDefinition<_kip_v1_HoldRequest, _kip_v1_HoldState, _kip_v1_HoldRequest__Output, _kip_v1_HoldState__Output>
   Inventory: MethodDefinition<_kip_v1_InventoryRequest, _kip_v1_InventoryReport, _kip_v1_InventoryRequest__Output, _kip_v1_InventoryReport__Output>
   Preflight: MethodDefinition<_kip_v1_PreflightRequest, _kip_v1_PreflightReport, _kip_v1_PreflightRequest__Output, _kip_v1_PreflightReport__Output>

@@ -12,6 +12,12 @@ export interface InventoryContainer {
   'matchingVersions'?: (string)[];
   'hashes'?: (_kip_v1_VersionHash)[];
   'problem'?: (string);
+  'oldHash'?: (boolean);
+  'drift'?: (boolean);
+  'driftFields'?: (string)[];
+  'driftDetail'?: (string);
+  'ownerKind'?: (string);
+  'ownerName'?: (string);
 }
 
 export interface InventoryContainer__Output {
@@ -24,4 +30,10 @@ export interface InventoryContainer__Output {
   'matchingVersions': (string)[];
   'hashes': (_kip_v1_VersionHash__Output)[];
   'problem': (string);
+  'oldHash': (boolean);
+  'drift': (boolean);
+  'driftFields': (string)[];
+  'driftDetail': (string);
+  'ownerKind': (string);
+  'ownerName': (string);
 }

@@ -6,10 +6,14 @@ export interface InventoryReport {
   'kubeletVersion'?: (string);
   'runtime'?: (string);
   'containers'?: (_kip_v1_InventoryContainer)[];
+  'skipFileVersion'?: (string);
+  'acceptedVersions'?: (string)[];
 }
 
 export interface InventoryReport__Output {
   'kubeletVersion': (string);
   'runtime': (string);
   'containers': (_kip_v1_InventoryContainer__Output)[];
+  'skipFileVersion': (string);
+  'acceptedVersions': (string)[];
 }

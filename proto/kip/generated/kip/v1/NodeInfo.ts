@@ -7,6 +7,8 @@ import type { StagedBinary as _kip_v1_StagedBinary, StagedBinary__Output as _kip
 import type { RunPhase as _kip_v1_RunPhase, RunPhase__Output as _kip_v1_RunPhase__Output } from '../../kip/v1/RunPhase.ts';
 import type { ComponentInfo as _kip_v1_ComponentInfo, ComponentInfo__Output as _kip_v1_ComponentInfo__Output } from '../../kip/v1/ComponentInfo.ts';
 import type { EtcdSnapshotInfo as _kip_v1_EtcdSnapshotInfo, EtcdSnapshotInfo__Output as _kip_v1_EtcdSnapshotInfo__Output } from '../../kip/v1/EtcdSnapshotInfo.ts';
+import type { ApiserverConnections as _kip_v1_ApiserverConnections, ApiserverConnections__Output as _kip_v1_ApiserverConnections__Output } from '../../kip/v1/ApiserverConnections.ts';
+import type { KubeletConnectionErrors as _kip_v1_KubeletConnectionErrors, KubeletConnectionErrors__Output as _kip_v1_KubeletConnectionErrors__Output } from '../../kip/v1/KubeletConnectionErrors.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface NodeInfo {
@@ -26,6 +28,8 @@ export interface NodeInfo {
   'etcdSnapshots'?: (_kip_v1_EtcdSnapshotInfo)[];
   'componentsError'?: (string);
   'tlsCertNotAfterUnixMs'?: (number | string | Long);
+  'apiserverConnections'?: (_kip_v1_ApiserverConnections)[];
+  'connectionErrors'?: (_kip_v1_KubeletConnectionErrors | null);
 }
 
 export interface NodeInfo__Output {
@@ -45,4 +49,6 @@ export interface NodeInfo__Output {
   'etcdSnapshots': (_kip_v1_EtcdSnapshotInfo__Output)[];
   'componentsError': (string);
   'tlsCertNotAfterUnixMs': (number);
+  'apiserverConnections': (_kip_v1_ApiserverConnections__Output)[];
+  'connectionErrors': (_kip_v1_KubeletConnectionErrors__Output | null);
 }

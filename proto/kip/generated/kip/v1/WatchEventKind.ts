@@ -19,6 +19,7 @@ export const WatchEventKind = {
   KUBELET_APISERVER_CONNECTION_ERRORS: 'KUBELET_APISERVER_CONNECTION_ERRORS',
   JOURNAL_UNAVAILABLE: 'JOURNAL_UNAVAILABLE',
   APISERVER_CONNECTIONS_CHANGED: 'APISERVER_CONNECTIONS_CHANGED',
+  HASH_DRIFT: 'HASH_DRIFT',
 } as const;
 
 export type WatchEventKind =
@@ -58,5 +59,7 @@ export type WatchEventKind =
   | 16
   | 'APISERVER_CONNECTIONS_CHANGED'
   | 17
+  | 'HASH_DRIFT'
+  | 18
 
 export type WatchEventKind__Output = typeof WatchEventKind[keyof typeof WatchEventKind]

@@ -1,0 +1,80 @@
+// The node watcher woken by runtime events, Docker event parsing, connection counts for GetNode,
+// and the journal's closed-connection window (issue 11 items 1, 2 and 5).
+import { describe, expect, it } from 'vitest';
+import { parseDockerEvent } from '../../agent/runtime/docker-events.ts';
+import { EventLog } from '../../agent/watch/event-log.ts';
+import { JournalWatcher } from '../../agent/watch/journal-watcher.ts';
+import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
+import { FakeClock, systemClock } from '../../lib/clock.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { waitFor } from '../../lib/poll.ts';
+
+const quietReader = { listContainers: async () => [], listPodSandboxes: async () => [], containerStatus: async () => { throw new Error('none'); } };
+
+describe('docker events', () => {
+  it('keeps the create/start/die/destroy of k8s_ containers only', () => {
+    const msg = (o: object) => JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: 'abc', Attributes: { name: 'k8s_app_web_default_u_0', exitCode: '137' } }, timeNano: 1_700_000_000_000_000_000, ...o });
+    expect(parseDockerEvent(msg({}))).toEqual({ action: 'die', id: 'abc', name: 'k8s_app_web_default_u_0', timeNs: BigInt(Math.trunc(1_700_000_000_000_000_000)) });
+    expect(parseDockerEvent(msg({ Action: 'exec_start: sh' }))).toBeUndefined();
+    expect(parseDockerEvent(msg({ Type: 'network' }))).toBeUndefined();
+    expect(parseDockerEvent(msg({ Actor: { ID: 'x', Attributes: { name: 'registry' } } }))).toBeUndefined();
+    expect(parseDockerEvent('{not json')).toBeUndefined();
+  });
+});
+
+describe('NodeWatcher woken by runtime events', () => {
+  it('polls at once on an event, falls back to polling when the stream fails, and opens it again', async () => {
+    let push: (() => void) | undefined;
+    let opened = 0;
+    const clock = new FakeClock(0);
+    const w = new NodeWatcher({
+      reader: quietReader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log: new EventLog(10), clock, intervalMs: 3_600_000, logger: silentLogger(),
+      wakeRetryMs: 1_000,
+      wake: async function* (signal) {
+        opened++;
+        if (opened === 1) throw new Error('dockerd restarting');
+        while (!signal.aborted) {
+          await new Promise<void>((resolve) => { push = resolve; signal.addEventListener('abort', () => resolve(), { once: true }); });
+          if (!signal.aborted) yield 'event';
+        }
+      },
+    });
+    w.start();
+    await waitFor('first poll', async () => (w.polls >= 1 ? true : undefined), { timeoutMs: 2_000 });
+    // the failed stream is opened again after wakeRetryMs
+    await waitFor('stream open', async () => { clock.advance(1_000); return push ? true : undefined; }, { timeoutMs: 2_000 });
+    const before = w.polls;
+    push!();
+    await waitFor('a woken poll', async () => (w.polls > before ? true : undefined), { timeoutMs: 2_000 });
+    expect(w.wakeups).toBe(1);
+    expect(opened).toBe(2);
+    await w.stop();
+  });
+
+  it('keeps the kubelet\'s connection counts for GetNode, and forgets them when the kubelet is down', async () => {
+    let active = true;
+    const w = new NodeWatcher({
+      reader: quietReader, skipFile: async () => undefined, kubelet: async () => ({ active, mainPid: active ? 7 : 0 }), log: new EventLog(10), clock: new FakeClock(0), logger: silentLogger(),
+      connections: async () => ({ '10.0.0.1:6443': 10 }),
+    });
+    await w.pollOnce();
+    expect(w.connectionCounts).toEqual({ '10.0.0.1:6443': 10 });
+    active = false;
+    await w.pollOnce();
+    expect(w.connectionCounts).toBeUndefined();
+  });
+});
+
+describe('closed-connection window', () => {
+  it('counts the lines of the last minutes, the current one included', () => {
+    const T0 = 1_796_000_040_000;
+    const j = new JournalWatcher({ journal: { read: async () => [], follow: () => ({ async *[Symbol.asyncIterator]() {} }) }, unit: 'kubelet.service', log: new EventLog(10), clock: systemClock, logger: silentLogger() });
+    const line = (n: number, atMs: number) => j.accept({ cursor: `c${n}`, realtimeUsec: BigInt(atMs) * 1000n, message: 'http2: use of closed network connection', fields: {} });
+    line(1, T0 - 10 * 60_000); // outside a 5-minute window
+    line(2, T0 + 1_000);
+    line(3, T0 + 2_000);
+    line(4, T0 + 61_000);
+    expect(j.connectionErrors(T0 + 90_000, 5)).toEqual({ windowMinutes: 5, count: 3, minutesWithErrors: 2, lastAtUnixMs: T0 + 61_000 });
+    expect(j.connectionErrors(T0 + 90_000 + 10 * 60_000, 5).count).toBe(0);
+  });
+});

@@ -14,6 +14,7 @@ import { createLogger } from '../lib/logger.ts';
 import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
+import { registerPing } from './commands/ping.ts';
 import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
@@ -40,6 +41,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnlock,
   registerPki,
   registerReport,
+  registerPing,
 ];
 
 const EXIT_CODES = `

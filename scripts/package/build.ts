@@ -45,7 +45,14 @@ export const PROGRAMS: readonly Program[] = [
 ];
 
 /** CommonJS (what Node 20's SEA runs), one file, node built-ins external, protos embedded. */
-export async function bundle(program: Program, outFile: string): Promise<{ bytes: number }> {
+/**
+ * `buildId` (default: $KIP_BUILD_ID, else none) is appended to the agent's version as
+ * `<package version>+<build id>` (GetNode agent_version, kip_agent_build_info), so two builds of
+ * the same package version are told apart on a node: the Ansible role's in-place upgrade test
+ * installs a second build and sees the agent report it.
+ */
+export async function bundle(program: Program, outFile: string, buildId = process.env.KIP_BUILD_ID ?? ''): Promise<{ bytes: number }> {
+  if (!/^[0-9A-Za-z.-]*$/.test(buildId)) throw new Error(`KIP_BUILD_ID ${JSON.stringify(buildId)}: only letters, digits, dots and dashes (semver build metadata)`);
   const entry = program.returnsExitCode
     ? `import { main } from './${program.module}';\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });\n`
     : `import { main } from './${program.module}';\nmain(process.argv.slice(2)).catch((e) => { console.error(e); process.exitCode = 1; });\n`;
@@ -68,6 +75,7 @@ export async function bundle(program: Program, outFile: string): Promise<{ bytes
       'import.meta.url': '__kip_import_meta_url',
       'import.meta.dirname': '__dirname',
       __KIP_EMBEDDED_PROTOS__: JSON.stringify(await protoTexts()),
+      __KIP_BUILD_ID__: JSON.stringify(buildId),
     },
   };
   await build(options);

@@ -14,6 +14,7 @@ import { createLogger } from '../lib/logger.ts';
 import { kubeCluster } from './cluster.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerHash } from './commands/hash.ts';
+import { registerInventory } from './commands/inventory.ts';
 import { registerPing } from './commands/ping.ts';
 import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
@@ -42,6 +43,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerPki,
   registerReport,
   registerPing,
+  registerInventory,
 ];
 
 const EXIT_CODES = `

@@ -20,6 +20,7 @@ import {
   addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, kubeOptions, positiveInt, render, runAction, stateDirOf, type CommandContext, type OutputFormat,
 } from './common.ts';
 import { runLoop } from './run-loop.ts';
+import { METRICS_LISTEN_HELP, parseMetricsListen, withRunMetrics } from '../metrics/run-metrics.ts';
 
 export const LOCK_TTL_MS = 120_000;
 
@@ -34,6 +35,7 @@ interface UpgradeFlags extends AgentFlags {
   nodeTimeout: string;
   readyTimeout: string;
   allowUnpatched: boolean;
+  metricsListen?: string;
   allowDroppedFlag: string[];
   dryRun: boolean;
   output: OutputFormat;
@@ -53,6 +55,7 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
     .option('--node-timeout <s>', 'a node not done within this pauses the run', '900')
     .option('--ready-timeout <s>', 'after the agent: the Node Ready with the new kubelet within this', '300')
     .option('--allow-unpatched', 'accept kubelets without the skip-file patch', false)
+    .option('--metrics-listen <addr>', METRICS_LISTEN_HELP)
     .option('--allow-dropped-flag <flag>', 'a removed kubelet flag the agent may drop (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[]);
   for (const add of [addKubeOptions, addAgentOptions, addStateDir, addOutput, addColor, addDryRun]) add(cmd);
   cmd.action((opts: UpgradeFlags) => runAction(ctx, 'upgrade', () => upgrade(ctx, opts)));
@@ -60,6 +63,7 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
 
 async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number> {
   if (opts.plan !== 'every-step' && opts.plan !== 'fewest-restarts') throw new InvalidInputError('CLI_USAGE', `--plan must be every-step or fewest-restarts, not "${opts.plan}"`);
+  if (opts.metricsListen !== undefined) parseMetricsListen(opts.metricsListen);
   const maxConcurrency = positiveInt('--max-concurrency', opts.maxConcurrency);
   const maxUnavailable = positiveInt('--max-unavailable', opts.maxUnavailable);
   const canaryCount = positiveInt('--canary', opts.canary, 0);
@@ -115,7 +119,7 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
       store.createRun({ id: runId, cluster: cluster.server, target: plan.target, phase: 'running', reason: '', spec: JSON.stringify(spec), createdAt: ctx.ports.clock.now() });
       ctx.io.stderr(`run ${runId}: ${steps.length} kubelet step${steps.length > 1 ? 's' : ''} to ${plan.target}\n`);
       const stage = opts.releases ? (node: string, agent: Parameters<typeof stageKubelet>[1], version: string) => stageKubelet(node, agent, releases, opts.releases!, version).then(() => undefined) : undefined;
-      return await runLoop(ctx, runId, spec, { store, cluster, agents, ...(stage ? { stage } : {}) });
+      return await withRunMetrics(opts.metricsListen, { runId: runId, target: spec.target, logger: ctx.ports.logger, announce: (l) => ctx.io.stderr(`${l}\n`) }, { store, cluster, agents, ...(stage ? { stage } : {}) }, (d) => runLoop(ctx, runId, spec, d));
     } finally {
       store.close();
     }

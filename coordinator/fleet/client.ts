@@ -10,6 +10,7 @@ import type { AgentClient } from '../../proto/kip/generated/kip/v1/Agent.ts';
 import type { NodeInfo__Output } from '../../proto/kip/generated/kip/v1/NodeInfo.ts';
 import type { PreflightReport__Output } from '../../proto/kip/generated/kip/v1/PreflightReport.ts';
 import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
+import type { HashReportResponse__Output } from '../../proto/kip/generated/kip/v1/HashReportResponse.ts';
 import type { RunState__Output } from '../../proto/kip/generated/kip/v1/RunState.ts';
 import type { StageBinaryResponse__Output } from '../../proto/kip/generated/kip/v1/StageBinaryResponse.ts';
 import type { StepEvent__Output } from '../../proto/kip/generated/kip/v1/StepEvent.ts';
@@ -118,6 +119,11 @@ export class AgentConnection {
 
   getRun(runId = ''): Promise<RunState__Output> {
     return this.unary('GetRun', (cb) => this.client.getRun({ runId }, cb));
+  }
+
+  /** The agent's hash self-check; with a target version, the containers whose hash label differs from that version's hash. */
+  hashReport(targetVersion: string): Promise<HashReportResponse__Output> {
+    return this.unary('HashReport', (cb) => this.client.hashReport({ targetVersion }, cb));
   }
 
   preflight(req: PreflightRequest): Promise<PreflightReport__Output> {

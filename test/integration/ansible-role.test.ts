@@ -147,6 +147,13 @@ describe('the kip_agent role under real ansible-playbook', () => {
     for (const x of nodes) expect({ host: x.name, changed: r.stats[x.name]?.changed, tasks: r.changedTasks[x.name] ?? [] }).toEqual({ host: x.name, changed: 0, tasks: [] });
   }, 300_000);
 
+  it('kip inventory --from-ansible turns the same inventory into the agents the coordinator dials', async () => {
+    const r = await execaExec(kip, ['inventory', '--from-ansible', inventory, '-o', 'json'], { timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { agents: { name: string; address: string }[] };
+    expect(doc.agents.map((a) => [a.name, a.address])).toEqual(nodes.map((x) => [x.name, `127.0.0.1:${x.agentPort}`]));
+  }, 60_000);
+
   it('upgrades the agent in place: a new artifact restarts kip-agent only, the kubelet keeps its pid', async () => {
     const kubelets = await Promise.all(nodes.map((x) => mainPid(x, 'kubelet.service')));
     const agents = await Promise.all(nodes.map((x) => mainPid(x, 'kip-agent.service')));

@@ -7,6 +7,7 @@ import { runAgentBench } from './agent.ts';
 import { runLabBench } from './lab.ts';
 import { runPackageBench } from './package.ts';
 import { runCoordinatorBench } from './coordinator.ts';
+import { runAnsibleBench } from './ansible.ts';
 
 const suites: Record<string, () => void | Promise<void>> = {
   hash: runHashBench,
@@ -14,6 +15,7 @@ const suites: Record<string, () => void | Promise<void>> = {
   lab: runLabBench,
   package: runPackageBench,
   coordinator: runCoordinatorBench,
+  ansible: runAnsibleBench,
 };
 
 const only = process.argv.slice(2);

@@ -16,6 +16,8 @@ import type { CommandContext, RegisterCommand } from './commands/common.ts';
 import { registerFinalize } from './commands/finalize.ts';
 import { registerHash } from './commands/hash.ts';
 import { registerHeal } from './commands/heal.ts';
+import { registerInventory } from './commands/inventory.ts';
+import { registerPing } from './commands/ping.ts';
 import { registerPki } from './commands/pki-register.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerPreflight } from './commands/preflight.ts';
@@ -46,6 +48,8 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerReport,
   registerHeal,
   registerFinalize,
+  registerPing,
+  registerInventory,
 ];
 
 const EXIT_CODES = `

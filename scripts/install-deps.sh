@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pair in containerd:containerd runc:runc etcd:etcd-server etcdctl:etcd-client busybox:busybox-static \
             debootstrap:debootstrap systemd-nspawn:systemd-container zstd:zstd ip:iproute2 openssl:openssl \
-            dockerd:docker.io go:golang-go chromium:chromium strip:binutils; do
+            dockerd:docker.io go:golang-go chromium:chromium strip:binutils \
+            ansible-playbook:ansible; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -53,6 +53,7 @@ export function addAgentOptions(cmd: Command): Command {
   return cmd
     .option('--pki-dir <dir>', 'mTLS material for the agents: ca.crt, coordinator.crt, coordinator.key (default <state-dir>/pki)')
     .option('--inventory <file>', 'YAML inventory of agents (hosts without a Node, and overrides)')
+    .option('--from-ansible <file>', 'the same from an Ansible inventory (INI or YAML; see kip inventory)')
     .option('--agent-port <port>', 'the agents\' port on each Node\'s InternalIP', '7443');
 }
 

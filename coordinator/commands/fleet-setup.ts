@@ -1,6 +1,7 @@
 /** Shared by the commands that reach agents: endpoints from Nodes and --inventory, mTLS from --pki-dir, a reachability check. */
 import { join } from 'node:path';
 import { InvalidInputError } from '../../lib/errors.ts';
+import { parseAnsibleInventory } from '../fleet/ansible-inventory.ts';
 import { agentEndpoints, parseInventory } from '../fleet/inventory.ts';
 import type { AgentEndpoint, AgentPort } from '../fleet/port.ts';
 import type { ClusterApi } from '../ports.ts';
@@ -9,6 +10,7 @@ import { positiveInt, stateDirOf, type CommandContext } from './common.ts';
 export interface AgentFlags {
   readonly pkiDir?: string;
   readonly inventory?: string;
+  readonly fromAnsible?: string;
   readonly agentPort: string;
   readonly stateDir?: string;
 }
@@ -20,7 +22,11 @@ export async function connectFleet(ctx: CommandContext, cluster: ClusterApi, fla
 /** The agents and where each one is (the control plane needs the addresses). */
 export async function connectFleetEndpoints(ctx: CommandContext, cluster: ClusterApi, flags: AgentFlags): Promise<{ agents: Map<string, AgentPort>; endpoints: Map<string, AgentEndpoint> }> {
   const port = positiveInt('--agent-port', flags.agentPort);
-  const inventory = flags.inventory ? parseInventory(await ctx.io.readInput(flags.inventory), flags.inventory) : [];
+  // Both may be given: the Ansible hosts first, --inventory overriding them by name.
+  const inventory = [
+    ...(flags.fromAnsible ? parseAnsibleInventory(await ctx.io.readInput(flags.fromAnsible), flags.fromAnsible, port) : []),
+    ...(flags.inventory ? parseInventory(await ctx.io.readInput(flags.inventory), flags.inventory) : []),
+  ];
   const endpoints = agentEndpoints(await cluster.nodes(), inventory, port);
   const tls = await ctx.ports.agentTls(flags.pkiDir ?? join(stateDirOf(ctx.io, flags), 'pki'));
   return { agents: new Map([...endpoints].map(([name, e]) => [name, ctx.ports.agent(e, tls)])), endpoints };

@@ -6,6 +6,7 @@
  *   kip pki init [--dir DIR] [--name NAME] [--days N] [--force]
  *   kip pki issue --agent NODE --ip IP [--ip IP...] [--dns NAME...] [--dir DIR] [--days N] [--force]
  *   kip pki issue --coordinator NAME | --viewer NAME [--dir DIR] [--days N] [--force]
+ *   kip pki check --ca FILE --cert FILE --key FILE [--min-days N]   (./pki-check.ts)
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { InvalidInputError } from '../../lib/errors.ts';
 import { writePem } from '../../lib/pki/files.ts';
 import type { IssueSpec } from '../../lib/pki/x509.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
+import { PKI_CHECK_USAGE, runPkiCheck } from './pki-check.ts';
 
 export function pkiUsage(): string {
   return `usage:
@@ -27,6 +29,9 @@ export function pkiUsage(): string {
       client certificate DIR/coordinator-NAME.{crt,key}: may call everything.
   kip pki issue --viewer NAME [--dir DIR] [--days N]
       client certificate DIR/viewer-NAME.{crt,key}: read-only (mutating calls: PERMISSION_DENIED).
+  ${PKI_CHECK_USAGE}
+      the checks an agent makes at start (readable, key matches certificate, signed by the CA)
+      plus expiry; one JSON line on success.
 Issued certificates last 365 days by default; --force replaces existing files.`;
 }
 
@@ -108,5 +113,6 @@ export async function runPkiCommand(cmd: PkiCommand, io: CliIo, clock: Clock = s
 }
 
 export async function runPki(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'check') return runPkiCheck(argv.slice(1), io);
   return runPkiCommand(parsePkiArgs(argv), io);
 }

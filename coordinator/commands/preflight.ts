@@ -1,6 +1,7 @@
 /**
  * `kip preflight [--to VERSION]`: the cluster checks (coordinator/preflight/rules.ts) and, with
- * --to, every agent's own Preflight for its next kubelet version, as one table (or -o json|yaml).
+ * --to, every agent's own Preflight for its next kubelet version and the expiry of every agent's
+ * certificate and the coordinator's own (coordinator/preflight/certs.ts), as one table (or -o json|yaml).
  * `--fix node-labels` restores the labels pods' nodeSelectors need (the only fix it applies);
  * with --dry-run it says what it would do. Exit 0 when nothing is an error, 1 otherwise.
  */
@@ -9,8 +10,10 @@ import { InvalidInputError } from '../../lib/errors.ts';
 import { planVersions } from '../plan/path.ts';
 import { clusterFindings, type Finding } from '../preflight/rules.ts';
 import { predictedRestartFindings, removedApiFindings } from '../preflight/plan-findings.ts';
+import { AGENT_CERT_FIX, certFindings, COORDINATOR_CERT_FIX, pemNotAfterMs, type CertExpiry } from '../preflight/certs.ts';
+import { join } from 'node:path';
 import { EXIT_FAILED, EXIT_OK } from '../io.ts';
-import { addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, formatTable, kubeOptions, paint, render, runAction, useColor, type CommandContext, type OutputFormat } from './common.ts';
+import { addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, formatTable, kubeOptions, paint, render, runAction, stateDirOf, useColor, type CommandContext, type OutputFormat } from './common.ts';
 import { closeFleet, connectFleet, type AgentFlags } from './fleet-setup.ts';
 import { nodeKubelets } from './plan.ts';
 
@@ -43,7 +46,16 @@ export function registerPreflight(program: Command, ctx: CommandContext): void {
       const next = new Map<string, string>();
       for (const s of plan.plans['every-step'].steps) for (const h of s.kubelets) for (const n of h.nodes) if (!next.has(n)) next.set(n, h.to);
       const agents = await connectFleet(ctx, cluster, opts);
+      const certs: CertExpiry[] = [];
+      const own = pemNotAfterMs((await ctx.ports.agentTls(opts.pkiDir ?? join(stateDirOf(ctx.io, opts), 'pki'))).cert);
+      if (own !== undefined) certs.push({ object: 'coordinator certificate (--pki-dir coordinator.crt)', notAfterMs: own, fix: COORDINATOR_CERT_FIX });
       try {
+        // Every agent's certificate, whether or not its node has a step to take.
+        await Promise.all([...agents].map(async ([node, agent]) => {
+          const info = await agent.getNode().catch(() => undefined);
+          if (info) certs.push({ object: `node ${node} (agent certificate)`, notAfterMs: Number(info.tlsCertNotAfterUnixMs), fix: AGENT_CERT_FIX });
+        }));
+        findings.push(...certFindings(certs.sort((a, b) => a.object.localeCompare(b.object)), ctx.ports.clock.now()));
         await Promise.all([...next].map(async ([node, version]) => {
           const agent = agents.get(node);
           if (!agent) {

@@ -7,12 +7,14 @@ import { EXIT_OK } from '../io.ts';
 import { addAgentOptions, addKubeOptions, addStateDir, addDryRun, kubeOptions, runAction, stateDirOf, type CommandContext } from './common.ts';
 import { checkAgentsAnswer, closeFleet, connectFleet, type AgentFlags } from './fleet-setup.ts';
 import { runLoop } from './run-loop.ts';
+import { METRICS_LISTEN_HELP, parseMetricsListen, withRunMetrics } from '../metrics/run-metrics.ts';
 import { LOCK_TTL_MS, runNodes, stagerFor } from './upgrade.ts';
 
 export function registerResume(program: Command, ctx: CommandContext): void {
-  const cmd = program.command('resume').description('continue the paused or interrupted run (finished nodes are not redone)').option('--run <id>', 'the run (default: the newest of this cluster)');
+  const cmd = program.command('resume').description('continue the paused or interrupted run (finished nodes are not redone)').option('--run <id>', 'the run (default: the newest of this cluster)').option('--metrics-listen <addr>', METRICS_LISTEN_HELP);
   for (const add of [addKubeOptions, addAgentOptions, addStateDir, addDryRun]) add(cmd);
-  cmd.action((opts: AgentFlags & { run?: string; dryRun: boolean; kubeconfig?: string; context?: string }) => runAction(ctx, 'resume', async () => {
+  cmd.action((opts: AgentFlags & { run?: string; metricsListen?: string; dryRun: boolean; kubeconfig?: string; context?: string }) => runAction(ctx, 'resume', async () => {
+    if (opts.metricsListen !== undefined) parseMetricsListen(opts.metricsListen);
     const cluster = await ctx.ports.cluster(kubeOptions(ctx.io, opts));
     const store = ctx.ports.openStore(stateDirOf(ctx.io, opts));
     try {
@@ -35,7 +37,7 @@ export function registerResume(program: Command, ctx: CommandContext): void {
         await cluster.lock.acquire(ctx.ports.identity, run.id, LOCK_TTL_MS, ctx.ports.clock.now());
         ctx.io.stderr(`resuming run ${run.id}: ${done} of ${total} node steps done\n`);
         const releases = spec.releasesDir ? await readReleases(spec.releasesDir) : [];
-        return await runLoop(ctx, run.id, spec, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, spec.releasesDir) });
+        return await withRunMetrics(opts.metricsListen, { runId: run.id, target: spec.target, logger: ctx.ports.logger, announce: (l) => ctx.io.stderr(`${l}\n`) }, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, spec.releasesDir) }, (d) => runLoop(ctx, run.id, spec, d));
       } finally {
         closeFleet(agents);
       }

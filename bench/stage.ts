@@ -21,14 +21,13 @@ import { createAgentHandlers, startAgentServer, type RunningServer } from '../ag
 import { nodeFileSystem } from '../agent/upgrade/fs.ts';
 import { StageStore } from '../agent/upgrade/stage.ts';
 import { kubeletBinaryPort } from '../agent/upgrade/wiring.ts';
-import type { UpgradeAgent } from '../agent/upgrade/agent.ts';
-import type { NodeInfo } from '../agent/upgrade/types.ts';
 import { main, productionPorts } from '../coordinator/cli.ts';
 import type { CliIo } from '../coordinator/io.ts';
 import type { ClusterApi, CliPorts } from '../coordinator/ports.ts';
 import type { ClusterLock } from '../coordinator/lock/lock.ts';
 import { makeTestPki } from '../scripts/nspawn/test-pki.ts';
 import { median } from './agent-stats.ts';
+import { handlersOnlyAgent } from './handlers-agent.ts';
 
 const AGENTS = 10;
 const MB = Number(process.env.KIP_BENCH_STAGE_MB ?? 100);
@@ -47,18 +46,6 @@ async function writeBinary(file: string): Promise<number> {
     await fh.close();
   }
   return head.length + (MB << 20);
-}
-
-function stagingOnlyAgent(name: string, stage: StageStore): UpgradeAgent {
-  const nodeInfo = async (): Promise<NodeInfo> => ({
-    nodeName: name, agentVersion: 'bench', kubeletBinary: '/usr/bin/kubelet', kubeletVersion: FROM, kubeletSha256: '', kubeletPatched: true,
-    unit: { name: 'kubelet.service', activeState: 'active', subState: 'running', mainPid: 0, startedAtUnixMs: 0, privateTmp: false },
-    skipFile: { path: '', present: false, valid: false, version: '', unixSeconds: 0, raw: '', problem: '' },
-    disks: [], staged: await stage.list(), lastRunId: '', lastRunPhase: '',
-  });
-  return new Proxy({ nodeInfo } as unknown as UpgradeAgent, {
-    get: (t, p) => (p in t ? (t as unknown as Record<string | symbol, unknown>)[p] : () => { throw new Error(`staging bench agent: ${String(p)} is not part of staging`); }),
-  });
 }
 
 export async function runStageBench(): Promise<void> {
@@ -83,7 +70,7 @@ export async function runStageBench(): Promise<void> {
       stateDirs.push(stateDir);
       const logger = silentLogger();
       const stage = new StageStore({ fs: nodeFileSystem, kubelet: kubeletBinaryPort(execaExec), stateDir, skipFilePath: '/var/lib/kubelet/kip-skip', logger });
-      const server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(stagingOnlyAgent(name, stage), stage, logger, { nodeInfoCacheMs: 0 }), logger });
+      const server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(handlersOnlyAgent(name, FROM, stage), stage, logger, { nodeInfoCacheMs: 0 }), logger });
       servers.push(server);
       inventory.push(`  - name: ${name}\n    address: 127.0.0.1:${server.port}`);
     }

@@ -69,7 +69,7 @@ export async function runEyesIdle(tmp: string, pki: TestPki): Promise<void> {
         const port = await freePort();
         const notify = await notifyListener(join(dir, 'notify.sock'));
         const args = [...v.args, '--listen', `127.0.0.1:${port}`, '--tls-ca', pki.serverFiles.ca, '--tls-cert', pki.serverFiles.cert, '--tls-key', pki.serverFiles.key,
-          '--state-dir', join(dir, 'state'), '--root-prefix', join(dir, 'root'), '--kubelet-unit', 'kip-bench-none.service', '--cri-endpoint', ctd.address, '--node-name', 'bench-idle', '--log-level', 'warn'];
+          '--state-dir', join(dir, 'state'), '--root-prefix', join(dir, 'root'), '--kubelet-unit', 'kip-bench-none.service', '--cri-endpoint', ctd.address, '--node-name', 'bench-idle', '--log-level', 'error'];
         const start = monotonicMs();
         const agent = execa(v.cmd, args, { reject: false, stdio: ['ignore', 'ignore', 'pipe'], env: { NOTIFY_SOCKET: join(dir, 'notify.sock'), KIP_RUNTIME_DIR: join(dir, 'runtime') }, cwd: REPO });
         try {

@@ -7,7 +7,7 @@
  *
  * The agents' GetNode answers from their StageStore (the staged list is what `kip stage` reads);
  * the rest of the upgrade agent (systemd, kubelet unit) plays no part in staging and is not built.
- * Environment: KIP_BENCH_STAGE_MB (file size, default 100), KIP_BENCH_STAGE_ROUNDS (default 3).
+ * Environment: KIP_BENCH_STAGE_MB (file size, default 100), KIP_BENCH_STAGE_ROUNDS (default 2).
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,7 @@ import { handlersOnlyAgent } from './handlers-agent.ts';
 
 const AGENTS = 10;
 const MB = Number(process.env.KIP_BENCH_STAGE_MB ?? 100);
-const ROUNDS = Number(process.env.KIP_BENCH_STAGE_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.KIP_BENCH_STAGE_ROUNDS ?? 2);
 const FROM = 'v1.10.13';
 const TO = 'v1.11.10';
 

@@ -7,8 +7,11 @@
  * first when dist/ is missing. Variant "tsx" is the checkout run by the harness' own unit
  * (Type=simple, host node bound in).
  *
+ * On the host too, without systemd: spawn -> READY=1 on a private $NOTIFY_SOCKET (bench/proc-sample.ts)
+ * for the SEA and the checkout, alternating, the agent pointed at no runtime and no kubelet unit.
+ *
  * Environment: KIP_BENCH_PACKAGE_ROUNDS (default 5), KIP_BENCH_PACKAGE_VARIANTS (comma list of
- * labels: 'checkout (tsx)', SEA, sfx; default all).
+ * labels: 'checkout (tsx)', SEA, sfx; default all), KIP_BENCH_PACKAGE_NSPAWN=0 (host figures only).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +19,12 @@ import { execaExec } from '../lib/exec.ts';
 import { bootAgentNode, REPO, type AgentNode } from '../scripts/nspawn/agent-node.ts';
 import { idleSample } from './agent.ts';
 import { median } from './agent-stats.ts';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { freePort } from '../scripts/nspawn/agent-node.ts';
+import { makeTestPki } from '../scripts/nspawn/test-pki.ts';
+import { monotonicMs, notifyListener } from './proc-sample.ts';
 
 const DIST = path.join(REPO, 'dist');
 const rounds = Number(process.env.KIP_BENCH_PACKAGE_ROUNDS ?? 5);
@@ -49,6 +58,42 @@ async function helpStart(cmd: string, args: string[]): Promise<number> {
   return median(t);
 }
 
+/** spawn -> READY=1 on the host, SEA and checkout alternating; median of `rounds` each. */
+async function hostReady(sea: string): Promise<string> {
+  const tmp = await mkdtemp(path.join(tmpdir(), 'kip-bench-ready-'));
+  try {
+    const pki = await makeTestPki(path.join(tmp, 'pki'));
+    const variants = [{ label: 'SEA', cmd: sea, args: [] as string[] }, { label: 'checkout (tsx)', cmd: process.execPath, args: [path.join(REPO, 'bin/kip-agent.mjs')] }];
+    const times = new Map<string, number[]>(variants.map((v) => [v.label, []]));
+    for (let i = 0; i < rounds + 1; i++) {
+      for (const v of variants) {
+        const dir = path.join(tmp, `${i}-${v.label.slice(0, 3)}`);
+        await mkdir(path.join(dir, 'root'), { recursive: true });
+        const notify = await notifyListener(path.join(dir, 'n.sock'));
+        const args = [...v.args, '--listen', `127.0.0.1:${await freePort()}`, '--tls-ca', pki.serverFiles.ca, '--tls-cert', pki.serverFiles.cert, '--tls-key', pki.serverFiles.key,
+          '--state-dir', path.join(dir, 'state'), '--root-prefix', path.join(dir, 'root'), '--kubelet-unit', 'kip-bench-none.service', '--cri-endpoint', `unix://${path.join(dir, 'none.sock')}`, '--node-name', 'bench', '--log-level', 'error'];
+        const t0 = monotonicMs();
+        const agent = execa(v.cmd, args, { reject: false, stdio: 'ignore', env: { NOTIFY_SOCKET: path.join(dir, 'n.sock'), KIP_RUNTIME_DIR: path.join(dir, 'runtime') }, cwd: REPO });
+        try {
+          const ready = await Promise.race([notify.ready, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${v.label}: no READY=1 within 120 s`)), 120_000))]);
+          if (i > 0) times.get(v.label)!.push(ready - t0); // the first round warms the page cache
+        } finally {
+          agent.kill('SIGTERM');
+          const t = setTimeout(() => agent.kill('SIGKILL'), 15_000);
+          await agent;
+          clearTimeout(t);
+          await notify.close();
+        }
+      }
+    }
+    const sea0 = median(times.get('SEA')!);
+    const co = median(times.get('checkout (tsx)')!);
+    return `agent spawn -> READY=1 on the host (NOTIFY_SOCKET, median of ${rounds}, alternating): SEA ${sea0.toFixed(0)} ms | checkout (tsx) ${co.toFixed(0)} ms | SEA / checkout ${(sea0 / co).toFixed(2)}x\n`;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
 export async function runPackageBench(): Promise<void> {
   const sea = path.join(DIST, 'kip-agent-linux-x64');
   if (!(await exists(sea)) || !(await exists(`${sea}.sfx`))) {
@@ -59,6 +104,8 @@ export async function runPackageBench(): Promise<void> {
     process.stdout.write(`size ${f}: ${mib((await stat(path.join(DIST, f))).size)}\n`);
   }
   process.stdout.write(`kip --help (median of ${rounds}, warm cache): SEA ${(await helpStart(path.join(DIST, 'kip'), ['--help'])).toFixed(0)} ms | sfx ${(await helpStart(path.join(DIST, 'kip.sfx'), ['--help'])).toFixed(0)} ms | node bundle ${(await helpStart(process.execPath, [path.join(DIST, 'bundle/kip.cjs'), '--help'])).toFixed(0)} ms | checkout (tsx) ${(await helpStart(process.execPath, [path.join(REPO, 'bin/kip.mjs'), '--help'])).toFixed(0)} ms\n`);
+  process.stdout.write(await hostReady(sea));
+  if (process.env.KIP_BENCH_PACKAGE_NSPAWN === '0') return;
   const variants: { label: string; artifact?: string; extra?: string[] }[] = [
     { label: 'checkout (tsx)' },
     { label: 'SEA', artifact: sea },

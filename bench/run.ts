@@ -1,26 +1,33 @@
 /**
- * `npm run bench`: every benchmark suite, printing figures. Suites are plain modules; each
- * prints its own lines. Speed is measured here, never asserted in tests.
+ * `npm run bench [-- <suite> ...]`: every benchmark suite (or the named ones), printing figures.
+ * Suites are loaded only when they run, so a suite's memory figures carry no other suite's
+ * modules (the lab and nspawn harnesses alone add >100 MB to the process).
+ * Register a suite with one line: name -> loader of its run function.
  */
-import { runHashBench } from './hash.ts';
-import { runAgentBench } from './agent.ts';
-import { runLabBench } from './lab.ts';
-import { runPackageBench } from './package.ts';
-import { runCoordinatorBench } from './coordinator.ts';
-import { runAnsibleBench } from './ansible.ts';
+type Suite = () => Promise<void>;
 
-const suites: Record<string, () => void | Promise<void>> = {
-  hash: runHashBench,
-  agent: runAgentBench,
-  lab: runLabBench,
-  package: runPackageBench,
-  coordinator: runCoordinatorBench,
-  ansible: runAnsibleBench,
+const suites: Record<string, Suite> = {
+  hash: async () => (await import('./hash.ts')).runHashBench(),
+  coordinator: async () => (await import('./coordinator.ts')).runCoordinatorBench(),
+  stage: async () => (await import('./stage.ts')).runStageBench(),
+  etcd: async () => (await import('./etcd.ts')).runEtcdBench(),
+  eyes: async () => (await import('./eyes.ts')).runEyesBench(),
+  agent: async () => (await import('./agent.ts')).runAgentBench(),
+  package: async () => (await import('./package.ts')).runPackageBench(),
+  lab: async () => (await import('./lab.ts')).runLabBench(),
+  ansible: async () => (await import('./ansible.ts')).runAnsibleBench(),
 };
 
 const only = process.argv.slice(2);
+const unknown = only.filter((n) => !(n in suites));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown bench suite${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}\n`);
+  process.exit(2);
+}
 for (const [name, run] of Object.entries(suites)) {
   if (only.length > 0 && !only.includes(name)) continue;
+  const t0 = performance.now();
   process.stdout.write(`== ${name}\n`);
   await run();
+  process.stdout.write(`== ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }

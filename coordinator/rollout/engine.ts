@@ -106,6 +106,8 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const open = new Map(store.openActions(runId).filter((a) => a.kind === ACTION_KUBELET).map((a) => [a.node, a]));
   const tasks = new Map<string, Promise<void>>();
   const finished: NodeOutcome[] = [];
+  // Outcomes not yet journaled: the main loop writes them in one commit with the nodes it starts next.
+  const unjournaled: (() => void)[] = [];
   let wake = new AbortController();
   const offTrip = deps.gates?.onTrip(() => wake.abort());
 
@@ -178,11 +180,13 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     })().catch((err: unknown): NodeOutcome => ({ node, ok: false, reason: isKipError(err) ? `${err.code}: ${err.message}` : String(err), downtimeMs: undefined }))
       .then((outcome) => {
         // Outcome after the fact: the node record first, then the action (a crash in between is
-        // recovered from the node record on resume).
-        store.batch(() => {
-          record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt: clock.now(), downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
-          store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), clock.now());
-          store.addEvent({ runId, at: clock.now(), node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
+        // recovered from the node record on resume). Journaled by the main loop's next commit; a
+        // crash before it leaves the action open, and resume re-attaches (the agent replays).
+        const finishedAt = clock.now();
+        unjournaled.push(() => {
+          record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt, downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
+          store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), finishedAt);
+          store.addEvent({ runId, at: finishedAt, node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
         });
         annotate(node, outcome.ok ? 'succeeded' : 'failed', outcome.reason);
         deps.progress?.(`${node}: ${outcome.ok ? `kubelet ${step.to}` : `FAILED: ${outcome.reason}`}`);
@@ -194,7 +198,8 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     tasks.set(node, task);
   };
 
-  const start = (node: string, before: ContainerSnapshot): void => {
+  /** Journals the start (inside the caller's commit) and returns the launch, to run once committed. */
+  const start = (node: string, before: ContainerSnapshot): (() => void) => {
     const prev = records.get(node);
     const attempt = (prev?.attempt ?? 0) + 1;
     const agentRunId = agentRunIdFor(runId, step.index, node, attempt);
@@ -204,9 +209,11 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       record(node, { phase: 'upgrading', agentRunId, attempt, startedAt: clock.now(), finishedAt: null, error: '' });
       return id;
     });
-    annotate(node, 'upgrading');
-    deps.progress?.(`${node}: kubelet ${from.get(node)} -> ${step.to} (agent run ${agentRunId})`);
-    launch(node, agentRunId, actionId, before, false);
+    return () => {
+      annotate(node, 'upgrading');
+      deps.progress?.(`${node}: kubelet ${from.get(node)} -> ${step.to} (agent run ${agentRunId})`);
+      launch(node, agentRunId, actionId, before, false);
+    };
   };
 
   // Resume: finished nodes stay finished, interrupted ones are re-attached, failed ones retried.
@@ -257,6 +264,28 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       s = pause(s, d.pause);
       deps.progress?.(`pausing: ${d.pause}${tasks.size > 0 ? ` (waiting for ${tasks.size} node${tasks.size > 1 ? 's' : ''} in flight)` : ''}`);
     }
+    // One durable commit per round: the outcomes since the last round, then every node this round
+    // starts, each journaled before any is launched; one pod list for all of them.
+    let pods: V1Pod[] | undefined;
+    if (d.start.length > 0) {
+      try {
+        pods = await cluster.pods();
+      } catch (err) {
+        log.warn({ err }, 'cannot list the pods; no node starts until the apiserver answers');
+      }
+    }
+    const starting = pods ? d.start : [];
+    const launches: (() => void)[] = [];
+    if (unjournaled.length + starting.length > 0) {
+      store.batch(() => {
+        for (const j of unjournaled.splice(0)) j();
+        for (const node of starting) {
+          s = markStarted(s, node, clock.now());
+          launches.push(start(node, snapshotOf(podsOn(pods ?? [], node))));
+        }
+      });
+    }
+    for (const l of launches) l();
     if (d.finished) {
       offTrip?.();
       return { phase: 'succeeded' };
@@ -264,17 +293,6 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     if (s.paused && tasks.size === 0) {
       offTrip?.();
       return { phase: 'paused', reason: s.paused };
-    }
-    for (const node of d.start) {
-      let before: ContainerSnapshot;
-      try {
-        before = snapshotOf(podsOn(await cluster.pods(), node));
-      } catch (err) {
-        log.warn({ err, node }, 'cannot list the pods of the node; it starts when the apiserver answers');
-        break;
-      }
-      s = markStarted(s, node, clock.now());
-      start(node, before);
     }
     wake = new AbortController();
     if (finished.length === 0) await clock.sleep(pollMs, wake.signal);

@@ -100,11 +100,25 @@ export function initialState(nodes: readonly { readonly name: string; readonly z
 }
 
 export function decide(s: SchedulerState, obs: Observations, now: number, c: SchedulerConfig): Decision {
-  const inFlight = s.order.filter((n) => s.status.get(n) === 'in-flight');
-  const finished = s.order.every((n) => s.status.get(n) === 'succeeded');
+  // One pass over the order (the engine decides after every node outcome; a step may hold
+  // thousands of nodes): in flight, finished, the first failed, canaries left, the pending ones.
+  const inFlight: string[] = [];
+  const pending: string[] = [];
+  let finished = true;
+  let failed: string | undefined;
+  let canariesLeft = 0;
+  for (const n of s.order) {
+    const st = s.status.get(n);
+    if (st !== 'succeeded') {
+      finished = false;
+      if (s.canaries.has(n)) canariesLeft++;
+    }
+    if (st === 'in-flight') inFlight.push(n);
+    else if (st === 'pending') pending.push(n);
+    else if (st === 'failed' && failed === undefined) failed = n;
+  }
   let pause: string | undefined;
   if (!s.paused) {
-    const failed = s.order.find((n) => s.status.get(n) === 'failed');
     const late = inFlight.find((n) => now - (s.startedAt.get(n) ?? now) > c.nodeTimeoutMs);
     if (failed) pause = `node ${failed} failed`;
     else if (late) pause = `node ${late} has not finished within ${Math.round(c.nodeTimeoutMs / 1000)} s`;
@@ -113,12 +127,10 @@ export function decide(s: SchedulerState, obs: Observations, now: number, c: Sch
   if (s.paused || pause || finished) return { start: [], pause, inFlight: inFlight.length, finished };
   const unavailable = new Set([...obs.notReady, ...inFlight]);
   const start: string[] = [];
-  const canariesLeft = s.order.filter((n) => s.canaries.has(n) && s.status.get(n) !== 'succeeded');
-  for (const n of s.order) {
-    if (s.status.get(n) !== 'pending') continue;
+  for (const n of pending) {
     if (inFlight.length + start.length >= c.maxConcurrency) break;
     // Canaries go one at a time, and nothing else starts until every canary succeeded.
-    if (canariesLeft.length > 0) {
+    if (canariesLeft > 0) {
       if (!s.canaries.has(n) || inFlight.length + start.length > 0) break;
     }
     if (!unavailable.has(n) && unavailable.size + 1 > c.maxUnavailable) break;

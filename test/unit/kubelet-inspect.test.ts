@@ -73,6 +73,18 @@ describe('scanFile', () => {
     expect(both).toMatchObject({ sha256: expected, found: false, markers: [{ found: true }, { found: false }] });
   });
 
+  it('without sha256 (the patch check after an upload) stops reading once every needle is found', async () => {
+    const body = Buffer.concat([randomBytes(100), Buffer.from(DEFAULT_SKIP_FILE_PATH), randomBytes(5000)]);
+    const path = join(dir, 'early');
+    await writeFile(path, body);
+    const r = await scanFile(path, nodeBinaryFs, DEFAULT_SKIP_FILE_PATH, 64, false);
+    expect(r.found).toBe(true);
+    expect(r.sha256).toBe('');
+    expect(r.size).toBeLessThan(body.length);
+    const missing = await scanFile(path, nodeBinaryFs, [DEFAULT_SKIP_FILE_PATH, '/etc/other.path'], 64, false);
+    expect(missing).toMatchObject({ found: false, size: body.length, markers: [{ found: true }, { found: false }] });
+  });
+
   it('never asks the file system for more than one chunk at a time', async () => {
     const total = 10_000;
     const lengths: number[] = [];

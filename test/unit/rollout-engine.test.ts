@@ -38,6 +38,35 @@ describe('rollout engine over fake agents', () => {
     store.close();
   });
 
+  it('journals each round in one commit: the outcomes since the last round with the nodes it starts (at most nodes + 1 commits, was 2 per node)', async () => {
+    const world = makeWorld(dir, 7);
+    const real = openStore(dir);
+    let commits = 0;
+    let depth = 0;
+    const store: typeof real = {
+      ...real,
+      batch: (fn) => {
+        if (depth === 0) commits++;
+        depth++;
+        try {
+          return real.batch(fn);
+        } finally {
+          depth--;
+        }
+      },
+    };
+    const spec = specFor(world, { maxConcurrency: 3 });
+    createRun(store, spec);
+    const { outcome } = await engineOver(world, store, spec);
+    expect(outcome).toEqual({ phase: 'succeeded' });
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThanOrEqual(7 + 1);
+    expect(real.nodes(RUN_ID).every((n) => n.phase === 'succeeded' && n.finishedAt !== null)).toBe(true);
+    expect(real.openActions(RUN_ID)).toEqual([]);
+    expect(real.events(RUN_ID).filter((e) => e.kind === 'node-succeeded')).toHaveLength(7);
+    real.close();
+  });
+
   it('pauses when an agent rolls back, lets the running node finish, and resume retries only the failed node', async () => {
     const world = makeWorld(dir, 5, { failNodes: ['w02'] });
     const store = openStore(dir);

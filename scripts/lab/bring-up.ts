@@ -13,11 +13,10 @@ type BaseImage = Awaited<ReturnType<typeof ensureBaseImage>>;
 import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
-import { writeSchedulerLauncher } from './scheduler/launcher.ts';
-import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
+import { writeLabProgram } from './launchers.ts';
 import {
-  AGENT_PATHS, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
-  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, controllerManagerUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
+  AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
+  agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
   type Runtime,
 } from './node-config.ts';
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadPlan } from './workloads.ts';
@@ -166,7 +165,8 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
   const agentPki = await generateLabPki({
     exec,
     dir: join(up.stateDir, 'agent-pki'),
-    serverNames: ['localhost', '127.0.0.1', ...up.addrs.workers],
+    // One server certificate for every agent of the lab: the control-plane node's and the workers'.
+    serverNames: ['localhost', '127.0.0.1', up.addrs.controlPlane, ...up.addrs.workers],
     // The agents' role check (agent/authz.ts) lets only a coordinator certificate change a node.
     clients: [{ name: 'coordinator', commonName: 'kip-coordinator', organizationalUnits: [roleOu('coordinator')] }],
   });
@@ -186,7 +186,8 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   const { options, addrs, rt, deps } = up;
   const { pki } = pkis;
   deps.progress(`booting ${CP_NAME}`);
-  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, { bindRo: [{ host: '/usr/bin/etcd' }] });
+  // etcdctl for the agent's EtcdSnapshot (the Debian etcd-client built with this etcd).
+  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, { bindRo: [{ host: '/usr/bin/etcd' }, { host: '/usr/bin/etcdctl' }] });
   await cp.node.waitForSystemd(90_000);
   const root = cp.node.root;
   await copyInto(root, pki.ca.cert, CONTROL_PLANE_PATHS.ca);
@@ -199,17 +200,20 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   }
   await put(root, CONTROL_PLANE_PATHS.etcdUnit, etcdUnit(addrs.controlPlane));
   await put(root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
-  await put(root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
+  const launcher = { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir };
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.apiserverBinary), { ...launcher, program: 'kube-apiserver' });
   await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-  await writeSchedulerLauncher(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
-  await writeControllerManagerLauncher(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { ...launcher, program: 'kube-scheduler' });
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { ...launcher, program: 'kube-controller-manager' });
   const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
   await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
   await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
-  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit());
-  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit());
-  const units = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service'];
+  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit(addrs.controlPlane));
+  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit(addrs.controlPlane));
+  await writeAgentFiles(root, pkis, controlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
+  const units = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kip-agent.service'];
   cp.record.units = units;
+  cp.record.agent = `${addrs.controlPlane}:${AGENT_PORT}`;
   await up.save();
   const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${units.join(' ')}`], { timeoutMs: 60_000 });
   if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${units.join(' ')} failed: ${reload.stderr.trim()}`);
@@ -225,8 +229,8 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
     throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
   });
   deps.progress(`apiserver ${version} ready at ${up.apiserverUrl}`);
-  await pollUntil(deps, 'kube-scheduler and kube-controller-manager active', 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
-  deps.progress('kube-scheduler and kube-controller-manager running');
+  await pollUntil(deps, 'kube-scheduler, kube-controller-manager and kip-agent active', 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  deps.progress(`kube-scheduler and kube-controller-manager running; kip-agent on ${cp.record.agent}`);
   return kube;
 }
 
@@ -246,11 +250,19 @@ async function writeWorkerFiles(up: BringUp, root: string, name: string, address
   await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
   await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
   await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
-  await put(root, AGENT_PATHS.config, agentConfig({ nodeName: name, address }));
+  await writeLabProgram(join(root, KUBE_PROXY_PATHS.binary), { program: 'kube-proxy', version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await put(root, KUBE_PROXY_PATHS.unit, kubeProxyUnit({ nodeName: name, address }));
+  await writeAgentFiles(root, pkis, agentConfig({ nodeName: name, address }), agentUnit(rt));
+}
+
+/** kip-agent's config, unit and TLS material (one server certificate for every lab agent). */
+async function writeAgentFiles(root: string, pkis: LabPkis, config: string, unit: string): Promise<void> {
+  const { agentPki } = pkis;
+  await put(root, AGENT_PATHS.config, config);
   await copyInto(root, agentPki.ca.cert, AGENT_PATHS.ca);
   await copyInto(root, agentPki.server.cert, AGENT_PATHS.cert);
   await copyInto(root, agentPki.server.key, AGENT_PATHS.key, 0o600);
-  await put(root, AGENT_PATHS.unit, agentUnit(rt));
+  await put(root, AGENT_PATHS.unit, unit);
 }
 
 /** Every worker: its containerd on the host, its node, kubelet and kip-agent started. */
@@ -269,10 +281,11 @@ async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticP
     const w = await up.bootRecorded(name, 'worker', address, base, { bind: [{ host: cds[i]!.socket, inside: NODE_CONTAINERD_SOCKET }] }, cds[i]);
     await w.node.waitForSystemd(90_000);
     await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod);
-    w.record.units = ['kubelet.service', 'kip-agent.service'];
+    w.record.units = ['kubelet.service', 'kube-proxy.service', 'kip-agent.service'];
+    w.record.agent = `${address}:${AGENT_PORT}`;
     await up.save();
-    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kip-agent.service'], { timeoutMs: 60_000 });
-    if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kip-agent on ${name} failed: ${r.stderr.trim()}`);
+    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kube-proxy.service kip-agent.service'], { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kube-proxy/kip-agent on ${name} failed: ${r.stderr.trim()}`);
     return w.node;
   }));
   deps.progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'}, hashes from ${options.hashes === 'vectors' ? 'the golden vectors (oracle)' : "kip's engine"}, and kip-agent started on every worker; waiting for nodes Ready`);
@@ -286,7 +299,7 @@ async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly
       throw new LabError('LAB_NODE_NOT_READY', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(node, 'kubelet.service')}`);
     })));
   await Promise.all(workers.map((node) =>
-    pollUntil(deps, `kip-agent on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service'])) ? true : undefined))));
+    pollUntil(deps, `kip-agent and kube-proxy on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service', 'kube-proxy.service'])) ? true : undefined))));
   deps.progress('all nodes Ready');
 }
 

@@ -193,9 +193,9 @@ export function formatStatus(h: LabHealth): string {
   if (!h.state) return 'no lab\n';
   const lines = [
     `lab ${h.state.status} in ${h.state.stateDir}: supervisor ${h.supervisorAlive ? `running (pid ${h.state.supervisorPid})` : 'gone'}, apiserver ${h.apiserverHealthy ? `healthy at ${h.state.apiserver ?? '?'}` : 'unreachable'}`,
-    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}UNITS`,
+    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}${'AGENT'.padEnd(17)}UNITS`,
     ...h.nodes.map((n) =>
-      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
+      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${(n.agent ?? '-').padEnd(17)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
   ];
   if (h.pods) lines.push(`pods ${h.pods.running}/${h.pods.total} running, containers ${h.pods.runningContainers}/${h.pods.containers} running`);
   lines.push(h.healthy ? 'healthy' : 'NOT healthy');

@@ -9,7 +9,8 @@ import { rename, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exec } from '../../lib/exec.ts';
 import { KipError } from '../../lib/errors.ts';
-import { CONTROL_PLANE_PATHS, apiserverConfig, apiserverLauncher, type Runtime } from './node-config.ts';
+import { CONTROL_PLANE_PATHS, apiserverConfig, type Runtime } from './node-config.ts';
+import { labProgramScript } from './launchers.ts';
 import { nodeExec, REPO_DIR, type LabNodeRecord, type LabState } from './lab.ts';
 import { writeSchedulerLauncher } from './scheduler/launcher.ts';
 import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
@@ -54,7 +55,7 @@ export async function stopControllers(state: LabState, exec: Exec): Promise<void
 export async function upgradeApiserver(state: LabState, exec: Exec, version: string, defaultTolerationSeconds: boolean): Promise<void> {
   const cp = controlPlaneNode(state);
   await replace(cp.root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: cp.address, gitVersion: version, defaultTolerationSeconds }), 0o644);
-  await replace(cp.root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(runtime(), version), 0o755);
+  await replace(cp.root, CONTROL_PLANE_PATHS.apiserverBinary, labProgramScript({ program: 'kube-apiserver', version, nodeBinary: runtime().nodeBinary, repoDir: runtime().repoDir }), 0o755);
   await systemctl(exec, cp, 'restart', UNITS.apiserver);
 }
 

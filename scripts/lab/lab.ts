@@ -67,6 +67,8 @@ export interface LabNodeRecord {
   cgroup?: string;
   containerd?: LabContainerdRecord;
   units: string[];
+  /** host:port of this node's kip-agent (gRPC, mutual TLS with the lab's agent PKI). */
+  agent?: string;
 }
 
 export interface LabSummary {
@@ -353,6 +355,7 @@ export interface NodeHealth {
   readonly ready?: boolean;
   readonly kubeletVersion?: string;
   readonly memoryBytes: number;
+  readonly agent?: string;
 }
 
 export interface LabHealth {
@@ -401,7 +404,7 @@ export async function labStatus(stateDir: string, deps: Pick<LabDeps, 'exec'>): 
     }
     if (rec.containerd) memoryBytes += await containerdRss(rec.containerd);
     const api = apiNodes.get(rec.name);
-    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes });
+    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes, agent: rec.agent });
   }
   const healthy = state.status === 'up' && supervisorAlive && apiserverHealthy
     && nodes.every((n) => n.running && (n.systemd === 'running' || n.systemd === 'degraded') && Object.values(n.units).every((u) => u === 'active') && n.ready !== false);

@@ -68,16 +68,6 @@ function quoteForShell(s: string): string {
   return s;
 }
 
-/** A launcher script like scripts/lab/kubelet/launcher.ts writes, for the other lab programs. */
-export function programLauncher(rt: Runtime, component: string, version: string, mainPath: string, args: readonly string[]): string {
-  return [
-    '#!/bin/sh',
-    `# kip-lab ${component} ${version}`,
-    `exec "${quoteForShell(rt.nodeBinary)}" --import "${quoteForShell(rt.repoDir)}/node_modules/tsx/dist/esm/index.mjs" "${quoteForShell(rt.repoDir)}/${quoteForShell(mainPath)}" ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
-    '',
-  ].join('\n');
-}
-
 export function simpleUnit(description: string, execStart: string, after: readonly string[] = []): string {
   const afterLine = after.length > 0 ? `After=${after.join(' ')}\nWants=${after.join(' ')}\n` : '';
   return `[Unit]\nDescription=${description}\n${afterLine}\n[Service]\nExecStart=${execStart}\nRestart=always\nRestartSec=2\n\n[Install]\nWantedBy=multi-user.target\n`;
@@ -116,12 +106,9 @@ export function apiserverConfig(s: ApiServerSettings): string {
   }, null, 2)}\n`;
 }
 
-export function apiserverLauncher(rt: Runtime, version: string): string {
-  return programLauncher(rt, 'kube-apiserver', version, 'scripts/lab/apiserver/main.ts', ['--config', CONTROL_PLANE_PATHS.apiserverConfig]);
-}
-
+/** The unit names its config file (kip-agent backs up what --config names, with the binary). */
 export function apiserverUnit(): string {
-  return simpleUnit('kube-apiserver (kip lab)', CONTROL_PLANE_PATHS.apiserverBinary, ['etcd.service']);
+  return simpleUnit('kube-apiserver (kip lab)', `${CONTROL_PLANE_PATHS.apiserverBinary} --config ${CONTROL_PLANE_PATHS.apiserverConfig}`, ['etcd.service']);
 }
 
 export interface KubeletSettings {
@@ -225,15 +212,63 @@ export function nodeAddresses(prefix: string, workers: number): { controlPlane: 
   return { controlPlane: `${prefix}.10`, workers: Array.from({ length: workers }, (_, i) => `${prefix}.${11 + i}`) };
 }
 
-/** kube-scheduler / kube-controller-manager units: kubeadm-like flags on the versioned launcher. */
-export function schedulerUnit(): string {
-  return simpleUnit('kube-scheduler (kip lab)', `${CONTROL_PLANE_PATHS.schedulerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.schedulerKubeconfig} --leader-elect=false --v=2`, ['kube-apiserver.service']);
+/** Insecure healthz ports of 1.10-1.17 (pkg/master/ports: InsecureSchedulerPort, InsecureKubeControllerManagerPort). */
+export const SCHEDULER_HEALTHZ_PORT = 10251;
+export const CONTROLLER_MANAGER_HEALTHZ_PORT = 10252;
+/** kube-proxy's --healthz-bind-address port (ports.ProxyHealthzPort). */
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
+
+/** kube-scheduler / kube-controller-manager units: kubeadm-like flags on the versioned launcher; --address keeps each lab's healthz on its own node address. */
+export function schedulerUnit(address: string): string {
+  return simpleUnit('kube-scheduler (kip lab)', `${CONTROL_PLANE_PATHS.schedulerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.schedulerKubeconfig} --leader-elect=false --address=${quoteForShell(address)} --port=${SCHEDULER_HEALTHZ_PORT} --v=2`, ['kube-apiserver.service']);
 }
 
-export function controllerManagerUnit(): string {
+export function controllerManagerUnit(address: string): string {
   return simpleUnit(
     'kube-controller-manager (kip lab)',
-    `${CONTROL_PLANE_PATHS.controllerManagerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.controllerManagerKubeconfig} --leader-elect=false --controllers=*,bootstrapsigner,tokencleaner --node-monitor-grace-period=40s --pod-eviction-timeout=5m0s --v=2`,
+    `${CONTROL_PLANE_PATHS.controllerManagerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.controllerManagerKubeconfig} --leader-elect=false --address=${quoteForShell(address)} --port=${CONTROLLER_MANAGER_HEALTHZ_PORT} --controllers=*,bootstrapsigner,tokencleaner --node-monitor-grace-period=40s --pod-eviction-timeout=5m0s --v=2`,
     ['kube-apiserver.service'],
   );
+}
+
+export const KUBE_PROXY_PATHS = {
+  binary: '/usr/bin/kube-proxy',
+  unit: '/lib/systemd/system/kube-proxy.service',
+} as const;
+
+/** kube-proxy as a unit on a worker (binary installs, kubespray); the lab one serves healthz on the node's address. */
+export function kubeProxyUnit(s: { nodeName: string; address: string }): string {
+  return simpleUnit(
+    'kube-proxy (kip lab)',
+    `${KUBE_PROXY_PATHS.binary} --kubeconfig=${KUBELET_PATHS.kubeconfig} --hostname-override=${quoteForShell(s.nodeName)} --healthz-bind-address=${quoteForShell(s.address)}:${KUBE_PROXY_HEALTHZ_PORT} --v=2`,
+  );
+}
+
+/**
+ * kip-agent on the control-plane node: no kubelet here (systemd layout), the three control-plane
+ * units named explicitly with health URLs on this node's address (the agent's defaults probe
+ * 127.0.0.1, where another lab may listen), and lab etcd for EtcdSnapshot (plain http: the lab's
+ * etcd has no TLS, so no client certificates).
+ */
+export function controlPlaneAgentConfig(s: AgentSettings): string {
+  const a = quoteForShell(s.address);
+  return [
+    `listen: ${a}:${AGENT_PORT}`,
+    `nodeName: ${s.nodeName}`,
+    `tlsCa: ${AGENT_PATHS.ca}`,
+    `tlsCert: ${AGENT_PATHS.cert}`,
+    `tlsKey: ${AGENT_PATHS.key}`,
+    'stableMs: 3000',
+    'components:',
+    `  - kube-apiserver=unit:kube-apiserver.service:${CONTROL_PLANE_PATHS.apiserverBinary}@https://${a}:${APISERVER_PORT}/healthz`,
+    `  - kube-controller-manager=unit:kube-controller-manager.service:${CONTROL_PLANE_PATHS.controllerManagerBinary}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
+    `  - kube-scheduler=unit:kube-scheduler.service:${CONTROL_PLANE_PATHS.schedulerBinary}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
+    'etcdEndpoints:',
+    `  - http://${a}:${ETCD_CLIENT_PORT}`,
+    '',
+  ].join('\n');
+}
+
+export function controlPlaneAgentUnit(rt: Runtime): string {
+  return simpleUnit('kip-agent (kip lab)', `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs --config ${AGENT_PATHS.config}`, ['kube-apiserver.service']);
 }

@@ -14,6 +14,7 @@ import { startContainerd, type ContainerdHandle } from '../containerd/containerd
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
 import { writeLabProgram } from './launchers.ts';
+import { writeKipClientFiles, writeLabReleases } from './releases.ts';
 import {
   AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
   agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
@@ -303,6 +304,18 @@ async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly
   deps.progress('all nodes Ready');
 }
 
+/** What kip needs to drive this lab as a user drives a cluster: releases, --pki-dir, --inventory. */
+async function writeKipFiles(up: BringUp): Promise<void> {
+  const releases = await writeLabReleases(up.stateDir, { rt: up.rt, skipFilePath: up.options.patched ? SKIP_FILE : undefined });
+  const agentPki = up.state.agentPki;
+  if (!agentPki) throw new LabError('LAB_PKI_MISSING', 'no coordinator certificate in the agent PKI');
+  const cp = up.state.nodes.filter((n) => n.role === 'control-plane' && n.agent !== undefined).map((n) => ({ name: n.name, address: n.agent as string }));
+  const files = await writeKipClientFiles(up.stateDir, agentPki, cp);
+  up.state.kip = { releases, ...files };
+  await up.save();
+  up.deps.progress(`for kip: --releases ${releases} --pki-dir ${files.pkiDir} --inventory ${files.inventory}`);
+}
+
 /** The plan for this lab: kip's realistic pods, or (oracle) pods made only of golden vectors. */
 export function labWorkloadPlan(options: Pick<LabOptions, 'hashes' | 'workloads'>, workerNames: readonly string[]): WorkloadPlan | OracleWorkloadPlan {
   return options.hashes === 'vectors' ? oracleWorkloadPlan(workerNames, options.workloads) : workloadPlan(workerNames, options.workloads);
@@ -350,6 +363,7 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
     const kube = await startControlPlane(up, base, pkis);
     const workers = await startWorkers(up, base, pkis, 'staticPod' in plan ? plan.staticPod : undefined);
     await waitWorkersReady(up, kube, workers);
+    await writeKipFiles(up);
     await recordSummary(up, await createLabWorkloads(up, kube, plan));
     return { state: up.state, teardown: () => up.teardown() };
   } catch (err) {

@@ -94,6 +94,8 @@ export interface LabState {
   kubeconfig?: string;
   apiserver?: string;
   agentPki?: { ca: string; cert: string; key: string };
+  /** For kip against this lab: --releases DIR, --pki-dir and --inventory (scripts/lab/releases.ts). */
+  kip?: { releases: string; pkiDir: string; inventory: string };
   nodes: LabNodeRecord[];
   summary?: LabSummary;
 }

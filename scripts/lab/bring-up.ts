@@ -15,8 +15,9 @@ import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
 import { writeLabProgram } from './launchers.ts';
 import { writeKipClientFiles, writeLabReleases } from './releases.ts';
+import { controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfig } from './static-control-plane.ts';
 import {
-  AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
+  AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, SCHEDULER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
   agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
   type Runtime,
 } from './node-config.ts';
@@ -160,7 +161,7 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
     clients: [
       { name: 'admin', commonName: 'kip-admin', organizations: ['system:masters'] },
       { name: 'control-plane', commonName: 'system:kube-controller-manager' },
-      ...up.workerNames.map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
+      ...[CP_NAME, ...up.workerNames].map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
     ],
   });
   const agentPki = await generateLabPki({
@@ -188,7 +189,14 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   const { pki } = pkis;
   deps.progress(`booting ${CP_NAME}`);
   // etcdctl for the agent's EtcdSnapshot (the Debian etcd-client built with this etcd).
-  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, { bindRo: [{ host: '/usr/bin/etcd' }, { host: '/usr/bin/etcdctl' }] });
+  const staticPods = options.controlPlane === 'static-pods';
+  // Static pods: the node's kubelet needs its containerd on the host, like a worker's.
+  const cd = staticPods ? await startContainerd({ dir: join(up.stateDir, 'containerd', CP_NAME), exec: deps.exec, logger: deps.logger }) : undefined;
+  if (cd) up.containerds.push(cd);
+  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, {
+    bindRo: [{ host: '/usr/bin/etcd' }, { host: '/usr/bin/etcdctl' }],
+    bind: cd ? [{ host: cd.socket, inside: NODE_CONTAINERD_SOCKET }] : [],
+  }, cd);
   await cp.node.waitForSystemd(90_000);
   const root = cp.node.root;
   await copyInto(root, pki.ca.cert, CONTROL_PLANE_PATHS.ca);
@@ -201,24 +209,16 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   }
   await put(root, CONTROL_PLANE_PATHS.etcdUnit, etcdUnit(addrs.controlPlane));
   await put(root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
-  const launcher = { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir };
-  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.apiserverBinary), { ...launcher, program: 'kube-apiserver' });
-  await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { ...launcher, program: 'kube-scheduler' });
-  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { ...launcher, program: 'kube-controller-manager' });
   const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
   await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
   await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
-  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit(addrs.controlPlane));
-  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit(addrs.controlPlane));
-  await writeAgentFiles(root, pkis, controlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
-  const units = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kip-agent.service'];
+  const units = staticPods ? await writeStaticControlPlane(up, root, pkis) : await writeSystemdControlPlane(up, root, pkis);
   cp.record.units = units;
   cp.record.agent = `${addrs.controlPlane}:${AGENT_PORT}`;
   await up.save();
   const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${units.join(' ')}`], { timeoutMs: 60_000 });
   if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${units.join(' ')} failed: ${reload.stderr.trim()}`);
-  deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}`);
+  deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}${staticPods ? ' (static pods run by its kubelet)' : ''}`);
   await pollUntil(deps, 'etcd /health', 60_000, async () => {
     const res = await fetch(`http://${addrs.controlPlane}:${ETCD_CLIENT_PORT}/health`);
     return res.ok ? true : undefined;
@@ -227,12 +227,53 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   });
   const kube = KubeClient.fromFile(pkis.kubeconfig);
   const version = await pollUntil(deps, 'the apiserver to answer /version', 90_000, async () => (await kube.getVersion()).gitVersion).catch(async (err: unknown) => {
-    throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
+    throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, staticPods ? 'kubelet.service' : 'kube-apiserver.service')}`);
   });
   deps.progress(`apiserver ${version} ready at ${up.apiserverUrl}`);
-  await pollUntil(deps, 'kube-scheduler, kube-controller-manager and kip-agent active', 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  await pollUntil(deps, `${units.filter((u) => u !== 'etcd.service').join(', ')} active`, 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  // Scheduler and controller-manager answer their healthz: the agent's probes will find them so.
+  for (const [what, port] of [['kube-scheduler', SCHEDULER_HEALTHZ_PORT], ['kube-controller-manager', CONTROLLER_MANAGER_HEALTHZ_PORT]] as const) {
+    await pollUntil(deps, `${what} healthz`, 90_000, async () => ((await fetch(`http://${addrs.controlPlane}:${port}/healthz`)).ok ? true : undefined));
+  }
+  if (staticPods) {
+    await pollUntil(deps, `Node ${CP_NAME} Ready`, 90_000, async () => (isReady(await kube.getNode(CP_NAME)) ? true : undefined));
+  }
   deps.progress(`kube-scheduler and kube-controller-manager running; kip-agent on ${cp.record.agent}`);
   return kube;
+}
+
+/** systemd layout: a unit and a versioned launcher each (binary installs, kubespray). */
+async function writeSystemdControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+  const { options, addrs, rt } = up;
+  const launcher = { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir };
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.apiserverBinary), { ...launcher, program: 'kube-apiserver' });
+  await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { ...launcher, program: 'kube-scheduler' });
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { ...launcher, program: 'kube-controller-manager' });
+  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit(addrs.controlPlane));
+  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit(addrs.controlPlane));
+  await writeAgentFiles(root, pkis, controlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
+  return ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kip-agent.service'];
+}
+
+/** kubeadm layout: the node's kubelet (upstream behaviour, kip's hashes) runs the three as static pods from the releases folder. */
+async function writeStaticControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+  const { options, addrs, rt } = up;
+  const { pki } = pkis;
+  const releases = up.state.kip?.releases;
+  if (!releases) throw new LabError('LAB_RELEASES_MISSING', 'the releases folder must be written before a static-pod control plane starts');
+  await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, nodeBinary: rt.nodeBinary, repoDir: rt.repoDir });
+  await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
+  await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
+  await put(root, KUBELET_PATHS.defaults, controlPlaneKubeletDefaults({ nodeName: CP_NAME, address: addrs.controlPlane, syncIntervalMs: options.syncIntervalMs, releasesDir: releases, hostRoot: root }));
+  for (const m of controlPlaneManifests(options.version, addrs.controlPlane)) await put(root, m.path, m.text);
+  const nodeCert = pki.clients[`node-${CP_NAME}`];
+  if (!nodeCert) throw new LabError('LAB_PKI_MISSING', `no client certificate for ${CP_NAME}`);
+  await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
+  await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
+  await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
+  await writeAgentFiles(root, pkis, staticControlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), agentUnit(rt));
+  return ['etcd.service', 'kubelet.service', 'kip-agent.service'];
 }
 
 /** One worker's files: kubelet launcher, unit, drop-in, defaults, PKI, kubeconfig, agent, static pod. */
@@ -305,8 +346,14 @@ async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly
 }
 
 /** What kip needs to drive this lab as a user drives a cluster: releases, --pki-dir, --inventory. */
-async function writeKipFiles(up: BringUp): Promise<void> {
+async function writeReleases(up: BringUp): Promise<void> {
   const releases = await writeLabReleases(up.stateDir, { rt: up.rt, skipFilePath: up.options.patched ? SKIP_FILE : undefined });
+  up.state.kip = { releases, pkiDir: '', inventory: '' };
+  await up.save();
+}
+
+async function writeKipFiles(up: BringUp): Promise<void> {
+  const releases = up.state.kip?.releases ?? '';
   const agentPki = up.state.agentPki;
   if (!agentPki) throw new LabError('LAB_PKI_MISSING', 'no coordinator certificate in the agent PKI');
   const cp = up.state.nodes.filter((n) => n.role === 'control-plane' && n.agent !== undefined).map((n) => ({ name: n.name, address: n.agent as string }));
@@ -323,7 +370,8 @@ export function labWorkloadPlan(options: Pick<LabOptions, 'hashes' | 'workloads'
 
 async function createLabWorkloads(up: BringUp, kube: KubeClient, plan: WorkloadPlan): Promise<{ pods: number; runningContainers: number; selectorPodNode?: string }> {
   const { deps } = up;
-  const statics = 'staticPod' in plan ? up.workerNames.length : 0;
+  // Worker static pods (oracle plan), and the control plane's three in the static-pods layout (one container each).
+  const statics = ('staticPod' in plan ? up.workerNames.length : 0) + (up.options.controlPlane === 'static-pods' ? 3 : 0);
   deps.progress(`creating ${plan.pods.length} pods / ${plan.containers} containers in ${plan.namespaces.length + 1} namespaces (DefaultTolerationSeconds off)${statics ? `, plus ${statics} static pods` : ''}`);
   await createWorkloads(kube, plan);
   const count = await waitForWorkloads(kube, plan, { timeoutMs: 240_000, clock: deps.clock, progress: deps.progress, extraPods: statics });
@@ -360,6 +408,7 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
     deps.progress(`state dir ${up.stateDir}; nodes: ${CP_NAME} ${up.addrs.controlPlane}, ${up.workerNames.map((n, i) => `${n} ${up.addrs.workers[i]}`).join(', ')}`);
     const base = await ensureBaseImage({ logger: deps.logger });
     const pkis = await generatePkis(up);
+    await writeReleases(up);
     const kube = await startControlPlane(up, base, pkis);
     const workers = await startWorkers(up, base, pkis, 'staticPod' in plan ? plan.staticPod : undefined);
     await waitWorkersReady(up, kube, workers);

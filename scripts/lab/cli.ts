@@ -20,7 +20,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../c
 export const LAB_USAGE = `usage:
   kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
-             [--hashes engine|vectors]
+             [--hashes engine|vectors] [--control-plane systemd|static-pods]
   kip-lab down [--state-dir DIR]
   kip-lab status [--state-dir DIR] [-o text|json]
   kip-lab kubeconfig [--state-dir DIR] [--raw]
@@ -32,7 +32,10 @@ The state dir (default ${DEFAULT_STATE_DIR}, or KIP_LAB_DIR) holds lab.json, the
 kubeconfig, the nodes' overlays and the logs (up.log, supervisor.log). Needs root.
 --hashes vectors: the hash oracle. The lab kubelets take every container hash from the golden
 vectors produced with the real Go code (test/fixtures/hash-vectors/) instead of kip's engine, and
-the workloads are built from those containers; a container they lack stops the kubelet.`;
+the workloads are built from those containers; a container they lack stops the kubelet.
+--control-plane static-pods: kubeadm's layout. The control-plane node's own kubelet runs
+kube-apiserver, kube-scheduler and kube-controller-manager from /etc/kubernetes/manifests (the
+image tag is the version); default systemd: each is a unit with a versioned binary.`;
 
 export function labUsage(): string {
   return LAB_USAGE;
@@ -116,12 +119,14 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     'sync-interval': { type: 'string', default: '2000' },
     timeout: { type: 'string', default: '900' },
     hashes: { type: 'string', default: 'engine' },
+    'control-plane': { type: 'string', default: 'systemd' },
   } }));
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new LabUsageError(`--workers must be an integer 1..40, got ${String(values.workers)}`);
   if (!/^v1\.\d+\.\d+$/.test(String(values.version))) throw new LabUsageError(`--version must look like v1.10.13, got ${String(values.version)}`);
   if (values.workloads !== 'full' && values.workloads !== 'small') throw new LabUsageError('--workloads must be full or small');
   if (values.hashes !== 'engine' && values.hashes !== 'vectors') throw new LabUsageError('--hashes must be engine or vectors');
+  if (values['control-plane'] !== 'systemd' && values['control-plane'] !== 'static-pods') throw new LabUsageError('--control-plane must be systemd or static-pods');
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(String(values['address-prefix']))) throw new LabUsageError('--address-prefix must look like 127.X.Y');
   const timeoutMs = Number(values.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new LabUsageError('--timeout must be a positive number of seconds');
@@ -138,7 +143,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const args = [
     '--state-dir', stateDir, '--workers', String(workers), '--version', String(values.version), '--address-prefix', String(values['address-prefix']),
-    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), ...(values.unpatched ? ['--unpatched'] : []),
+    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--control-plane', String(values['control-plane']), ...(values.unpatched ? ['--unpatched'] : []),
   ];
   const started = deps.clock.now();
   const pid = deps.startSupervisor(stateDir, args);

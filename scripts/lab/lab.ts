@@ -47,6 +47,8 @@ export interface LabOptions {
   readonly syncIntervalMs: number;
   /** Where the lab kubelets' container hashes come from: kip's engine, or the golden vectors (oracle). */
   readonly hashes: HashMode;
+  /** How the control-plane node runs apiserver, scheduler and controller-manager (default systemd units). */
+  readonly controlPlane?: 'systemd' | 'static-pods';
 }
 
 export interface LabContainerdRecord {

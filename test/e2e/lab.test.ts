@@ -114,7 +114,7 @@ describe('kip-lab (1 control plane + 2 workers)', () => {
     for (const [i, w] of ['worker-1', 'worker-2'].entries()) {
       expect(h.nodes.find((n) => n.name === w)).toMatchObject({ ready: true, agent: `${PREFIX}.${11 + i}:7443`, units: { 'kubelet.service': 'active', 'kube-proxy.service': 'active', 'kip-agent.service': 'active' } });
     }
-  });
+  }, 120_000);
 
   it('the control-plane agent lists apiserver, scheduler and controller-manager with their versions and takes a verified etcd snapshot', async () => {
     const s = lab();
@@ -144,7 +144,7 @@ describe('kip-lab (1 control plane + 2 workers)', () => {
     expect(await readFile(s.kip?.inventory ?? '', 'utf8')).toContain(`address: ${PREFIX}.10:7443`);
     const v17 = await readdir(path.join(s.kip?.releases ?? '', 'v1.17.17'));
     expect(v17.sort()).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet']);
-  });
+  }, 120_000);
 
   it('every worker runs kube-proxy as a unit, its healthz on ADDR:10256, its version from the launcher', async () => {
     for (const w of lab().nodes.filter((n) => n.role === 'worker')) {
@@ -262,5 +262,5 @@ describe('kip-lab (1 control plane + 2 workers)', () => {
     // A second down is a no-op.
     const again = await kip(['down'], 60_000);
     expect(again.exitCode).toBe(0);
-  });
+  }, 300_000);
 });

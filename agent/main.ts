@@ -59,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const stage = new StageStore({ fs, kubelet, stateDir: config.stateDir, skipFilePath: config.skipFile, logger, quotaBytes: config.stagingQuotaBytes });
     const runtime = nodeRuntime(config, logger);
     const workload = config.kubeconfig ? await workloadPort(config, runtime) : undefined;
+    // Before the upgrade agent: its runs of other components resolve them through it (issue 9).
+    const components = await componentService(config, fs, logger);
     const agent = new UpgradeAgent(
       { ...config, agentVersion: agentVersion() },
       {
@@ -74,8 +76,11 @@ export async function main(argv: readonly string[]): Promise<void> {
         logger,
         stage,
         ...(workload ? { workload: workload.port } : {}),
+        components,
+        runtime,
       },
     );
+    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name) => agent.verifyReleased(name) });
     await agent.start();
     await stage.removeStaleTemps();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
@@ -84,7 +89,6 @@ export async function main(argv: readonly string[]): Promise<void> {
     const tls = await AgentTls.load({ ca: config.tlsCa, cert: config.tlsCert, key: config.tlsKey }, logger);
     process.on('SIGHUP', () => void tls.reload());
     const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
-    const components = await componentService(config, fs, logger);
     const base = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs, components }, eyes.handlers);
     const handlers = withAuthz(withCertExpiry(base, tls), logger);
     const server = await startAgentServer({ address: config.listen, tls: tls.serverCredentials(), handlers, logger, tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs });

@@ -14,13 +14,16 @@ import type { FetchSnapshotRequest__Output } from '../proto/kip/generated/kip/v1
 import type { HoldState as PbHoldState } from '../proto/kip/generated/kip/v1/HoldState.ts';
 import type { SnapshotChunk } from '../proto/kip/generated/kip/v1/SnapshotChunk.ts';
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import {
   COMPONENT_NAMES,
   ComponentNotOnNodeError,
   EtcdTargetInvalidError,
   UnknownComponentNameError,
+  defaultHealthProbe,
   discoverComponents,
   isComponentName,
+  parseStaticPodManifest,
   type Component,
   type ComponentConfig,
   type ComponentName,
@@ -51,10 +54,60 @@ export interface ComponentView {
 
 const CHUNK = 1 << 20;
 
+/** What the upgrade runs need around Hold and Release (wired by agent/main.ts to the UpgradeAgent). */
+export interface RunHooks {
+  /** Throws RUN_IN_PROGRESS while a run of this component is in progress. */
+  assertNoRunOf(name: string): Promise<void>;
+  /** After Release started it: the verification a held swap skipped (throws COMPONENT_UNHEALTHY). */
+  verifyReleased(name: string): Promise<void>;
+}
+
 export class ComponentService {
   private queue: Promise<unknown> = Promise.resolve();
+  private hooks: RunHooks | undefined;
 
   constructor(private readonly deps: ComponentServiceDeps) {}
+
+  /** Called once by the composition root, which creates this service before the upgrade agent. */
+  setRunHooks(hooks: RunHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Where Hold keeps a static pod's manifest: <manifests>/../kip-held/<file> (HoldStore's rule). */
+  heldManifestPath(manifest: string): string {
+    return path.posix.join(path.posix.dirname(path.posix.dirname(manifest)), 'kip-held', path.posix.basename(manifest));
+  }
+
+  async holdPhase(name: string): Promise<string | undefined> {
+    if (!isComponentName(name)) return undefined;
+    return (await this.deps.holds.get(name))?.phase;
+  }
+
+  /**
+   * The component as a run acts on it. A held static pod's manifest is not where discovery looks
+   * (Hold moved it): it is read where Hold keeps it, and reported at its live path.
+   */
+  async resolve(name: string): Promise<Component> {
+    if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
+    const hold = await this.deps.holds.get(name);
+    if (hold?.kind === 'static-pod') {
+      const text = await this.deps.discovery.fs.readText(this.deps.discovery.hostPath(hold.heldManifest));
+      if (text !== undefined) {
+        const m = parseStaticPodManifest(text, hold.heldManifest, name);
+        const health = defaultHealthProbe({ name, version: m.version, args: m.args, kubeletHealthzUrl: this.deps.discovery.kubeletHealthzUrl });
+        const cfg = this.deps.configs.find((c) => c.name === name);
+        return {
+          name,
+          runtime: { kind: 'static-pod', manifest: hold.manifest, container: m.container, image: m.image },
+          version: m.version,
+          health: cfg?.healthUrl ? { url: cfg.healthUrl, insecureSkipVerify: cfg.insecureSkipVerify ?? false, source: 'config' } : health,
+          args: m.args,
+          origin: cfg ? 'config' : 'discovered',
+        };
+      }
+    }
+    return this.find(name);
+  }
 
   /** One mutating call at a time: a Hold and a Release of the same component never interleave. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -90,6 +143,7 @@ export class ComponentService {
 
   hold(name: string) {
     return this.serial(async () => {
+      await this.hooks?.assertNoRunOf(name);
       if (isComponentName(name)) {
         const existing = await this.deps.holds.get(name);
         if (existing?.phase === 'held') return { record: existing, changed: false };
@@ -100,10 +154,17 @@ export class ComponentService {
     });
   }
 
+  /**
+   * Lets the component run again; when a run swapped it while it was held, waits until the new
+   * version runs healthy (COMPONENT_UNHEALTHY otherwise: Rollback(run_id) restores the old one).
+   */
   release(name: string) {
     return this.serial(async () => {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
-      return this.deps.holds.release(name);
+      await this.hooks?.assertNoRunOf(name);
+      const r = await this.deps.holds.release(name);
+      if (r.started) await this.hooks?.verifyReleased(name);
+      return r;
     });
   }
 

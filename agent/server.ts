@@ -43,7 +43,7 @@ export interface TlsMaterial {
 }
 
 export function nodeInfoToProto(n: NodeInfo): PbNodeInfo {
-  return { ...n, disks: [...n.disks], staged: n.staged.map((b) => ({ version: b.version, sha256: b.sha256, size: b.size, patched: b.patched })), lastRunPhase: n.lastRunPhase || 'RUN_PHASE_UNSPECIFIED' };
+  return { ...n, disks: [...n.disks], staged: n.staged.map((b) => ({ version: b.version, sha256: b.sha256, size: b.size, patched: b.patched, component: b.component })), lastRunPhase: n.lastRunPhase || 'RUN_PHASE_UNSPECIFIED' };
 }
 
 export function eventToProto(e: StepEvent): PbStepEvent {
@@ -64,6 +64,7 @@ export function runToProto(r: RunRecord): PbRunState {
     journalTail: [...r.journalTail],
     startedAtUnixMs: r.startedAtMs,
     finishedAtUnixMs: r.finishedAtMs,
+    component: r.component ?? 'kubelet',
   };
 }
 
@@ -169,10 +170,11 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
       return runToProto(await agent.getRun(req.runId || undefined));
     }),
     // Preflight runs the staged binary (`--help` for the flag check): audited.
-    Preflight: unary('Preflight', true, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean }) => {
+    Preflight: unary('Preflight', true, async (req: { targetVersion: string; allowDroppedFlags: string[]; allowUnpatched: boolean; component?: string }) => {
       checkLength('target_version', req.targetVersion, MAX_VERSION_CHARS);
       checkList('allow_dropped_flags', req.allowDroppedFlags);
-      const r = await preflights.run(() => agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched }));
+      checkLength('component', req.component ?? '', 64);
+      const r = await preflights.run(() => agent.preflight(req.targetVersion, { allowDroppedFlags: req.allowDroppedFlags, allowUnpatched: req.allowUnpatched, component: req.component ?? '' }));
       return { ...r, checks: [...r.checks] };
     }),
     Rollback: unary('Rollback', true, async (req: { runId: string }) => {
@@ -183,8 +185,9 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         mutated();
       }
     }),
-    RemoveStaged: unary('RemoveStaged', true, async (req: { version: string }) => {
-      const r = await stage.remove(req.version);
+    RemoveStaged: unary('RemoveStaged', true, async (req: { version: string; component?: string }) => {
+      checkLength('component', req.component ?? '', 64);
+      const r = await stage.remove(req.version, req.component ?? '');
       mutated();
       return { removed: r.removed, freedBytes: r.freedBytes };
     }),
@@ -203,9 +206,10 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         // The upload's `--version` runs it: audited, before it runs.
         log.info({ method: 'StageBinary', caller, version: boundText(meta.version, 256), sha256: boundText(meta.sha256, 80), size: meta.size }, 'call');
         checkLength('version', meta.version, MAX_VERSION_CHARS);
-        const r = await stage.stage({ version: meta.version, sha256: meta.sha256, size: Number(meta.size) }, dataChunks(it, bounds));
+        checkLength('component', meta.component, 64);
+        const r = await stage.stage({ version: meta.version, sha256: meta.sha256, size: Number(meta.size), component: meta.component }, dataChunks(it, bounds));
         if (!r.alreadyStaged) mutated();
-        return { binary: { version: r.binary.version, sha256: r.binary.sha256, size: r.binary.size, patched: r.binary.patched }, alreadyStaged: r.alreadyStaged, path: r.binary.path };
+        return { binary: { version: r.binary.version, sha256: r.binary.sha256, size: r.binary.size, patched: r.binary.patched, component: r.binary.component }, alreadyStaged: r.alreadyStaged, path: r.binary.path };
       };
       withCaller(caller, () => {
         run().then(
@@ -226,6 +230,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
       const run = async () => {
         log.info({ method: 'Upgrade', caller, request: forLog(req) }, 'call');
         checkUpgradeRequest(req);
+        checkLength('component', req.component, 64);
+        checkList('keep_served_apis', req.keepServedApis);
         await claims.run(() =>
           agent.begin({
             runId: req.runId,
@@ -233,6 +239,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
             verifyTimeoutMs: req.verifyTimeoutMs,
             allowDroppedFlags: req.allowDroppedFlags,
             allowUnpatched: req.allowUnpatched,
+            component: req.component,
+            keepServedApis: req.keepServedApis,
           }),
         );
         for await (const ev of agent.events(req.runId)) {

@@ -39,7 +39,7 @@ export async function runCoordinatorBench(): Promise<void> {
         busy += ms;
         await systemClock.sleep(ms);
         kubelet.set(node, req.targetVersion ?? '');
-        yield { runId: req.runId ?? '', seq: 1, step: 'DONE', status: 'STEP_DONE', message: '', atUnixMs: Date.now(), phase: 'RUN_SUCCEEDED', errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '' };
+        yield { runId: req.runId ?? '', seq: 1, step: 'DONE', status: 'STEP_DONE', message: '', atUnixMs: Date.now(), phase: 'RUN_SUCCEEDED', errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '' };
       },
     }]));
     const lock: ClusterLock = { where: async () => 'bench', read: async () => undefined, acquire: async () => { throw new Error('unused'); }, renew: async (runId, now) => ({ holder: 'b', runId, acquiredAt: now, renewedAt: now, ttlMs: 60_000 }), release: async () => undefined, forceRelease: async () => undefined };

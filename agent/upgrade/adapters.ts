@@ -3,9 +3,9 @@ import { readFile, readlink, stat } from 'node:fs/promises';
 import { probeHealth } from '../components/health-probe.ts';
 import type { HealthPort, ProcPort } from './ports.ts';
 
-/** The kubelet's healthz, through the one component health probe (HTTP 200 with body `ok`). */
+/** A component's health endpoint, through the one component health probe (HTTP 200 with body `ok`). */
 export const httpHealth: HealthPort = {
-  healthz: (url, timeoutMs) => probeHealth({ url, insecureSkipVerify: false, source: 'kubelet healthzUrl' }, timeoutMs),
+  healthz: (url, timeoutMs, insecureSkipVerify = false) => probeHealth({ url, insecureSkipVerify, source: 'component health' }, timeoutMs),
 };
 
 function isGone(err: unknown): boolean {

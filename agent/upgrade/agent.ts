@@ -10,7 +10,12 @@
  */
 import path from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
-import { kubeletComponent, type ComponentSpec } from './component.ts';
+import { isComponentSpec, kubeletComponent, type ComponentSpec } from './component.ts';
+import { resolveComponent } from './component-runs.ts';
+import { evaluateComponent } from './preflight-component.ts';
+import { verifyReleasedRun } from './release-verify.ts';
+import { stagedComponent } from './stage.ts';
+import type { StepContext } from './steps/index.ts';
 import type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
 import { Machine } from './machine.ts';
@@ -30,6 +35,10 @@ export interface UpgradeRequest {
   readonly verifyTimeoutMs?: number;
   readonly allowDroppedFlags?: readonly string[];
   readonly allowUnpatched?: boolean;
+  /** '' or absent = kubelet. */
+  readonly component?: string;
+  /** kube-apiserver 1.16/1.17: API group/versions kept served through --runtime-config. */
+  readonly keepServedApis?: readonly string[];
 }
 
 export class UpgradeAgent {
@@ -52,16 +61,29 @@ export class UpgradeAgent {
     this.log = new RunLog(deps.fs, config.stateDir, deps.clock);
     this.component = kubeletComponent(config);
     const host = (p: string): string => this.host(p);
-    this.machine = new Machine(this.log, this.component, deps, {
-      component: this.component,
-      deps,
-      runs: this.log.store,
-      host,
-      stableMs: config.stableMs,
-      pollMs: config.pollMs,
-      log: this.logger,
-    }, config.journalLines);
+    this.machine = new Machine(this.log, deps, (rec) => this.contextFor(rec), config.journalLines, this.logger);
     this.view = new NodeView(config, this.component, deps, this.log, host);
+  }
+
+  /** The spec a run acts on: the one journaled with it, else (runs of older agents) the kubelet. */
+  private specOf(rec: RunRecord): ComponentSpec {
+    return isComponentSpec(rec.spec) ? rec.spec : this.component;
+  }
+
+  /** What a step body of `rec` gets: its component, and whether that component is held now. */
+  contextFor(rec: RunRecord): StepContext {
+    const spec = this.specOf(rec);
+    const components = this.deps.components;
+    return {
+      component: spec,
+      deps: this.deps,
+      runs: this.log.store,
+      host: (p) => this.host(p),
+      stableMs: this.config.stableMs,
+      pollMs: this.config.pollMs,
+      log: spec.name === 'kubelet' ? this.logger : this.logger.child({ component: spec.name, runId: rec.runId }),
+      isHeld: async () => spec.name !== 'kubelet' && components !== undefined && (await components.holdPhase(spec.name)) !== undefined,
+    };
   }
 
   /** A node path as this process sees it. */
@@ -133,8 +155,15 @@ export class UpgradeAgent {
     return this.view.nodeInfo();
   }
 
-  async preflight(target: string, opts: PreflightOptions = {}): Promise<PreflightReport> {
+  async preflight(target: string, opts: PreflightOptions & { component?: string; keepServedApis?: readonly string[] } = {}): Promise<PreflightReport> {
+    if (stagedComponent(opts.component) !== 'kubelet') return (await this.evaluateOther(opts.component ?? '', target, opts)).report;
     return (await this.evaluate(target, opts)).report;
+  }
+
+  private async evaluateOther(name: string, target: string, opts: { allowDroppedFlags?: readonly string[]; keepServedApis?: readonly string[] }, selfRunId?: string) {
+    const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
+    const ev = await evaluateComponent({ spec: r.spec, args: r.args, held: r.held, deps: this.deps, host: (p) => this.host(p), assertNoOtherRun: () => this.assertNoActiveRun(selfRunId) }, target, opts);
+    return { ...ev, resolved: r };
   }
 
   private evaluate(target: string, opts: PreflightOptions, selfRunId?: string): ReturnType<typeof evaluate> {
@@ -200,6 +229,11 @@ export class UpgradeAgent {
   }
 
   private sameRun(existing: RunRecord, req: UpgradeRequest): RunRecord {
+    const want = stagedComponent(req.component);
+    const has = existing.component ?? 'kubelet';
+    if (has !== want) {
+      throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades ${has}, not ${want}`, { runId: req.runId });
+    }
     if (existing.toVersion !== req.targetVersion) {
       throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades to ${existing.toVersion}, not ${req.targetVersion}`, { runId: req.runId });
     }
@@ -217,21 +251,28 @@ export class UpgradeAgent {
       }
       // A run of an earlier process that recovery has not finished (journaled, not terminal).
       await this.assertNoActiveRun(req.runId);
+      const name = stagedComponent(req.component);
+      const keep = [...(req.keepServedApis ?? [])];
       const options: UpgradeOptions = {
         verifyTimeoutMs: req.verifyTimeoutMs && req.verifyTimeoutMs > 0 ? req.verifyTimeoutMs : this.config.verifyTimeoutMs,
         allowDroppedFlags: [...(req.allowDroppedFlags ?? [])],
         allowUnpatched: req.allowUnpatched ?? false,
+        ...(keep.length > 0 ? { keepServedApis: keep } : {}),
       };
-      const { errors, from, staged } = await this.evaluate(req.targetVersion, options, req.runId);
+      let other: Awaited<ReturnType<UpgradeAgent['evaluateOther']>> | undefined;
+      if (name !== 'kubelet') other = await this.evaluateOther(name, req.targetVersion, options, req.runId);
+      else if (keep.length > 0) throw new InvalidInputError('KEEP_SERVED_APIS_REFUSED', 'keep_served_apis is for kube-apiserver only, not the kubelet: leave it empty');
+      const { errors, from, staged } = other ?? (await this.evaluate(req.targetVersion, options, req.runId));
       const first = errors[0];
       if (first) throw first;
-      if (!staged) throw new PreconditionError(Codes.NOT_STAGED, `no ${req.targetVersion} kubelet is staged`);
+      const spec = other?.resolved.spec ?? this.component;
+      if (!staged && spec.kind === 'systemd') throw new PreconditionError(Codes.NOT_STAGED, `no ${req.targetVersion} ${name} is staged`);
       const rec: RunRecord = {
         schema: 1,
         runId: req.runId,
         fromVersion: from,
         toVersion: req.targetVersion,
-        targetSha256: staged.sha256,
+        targetSha256: staged?.sha256 ?? '',
         options,
         phase: 'RUN_RUNNING',
         step: 'VERIFY_STAGED',
@@ -243,12 +284,13 @@ export class UpgradeAgent {
         errorMessage: '',
         journalTail: [],
         flagNotes: [],
+        ...(name !== 'kubelet' ? { component: name, spec, heldAtStart: other?.resolved.held ?? false } : {}),
       };
       // Saved before it is marked current; a crash between the two leaves a run that recovery
       // finds by listing the journal (defect 7), not by current-run.
       await this.log.save(rec);
       await this.log.store.setCurrent(rec.runId);
-      this.logger.info({ runId: rec.runId, from, to: rec.toVersion }, 'upgrade run started');
+      this.logger.info({ runId: rec.runId, from, to: rec.toVersion, component: name, held: rec.heldAtStart ?? false }, 'upgrade run started');
       this.launch(rec.runId);
       started = true;
       return rec;
@@ -279,9 +321,12 @@ export class UpgradeAgent {
         await this.whenIdle();
         return this.getRun(runId);
       case 'RUN_SUCCEEDED': {
-        const sha = await this.deps.fs.sha256(this.host(this.component.binary));
-        if (sha !== rec.targetSha256) {
-          throw new PreconditionError(Codes.ROLLBACK_NODE_CHANGED, `${this.component.binary} is no longer the binary run ${runId} installed; refusing to roll back over a change kip did not make`, { runId });
+        const spec = this.specOf(rec);
+        const ctx = this.contextFor(rec);
+        const file = spec.kind === 'static-pod' ? ((await ctx.isHeld()) ? spec.heldManifest : spec.manifest) : spec.binary;
+        const sha = await this.deps.fs.sha256(this.host(file));
+        if (sha !== (rec.installedSha256 ?? rec.targetSha256)) {
+          throw new PreconditionError(Codes.ROLLBACK_NODE_CHANGED, `${file} is no longer the file run ${runId} installed; refusing to roll back over a change kip did not make`, { runId });
         }
         break;
       }
@@ -299,6 +344,33 @@ export class UpgradeAgent {
     this.launch(runId);
     await this.whenIdle();
     return this.getRun(runId);
+  }
+
+  /**
+   * After Release of `name`: when the last run on this node swapped that component while it was
+   * held, wait until it runs the new version healthy (the verification the run skipped). Throws
+   * COMPONENT_UNHEALTHY naming the run; Rollback(run_id) then restores and starts the old one.
+   */
+  async verifyReleased(name: string): Promise<void> {
+    const id = await this.log.store.currentId();
+    const rec = id ? await this.log.find(id) : undefined;
+    if (!rec || rec.component !== name || !rec.heldAtStart || rec.phase !== 'RUN_SUCCEEDED' || rec.releasedAtMs !== undefined) return;
+    if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
+    this.activeRunId = rec.runId;
+    try {
+      await verifyReleasedRun(this.contextFor(rec), rec, this.log);
+    } finally {
+      this.activeRunId = undefined;
+    }
+  }
+
+  /** Hold and Release of a component wait for no run: they are refused while one of that component runs. */
+  async assertNoRunOf(name: string): Promise<void> {
+    const id = this.activeRunId ?? (await this.log.store.currentId());
+    const rec = id ? await this.log.find(id) : undefined;
+    if (rec && !isTerminal(rec.phase) && (rec.component ?? 'kubelet') === name) {
+      throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${rec.runId} of ${name} is in progress on this node; hold or release it when the run has finished`, { runId: rec.runId });
+    }
   }
 
   private launch(runId: string): void {

@@ -2,7 +2,7 @@
 import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { FileSystem } from './fs.ts';
-import type { Clock, FaultHook, FlagMigrationPort, HealthPort, JournalPort, KubeletBinaryPort, ProcPort, SystemdPort, WorkloadPort } from './ports.ts';
+import type { Clock, ComponentsPort, FaultHook, FlagMigrationPort, HealthPort, JournalPort, KubeletBinaryPort, ProcPort, StaticPodRuntimePort, SystemdPort, WorkloadPort } from './ports.ts';
 import type { StageStore } from './stage.ts';
 
 export type UpgradeAgentConfig = Pick<
@@ -24,4 +24,8 @@ export interface UpgradeAgentDeps {
   readonly logger: Logger;
   readonly stage: StageStore;
   readonly workload?: WorkloadPort;
+  /** Components other than the kubelet (issue 9); without it only the kubelet is upgraded. */
+  readonly components?: ComponentsPort;
+  /** The container runtime, to see a static pod's new container (static-pod components only). */
+  readonly runtime?: StaticPodRuntimePort;
 }

@@ -41,7 +41,11 @@ const FORWARD: Direction = {
     }
     return m.log.append(rec, step, 'STEP_FAILED', k.message, { phase: 'RUN_ROLLING_BACK', errorCode: k.code, errorMessage: k.message, journalTail: tail });
   },
-  finish: (m, rec) => m.log.append(rec, 'DONE', 'STEP_DONE', `the ${m.component.name} runs ${rec.toVersion}`, { phase: 'RUN_SUCCEEDED', finishedAtMs: m.now() }),
+  finish: (m, rec) =>
+    m.log.append(rec, 'DONE', 'STEP_DONE', rec.heldAtStart ? `the ${m.nameOf(rec)} ${rec.toVersion} is in place and stays held: Release starts and verifies it` : `the ${m.nameOf(rec)} runs ${rec.toVersion}`, {
+      phase: 'RUN_SUCCEEDED',
+      finishedAtMs: m.now(),
+    }),
 };
 
 const ROLLBACK: Direction = {
@@ -59,10 +63,10 @@ const ROLLBACK: Direction = {
       journalTail: tail,
       finishedAtMs: m.now(),
     });
-    await m.ensureStarted();
+    await m.ensureStarted(rec);
     return next;
   },
-  finish: (m, rec) => m.log.append(rec, 'ROLLED_BACK', 'STEP_DONE', `the ${m.component.name} runs ${rec.fromVersion} again (${rec.errorCode})`, { phase: 'RUN_ROLLED_BACK', finishedAtMs: m.now() }),
+  finish: (m, rec) => m.log.append(rec, 'ROLLED_BACK', 'STEP_DONE', `the ${m.nameOf(rec)} runs ${rec.fromVersion} again (${rec.errorCode})`, { phase: 'RUN_ROLLED_BACK', finishedAtMs: m.now() }),
 };
 
 /** Where a run continues: after its last done step, or at the step it was in. */
@@ -83,17 +87,29 @@ function downtime(events: readonly StepEvent[], stopStep: ActingStep, firstHealt
   return stop ? { downtimeMs: Math.max(0, firstHealthy - stop.atUnixMs) } : {};
 }
 
+/**
+ * The machine is one for every component: each run's steps get the context of the component the
+ * run names (its spec is in the journal), built by `contextFor`.
+ */
 export class Machine {
   readonly logger: Logger;
 
   constructor(
     readonly log: RunLog,
-    readonly component: ComponentSpec,
     private readonly deps: UpgradeAgentDeps,
-    private readonly ctx: StepContext,
+    private readonly contextFor: (rec: RunRecord) => StepContext,
     private readonly journalLines: number,
+    logger: Logger,
   ) {
-    this.logger = ctx.log;
+    this.logger = logger;
+  }
+
+  specOf(rec: RunRecord): ComponentSpec {
+    return this.contextFor(rec).component;
+  }
+
+  nameOf(rec: RunRecord): string {
+    return this.specOf(rec).name;
   }
 
   now(): number {
@@ -104,7 +120,8 @@ export class Machine {
   async drive(runId: string): Promise<void> {
     let rec = this.log.cached(runId);
     if (!rec) return;
-    this.deps.stage.markInUse(rec.toVersion, true);
+    const name = this.specOf(rec).name;
+    this.deps.stage.markInUse(rec.toVersion, true, name);
     try {
       if (rec.phase === 'RUN_RUNNING') rec = await this.walk(rec, FORWARD);
       if (rec.phase === 'RUN_ROLLING_BACK') rec = await this.walk(rec, ROLLBACK);
@@ -113,22 +130,23 @@ export class Machine {
       // Journaling itself failed (disk full, state dir gone): a component must run whatever happens.
       await this.abandon(runId, err);
     } finally {
-      this.deps.stage.markInUse(rec.toVersion, false);
+      this.deps.stage.markInUse(rec.toVersion, false, name);
     }
   }
 
   private async walk(start: RunRecord, dir: Direction): Promise<RunRecord> {
     let rec = start;
+    const ctx = this.contextFor(start);
     for (let i = resumeIndex(rec, dir.steps); i < dir.steps.length; i++) {
       const step = dir.steps[i] as ActingStep;
       rec = await this.log.append(rec, step, 'STEP_STARTED', 'started');
       await this.deps.fault.at(step, 'before');
       let result;
       try {
-        result = await STEP_BODIES[step](this.ctx, rec);
+        result = await STEP_BODIES[step](ctx, rec);
       } catch (err) {
         const k = toKipError(err);
-        const tail = dir.wantsTail(step) ? await this.journalTail() : [];
+        const tail = dir.wantsTail(step) ? await this.journalTail(ctx.component) : [];
         this.logger.error({ err: k, runId: rec.runId, step }, 'step failed');
         return dir.fail(this, rec, step, k, tail);
       }
@@ -139,11 +157,11 @@ export class Machine {
     return dir.finish(this, rec);
   }
 
-  async journalTail(): Promise<string[]> {
+  async journalTail(c: ComponentSpec): Promise<string[]> {
     try {
-      return await this.deps.journal.tail(this.component.unit, this.journalLines);
+      return await this.deps.journal.tail(c.unit, this.journalLines);
     } catch (err) {
-      this.logger.warn({ err }, `could not read the ${this.component.name} journal`);
+      this.logger.warn({ err }, `could not read the ${c.name} journal`);
       return [`(journal unavailable: ${toKipError(err).message})`];
     }
   }
@@ -155,11 +173,12 @@ export class Machine {
    */
   async abandon(runId: string, err: unknown): Promise<void> {
     const k = toKipError(err);
-    this.logger.error({ err: k, runId }, `cannot journal the run; starting the ${this.component.name} on disk`);
-    const started = await this.ensureStarted();
     const cur = this.log.cached(runId);
+    const name = cur ? this.nameOf(cur) : 'component';
+    this.logger.error({ err: k, runId }, `cannot journal the run; starting the ${name} on disk`);
+    const started = cur ? await this.ensureStarted(cur) : false;
     if (!cur) return;
-    const message = `cannot write the run journal (${k.message}); ${started ? `started the ${this.component.name} on disk` : `could not start the ${this.component.name} on disk either`}: the node needs an operator`;
+    const message = `cannot write the run journal (${k.message}); ${started ? `started the ${name} on disk` : `could not start the ${name} on disk either`}: the node needs an operator`;
     const ev: StepEvent = {
       runId,
       seq: cur.events.length + 1,
@@ -174,14 +193,19 @@ export class Machine {
     this.log.endInMemory({ ...cur, phase: 'RUN_FAILED', stepStatus: 'STEP_FAILED', errorCode: Codes.JOURNAL_UNWRITABLE, errorMessage: message, finishedAtMs: ev.atUnixMs, events: [...cur.events, ev] }, ev);
   }
 
-  /** Starts the unit with whatever binary is on disk; never throws (it is the last resort). */
-  async ensureStarted(): Promise<boolean> {
+  /**
+   * Starts the unit with whatever binary is on disk; never throws (it is the last resort). A
+   * static pod's unit is the kubelet's, which runs whatever manifest is on disk; a held unit's
+   * start job is skipped by its hold drop-in, so it stays held.
+   */
+  async ensureStarted(rec: RunRecord): Promise<boolean> {
+    const c = this.specOf(rec);
     try {
       await this.deps.systemd.daemonReload();
-      await this.deps.systemd.start(this.component.unit);
+      await this.deps.systemd.start(c.unit);
       return true;
     } catch (err) {
-      this.logger.error({ err }, `could not start ${this.component.unit}`);
+      this.logger.error({ err }, `could not start ${c.unit}`);
       return false;
     }
   }

@@ -57,6 +57,11 @@ export interface KubeletBinaryPort {
   version(path: string): Promise<string>;
   /** True when the binary contains the skip-file path string (it carries the patch). */
   isPatched(path: string, skipFilePath: string): Promise<boolean>;
+  /**
+   * The program a binary says it is in its `--help` usage line (kube-apiserver, kubelet, ...),
+   * undefined when it names none kip knows. Optional: without it only the version is checked.
+   */
+  program?(path: string): Promise<string | undefined>;
 }
 
 export interface FileContent {
@@ -90,9 +95,25 @@ export interface FlagMigrationPort {
 }
 
 export interface HealthPort {
-  /** GET the kubelet's healthz; ok when it answered 200 with body "ok". */
-  healthz(url: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }>;
+  /** GET the component's health endpoint; ok when it answered 200 with body "ok". */
+  healthz(url: string, timeoutMs: number, insecureSkipVerify?: boolean): Promise<{ ok: boolean; detail: string }>;
 }
+
+/**
+ * The node's other components, for runs that are not the kubelet's: what runs here (discovery,
+ * agent/components) and whether it is held (Hold). Optional: without it only the kubelet runs.
+ */
+export interface ComponentsPort {
+  /** The component as the node runs it; throws COMPONENT_UNKNOWN / COMPONENT_NOT_ON_NODE / MANIFEST_INVALID. */
+  resolve(name: string): Promise<import('../components/types.ts').Component>;
+  /** The current hold of a component, if any ('holding', 'held', 'releasing'). */
+  holdPhase(name: string): Promise<string | undefined>;
+  /** Where Hold puts a static pod's manifest (node path). */
+  heldManifestPath(manifest: string): string;
+}
+
+/** The container runtime's view, for verifying a static pod (agent/runtime). */
+export type StaticPodRuntimePort = import('../runtime/types.ts').RuntimeReader;
 
 export interface ProcPort {
   /** /proc/<pid>/exe and /proc/<pid>/cmdline, or undefined when the process is gone. */

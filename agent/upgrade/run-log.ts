@@ -12,8 +12,8 @@ import type { FileSystem } from './fs.ts';
 type Listener = (record: RunRecord, event: StepEvent) => void;
 
 /** Fields of the record an event may change besides phase, step and status. */
-export type EventPatch = Partial<Pick<RunRecord, 'phase' | 'errorCode' | 'errorMessage' | 'journalTail' | 'finishedAtMs' | 'flagNotes' | 'rollbackSkipFile'>>;
-export type RecordPatch = Partial<Pick<RunRecord, 'phase' | 'step' | 'stepStatus' | 'errorCode' | 'errorMessage'>>;
+export type EventPatch = Partial<Pick<RunRecord, 'phase' | 'errorCode' | 'errorMessage' | 'journalTail' | 'finishedAtMs' | 'flagNotes' | 'rollbackSkipFile' | 'installedSha256'>>;
+export type RecordPatch = Partial<Pick<RunRecord, 'phase' | 'step' | 'stepStatus' | 'errorCode' | 'errorMessage' | 'releasedAtMs' | 'releaseError'>>;
 
 export class RunLog {
   readonly store: RunStore;

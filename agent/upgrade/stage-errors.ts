@@ -9,4 +9,6 @@ export const StageCodes = {
   STAGE_QUOTA_EXCEEDED: 'STAGE_QUOTA_EXCEEDED',
   STAGE_VERSION_UNREADABLE: 'STAGE_VERSION_UNREADABLE',
   STAGE_ALREADY_STAGED_MISMATCH: 'STAGE_ALREADY_STAGED_MISMATCH',
+  /** The binary is another component than the one it is staged as (its --help names it). */
+  STAGE_WRONG_COMPONENT: 'STAGE_WRONG_COMPONENT',
 } as const;

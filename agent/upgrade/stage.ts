@@ -25,6 +25,16 @@ import type { KubeletBinaryPort } from './ports.ts';
 import { ResourceExhaustedError, StageCodes } from './stage-errors.ts';
 import type { StagedBinaryInfo, StageMetadata, StageResult } from './types.ts';
 import { parseRealVersion } from '../../lib/knowledge/version.ts';
+import { COMPONENT_NAMES, isComponentName, type ComponentName } from '../components/types.ts';
+import { UnknownComponentNameError } from '../components/errors.ts';
+
+/** The component a request names ('' = kubelet, as for every caller from before components). */
+export function stagedComponent(name: string | undefined): ComponentName {
+  const n = name ?? '';
+  if (n === '') return 'kubelet';
+  if (!isComponentName(n)) throw new UnknownComponentNameError(n.slice(0, 64), COMPONENT_NAMES);
+  return n;
+}
 
 export const MAX_BINARY_BYTES = 1 << 30;
 /** Longest version accepted: it becomes a directory name (NAME_MAX is 255). */
@@ -82,6 +92,12 @@ function isVersionName(name: string): boolean {
   }
 }
 
+/**
+ * Staged binaries are stored per component and version: the kubelet's where they always were
+ * (`binaries/<version>/kubelet`, so directories staged by older agents are found as they are),
+ * every other component's under `binaries/<component>/<version>/<component>` (a component name
+ * is never a version, so the two layouts cannot collide).
+ */
 export class StageStore {
   /** Versions an active run depends on; staging over them (or removing them) is refused. */
   private readonly inUse = new Set<string>();
@@ -96,23 +112,24 @@ export class StageStore {
     return path.join(this.deps.stateDir, 'binaries');
   }
 
-  dir(version: string): string {
-    return path.join(this.root(), version);
+  dir(version: string, component: ComponentName = 'kubelet'): string {
+    return component === 'kubelet' ? path.join(this.root(), version) : path.join(this.root(), component, version);
   }
 
-  binaryPath(version: string): string {
-    return path.join(this.dir(version), 'kubelet');
+  binaryPath(version: string, component: ComponentName = 'kubelet'): string {
+    return path.join(this.dir(version, component), component);
   }
 
-  markInUse(version: string, used: boolean): void {
-    if (used) this.inUse.add(version);
-    else this.inUse.delete(version);
+  markInUse(version: string, used: boolean, component: ComponentName = 'kubelet'): void {
+    const k = `${component}/${version}`;
+    if (used) this.inUse.add(k);
+    else this.inUse.delete(k);
   }
 
   /** The staged binary of a version, when its metadata describes the file that is there. */
-  async get(version: string): Promise<StagedBinaryInfo | undefined> {
+  async get(version: string, component: ComponentName = 'kubelet'): Promise<StagedBinaryInfo | undefined> {
     validateStagedVersion(version);
-    const raw = await this.deps.fs.readText(path.join(this.dir(version), 'meta.json'));
+    const raw = await this.deps.fs.readText(path.join(this.dir(version, component), 'meta.json'));
     if (raw === undefined) return undefined;
     let parsed: unknown;
     try {
@@ -122,17 +139,21 @@ export class StageStore {
       return undefined;
     }
     if (!isMetaFile(parsed) || parsed.version !== version) return undefined;
-    const st = await this.deps.fs.stat(this.binaryPath(version));
+    const st = await this.deps.fs.stat(this.binaryPath(version, component));
     if (!st || st.size !== parsed.size || (parsed.ino !== undefined && st.ino !== parsed.ino)) return undefined;
-    return { version: parsed.version, sha256: parsed.sha256, size: parsed.size, patched: parsed.patched, path: this.binaryPath(version) };
+    return { version: parsed.version, sha256: parsed.sha256, size: parsed.size, patched: parsed.patched, path: this.binaryPath(version, component), component };
   }
 
+  /** Every staged binary, the kubelet's first, then per component in COMPONENT_NAMES order. */
   async list(): Promise<StagedBinaryInfo[]> {
     const out: StagedBinaryInfo[] = [];
-    for (const v of await this.deps.fs.list(this.root())) {
-      if (!isVersionName(v)) continue;
-      const info = await this.get(v);
-      if (info) out.push(info);
+    for (const component of COMPONENT_NAMES) {
+      const dir = component === 'kubelet' ? this.root() : path.join(this.root(), component);
+      for (const v of await this.deps.fs.list(dir)) {
+        if (!isVersionName(v)) continue;
+        const info = await this.get(v, component);
+        if (info) out.push(info);
+      }
     }
     return out;
   }
@@ -151,27 +172,31 @@ export class StageStore {
         for (const inner of await this.deps.fs.list(this.dir(name)).catch(() => [] as string[])) {
           if (inner.startsWith(TEMP_MARK)) await drop(path.join(this.dir(name), inner));
         }
+      } else if (isComponentName(name) && name !== 'kubelet') {
+        for (const v of await this.deps.fs.list(path.join(this.root(), name)).catch(() => [] as string[])) {
+          if (v.startsWith(TEMP_MARK)) await drop(path.join(this.root(), name, v));
+        }
       }
     }
     return removed;
   }
 
-  private claim(version: string, what: string): () => void {
-    if (this.busy.has(version)) {
+  private claim(key: string, version: string, what: string): () => void {
+    if (this.busy.has(key)) {
       throw new PreconditionError(StageCodes.STAGE_BUSY, `another upload or removal of ${version} is in progress; ${what} again when it has finished`, { version });
     }
-    this.busy.add(version);
+    this.busy.add(key);
     return () => {
-      this.busy.delete(version);
-      this.reserved.delete(version);
+      this.busy.delete(key);
+      this.reserved.delete(key);
     };
   }
 
-  private async checkQuota(version: string, size: number): Promise<void> {
+  private async checkQuota(key: string, size: number): Promise<void> {
     const quota = this.deps.quotaBytes;
     if (quota === undefined) return;
-    const staged = (await this.list()).filter((b) => b.version !== version).reduce((n, b) => n + b.size, 0);
-    const inFlight = [...this.reserved.entries()].filter(([v]) => v !== version).reduce((n, [, s]) => n + s, 0);
+    const staged = (await this.list()).filter((b) => `${b.component}/${b.version}` !== key).reduce((n, b) => n + b.size, 0);
+    const inFlight = [...this.reserved.entries()].filter(([v]) => v !== key).reduce((n, [, s]) => n + s, 0);
     if (staged + inFlight + size > quota) {
       throw new ResourceExhaustedError(
         StageCodes.STAGE_QUOTA_EXCEEDED,
@@ -179,20 +204,22 @@ export class StageStore {
         { quota, staged, inFlight, size },
       );
     }
-    this.reserved.set(version, size);
+    this.reserved.set(key, size);
   }
 
   async stage(meta: StageMetadata, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
+    const component = stagedComponent(meta.component);
     validateStageMetadata(meta);
-    const release = this.claim(meta.version, 'stage it');
+    const key = `${component}/${meta.version}`;
+    const release = this.claim(key, meta.version, 'stage it');
     try {
-      const existing = await this.get(meta.version);
+      const existing = await this.get(meta.version, component);
       if (existing && existing.sha256 === meta.sha256) return await this.confirmStaged(existing, meta, chunks);
-      if (this.inUse.has(meta.version)) {
+      if (this.inUse.has(key)) {
         throw new PreconditionError(Codes.STAGE_IN_USE, `${meta.version} is used by the running upgrade; stage again when it has finished`, { version: meta.version });
       }
-      await this.checkQuota(meta.version, meta.size);
-      return await this.upload(meta, chunks);
+      await this.checkQuota(key, meta.size);
+      return await this.upload(meta, component, chunks);
     } finally {
       release();
     }
@@ -216,7 +243,7 @@ export class StageStore {
     return { binary: existing, alreadyStaged: true };
   }
 
-  private async upload(meta: StageMetadata, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
+  private async upload(meta: StageMetadata, component: ComponentName, chunks: AsyncIterable<Buffer>): Promise<StageResult> {
     await this.deps.fs.mkdirp(this.root());
     const tmp = path.join(this.root(), `${TEMP_MARK}upload.${randomBytes(6).toString('hex')}`);
     let renamed = false;
@@ -248,23 +275,47 @@ export class StageStore {
       if (printed !== meta.version) {
         throw new InvalidInputError(Codes.STAGE_VERSION_MISMATCH, `the binary says it is ${printed || '(nothing)'}, not the claimed ${meta.version}`, { claimed: meta.version, printed });
       }
-      const patched = await this.deps.kubelet.isPatched(tmp, this.deps.skipFilePath);
-      const dir = this.dir(meta.version);
+      await this.checkProgram(tmp, component, meta.version);
+      // Only the kubelet reads the skip file: the patch means nothing in another binary.
+      const patched = component === 'kubelet' && (await this.deps.kubelet.isPatched(tmp, this.deps.skipFilePath));
+      const dir = this.dir(meta.version, component);
+      const bin = this.binaryPath(meta.version, component);
       await this.deps.fs.mkdirp(dir);
+      if (component !== 'kubelet') await this.deps.fs.fsyncDir(path.dirname(path.dirname(dir)));
       // meta.json goes first (removed), so no reader ever pairs the new binary with old metadata.
       await this.deps.fs.remove(path.join(dir, 'meta.json'));
-      await this.deps.fs.rename(tmp, this.binaryPath(meta.version));
+      await this.deps.fs.rename(tmp, bin);
       renamed = true;
       await this.deps.fs.fsyncDir(dir);
-      await this.deps.fs.fsyncDir(this.root());
-      const st = await this.deps.fs.stat(this.binaryPath(meta.version));
+      await this.deps.fs.fsyncDir(path.dirname(dir));
+      const st = await this.deps.fs.stat(bin);
       const info: MetaFile = { version: meta.version, sha256: sha, size, patched, ...(st ? { ino: st.ino } : {}) };
       await this.deps.fs.writeAtomic(path.join(dir, 'meta.json'), `${JSON.stringify(info, null, 2)}\n`);
-      this.deps.logger.info({ version: meta.version, sha256: sha, size, patched }, 'binary staged');
-      return { binary: { version: meta.version, sha256: sha, size, patched, path: this.binaryPath(meta.version) }, alreadyStaged: false };
+      this.deps.logger.info({ version: meta.version, sha256: sha, size, patched, component }, 'binary staged');
+      return { binary: { version: meta.version, sha256: sha, size, patched, path: bin, component }, alreadyStaged: false };
     } finally {
       if (!renamed) await this.deps.fs.remove(tmp);
     }
+  }
+
+  /**
+   * Every Kubernetes binary prints the same `Kubernetes vX.Y.Z`, so `--version` cannot tell a
+   * kube-proxy from a kube-apiserver; the program name in `--help`'s usage line can (cobra:
+   * `Usage:\n  kube-apiserver [flags]`, agent/components/identity.ts). Another component's name
+   * is refused for every component; no name at all only for the components other than the
+   * kubelet (kubelet builds and stand-ins of older agents' callers are taken as before).
+   */
+  private async checkProgram(file: string, component: ComponentName, version: string): Promise<void> {
+    const program = this.deps.kubelet.program ? await this.deps.kubelet.program(file) : undefined;
+    if (program === component) return;
+    if (program === undefined && component === 'kubelet') return;
+    throw new InvalidInputError(
+      StageCodes.STAGE_WRONG_COMPONENT,
+      program === undefined
+        ? `the binary staged as ${component} ${version} does not name itself in its --help usage line: upload the ${component} binary`
+        : `the binary staged as ${component} ${version} is ${program} (its --help usage line says so): upload the ${component} binary, or stage this one as ${program}`,
+      { claimed: component, program: program ?? '' },
+    );
   }
 
   /** `--version` of an upload; a binary that cannot say its version is the caller's mistake. */
@@ -284,22 +335,24 @@ export class StageStore {
   }
 
   /** Removes a staged version. False when nothing was staged under it. */
-  async remove(version: string): Promise<{ removed: boolean; freedBytes: number }> {
+  async remove(version: string, componentName?: string): Promise<{ removed: boolean; freedBytes: number }> {
+    const component = stagedComponent(componentName);
     validateStagedVersion(version);
-    const release = this.claim(version, 'remove it');
+    const key = `${component}/${version}`;
+    const release = this.claim(key, version, 'remove it');
     try {
-      if (this.inUse.has(version)) {
+      if (this.inUse.has(key)) {
         throw new PreconditionError(Codes.STAGE_IN_USE, `${version} is used by the running upgrade; remove it when the run has finished`, { version });
       }
-      const dir = this.dir(version);
+      const dir = this.dir(version, component);
       const st = await this.deps.fs.stat(dir);
       if (!st) return { removed: false, freedBytes: 0 };
-      const bin = await this.deps.fs.stat(this.binaryPath(version));
+      const bin = await this.deps.fs.stat(this.binaryPath(version, component));
       // meta.json first: from then on the version reads as not staged, whatever else survives a crash.
       await this.deps.fs.remove(path.join(dir, 'meta.json'));
       await this.deps.fs.fsyncDir(dir);
       await this.deps.fs.removeTree(dir);
-      await this.deps.fs.fsyncDir(this.root());
+      await this.deps.fs.fsyncDir(path.dirname(dir));
       this.deps.logger.info({ version, freedBytes: bin?.size ?? 0 }, 'staged binary removed');
       return { removed: true, freedBytes: bin?.size ?? 0 };
     } finally {

@@ -42,10 +42,15 @@ export interface StepEvent {
   readonly downtimeMs?: number;
   /** On ROLLBACK_RESTORE done: the skip file content written for the old kubelet ('' when restored as it was). */
   readonly skipFileWritten?: string;
+  /** On a STEP_DONE that did nothing on purpose: why (SKIPPED_HELD: the component is held). */
+  readonly skipped?: string;
 }
 
 /** Typed facts a step reports with its STEP_DONE event (callers read these, never the message). */
-export type StepFacts = Partial<Pick<StepEvent, 'firstHealthyAtUnixMs' | 'mainPid' | 'downtimeMs' | 'skipFileWritten'>>;
+export type StepFacts = Partial<Pick<StepEvent, 'firstHealthyAtUnixMs' | 'mainPid' | 'downtimeMs' | 'skipFileWritten' | 'skipped'>>;
+
+/** StepEvent.skipped: the step left a held component alone (Release starts and verifies it). */
+export const SKIPPED_HELD = 'SKIPPED_HELD';
 
 /** One file captured by the backup step (a node path, i.e. without the root prefix). */
 export interface BackupEntry {
@@ -73,6 +78,8 @@ export interface UpgradeOptions {
   readonly verifyTimeoutMs: number;
   readonly allowDroppedFlags: readonly string[];
   readonly allowUnpatched: boolean;
+  /** kube-apiserver: API group/versions kept served through --runtime-config (UpgradeRequest.keep_served_apis). */
+  readonly keepServedApis?: readonly string[];
 }
 
 /** The journal of one run: persisted (atomically) before every step acts. */
@@ -98,6 +105,17 @@ export interface RunRecord {
    * as it was before the run); absent until ROLLBACK_RESTORE is done.
    */
   readonly rollbackSkipFile?: string;
+  /** The component the run upgrades; absent in runs of agents before components (= kubelet). */
+  readonly component?: string;
+  /** What the steps act on, fixed when the run began (absent = the configured kubelet). */
+  readonly spec?: import('./component.ts').ComponentSpec;
+  /** The component was held when the run began: swap only, Release starts and verifies it. */
+  readonly heldAtStart?: boolean;
+  /** sha256 of what SWAP_BINARY installed (the manifest of a static pod; the binary otherwise). */
+  readonly installedSha256?: string;
+  /** Set by Release: the held swap was started and verified healthy (or not: COMPONENT_UNHEALTHY). */
+  readonly releasedAtMs?: number;
+  readonly releaseError?: string;
 }
 
 export interface StagedBinaryInfo {
@@ -106,6 +124,8 @@ export interface StagedBinaryInfo {
   readonly size: number;
   readonly patched: boolean;
   readonly path: string;
+  /** The component the binary is for (kubelet for binaries staged before components). */
+  readonly component: string;
 }
 
 export interface SkipFileInfo {
@@ -158,6 +178,8 @@ export interface StageMetadata {
   readonly version: string;
   readonly sha256: string;
   readonly size: number;
+  /** '' or absent = kubelet. */
+  readonly component?: string;
 }
 
 export interface StageResult {

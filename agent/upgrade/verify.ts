@@ -31,7 +31,7 @@ async function probe(ctx: StepContext): Promise<Probe> {
   const p = await ctx.deps.proc.process(u.mainPid);
   if (!p) return { ok: false, why: `main process ${u.mainPid} is gone` };
   if (!runsBinary(p, c.binary)) return { ok: false, why: `main process ${u.mainPid} runs ${p.exe}, not ${c.binary}` };
-  const h = await ctx.deps.health.healthz(c.healthzUrl, Math.max(500, Math.min(2_000, ctx.pollMs * 4)));
+  const h = await ctx.deps.health.healthz(c.healthzUrl, Math.max(500, Math.min(2_000, ctx.pollMs * 4)), c.insecureSkipVerify);
   if (!h.ok) return { ok: false, why: `${c.healthzUrl}: ${h.detail}` };
   return { ok: true, pid: u.mainPid, restarts: u.nRestarts };
 }

@@ -5,6 +5,7 @@
 import type { Exec } from '../../lib/exec.ts';
 import { DEFAULT_PATCH_MARKERS, detectKubeletPatch, listKubeletFlags, nodeBinaryFs, planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
 import { execMainStartTimestampUsec, parseEnvironmentFiles, parseExecCommands, parsePid, type Journal, type Systemd } from '../systemd/index.ts';
+import { componentFromHelp } from '../components/identity.ts';
 import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
 
 export const UNIT_PROPERTIES = [
@@ -80,6 +81,11 @@ export function kubeletBinaryPort(exec: Exec, timeoutMs = 15_000, markers: reado
   return {
     version: async (path) => (await readKubeletVersion(path, exec, timeoutMs)).version.raw,
     isPatched: async (path) => (await detectKubeletPatch(path, nodeBinaryFs, markers)).patched,
+    // The usage line of `--help` names the program (agent/components/identity.ts).
+    program: async (path) => {
+      const r = await exec(path, ['--help'], { timeoutMs, killGraceMs: 1_000 });
+      return r.timedOut ? undefined : componentFromHelp(`${r.stdout}\n${r.stderr}`);
+    },
   };
 }
 

@@ -63,7 +63,7 @@ export class WorldFile {
 }
 
 function event(runId: string, seq: number, step: string, status: string, at: number, phase: string, extra: Partial<StepEvent> = {}): StepEvent {
-  return { runId, seq, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', ...extra };
+  return { runId, seq, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '', ...extra };
 }
 
 export function fakeAgent(world: WorldFile, node: string, now: () => number, sleep: (ms: number) => Promise<void>): AgentPort & { calls: string[] } {

@@ -29,7 +29,7 @@ describe('node batches', () => {
 });
 
 function ev(step: string, status: string, at: number, phase = 'RUN_RUNNING', extra: Partial<StepEvent> = {}): StepEvent {
-  return { runId: 'r1', seq: at, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', ...extra };
+  return { runId: 'r1', seq: at, step: step as StepEvent['step'], status: status as StepEvent['status'], message: '', atUnixMs: at, phase: phase as StepEvent['phase'], errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '', ...extra };
 }
 
 describe('upgradeNode', () => {

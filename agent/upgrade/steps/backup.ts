@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Codes, StepFailedError } from '../errors.ts';
 import type { BackupEntry, BackupManifest } from '../types.ts';
-import { done, type StepBody, type StepContext } from './context.ts';
+import { done, locate, type StepBody, type StepContext } from './context.ts';
 
 async function manifestIntact(ctx: StepContext, m: BackupManifest): Promise<boolean> {
   const dir = path.join(ctx.runs.backupDir(m.runId), 'files');
@@ -24,22 +24,25 @@ export const backup: StepBody = async (ctx, rec) => {
   const dir = ctx.runs.backupDir(rec.runId);
   await ctx.deps.fs.removeTree(dir);
   await ctx.deps.fs.mkdirp(path.join(dir, 'files'));
-  const unit = await ctx.deps.systemd.unitInfo(c.unit);
-  const oldStartUnixSec = Math.floor(unit.execMainStartUsec / 1_000_000);
-  if (oldStartUnixSec <= 0) throw new StepFailedError(Codes.KUBELET_NOT_ACTIVE, `${c.unit} has no start time (not running)`);
-  const paths = [
-    ...new Set([c.binary, c.skipFile ?? '', unit.fragmentPath, ...unit.dropInPaths, ...unit.environmentFiles, ...c.backupPaths].filter((p) => p !== '')),
-  ];
+  // A static pod's unit is the kubelet's: its files are not the component's (the manifest is).
+  const unit = c.kind === 'systemd' ? await ctx.deps.systemd.unitInfo(c.unit) : undefined;
+  const oldStartUnixSec = Math.floor((unit?.execMainStartUsec ?? 0) / 1_000_000);
+  // Only the skip file needs the old process's start (a held component is stopped on purpose).
+  if (c.skipFile !== undefined && oldStartUnixSec <= 0) throw new StepFailedError(Codes.KUBELET_NOT_ACTIVE, `${c.unit} has no start time (not running)`);
+  const own = unit ? [c.binary, unit.fragmentPath, ...unit.dropInPaths, ...unit.environmentFiles] : c.kind === 'static-pod' ? [c.manifest] : [];
+  const paths = [...new Set([...own, c.skipFile ?? '', ...c.backupPaths].filter((p) => p !== ''))];
   const entries: BackupEntry[] = [];
   for (const [i, p] of paths.entries()) {
-    const st = await ctx.deps.fs.stat(ctx.host(p));
+    // A held static pod's manifest is read where Hold keeps it; the entry names the live path.
+    const from = ctx.host(await locate(ctx, p));
+    const st = await ctx.deps.fs.stat(from);
     if (!st) {
       entries.push({ path: p, present: false });
       continue;
     }
     const copy = String(i).padStart(2, '0');
     const target = path.join(dir, 'files', copy);
-    await ctx.deps.fs.copyAtomic(ctx.host(p), target, st.mode);
+    await ctx.deps.fs.copyAtomic(from, target, st.mode);
     const sha = await ctx.deps.fs.sha256(target);
     entries.push({ path: p, present: true, copy, sha256: sha ?? '', size: st.size, mode: st.mode });
   }
@@ -47,8 +50,8 @@ export const backup: StepBody = async (ctx, rec) => {
     runId: rec.runId,
     createdAtMs: ctx.deps.clock.now(),
     entries,
-    execStart: unit.execStart,
-    environmentFiles: unit.environmentFiles,
+    execStart: unit?.execStart ?? [],
+    environmentFiles: unit?.environmentFiles ?? [],
     oldStartUnixSec,
   };
   await ctx.deps.fs.fsyncDir(path.join(dir, 'files'));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Codes, KipError, StepFailedError } from '../errors.ts';
 import { formatSkipFile } from '../skipfile.ts';
 import type { RunRecord } from '../types.ts';
-import type { StepBody, StepContext, StepResult } from './context.ts';
+import { locate, type StepBody, type StepContext, type StepResult } from './context.ts';
 
 /**
  * The skip file the old kubelet gets back, or undefined to restore the one from before the run.
@@ -40,7 +40,8 @@ export const restore: StepBody = async (ctx, rec) => {
   const ordered = [...m.entries].sort((a, b) => Number(a.path === skipFile) - Number(b.path === skipFile));
   let skip: { content: string | undefined; why: string } | undefined;
   for (const e of ordered) {
-    const target = ctx.host(e.path);
+    // A held static pod's manifest goes back where Hold keeps it (Release moves it back).
+    const target = ctx.host(await locate(ctx, e.path));
     if (e.path === skipFile) {
       skip = await rollbackSkipContent(ctx, rec);
       if (skip.content !== undefined) {

@@ -203,7 +203,7 @@ export function planComponentFlagMigration(input: ComponentFlagMigrationInput): 
  * Merges entries into the last --runtime-config word (a key=value list); a key the operator
  * already set keeps the operator's value. Without one, appends a new --runtime-config.
  */
-function withRuntimeConfig(args: readonly string[], entries: readonly string[]): { args: string[]; before: string | undefined; after: string } {
+export function withRuntimeConfig(args: readonly string[], entries: readonly string[]): { args: string[]; before: string | undefined; after: string } {
   const out = [...args];
   let at = -1;
   let sep = false;

@@ -19,6 +19,7 @@ export interface StepEvent {
   'mainPid'?: (number);
   'downtimeMs'?: (number | string | Long);
   'skipFileWritten'?: (string);
+  'skipped'?: (string);
 }
 
 export interface StepEvent__Output {
@@ -35,4 +36,5 @@ export interface StepEvent__Output {
   'mainPid': (number);
   'downtimeMs': (number);
   'skipFileWritten': (string);
+  'skipped': (string);
 }

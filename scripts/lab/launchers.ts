@@ -3,8 +3,8 @@
  * kube-proxy: one executable shell launcher per component and version, the same shape as the
  * kubelet's (./kubelet/launcher.ts). What the lab installs at bring-up and what an upgrade stages
  * through kip-agent's StageBinary are the same bytes, so the agent checks them as it would a Go
- * binary: `--version` prints `Kubernetes vX.Y.Z` (answered by the shell, as fast as a Go binary:
- * the agent runs it on every staged file and on discovery), and the unit's MainPID is the
+ * binary: `--version` prints `Kubernetes vX.Y.Z` and `--help` cobra's `Usage:\n  <program> [flags]`
+ * (answered by the shell, as fast as a Go binary: the agent runs both on every staged file), and the unit's MainPID is the
  * launcher itself (the shell stays, forwards SIGTERM/SIGINT and exits with the program's status),
  * so a check that MainPID runs the unit's binary holds.
  */
@@ -57,7 +57,8 @@ export function labProgramScript(o: LabProgramOptions): string {
     '#!/bin/sh',
     `# kip-lab ${o.program} ${o.version}`,
     'for a in "$@"; do',
-    `  case "$a" in --version|--version=true) echo 'Kubernetes ${o.version}'; exit 0;; esac`,
+    // cobra's usage line names the program: kip-agent tells a kube-proxy from a kube-apiserver by it.
+    `  case "$a" in --version|--version=true) echo 'Kubernetes ${o.version}'; exit 0;; --help|-h) printf 'Usage:\\n  ${o.program} [flags]\\n\\nFlags:\\n      --version   Print version information and quit\\n'; exit 0;; esac`,
     'done',
     `"${node}" --import "${repo}/node_modules/tsx/dist/esm/index.mjs" "${repo}/${MAIN[o.program]}" "--lab-kube-version=${o.version}"${build} "$@" &`,
     'child=$!',

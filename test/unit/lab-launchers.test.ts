@@ -7,6 +7,7 @@ import { labProgramBinary, labProgramScript } from '../../scripts/lab/launchers.
 import { parseKubeProxyArgs, removedFlags } from '../../scripts/lab/kube-proxy/main.ts';
 import { parseKubeVersion } from '../../scripts/lab/scheduler/flags.ts';
 import { parseVersionOutput } from '../../agent/components/version.ts';
+import { componentFromHelp } from '../../agent/components/identity.ts';
 
 describe('lab program launchers', () => {
   it('answer --version in the shell, the way kip-agent parses a Go binary', async () => {
@@ -19,6 +20,7 @@ describe('lab program launchers', () => {
         const r = await execa(bin, ['--version']);
         expect(r.stdout).toBe('Kubernetes v1.16.15');
         expect(parseVersionOutput(r.stdout)).toBe('v1.16.15');
+        expect(componentFromHelp((await execa(bin, ['--help'])).stdout)).toBe(program);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

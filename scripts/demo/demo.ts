@@ -44,6 +44,7 @@ export interface DemoControlPlane {
   etcdSnapshot(): Promise<{ id: string; revision: number; totalKeys: number; sizeBytes: number; sha256: string }>;
   stageBinary(meta: { version: string; sha256: string; size: number; component: string }, data: Buffer): Promise<unknown>;
   upgradeFollow(req: UpgradeRequest): AsyncIterable<StepEvent>;
+  getNode(): Promise<{ components: readonly { name: string; version: string; held: boolean }[] }>;
 }
 
 /** The controllers the procedure stops for the whole step (seed step 4), in the order they are held. */
@@ -340,9 +341,10 @@ async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: Versio
 export function formatDemoReport(r: DemoReport): string {
   const rows = r.steps.map((s) => {
     const downtimes = s.nodes.map((n) => n.kubeletDowntimeMs ?? 0);
-    return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), seconds(s.durationMs)];
+    const api = s.controlPlane.components.find((c) => c.component === 'kube-apiserver')?.downtimeMs;
+    return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), api === undefined ? '-' : seconds(api), seconds(s.durationMs)];
   });
-  const header = ['STEP', 'RESTARTED', 'WOULD RESTART WITHOUT SKIP FILE', 'MAX KUBELET DOWNTIME', 'DURATION'];
+  const header = ['STEP', 'RESTARTED', 'WOULD RESTART WITHOUT SKIP FILE', 'MAX KUBELET DOWNTIME', 'APISERVER DOWNTIME', 'DURATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [

@@ -53,6 +53,7 @@ export async function wireDemo(state: LabState, logger: Logger, out: (line: stri
       // The metadata goes to the agent as it is: its component field (4) names what is staged.
       stageBinary: (meta, data) => cp.stageBinary(meta, data),
       upgradeFollow: (req) => cp.upgradeFollow(req),
+      getNode: () => cp.getNode(),
     },
     releaseBinary: async (component, version) => {
       if (!/^[a-z-]+$/.test(component) || !/^v\d+\.\d+\.\d+$/.test(version)) throw new InvalidInputError('DEMO_BAD_RELEASE', `no release ${component} ${version}`);

@@ -5,8 +5,10 @@
  * controller-manager with taint-based evictions, controllers started), measuring containers
  * restarted per step against the hash engine's prediction, kubelet downtime and duration.
  *
- * It drives the agents directly (coordinator/fleet + coordinator/rollout) until `kip upgrade`
- * exists; the lab's control plane moves through its units (scripts/lab/control-plane.ts).
+ * It drives the agents directly (coordinator/fleet + coordinator/rollout), the control plane
+ * included: every control-plane step goes through the control-plane node's kip-agent, as on a
+ * real cluster (Hold controller-manager and scheduler, a verified etcd snapshot, StageBinary +
+ * Upgrade of kube-apiserver, the held controllers swapped while held, Release after the kubelets).
  */
 import { createHash } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -35,11 +37,18 @@ export interface DemoAgent {
   getNode(): Promise<{ kubeletVersion: string }>;
 }
 
+/** The control-plane node's kip-agent (coordinator/fleet's AgentConnection). */
 export interface DemoControlPlane {
-  stopControllers(): Promise<void>;
-  upgradeApiserver(version: string, defaultTolerationSeconds: boolean): Promise<void>;
-  startControllers(version: string): Promise<void>;
+  hold(component: string): Promise<{ phase: string; changed: boolean }>;
+  release(component: string): Promise<{ started: boolean }>;
+  etcdSnapshot(): Promise<{ id: string; revision: number; totalKeys: number; sizeBytes: number; sha256: string }>;
+  stageBinary(meta: { version: string; sha256: string; size: number; component: string }, data: Buffer): Promise<unknown>;
+  upgradeFollow(req: UpgradeRequest): AsyncIterable<StepEvent>;
+  getNode(): Promise<{ components: readonly { name: string; version: string; held: boolean }[] }>;
 }
+
+/** The controllers the procedure stops for the whole step (seed step 4), in the order they are held. */
+const HELD = ['kube-controller-manager', 'kube-scheduler'] as const;
 
 export interface DemoDeps {
   readonly state: LabState;
@@ -49,6 +58,8 @@ export interface DemoDeps {
   /** Each worker's runtime, to predict restarts from the containers' real hash labels. */
   readonly runtimes: ReadonlyMap<string, { listContainers(): Promise<ContainerInfo[]> }>;
   readonly controlPlane: DemoControlPlane;
+  /** A component "binary" of a version, from the lab's releases folder (what a user downloads). */
+  readonly releaseBinary: (component: string, version: string) => Promise<Buffer>;
   readonly exec: Exec;
   readonly logger: Logger;
   readonly out: (line: string) => void;
@@ -72,6 +83,11 @@ export interface StepReport {
   /** Containers whose hash label differs from the target's hash: what an unpatched kubelet restarts. */
   readonly predicted: number;
   readonly nodes: readonly Pick<NodeUpgradeResult, 'node' | 'outcome' | 'kubeletDowntimeMs' | 'errorCode' | 'message'>[];
+  /** The control-plane node's runs through its agent: the etcd snapshot, then each component swap (downtime: stop -> healthy, the agent's figure). */
+  readonly controlPlane: {
+    readonly snapshot: { readonly id: string; readonly revision: number; readonly totalKeys: number; readonly sizeBytes: number };
+    readonly components: readonly { readonly component: string; readonly outcome: NodeUpgradeResult['outcome']; readonly downtimeMs?: number; readonly durationMs: number }[];
+  };
   readonly durationMs: number;
 }
 
@@ -199,12 +215,11 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
     out(`step ${step.from} -> ${step.to}`);
     const before = snapshotOf(pods);
     const predicted = await predictRestarts(deps, step.to);
-    await deps.controlPlane.stopControllers();
-    await deps.controlPlane.upgradeApiserver(step.to, true);
-    await waitForApiserver(deps, step.to);
-    out(`  control plane: controllers stopped, apiserver ${step.to} (${seconds(deps.clock.now() - t0)})`);
-    const nodeResults = await upgradeWorkers(deps, options, step, workers);
-    const failed = nodeResults.find((r) => r.outcome !== 'succeeded');
+    const cp = await upgradeControlPlane(deps, step);
+    out(`  control plane through its agent: ${HELD.join(', ')} held; etcd snapshot ${cp.snapshot.id} (revision ${cp.snapshot.revision}, ${cp.snapshot.totalKeys} keys, verified); ${cp.components.map((c) => `${c.component} ${c.outcome}${c.downtimeMs !== undefined ? ` (down ${seconds(c.downtimeMs)})` : ''}`).join(', ')} (${seconds(deps.clock.now() - t0)})`);
+    const cpFailed = cp.components.find((c) => c.outcome !== 'succeeded');
+    const nodeResults = cpFailed ? [] : await upgradeWorkers(deps, options, step, workers);
+    const failed = cpFailed ? { node: `control-plane/${cpFailed.component}`, outcome: cpFailed.outcome, errorCode: cp.failure?.errorCode ?? '', message: cp.failure?.message ?? '' } : nodeResults.find((r) => r.outcome !== 'succeeded');
     if (!failed && defaultFeatureGates(minorOf(step.to)).TaintBasedEvictions) {
       const current = clusterPreflight(await deps.kube.listNodes(), (await deps.kube.listPods()).items).withoutEvictionTolerations;
       if (current.length > 0) {
@@ -217,7 +232,8 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
         out(`  labelled ${current.length} pods: DefaultTolerationSeconds gave them not-ready/unreachable tolerationSeconds 300 before controller-manager ${step.to} (taint-based evictions)`);
       }
     }
-    await deps.controlPlane.startControllers(step.to);
+    // Seed step 8: the controllers run again, at the new version (Release starts each and checks its health).
+    for (const c of [...HELD].reverse()) await deps.controlPlane.release(c);
     const upgraded = nodeResults.filter((r) => r.outcome === 'succeeded').map((r) => r.node);
     await waitFirstSync(upgraded, step.to, deps.kubeletSyncs, deps.clock, 90_000);
     pods = await settledPods(deps, 90_000);
@@ -225,6 +241,7 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<Dem
     const report: StepReport = {
       from: step.from, to: step.to, containers: before.containers.size, restarted: [...restarted, ...gone], predicted,
       nodes: nodeResults.map(({ node, outcome, kubeletDowntimeMs, errorCode, message }) => ({ node, outcome, kubeletDowntimeMs, errorCode, message })),
+      controlPlane: { snapshot: cp.snapshot, components: cp.components },
       durationMs: deps.clock.now() - t0,
     };
     reports.push(report);
@@ -266,6 +283,42 @@ async function waitForApiserver(deps: DemoDeps, version: string): Promise<void> 
   }
 }
 
+interface ControlPlaneStep {
+  readonly snapshot: StepReport['controlPlane']['snapshot'];
+  readonly components: StepReport['controlPlane']['components'][number][];
+  readonly failure?: { readonly errorCode: string; readonly message: string };
+}
+
+/** One component swap on the control-plane node through its agent (held components are swapped and stay held). */
+async function upgradeComponent(deps: DemoDeps, component: string, version: string): Promise<{ result: NodeUpgradeResult; durationMs: number }> {
+  const t0 = deps.clock.now();
+  const data = await deps.releaseBinary(component, version);
+  await deps.controlPlane.stageBinary({ version, sha256: createHash('sha256').update(data).digest('hex'), size: data.length, component }, data);
+  const runId = `demo-${version.replace(/[^0-9a-z]/gi, '-')}-${component}-${deps.clock.now()}`;
+  const result = await upgradeNode('control-plane', { upgrade: (req) => deps.controlPlane.upgradeFollow(req) }, { runId, targetVersion: version, component });
+  return { result, durationMs: deps.clock.now() - t0 };
+}
+
+/**
+ * Seed steps 4-5 on the control-plane node, all through its kip-agent: hold the controllers, take
+ * a verified etcd snapshot, swap kube-apiserver (the agent verifies its healthz; the demo waits
+ * for /version to say the new version), then swap the held controllers (left held until Release).
+ */
+async function upgradeControlPlane(deps: DemoDeps, step: VersionStep): Promise<ControlPlaneStep> {
+  const cp = deps.controlPlane;
+  for (const c of HELD) await cp.hold(c);
+  const snap = await cp.etcdSnapshot();
+  const snapshot = { id: snap.id, revision: Number(snap.revision), totalKeys: Number(snap.totalKeys), sizeBytes: Number(snap.sizeBytes) };
+  const components: ControlPlaneStep['components'] = [];
+  for (const component of ['kube-apiserver', ...HELD]) {
+    const { result, durationMs } = await upgradeComponent(deps, component, step.to);
+    components.push({ component, outcome: result.outcome, downtimeMs: result.kubeletDowntimeMs, durationMs });
+    if (result.outcome !== 'succeeded') return { snapshot, components, failure: { errorCode: result.errorCode, message: result.message } };
+    if (component === 'kube-apiserver') await waitForApiserver(deps, step.to);
+  }
+  return { snapshot, components };
+}
+
 async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: VersionStep, workers: readonly string[]): Promise<NodeUpgradeResult[]> {
   const binary = Buffer.from(launcherScript({ version: step.to, skipFilePath: options.patched ? SKIP_FILE : undefined, ...labRuntime(deps.state) }));
   const meta = { version: step.to, sha256: createHash('sha256').update(binary).digest('hex'), size: binary.length };
@@ -288,9 +341,10 @@ async function upgradeWorkers(deps: DemoDeps, options: DemoOptions, step: Versio
 export function formatDemoReport(r: DemoReport): string {
   const rows = r.steps.map((s) => {
     const downtimes = s.nodes.map((n) => n.kubeletDowntimeMs ?? 0);
-    return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), seconds(s.durationMs)];
+    const api = s.controlPlane.components.find((c) => c.component === 'kube-apiserver')?.downtimeMs;
+    return [`${s.from} -> ${s.to}`, `${s.restarted.length}/${s.containers}`, String(s.predicted), seconds(Math.max(0, ...downtimes)), api === undefined ? '-' : seconds(api), seconds(s.durationMs)];
   });
-  const header = ['STEP', 'RESTARTED', 'WOULD RESTART WITHOUT SKIP FILE', 'MAX KUBELET DOWNTIME', 'DURATION'];
+  const header = ['STEP', 'RESTARTED', 'WOULD RESTART WITHOUT SKIP FILE', 'MAX KUBELET DOWNTIME', 'APISERVER DOWNTIME', 'DURATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [

@@ -1,11 +1,14 @@
 /**
  * The demo's collaborators for a lab that is up, wired once for `npm run demo` (main.ts) and for
  * the headline e2e test, so both drive exactly the same code: agents over mutual TLS, the
- * workers' runtimes, the control plane's units, the kubelets' sync reports.
+ * workers' runtimes, the control-plane node's agent, the lab's releases folder, the kubelets'
+ * sync reports.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { systemClock } from '../../lib/clock.ts';
+import { InvalidInputError } from '../../lib/errors.ts';
 import { execaExec } from '../../lib/exec.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
@@ -13,7 +16,6 @@ import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
 import { createCriClient } from '../../agent/runtime/cri.ts';
 import type { LabState } from '../lab/lab.ts';
 import { AGENT_PORT, KUBELET_HEALTHZ_PORT } from '../lab/node-config.ts';
-import { startControllers, stopControllers, upgradeApiserver } from '../lab/control-plane.ts';
 import { readSyncReport } from '../lab/kubelet/sync-report.ts';
 import { DemoError, type DemoAgent, type DemoDeps } from './demo.ts';
 
@@ -28,7 +30,12 @@ export async function wireDemo(state: LabState, logger: Logger, out: (line: stri
   const workers = state.nodes.filter((n) => n.role === 'worker');
   const connections = new Map(workers.map((n) => [n.name, new AgentConnection({ address: `${n.address}:${AGENT_PORT}`, tls })]));
   const runtimes = new Map(workers.filter((n) => n.containerd).map((n) => [n.name, createCriClient({ address: `unix://${n.containerd!.socket}` })]));
-  const agents = new Map<string, DemoAgent>([...connections].map(([name, c]) => [name, {
+  const cpNode = state.nodes.find((n) => n.role === 'control-plane');
+  if (!cpNode?.agent || !state.kip?.releases) throw new DemoError(`${state.stateDir}/lab.json names no control-plane agent or releases folder: bring the lab down and up again`);
+  const releases = state.kip.releases;
+  const cp = new AgentConnection({ address: cpNode.agent, tls });
+  connections.set(cpNode.name, cp);
+  const agents = new Map<string, DemoAgent>([...connections].filter(([name]) => name !== cpNode.name).map(([name, c]) => [name, {
     stageBinary: (meta, data) => c.stageBinary(meta, data),
     upgradeFollow: (req) => c.upgradeFollow(req),
     getNode: () => c.getNode(),
@@ -40,9 +47,17 @@ export async function wireDemo(state: LabState, logger: Logger, out: (line: stri
     agents,
     runtimes,
     controlPlane: {
-      stopControllers: () => stopControllers(state, execaExec),
-      upgradeApiserver: (v, dts) => upgradeApiserver(state, execaExec, v, dts),
-      startControllers: (v) => startControllers(state, execaExec, v),
+      hold: (c) => cp.hold(c),
+      release: (c) => cp.release(c),
+      etcdSnapshot: () => cp.etcdSnapshot(),
+      // The metadata goes to the agent as it is: its component field (4) names what is staged.
+      stageBinary: (meta, data) => cp.stageBinary(meta, data),
+      upgradeFollow: (req) => cp.upgradeFollow(req),
+      getNode: () => cp.getNode(),
+    },
+    releaseBinary: async (component, version) => {
+      if (!/^[a-z-]+$/.test(component) || !/^v\d+\.\d+\.\d+$/.test(version)) throw new InvalidInputError('DEMO_BAD_RELEASE', `no release ${component} ${version}`);
+      return readFile(join(releases, version, component));
     },
     exec: execaExec,
     logger,

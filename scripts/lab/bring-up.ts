@@ -13,18 +13,19 @@ type BaseImage = Awaited<ReturnType<typeof ensureBaseImage>>;
 import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
-import { writeSchedulerLauncher } from './scheduler/launcher.ts';
-import { writeControllerManagerLauncher } from './controller-manager/launcher.ts';
+import { writeLabProgram } from './launchers.ts';
+import { buildLabPrograms, programsDirOf } from './programs.ts';
+import { writeKipClientFiles, writeLabReleases } from './releases.ts';
+import { controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfig } from './static-control-plane.ts';
 import {
-  AGENT_PATHS, APISERVER_PORT, CONTROL_PLANE_PATHS, ETCD_CLIENT_PORT, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
-  agentConfig, agentUnit, apiserverConfig, apiserverLauncher, apiserverUnit, controllerManagerUnit, etcdUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
+  AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, SCHEDULER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
+  agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
   type Runtime,
 } from './node-config.ts';
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadPlan } from './workloads.ts';
 import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { writeLabCni } from './cni.ts';
-import { buildLabPrograms, programsDirOf } from './programs.ts';
 import { roleOu } from '../../lib/pki/roles.ts';
 import {
   LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
@@ -162,13 +163,14 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
     clients: [
       { name: 'admin', commonName: 'kip-admin', organizations: ['system:masters'] },
       { name: 'control-plane', commonName: 'system:kube-controller-manager' },
-      ...up.workerNames.map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
+      ...[CP_NAME, ...up.workerNames].map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
     ],
   });
   const agentPki = await generateLabPki({
     exec,
     dir: join(up.stateDir, 'agent-pki'),
-    serverNames: ['localhost', '127.0.0.1', ...up.addrs.workers],
+    // One server certificate for every agent of the lab: the control-plane node's and the workers'.
+    serverNames: ['localhost', '127.0.0.1', up.addrs.controlPlane, ...up.addrs.workers],
     // The agents' role check (agent/authz.ts) lets only a coordinator certificate change a node.
     clients: [{ name: 'coordinator', commonName: 'kip-coordinator', organizationalUnits: [roleOu('coordinator')] }],
   });
@@ -188,7 +190,15 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   const { options, addrs, rt, deps } = up;
   const { pki } = pkis;
   deps.progress(`booting ${CP_NAME}`);
-  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, { bindRo: [{ host: '/usr/bin/etcd' }] });
+  // etcdctl for the agent's EtcdSnapshot (the Debian etcd-client built with this etcd).
+  const staticPods = options.controlPlane === 'static-pods';
+  // Static pods: the node's kubelet needs its containerd on the host, like a worker's.
+  const cd = staticPods ? await startContainerd({ dir: join(up.stateDir, 'containerd', CP_NAME), exec: deps.exec, logger: deps.logger }) : undefined;
+  if (cd) up.containerds.push(cd);
+  const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, {
+    bindRo: [{ host: '/usr/bin/etcd' }, { host: '/usr/bin/etcdctl' }],
+    bind: cd ? [{ host: cd.socket, inside: NODE_CONTAINERD_SOCKET }] : [],
+  }, cd);
   await cp.node.waitForSystemd(90_000);
   const root = cp.node.root;
   await copyInto(root, pki.ca.cert, CONTROL_PLANE_PATHS.ca);
@@ -201,21 +211,16 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   }
   await put(root, CONTROL_PLANE_PATHS.etcdUnit, etcdUnit(addrs.controlPlane));
   await put(root, CONTROL_PLANE_PATHS.apiserverConfig, apiserverConfig({ address: addrs.controlPlane, gitVersion: options.version, defaultTolerationSeconds: false }));
-  await put(root, CONTROL_PLANE_PATHS.apiserverBinary, apiserverLauncher(rt, options.version), 0o755);
-  await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
-  await writeSchedulerLauncher(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { version: options.version, ...rt });
-  await writeControllerManagerLauncher(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { version: options.version, ...rt });
   const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
   await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
   await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
-  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit());
-  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit());
-  const units = ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service'];
+  const units = staticPods ? await writeStaticControlPlane(up, root, pkis) : await writeSystemdControlPlane(up, root, pkis);
   cp.record.units = units;
+  cp.record.agent = `${addrs.controlPlane}:${AGENT_PORT}`;
   await up.save();
   const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${units.join(' ')}`], { timeoutMs: 60_000 });
   if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${units.join(' ')} failed: ${reload.stderr.trim()}`);
-  deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}`);
+  deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}${staticPods ? ' (static pods run by its kubelet)' : ''}`);
   await pollUntil(deps, 'etcd /health', 60_000, async () => {
     const res = await fetch(`http://${addrs.controlPlane}:${ETCD_CLIENT_PORT}/health`);
     return res.ok ? true : undefined;
@@ -224,12 +229,53 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   });
   const kube = KubeClient.fromFile(pkis.kubeconfig);
   const version = await pollUntil(deps, 'the apiserver to answer /version', 90_000, async () => (await kube.getVersion()).gitVersion).catch(async (err: unknown) => {
-    throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, 'kube-apiserver.service')}`);
+    throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, staticPods ? 'kubelet.service' : 'kube-apiserver.service')}`);
   });
   deps.progress(`apiserver ${version} ready at ${up.apiserverUrl}`);
-  await pollUntil(deps, 'kube-scheduler and kube-controller-manager active', 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
-  deps.progress('kube-scheduler and kube-controller-manager running');
+  await pollUntil(deps, `${units.filter((u) => u !== 'etcd.service').join(', ')} active`, 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  // Scheduler and controller-manager answer their healthz: the agent's probes will find them so.
+  for (const [what, port] of [['kube-scheduler', SCHEDULER_HEALTHZ_PORT], ['kube-controller-manager', CONTROLLER_MANAGER_HEALTHZ_PORT]] as const) {
+    await pollUntil(deps, `${what} healthz`, 90_000, async () => ((await fetch(`http://${addrs.controlPlane}:${port}/healthz`)).ok ? true : undefined));
+  }
+  if (staticPods) {
+    await pollUntil(deps, `Node ${CP_NAME} Ready`, 90_000, async () => (isReady(await kube.getNode(CP_NAME)) ? true : undefined));
+  }
+  deps.progress(`kube-scheduler and kube-controller-manager running; kip-agent on ${cp.record.agent}`);
   return kube;
+}
+
+/** systemd layout: a unit and a versioned launcher each (binary installs, kubespray). */
+async function writeSystemdControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+  const { options, addrs, rt } = up;
+  const launcher = { version: options.version, ...rt };
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.apiserverBinary), { ...launcher, program: 'kube-apiserver' });
+  await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.schedulerBinary), { ...launcher, program: 'kube-scheduler' });
+  await writeLabProgram(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { ...launcher, program: 'kube-controller-manager' });
+  await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit(addrs.controlPlane));
+  await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit(addrs.controlPlane));
+  await writeAgentFiles(root, pkis, controlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
+  return ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kip-agent.service'];
+}
+
+/** kubeadm layout: the node's kubelet (upstream behaviour, kip's hashes) runs the three as static pods from the releases folder. */
+async function writeStaticControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+  const { options, addrs, rt } = up;
+  const { pki } = pkis;
+  const releases = up.state.kip?.releases;
+  if (!releases) throw new LabError('LAB_RELEASES_MISSING', 'the releases folder must be written before a static-pod control plane starts');
+  await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, ...rt });
+  await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
+  await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
+  await put(root, KUBELET_PATHS.defaults, controlPlaneKubeletDefaults({ nodeName: CP_NAME, address: addrs.controlPlane, syncIntervalMs: options.syncIntervalMs, releasesDir: releases, hostRoot: root }));
+  for (const m of controlPlaneManifests(options.version, addrs.controlPlane)) await put(root, m.path, m.text);
+  const nodeCert = pki.clients[`node-${CP_NAME}`];
+  if (!nodeCert) throw new LabError('LAB_PKI_MISSING', `no client certificate for ${CP_NAME}`);
+  await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
+  await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
+  await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
+  await writeAgentFiles(root, pkis, staticControlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), agentUnit(rt));
+  return ['etcd.service', 'kubelet.service', 'kip-agent.service'];
 }
 
 /** One worker's files: kubelet launcher, unit, drop-in, defaults, PKI, kubeconfig, agent, static pod. */
@@ -248,11 +294,19 @@ async function writeWorkerFiles(up: BringUp, root: string, name: string, address
   await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
   await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
   await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
-  await put(root, AGENT_PATHS.config, agentConfig({ nodeName: name, address }));
+  await writeLabProgram(join(root, KUBE_PROXY_PATHS.binary), { program: 'kube-proxy', version: options.version, ...rt });
+  await put(root, KUBE_PROXY_PATHS.unit, kubeProxyUnit({ nodeName: name, address }));
+  await writeAgentFiles(root, pkis, agentConfig({ nodeName: name, address }), agentUnit(rt));
+}
+
+/** kip-agent's config, unit and TLS material (one server certificate for every lab agent). */
+async function writeAgentFiles(root: string, pkis: LabPkis, config: string, unit: string): Promise<void> {
+  const { agentPki } = pkis;
+  await put(root, AGENT_PATHS.config, config);
   await copyInto(root, agentPki.ca.cert, AGENT_PATHS.ca);
   await copyInto(root, agentPki.server.cert, AGENT_PATHS.cert);
   await copyInto(root, agentPki.server.key, AGENT_PATHS.key, 0o600);
-  await put(root, AGENT_PATHS.unit, agentUnit(rt));
+  await put(root, AGENT_PATHS.unit, unit);
 }
 
 /** Every worker: its containerd on the host, its node, kubelet and kip-agent started. */
@@ -271,10 +325,11 @@ async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticP
     const w = await up.bootRecorded(name, 'worker', address, base, { bind: [{ host: cds[i]!.socket, inside: NODE_CONTAINERD_SOCKET }] }, cds[i]);
     await w.node.waitForSystemd(90_000);
     await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod);
-    w.record.units = ['kubelet.service', 'kip-agent.service'];
+    w.record.units = ['kubelet.service', 'kube-proxy.service', 'kip-agent.service'];
+    w.record.agent = `${address}:${AGENT_PORT}`;
     await up.save();
-    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kip-agent.service'], { timeoutMs: 60_000 });
-    if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kip-agent on ${name} failed: ${r.stderr.trim()}`);
+    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kube-proxy.service kip-agent.service'], { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kube-proxy/kip-agent on ${name} failed: ${r.stderr.trim()}`);
     return w.node;
   }));
   deps.progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'}, hashes from ${options.hashes === 'vectors' ? 'the golden vectors (oracle)' : "kip's engine"}, and kip-agent started on every worker; waiting for nodes Ready`);
@@ -288,8 +343,26 @@ async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly
       throw new LabError('LAB_NODE_NOT_READY', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(node, 'kubelet.service')}`);
     })));
   await Promise.all(workers.map((node) =>
-    pollUntil(deps, `kip-agent on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service'])) ? true : undefined))));
+    pollUntil(deps, `kip-agent and kube-proxy on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service', 'kube-proxy.service'])) ? true : undefined))));
   deps.progress('all nodes Ready');
+}
+
+/** What kip needs to drive this lab as a user drives a cluster: releases, --pki-dir, --inventory. */
+async function writeReleases(up: BringUp): Promise<void> {
+  const releases = await writeLabReleases(up.stateDir, { rt: up.rt, skipFilePath: up.options.patched ? SKIP_FILE : undefined });
+  up.state.kip = { releases, pkiDir: '', inventory: '' };
+  await up.save();
+}
+
+async function writeKipFiles(up: BringUp): Promise<void> {
+  const releases = up.state.kip?.releases ?? '';
+  const agentPki = up.state.agentPki;
+  if (!agentPki) throw new LabError('LAB_PKI_MISSING', 'no coordinator certificate in the agent PKI');
+  const cp = up.state.nodes.filter((n) => n.role === 'control-plane' && n.agent !== undefined).map((n) => ({ name: n.name, address: n.agent as string }));
+  const files = await writeKipClientFiles(up.stateDir, agentPki, cp);
+  up.state.kip = { releases, ...files };
+  await up.save();
+  up.deps.progress(`for kip: --releases ${releases} --pki-dir ${files.pkiDir} --inventory ${files.inventory}`);
 }
 
 /** The plan for this lab: kip's realistic pods, or (oracle) pods made only of golden vectors. */
@@ -299,7 +372,8 @@ export function labWorkloadPlan(options: Pick<LabOptions, 'hashes' | 'workloads'
 
 async function createLabWorkloads(up: BringUp, kube: KubeClient, plan: WorkloadPlan): Promise<{ pods: number; runningContainers: number; selectorPodNode?: string }> {
   const { deps } = up;
-  const statics = 'staticPod' in plan ? up.workerNames.length : 0;
+  // Worker static pods (oracle plan), and the control plane's three in the static-pods layout (one container each).
+  const statics = ('staticPod' in plan ? up.workerNames.length : 0) + (up.options.controlPlane === 'static-pods' ? 3 : 0);
   deps.progress(`creating ${plan.pods.length} pods / ${plan.containers} containers in ${plan.namespaces.length + 1} namespaces (DefaultTolerationSeconds off)${statics ? `, plus ${statics} static pods` : ''}`);
   await createWorkloads(kube, plan);
   const count = await waitForWorkloads(kube, plan, { timeoutMs: 240_000, clock: deps.clock, progress: deps.progress, extraPods: statics });
@@ -341,9 +415,11 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
     }
     const base = await ensureBaseImage({ logger: deps.logger });
     const pkis = await generatePkis(up);
+    await writeReleases(up);
     const kube = await startControlPlane(up, base, pkis);
     const workers = await startWorkers(up, base, pkis, 'staticPod' in plan ? plan.staticPod : undefined);
     await waitWorkersReady(up, kube, workers);
+    await writeKipFiles(up);
     await recordSummary(up, await createLabWorkloads(up, kube, plan));
     return { state: up.state, teardown: () => up.teardown() };
   } catch (err) {

@@ -20,7 +20,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../c
 export const LAB_USAGE = `usage:
   kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
-             [--hashes engine|vectors] [--programs bundle|tsx]
+             [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
   kip-lab down [--state-dir DIR]
   kip-lab status [--state-dir DIR] [-o text|json]
   kip-lab kubeconfig [--state-dir DIR] [--raw]
@@ -33,8 +33,11 @@ kubeconfig, the nodes' overlays and the logs (up.log, supervisor.log). Needs roo
 --hashes vectors: the hash oracle. The lab kubelets take every container hash from the golden
 vectors produced with the real Go code (test/fixtures/hash-vectors/) instead of kip's engine, and
 the workloads are built from those containers; a container they lack stops the kubelet.
---programs: the lab's own programs (kubelet, apiserver, scheduler, controller-manager, kip-agent)
-run as esbuild bundles built at up into dist/lab/ (default), or from the sources through tsx.`;
+--control-plane static-pods: kubeadm's layout. The control-plane node's own kubelet runs
+kube-apiserver, kube-scheduler and kube-controller-manager from /etc/kubernetes/manifests (the
+image tag is the version); default systemd: each is a unit with a versioned binary.
+--programs: the lab's own programs (kubelet, apiserver, scheduler, controller-manager, kube-proxy,
+kip-agent) run as esbuild bundles built at up into dist/lab/ (default), or from the sources through tsx.`;
 
 export function labUsage(): string {
   return LAB_USAGE;
@@ -118,6 +121,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     'sync-interval': { type: 'string', default: '2000' },
     timeout: { type: 'string', default: '900' },
     hashes: { type: 'string', default: 'engine' },
+    'control-plane': { type: 'string', default: 'systemd' },
     programs: { type: 'string', default: 'bundle' },
   } }));
   const workers = Number(values.workers);
@@ -125,6 +129,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   if (!/^v1\.\d+\.\d+$/.test(String(values.version))) throw new LabUsageError(`--version must look like v1.10.13, got ${String(values.version)}`);
   if (values.workloads !== 'full' && values.workloads !== 'small') throw new LabUsageError('--workloads must be full or small');
   if (values.hashes !== 'engine' && values.hashes !== 'vectors') throw new LabUsageError('--hashes must be engine or vectors');
+  if (values['control-plane'] !== 'systemd' && values['control-plane'] !== 'static-pods') throw new LabUsageError('--control-plane must be systemd or static-pods');
   if (values.programs !== 'bundle' && values.programs !== 'tsx') throw new LabUsageError('--programs must be bundle or tsx');
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(String(values['address-prefix']))) throw new LabUsageError('--address-prefix must look like 127.X.Y');
   const timeoutMs = Number(values.timeout) * 1000;
@@ -142,7 +147,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const args = [
     '--state-dir', stateDir, '--workers', String(workers), '--version', String(values.version), '--address-prefix', String(values['address-prefix']),
-    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--programs', String(values.programs), ...(values.unpatched ? ['--unpatched'] : []),
+    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--control-plane', String(values['control-plane']), '--programs', String(values.programs), ...(values.unpatched ? ['--unpatched'] : []),
   ];
   const started = deps.clock.now();
   const pid = deps.startSupervisor(stateDir, args);
@@ -197,9 +202,9 @@ export function formatStatus(h: LabHealth): string {
   if (!h.state) return 'no lab\n';
   const lines = [
     `lab ${h.state.status} in ${h.state.stateDir}: supervisor ${h.supervisorAlive ? `running (pid ${h.state.supervisorPid})` : 'gone'}, apiserver ${h.apiserverHealthy ? `healthy at ${h.state.apiserver ?? '?'}` : 'unreachable'}`,
-    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}UNITS`,
+    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}${'AGENT'.padEnd(17)}UNITS`,
     ...h.nodes.map((n) =>
-      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
+      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${(n.agent ?? '-').padEnd(17)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
   ];
   if (h.pods) lines.push(`pods ${h.pods.running}/${h.pods.total} running, containers ${h.pods.runningContainers}/${h.pods.containers} running`);
   lines.push(h.healthy ? 'healthy' : 'NOT healthy');

@@ -54,6 +54,8 @@ export interface LabOptions {
   readonly syncIntervalMs: number;
   /** Where the lab kubelets' container hashes come from: kip's engine, or the golden vectors (oracle). */
   readonly hashes: HashMode;
+  /** How the control-plane node runs apiserver, scheduler and controller-manager (default systemd units). */
+  readonly controlPlane?: 'systemd' | 'static-pods';
   /** How the lab's own programs run: esbuild bundles (default) or the sources through tsx. Absent in labs from before bundles: tsx. */
   readonly programs?: ProgramsMode;
 }
@@ -76,6 +78,8 @@ export interface LabNodeRecord {
   cgroup?: string;
   containerd?: LabContainerdRecord;
   units: string[];
+  /** host:port of this node's kip-agent (gRPC, mutual TLS with the lab's agent PKI). */
+  agent?: string;
 }
 
 export interface LabSummary {
@@ -101,6 +105,8 @@ export interface LabState {
   kubeconfig?: string;
   apiserver?: string;
   agentPki?: { ca: string; cert: string; key: string };
+  /** For kip against this lab: --releases DIR, --pki-dir and --inventory (scripts/lab/releases.ts). */
+  kip?: { releases: string; pkiDir: string; inventory: string };
   nodes: LabNodeRecord[];
   summary?: LabSummary;
 }
@@ -362,6 +368,7 @@ export interface NodeHealth {
   readonly ready?: boolean;
   readonly kubeletVersion?: string;
   readonly memoryBytes: number;
+  readonly agent?: string;
 }
 
 export interface LabHealth {
@@ -410,7 +417,7 @@ export async function labStatus(stateDir: string, deps: Pick<LabDeps, 'exec'>): 
     }
     if (rec.containerd) memoryBytes += await containerdRss(rec.containerd);
     const api = apiNodes.get(rec.name);
-    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes });
+    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes, agent: rec.agent });
   }
   const healthy = state.status === 'up' && supervisorAlive && apiserverHealthy
     && nodes.every((n) => n.running && (n.systemd === 'running' || n.systemd === 'degraded') && Object.values(n.units).every((u) => u === 'active') && n.ready !== false);

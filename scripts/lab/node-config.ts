@@ -58,7 +58,7 @@ export const CONTROL_PLANE_PATHS = {
   clientKey: '/etc/kubernetes/pki/control-plane-client.key',
 } as const;
 
-/** Every unit runs `node --import tsx FILE` with the repo and node binary bind-mounted at their host paths. */
+/** Every unit runs node on a lab program's bundle (or its source through tsx) with the repo and node binary bind-mounted at their host paths. */
 export interface Runtime {
   readonly nodeBinary: string;
   readonly repoDir: string;
@@ -66,19 +66,14 @@ export interface Runtime {
   readonly programsDir?: string | undefined;
 }
 
+/** kip-agent's command: its bundle when the lab has bundles, else bin/kip-agent.mjs (tsx). */
+function agentCommand(rt: Runtime): string {
+  return rt.programsDir ? programCommand(rt.nodeBinary, rt.repoDir, sourceOf('kip-agent'), rt.programsDir) : `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs`;
+}
+
 function quoteForShell(s: string): string {
   if (!/^[A-Za-z0-9_./:=,@+-]+$/.test(s)) throw new KipError('LAB_BAD_ARGUMENT', `lab refuses to put ${JSON.stringify(s)} into a unit or launcher`, { value: s });
   return s;
-}
-
-/** A launcher script like scripts/lab/kubelet/launcher.ts writes, for the other lab programs. */
-export function programLauncher(rt: Runtime, component: string, version: string, mainPath: string, args: readonly string[]): string {
-  return [
-    '#!/bin/sh',
-    `# kip-lab ${component} ${version}`,
-    `exec ${programCommand(rt.nodeBinary, rt.repoDir, mainPath, rt.programsDir)} ${args.map((a) => `"${quoteForShell(a)}"`).join(' ')} "$@"`,
-    '',
-  ].join('\n');
 }
 
 export function simpleUnit(description: string, execStart: string, after: readonly string[] = []): string {
@@ -119,12 +114,9 @@ export function apiserverConfig(s: ApiServerSettings): string {
   }, null, 2)}\n`;
 }
 
-export function apiserverLauncher(rt: Runtime, version: string): string {
-  return programLauncher(rt, 'kube-apiserver', version, 'scripts/lab/apiserver/main.ts', ['--config', CONTROL_PLANE_PATHS.apiserverConfig]);
-}
-
+/** The unit names its config file (kip-agent backs up what --config names, with the binary). */
 export function apiserverUnit(): string {
-  return simpleUnit('kube-apiserver (kip lab)', CONTROL_PLANE_PATHS.apiserverBinary, ['etcd.service']);
+  return simpleUnit('kube-apiserver (kip lab)', `${CONTROL_PLANE_PATHS.apiserverBinary} --config ${CONTROL_PLANE_PATHS.apiserverConfig}`, ['etcd.service']);
 }
 
 export interface KubeletSettings {
@@ -218,7 +210,7 @@ export function agentConfig(s: AgentSettings): string {
 }
 
 export function agentUnit(rt: Runtime): string {
-  return simpleUnit('kip-agent (kip lab)', `${rt.programsDir ? programCommand(rt.nodeBinary, rt.repoDir, sourceOf('kip-agent'), rt.programsDir) : `${quoteForShell(rt.nodeBinary)} ${quoteForShell(rt.repoDir)}/bin/kip-agent.mjs`} --config ${AGENT_PATHS.config}`, ['kubelet.service']);
+  return simpleUnit('kip-agent (kip lab)', `${agentCommand(rt)} --config ${AGENT_PATHS.config}`, ['kubelet.service']);
 }
 
 /** Node addresses: control plane PREFIX.10, workers PREFIX.11, .12, ... (all on loopback). */
@@ -228,15 +220,63 @@ export function nodeAddresses(prefix: string, workers: number): { controlPlane: 
   return { controlPlane: `${prefix}.10`, workers: Array.from({ length: workers }, (_, i) => `${prefix}.${11 + i}`) };
 }
 
-/** kube-scheduler / kube-controller-manager units: kubeadm-like flags on the versioned launcher. */
-export function schedulerUnit(): string {
-  return simpleUnit('kube-scheduler (kip lab)', `${CONTROL_PLANE_PATHS.schedulerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.schedulerKubeconfig} --leader-elect=false --v=2`, ['kube-apiserver.service']);
+/** Insecure healthz ports of 1.10-1.17 (pkg/master/ports: InsecureSchedulerPort, InsecureKubeControllerManagerPort). */
+export const SCHEDULER_HEALTHZ_PORT = 10251;
+export const CONTROLLER_MANAGER_HEALTHZ_PORT = 10252;
+/** kube-proxy's --healthz-bind-address port (ports.ProxyHealthzPort). */
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
+
+/** kube-scheduler / kube-controller-manager units: kubeadm-like flags on the versioned launcher; --address keeps each lab's healthz on its own node address. */
+export function schedulerUnit(address: string): string {
+  return simpleUnit('kube-scheduler (kip lab)', `${CONTROL_PLANE_PATHS.schedulerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.schedulerKubeconfig} --leader-elect=false --address=${quoteForShell(address)} --port=${SCHEDULER_HEALTHZ_PORT} --v=2`, ['kube-apiserver.service']);
 }
 
-export function controllerManagerUnit(): string {
+export function controllerManagerUnit(address: string): string {
   return simpleUnit(
     'kube-controller-manager (kip lab)',
-    `${CONTROL_PLANE_PATHS.controllerManagerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.controllerManagerKubeconfig} --leader-elect=false --controllers=*,bootstrapsigner,tokencleaner --node-monitor-grace-period=40s --pod-eviction-timeout=5m0s --v=2`,
+    `${CONTROL_PLANE_PATHS.controllerManagerBinary} --kubeconfig=${CONTROL_PLANE_PATHS.controllerManagerKubeconfig} --leader-elect=false --address=${quoteForShell(address)} --port=${CONTROLLER_MANAGER_HEALTHZ_PORT} --controllers=*,bootstrapsigner,tokencleaner --node-monitor-grace-period=40s --pod-eviction-timeout=5m0s --v=2`,
     ['kube-apiserver.service'],
   );
+}
+
+export const KUBE_PROXY_PATHS = {
+  binary: '/usr/bin/kube-proxy',
+  unit: '/lib/systemd/system/kube-proxy.service',
+} as const;
+
+/** kube-proxy as a unit on a worker (binary installs, kubespray); the lab one serves healthz on the node's address. */
+export function kubeProxyUnit(s: { nodeName: string; address: string }): string {
+  return simpleUnit(
+    'kube-proxy (kip lab)',
+    `${KUBE_PROXY_PATHS.binary} --kubeconfig=${KUBELET_PATHS.kubeconfig} --hostname-override=${quoteForShell(s.nodeName)} --healthz-bind-address=${quoteForShell(s.address)}:${KUBE_PROXY_HEALTHZ_PORT} --v=2`,
+  );
+}
+
+/**
+ * kip-agent on the control-plane node: no kubelet here (systemd layout), the three control-plane
+ * units named explicitly with health URLs on this node's address (the agent's defaults probe
+ * 127.0.0.1, where another lab may listen), and lab etcd for EtcdSnapshot (plain http: the lab's
+ * etcd has no TLS, so no client certificates).
+ */
+export function controlPlaneAgentConfig(s: AgentSettings): string {
+  const a = quoteForShell(s.address);
+  return [
+    `listen: ${a}:${AGENT_PORT}`,
+    `nodeName: ${s.nodeName}`,
+    `tlsCa: ${AGENT_PATHS.ca}`,
+    `tlsCert: ${AGENT_PATHS.cert}`,
+    `tlsKey: ${AGENT_PATHS.key}`,
+    'stableMs: 3000',
+    'components:',
+    `  - kube-apiserver=unit:kube-apiserver.service:${CONTROL_PLANE_PATHS.apiserverBinary}@https://${a}:${APISERVER_PORT}/healthz`,
+    `  - kube-controller-manager=unit:kube-controller-manager.service:${CONTROL_PLANE_PATHS.controllerManagerBinary}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
+    `  - kube-scheduler=unit:kube-scheduler.service:${CONTROL_PLANE_PATHS.schedulerBinary}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
+    'etcdEndpoints:',
+    `  - http://${a}:${ETCD_CLIENT_PORT}`,
+    '',
+  ].join('\n');
+}
+
+export function controlPlaneAgentUnit(rt: Runtime): string {
+  return simpleUnit('kip-agent (kip lab)', `${agentCommand(rt)} --config ${AGENT_PATHS.config}`, ['kube-apiserver.service']);
 }

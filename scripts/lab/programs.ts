@@ -16,19 +16,20 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 
-export const LAB_PROGRAMS = ['kubelet', 'apiserver', 'scheduler', 'controller-manager', 'kip-agent'] as const;
-export type LabProgram = (typeof LAB_PROGRAMS)[number];
+export const BUNDLED_PROGRAMS = ['kubelet', 'apiserver', 'scheduler', 'controller-manager', 'kube-proxy', 'kip-agent'] as const;
+export type BundledProgram = (typeof BUNDLED_PROGRAMS)[number];
 
 /** Source entry, and whether it runs on import or exports `main(argv)`. */
-const SOURCES: Readonly<Record<LabProgram, { readonly module: string; readonly exportsMain: boolean }>> = {
+const SOURCES: Readonly<Record<BundledProgram, { readonly module: string; readonly exportsMain: boolean }>> = {
   kubelet: { module: 'scripts/lab/kubelet/main.ts', exportsMain: false },
   apiserver: { module: 'scripts/lab/apiserver/main.ts', exportsMain: true },
   scheduler: { module: 'scripts/lab/scheduler/main.ts', exportsMain: false },
   'controller-manager': { module: 'scripts/lab/controller-manager/main.ts', exportsMain: false },
+  'kube-proxy': { module: 'scripts/lab/kube-proxy/main.ts', exportsMain: true },
   'kip-agent': { module: 'agent/main.ts', exportsMain: true },
 };
 
-export function sourceOf(program: LabProgram): string {
+export function sourceOf(program: BundledProgram): string {
   return SOURCES[program].module;
 }
 
@@ -44,13 +45,13 @@ export function programsDirOf(options: { readonly programs?: ProgramsMode }, rep
   return options.programs === 'bundle' ? labProgramsDir(repo) : undefined;
 }
 
-export function bundlePath(programsDir: string, program: LabProgram): string {
+export function bundlePath(programsDir: string, program: BundledProgram): string {
   return join(programsDir, `${program}.mjs`);
 }
 
 /** The lab program whose entry is this source file (relative to the repo), if any. */
-export function programOfSource(module: string): LabProgram | undefined {
-  return LAB_PROGRAMS.find((p) => SOURCES[p].module === module);
+export function programOfSource(module: string): BundledProgram | undefined {
+  return BUNDLED_PROGRAMS.find((p) => SOURCES[p].module === module);
 }
 
 function shellWord(s: string): string {
@@ -84,7 +85,7 @@ function sourceUrls(repo: string): Plugin {
 }
 
 export interface BuiltProgram {
-  readonly program: LabProgram;
+  readonly program: BundledProgram;
   readonly path: string;
   readonly bytes: number;
 }
@@ -93,10 +94,10 @@ export interface BuiltProgram {
 export async function buildLabPrograms(repo: string, dir = labProgramsDir(repo)): Promise<BuiltProgram[]> {
   await mkdir(dir, { recursive: true });
   const out: BuiltProgram[] = [];
-  for (const program of LAB_PROGRAMS) {
+  for (const program of BUNDLED_PROGRAMS) {
     const { module, exportsMain } = SOURCES[program];
     const entry = exportsMain
-      ? `import { main } from './${module}';\nmain(process.argv.slice(2)).catch((e) => { process.stderr.write(String(e instanceof Error ? e.stack ?? e.message : e) + '\\n'); process.exit(2); });\n`
+      ? `import { main } from './${module}';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exit(code); }, (e) => { process.stderr.write(String(e instanceof Error ? e.stack ?? e.message : e) + '\\n'); process.exit(2); });\n`
       : `import './${module}';\n`;
     const outfile = bundlePath(dir, program);
     await build({

@@ -2,7 +2,7 @@
  * The lab supervisor: the long-lived process that owns a lab's nodes and containerds (their
  * creator, in the nspawn harness's sense). `kip-lab up` starts it detached:
  *   node --import tsx scripts/lab/supervisor.ts --state-dir DIR --workers N --version V
- *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS] [--hashes engine|vectors] [--programs bundle|tsx]
+ *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS] [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
  * It writes progress lines to DIR/up.log and the lab's record to DIR/lab.json (status starting ->
  * up | failed), then waits. SIGTERM (what `kip-lab down` sends) tears the lab down and exits.
  */
@@ -28,6 +28,7 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
       workloads: { type: 'string', default: 'full' },
       'sync-interval': { type: 'string', default: '2000' },
       hashes: { type: 'string', default: 'engine' },
+      'control-plane': { type: 'string', default: 'systemd' },
       programs: { type: 'string', default: 'bundle' },
     },
   });
@@ -40,11 +41,14 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
   if (!Number.isInteger(syncIntervalMs) || syncIntervalMs < 200) throw new InvalidInputError('LAB_USAGE', `--sync-interval must be an integer >= 200 (ms)`);
   const hashes = values.hashes;
   if (hashes !== 'engine' && hashes !== 'vectors') throw new InvalidInputError('LAB_USAGE', `--hashes must be engine or vectors, got ${String(hashes)}`);
+  const controlPlane = values['control-plane'];
+  if (controlPlane !== 'systemd' && controlPlane !== 'static-pods') throw new InvalidInputError('LAB_USAGE', `--control-plane must be systemd or static-pods, got ${String(controlPlane)}`);
   const programs = values.programs;
   if (programs !== 'bundle' && programs !== 'tsx') throw new InvalidInputError('LAB_USAGE', `--programs must be bundle or tsx, got ${String(programs)}`);
   return {
-    stateDir: resolve(stateDir),
+    controlPlane,
     programs,
+    stateDir: resolve(stateDir),
     workers,
     version: values.version,
     patched: !values.unpatched,

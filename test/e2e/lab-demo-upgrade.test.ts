@@ -5,7 +5,8 @@
  * `npm run demo` wires it) on a lab in oracle mode: the lab kubelets label and judge every
  * container with the golden hashes of the real Go code, so kip's agent has to agree with the real
  * kubelet through the whole pipeline, and every step waits for each new kubelet's first completed
- * sync of every pod before counting restarts.
+ * sync of every pod before counting restarts. The control plane goes through the control-plane
+ * node's kip-agent (Hold, EtcdSnapshot, component Upgrade, Release), as on a real cluster.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,11 @@ describe('the demo upgrade v1.10 -> v1.17 in oracle mode', () => {
       expect([...last.containers.keys()].sort()).toEqual([...first.containers.keys()].sort());
       for (const [key, c] of first.containers) expect(last.containers.get(key), key).toEqual(c);
       for (const agent of wired.deps.agents.values()) expect((await agent.getNode()).kubeletVersion).toBe('v1.17.17');
+      // The control plane went up through its node's agent, and nothing is left held.
+      const cp = await wired.deps.controlPlane.getNode();
+      expect(cp.components.map((c) => [c.name, c.version, c.held])).toEqual([
+        ['kube-apiserver', 'v1.17.17', false], ['kube-controller-manager', 'v1.17.17', false], ['kube-scheduler', 'v1.17.17', false],
+      ]);
     } finally {
       wired.close();
     }
@@ -68,6 +74,14 @@ describe('the demo upgrade v1.10 -> v1.17 in oracle mode', () => {
     ]);
     expect(report.restartedTotal, lines.join('\n')).toBe(0);
     for (const s of report.steps) expect(s.nodes.every((n) => n.outcome === 'succeeded'), `${s.from} -> ${s.to}`).toBe(true);
+    for (const s of report.steps) {
+      expect(s.controlPlane.components.map((c) => [c.component, c.outcome]), `${s.from} -> ${s.to}`).toEqual([
+        ['kube-apiserver', 'succeeded'], ['kube-controller-manager', 'succeeded'], ['kube-scheduler', 'succeeded'],
+      ]);
+      expect(s.controlPlane.snapshot.totalKeys, `${s.from} -> ${s.to}`).toBeGreaterThan(0);
+    }
+    const revisions = report.steps.map((s) => s.controlPlane.snapshot.revision);
+    expect([...revisions].sort((a, b) => a - b)).toEqual(revisions);
     // kip's prediction of what an unpatched kubelet would restart agrees, step by step, with the
     // golden hashes: every container still runs with the label v1.10 gave it, so those of the API
     // pods whose 1.10 vector hash differs from the target's, and the static pod on each worker

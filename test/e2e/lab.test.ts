@@ -18,6 +18,7 @@ import { containerHash } from '../../lib/knowledge/hash/index.ts';
 import { mountsUnder } from '../../scripts/containerd/mounts.ts';
 import { shimPids } from '../../scripts/containerd/procs.ts';
 import { readLabState, unixSocketPaths, type LabState } from '../../scripts/lab/lab.ts';
+import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { SELECTOR_LABEL, SELECTOR_POD, workloadPlan } from '../../scripts/lab/workloads.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
@@ -107,10 +108,52 @@ describe('kip-lab (1 control plane + 2 workers)', () => {
     expect(h.healthy).toBe(true);
     expect(h.apiserverHealthy).toBe(true);
     expect(h.nodes.find((n) => n.name === 'control-plane')?.units).toEqual({
-      'etcd.service': 'active', 'kube-apiserver.service': 'active', 'kube-scheduler.service': 'active', 'kube-controller-manager.service': 'active',
+      'etcd.service': 'active', 'kube-apiserver.service': 'active', 'kube-scheduler.service': 'active', 'kube-controller-manager.service': 'active', 'kip-agent.service': 'active',
     });
-    for (const w of ['worker-1', 'worker-2']) {
-      expect(h.nodes.find((n) => n.name === w)).toMatchObject({ ready: true, units: { 'kubelet.service': 'active', 'kip-agent.service': 'active' } });
+    expect(h.nodes.find((n) => n.name === 'control-plane')).toMatchObject({ agent: `${PREFIX}.10:7443` });
+    for (const [i, w] of ['worker-1', 'worker-2'].entries()) {
+      expect(h.nodes.find((n) => n.name === w)).toMatchObject({ ready: true, agent: `${PREFIX}.${11 + i}:7443`, units: { 'kubelet.service': 'active', 'kube-proxy.service': 'active', 'kip-agent.service': 'active' } });
+    }
+  }, 120_000);
+
+  it('the control-plane agent lists apiserver, scheduler and controller-manager with their versions and takes a verified etcd snapshot', async () => {
+    const s = lab();
+    const cp = s.nodes.find((n) => n.role === 'control-plane');
+    expect(cp?.agent).toBe(`${PREFIX}.10:7443`);
+    const pki = s.kip?.pkiDir ?? '';
+    const tls = { ca: await readFile(path.join(pki, 'ca.crt')), cert: await readFile(path.join(pki, 'coordinator.crt')), key: await readFile(path.join(pki, 'coordinator.key')) };
+    const conn = new AgentConnection({ address: cp?.agent ?? '', tls });
+    try {
+      const info = await conn.getNode();
+      expect(info.componentsError).toBe('');
+      expect(info.components.map((c) => [c.name, c.runtime, c.unit, c.version, c.healthUrl])).toEqual([
+        ['kube-apiserver', 'systemd', 'kube-apiserver.service', 'v1.10.13', `https://${PREFIX}.10:6443/healthz`],
+        ['kube-controller-manager', 'systemd', 'kube-controller-manager.service', 'v1.10.13', `http://${PREFIX}.10:10252/healthz`],
+        ['kube-scheduler', 'systemd', 'kube-scheduler.service', 'v1.10.13', `http://${PREFIX}.10:10251/healthz`],
+      ]);
+      // Each health URL the agent will probe answers now.
+      for (const c of info.components.filter((x) => x.healthUrl.startsWith('http:'))) expect((await fetch(c.healthUrl)).status, c.name).toBe(200);
+      const snap = await conn.etcdSnapshot();
+      expect(snap.endpoint).toBe(`http://${PREFIX}.10:2379`);
+      expect(Number(snap.totalKeys)).toBeGreaterThan(10);
+      expect((await conn.getNode()).etcdSnapshots.map((x) => x.id)).toContain(snap.id);
+    } finally {
+      conn.close();
+    }
+    // The inventory names the control-plane agent (it has no Node object); releases hold every component per version.
+    expect(await readFile(s.kip?.inventory ?? '', 'utf8')).toContain(`address: ${PREFIX}.10:7443`);
+    const v17 = await readdir(path.join(s.kip?.releases ?? '', 'v1.17.17'));
+    expect(v17.sort()).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet']);
+  }, 120_000);
+
+  it('every worker runs kube-proxy as a unit, its healthz on ADDR:10256, its version from the launcher', async () => {
+    for (const w of lab().nodes.filter((n) => n.role === 'worker')) {
+      const r = await fetch(`http://${w.address}:10256/healthz`);
+      expect(r.status, w.name).toBe(200);
+      const body = (await r.json()) as { lastUpdated: string; currentTime: string };
+      expect(Date.parse(body.currentTime)).toBeGreaterThanOrEqual(Date.parse(body.lastUpdated));
+      const v = await execaExec(path.join(w.root, 'usr/bin/kube-proxy'), ['--version'], { timeoutMs: 10_000 });
+      expect(v.stdout.trim()).toBe('Kubernetes v1.10.13');
     }
   });
 
@@ -219,5 +262,5 @@ describe('kip-lab (1 control plane + 2 workers)', () => {
     // A second down is a no-op.
     const again = await kip(['down'], 60_000);
     expect(again.exitCode).toBe(0);
-  });
+  }, 300_000);
 });

@@ -16,6 +16,7 @@ import { execaExec } from '../../lib/exec.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { KubeClient, KubeApiError } from '../../lib/kube/index.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
+import { freePort } from '../../scripts/lab/etcd.ts';
 import { writeSchedulerLauncher } from '../../scripts/lab/scheduler/launcher.ts';
 import { writeControllerManagerLauncher } from '../../scripts/lab/controller-manager/launcher.ts';
 
@@ -101,7 +102,7 @@ async function controllerManager(version: string, flags: string[] = []): Promise
   const bin = join(dir, 'bin', `kube-controller-manager-${version}`);
   await writeControllerManagerLauncher(bin, { version });
   return start(`controller-manager ${version}`, bin, [
-    `--kubeconfig=${plane.kubeconfig}`, '--leader-elect=false', '--node-monitor-period=500ms', '--node-monitor-grace-period=2s', ...flags,
+    `--kubeconfig=${plane.kubeconfig}`, '--leader-elect=false', '--port=0', '--node-monitor-period=500ms', '--node-monitor-grace-period=2s', ...flags,
   ]);
 }
 
@@ -136,7 +137,14 @@ describe('lab scheduler', () => {
     const bin = join(dir, 'bin', 'kube-scheduler-v1.13.12');
     await writeSchedulerLauncher(bin, { version: 'v1.13.12' });
     expect((await execa(bin, ['--version'])).stdout).toBe('Kubernetes v1.13.12');
-    const sched = await start('scheduler', bin, [`--kubeconfig=${plane.kubeconfig}`, '--leader-elect=false', '--lab-resync-period=1s']);
+    const healthzPort = await freePort();
+    const sched = await start('scheduler', bin, [`--kubeconfig=${plane.kubeconfig}`, '--leader-elect=false', '--lab-resync-period=1s', '--address=127.0.0.1', `--port=${healthzPort}`]);
+    // The insecure healthz kip-agent probes after Release (10251 by default; a free port here).
+    const health = await until('scheduler /healthz', async () => {
+      const r = await fetch(`http://127.0.0.1:${healthzPort}/healthz`).catch(() => undefined);
+      return r?.ok ? r.text() : undefined;
+    }, 30_000, sched);
+    expect(health).toBe('ok');
 
     await kube.createPod('default', pod('wants-ssd', { nodeSelector: { disk: 'ssd' } }));
     await kube.createPod('default', pod('wants-gpu', { nodeSelector: { gpu: 'yes' } }));

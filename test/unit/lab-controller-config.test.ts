@@ -35,6 +35,8 @@ describe('controller-manager command line', () => {
     expect(parseControllerManagerArgs(['--lab-kube-version=v1.12.10', '--kubeconfig=/k']).lifecycle.taintBasedEvictions).toBe(false);
   });
   it('errors', () => {
+    expect(parseControllerManagerArgs(['--lab-kube-version=v1.13.12', '--kubeconfig=/k']).healthz).toEqual({ host: '0.0.0.0', port: 10252 });
+    expect(parseControllerManagerArgs(['--lab-kube-version=v1.13.12', '--kubeconfig=/k', '--address=127.0.0.10', '--port=0']).healthz).toBeUndefined();
     expect(() => parseControllerManagerArgs(['--kubeconfig=/k'])).toThrow(/lab-kube-version/);
     expect(() => parseControllerManagerArgs(['--lab-kube-version=v1.13.12'])).toThrow(/--kubeconfig/);
     expect(() => parseControllerManagerArgs(['--lab-kube-version=v1.13.12', '--kubeconfig=/k', '--node-monitor-grace-period=40'])).toThrow(/invalid duration/);

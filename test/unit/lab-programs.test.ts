@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { bundlePath, programCommand, programOfSource, programsDirOf } from '../../scripts/lab/programs.ts';
 import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { componentLauncherScript } from '../../scripts/lab/scheduler/launcher.ts';
-import { apiserverLauncher } from '../../scripts/lab/node-config.ts';
+import { labProgramScript } from '../../scripts/lab/launchers.ts';
+import { agentUnit } from '../../scripts/lab/node-config.ts';
 import { parseSupervisorArgs } from '../../scripts/lab/supervisor.ts';
 
 describe('lab programs: bundles or tsx', () => {
@@ -21,8 +22,11 @@ describe('lab programs: bundles or tsx', () => {
   it('every launcher follows the lab\'s choice', () => {
     const rt = { nodeBinary: '/usr/bin/node', repoDir: '/repo', programsDir: '/repo/dist/lab' };
     expect(launcherScript({ version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/kubelet.mjs" "--lab-kube-version=v1.11.10"');
-    expect(componentLauncherScript({ component: 'scheduler', version: 'v1.11.10', ...rt })).toContain('exec "/usr/bin/node" "/repo/dist/lab/scheduler.mjs" "--lab-kube-version=v1.11.10"');
-    expect(apiserverLauncher(rt, 'v1.11.10')).toContain('exec "/usr/bin/node" "/repo/dist/lab/apiserver.mjs" "--config"');
+    expect(componentLauncherScript({ component: 'scheduler', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/scheduler.mjs" "--lab-kube-version=v1.11.10"');
+    expect(labProgramScript({ program: 'kube-apiserver', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/apiserver.mjs" "--lab-kube-version=v1.11.10"');
+    expect(labProgramScript({ program: 'kube-proxy', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/kube-proxy.mjs" "--lab-kube-version=v1.11.10"');
+    expect(agentUnit(rt)).toContain('ExecStart="/usr/bin/node" "/repo/dist/lab/kip-agent.mjs" --config');
+    expect(agentUnit({ nodeBinary: '/usr/bin/node', repoDir: '/repo' })).toContain('ExecStart=/usr/bin/node /repo/bin/kip-agent.mjs --config');
     expect(launcherScript({ version: 'v1.11.10', nodeBinary: '/usr/bin/node', repoDir: '/repo' })).toContain('tsx/dist/esm/index.mjs" "/repo/scripts/lab/kubelet/main.ts"');
   });
 

@@ -113,13 +113,17 @@ describe('flags', () => {
   });
   it('scheduler command line', () => {
     expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig', '/k', '--leader-elect=false', '--lab-resync-period=2s'])).toEqual({
-      version: { gitVersion: 'v1.10.13', major: 1, minor: 10 }, kubeconfig: '/k', schedulerName: 'default-scheduler', resyncPeriodMs: 2000, logLevel: 'info', unknownFlags: [],
+      version: { gitVersion: 'v1.10.13', major: 1, minor: 10 }, kubeconfig: '/k', schedulerName: 'default-scheduler', resyncPeriodMs: 2000, logLevel: 'info', unknownFlags: [], healthz: { host: '0.0.0.0', port: 10251 },
     });
+    expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--address=127.0.0.10']).healthz).toEqual({ host: '127.0.0.10', port: 10251 });
+    expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--port=0']).healthz).toBeUndefined();
+    expect(() => parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--port=x'])).toThrow(/--port/);
     expect(() => parseSchedulerArgs(['--lab-kube-version=v1.10.13'])).toThrow(/--kubeconfig/);
     expect(parseSchedulerArgs(['--lab-kube-version=v1.10.13', '--kubeconfig=/k', '--bogus=1', '--v=2', '--profiling']).unknownFlags).toEqual(['bogus', 'profiling']);
   });
   it('the launcher runs main.ts with the version', () => {
     const s = componentLauncherScript({ component: 'scheduler', version: 'v1.12.10', nodeBinary: '/usr/bin/node', repoDir: '/repo' });
-    expect(s).toContain('exec "/usr/bin/node" --import "/repo/node_modules/tsx/dist/esm/index.mjs" "/repo/scripts/lab/scheduler/main.ts" "--lab-kube-version=v1.12.10" "$@"');
+    expect(s).toContain('"/usr/bin/node" --import "/repo/node_modules/tsx/dist/esm/index.mjs" "/repo/scripts/lab/scheduler/main.ts" "--lab-kube-version=v1.12.10" "$@" &');
+    expect(s).toContain("--version|--version=true) echo 'Kubernetes v1.12.10'; exit 0;;");
   });
 });

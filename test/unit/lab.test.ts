@@ -153,6 +153,9 @@ describe('kip-lab (CLI)', () => {
     const bad = fakeIo();
     expect(await main(['up', '--workers', 'x'], bad)).toBe(2);
     expect(bad.err).toContain('--workers must be an integer');
+    const badCp = fakeIo();
+    expect(await main(['up', '--control-plane', 'pods'], badCp)).toBe(2);
+    expect(badCp.err).toContain('--control-plane must be systemd or static-pods');
     const unknown = fakeIo();
     expect(await main(['sideways'], unknown)).toBe(2);
     expect(unknown.err).toContain('unknown subcommand');
@@ -199,7 +202,7 @@ describe('kip-lab (CLI)', () => {
     });
     expect(code).toBe(1);
     expect(started).toEqual([[
-      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--hashes', 'engine', '--programs', 'bundle', '--unpatched',
+      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--hashes', 'engine', '--control-plane', 'systemd', '--programs', 'bundle', '--unpatched',
     ]]);
     expect(io.err).toContain('failed: the supervisor exited');
   });

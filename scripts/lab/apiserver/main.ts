@@ -5,6 +5,9 @@
  *   "cert": "/path/server.crt", "key": "/path/server.key", "clientCa": "/path/ca.crt",
  *   "host": "127.0.0.1", "port": 6443, "tokens": { "<token>": { "user": "u", "groups": ["g"] } },
  *   "defaultTolerationSeconds": true }
+ * The versioned launcher (../launchers.ts) adds `--lab-kube-version=vX.Y.Z`, which wins over the
+ * file's gitVersion (the version is the binary's, so swapping the launcher upgrades the apiserver),
+ * and may add `--lab-default-toleration-seconds=true|false`, which wins over the file's setting.
  * SIGTERM/SIGINT stop it cleanly.
  */
 import { readFile } from 'node:fs/promises';
@@ -60,11 +63,29 @@ export function parseFileConfig(text: string): ApiServerFileConfig {
   };
 }
 
+/** The launcher's flags over the file: --lab-kube-version and --lab-default-toleration-seconds (last one wins). */
+export function applyLauncherFlags(cfg: ApiServerFileConfig, argv: readonly string[]): ApiServerFileConfig {
+  let out = cfg;
+  for (const a of argv) {
+    const v = /^--lab-kube-version=(.*)$/.exec(a)?.[1];
+    if (v !== undefined) {
+      if (!/^v\d+\.\d+\.\d+$/.test(v)) throw new InvalidInputError('LAB_APISERVER_USAGE', `--lab-kube-version must look like v1.13.12, got ${JSON.stringify(v)}`);
+      out = { ...out, gitVersion: v };
+    }
+    const d = /^--lab-default-toleration-seconds=(.*)$/.exec(a)?.[1];
+    if (d !== undefined) {
+      if (d !== 'true' && d !== 'false') throw new InvalidInputError('LAB_APISERVER_USAGE', `--lab-default-toleration-seconds must be true or false, got ${JSON.stringify(d)}`);
+      out = { ...out, defaultTolerationSeconds: d === 'true' };
+    }
+  }
+  return out;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const i = argv.indexOf('--config');
   const path = i >= 0 ? argv[i + 1] : undefined;
   if (!path) throw new InvalidInputError('LAB_APISERVER_USAGE', 'usage: main.ts --config FILE');
-  const cfg = parseFileConfig(await readFile(path, 'utf8'));
+  const cfg = applyLauncherFlags(parseFileConfig(await readFile(path, 'utf8')), argv);
   const logger = createLogger({ name: 'lab-apiserver' });
   const handle = await startApiServer({
     gitVersion: cfg.gitVersion,

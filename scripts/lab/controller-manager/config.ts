@@ -4,6 +4,8 @@
  */
 import { InvalidInputError } from '../../../lib/errors.ts';
 import { parseBoolFlag, parseFlags, parseGoDuration, parseKubeVersion, parseNumberFlag, type KubeVersion } from '../scheduler/flags.ts';
+import { insecureHealthz } from '../scheduler/config.ts';
+import type { HealthzEndpoint } from '../healthz.ts';
 import { applyFeatureGates, defaultFeatureGates, type FeatureGates } from './features.ts';
 import { DEFAULT_LIFECYCLE_CONFIG, type LifecycleConfig } from './lifecycle.ts';
 
@@ -16,11 +18,13 @@ export interface ControllerManagerConfig {
   readonly logLevel: string;
   /** Flags neither modelled nor on the known-ignored list (logged as a warning at start). */
   readonly unknownFlags: readonly string[];
+  /** The insecure healthz endpoint (--address, --port), undefined with --port=0. */
+  readonly healthz: HealthzEndpoint | undefined;
 }
 
 /** Accepted and ignored: real flags a lab unit file may carry. */
-const IGNORED = new Set(['leader-elect', 'controllers', 'master', 'bind-address', 'port', 'secure-port', 'use-service-account-credentials', 'root-ca-file', 'service-account-private-key-file', 'cluster-signing-cert-file', 'cluster-signing-key-file', 'allocate-node-cidrs', 'cluster-cidr', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig']);
-const KNOWN = new Set(['lab-kube-version', 'kubeconfig', 'node-monitor-period', 'node-monitor-grace-period', 'node-startup-grace-period', 'pod-eviction-timeout', 'node-eviction-rate', 'secondary-node-eviction-rate', 'unhealthy-zone-threshold', 'large-cluster-size-threshold', 'enable-taint-manager', 'feature-gates', 'lab-log-level']);
+const IGNORED = new Set(['leader-elect', 'controllers', 'master', 'bind-address', 'secure-port', 'use-service-account-credentials', 'root-ca-file', 'service-account-private-key-file', 'cluster-signing-cert-file', 'cluster-signing-key-file', 'allocate-node-cidrs', 'cluster-cidr', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig']);
+const KNOWN = new Set(['address', 'port', 'lab-kube-version', 'kubeconfig', 'node-monitor-period', 'node-monitor-grace-period', 'node-startup-grace-period', 'pod-eviction-timeout', 'node-eviction-rate', 'secondary-node-eviction-rate', 'unhealthy-zone-threshold', 'large-cluster-size-threshold', 'enable-taint-manager', 'feature-gates', 'lab-log-level']);
 const BOOLEANS = new Set(['leader-elect', 'enable-taint-manager', 'use-service-account-credentials', 'allocate-node-cidrs', 'logtostderr']);
 
 export function parseControllerManagerArgs(argv: readonly string[]): ControllerManagerConfig {
@@ -51,6 +55,8 @@ export function parseControllerManagerArgs(argv: readonly string[]): ControllerM
     featureGates,
     logLevel: f.get('lab-log-level') ?? 'info',
     unknownFlags,
+    // ports.InsecureKubeControllerManagerPort: 10252.
+    healthz: insecureHealthz(f, 10252),
     lifecycle: {
       nodeMonitorGracePeriodMs: dur('node-monitor-grace-period', d.nodeMonitorGracePeriodMs),
       nodeStartupGracePeriodMs: dur('node-startup-grace-period', d.nodeStartupGracePeriodMs),

@@ -9,6 +9,7 @@
 import { systemClock } from '../../../lib/clock.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
+import { serveHealthz } from '../healthz.ts';
 import { KubeClient } from '../../../lib/kube/index.ts';
 import { controlPlaneApi } from '../scheduler/kube-api.ts';
 import { parseControllerManagerArgs, type ControllerManagerConfig } from './config.ts';
@@ -35,11 +36,13 @@ async function main(argv: string[]): Promise<number> {
   });
   logger.info({ version: config.version.gitVersion, featureGates: config.featureGates, lifecycle: config.lifecycle, nodeMonitorPeriodMs: config.nodeMonitorPeriodMs }, 'node lifecycle controller starting');
   controller.start();
+  const healthz = config.healthz ? await serveHealthz(config.healthz) : undefined;
   const sig = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info({ signal: sig }, 'stopping');
+  await healthz?.close();
   await controller.stop();
   return 0;
 }

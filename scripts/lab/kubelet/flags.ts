@@ -19,7 +19,7 @@ const BASE_FLAGS = [
   'runtime-request-timeout', 'system-reserved', 'tls-cert-file', 'tls-private-key-file', 'v', 'version', 'help',
   // lab-only
   'lab-sync-interval', 'lab-heartbeat-interval', 'lab-run-image', 'lab-log-level', 'lab-hashes', 'lab-allocatable', 'lab-device-plugins',
-  'lab-device-plugin-delay', 'lab-pod-network',
+  'lab-device-plugin-delay', 'lab-pod-network', 'lab-run-images', 'lab-host-root',
 ];
 
 export class KubeletFlagError extends KipError {

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Clock } from '../../../lib/clock.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { objectField } from '../../../lib/knowledge/hash/index.ts';
+import { objectField, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
 import type { RuntimeReader, RuntimeWriter } from '../../../agent/runtime/types.ts';
 import { KubeLabel } from '../../../agent/runtime/kube-labels.ts';
 import type { KubeRest } from '../../../lib/kube/raw.ts';
@@ -18,6 +18,7 @@ import { killPod, syncPod, type SyncPod } from './pod-sync.ts';
 import { ConfigAnnotation, readStaticPods, type StaticPod } from './static-pods.ts';
 import type { CacheVersion } from './skip-file.ts';
 import { OracleMissError, type ContainerHasher } from './hashes.ts';
+import type { RunImages } from './run-images.ts';
 
 export interface LabKubeletConfig {
   readonly nodeName: string;
@@ -40,6 +41,8 @@ export interface LabKubeletConfig {
   readonly heartbeatIntervalMs: number;
   readonly podLogRoot?: string;
   readonly podNetwork: boolean;
+  /** --lab-run-images (with --lab-host-root): static pods of lab program images run the program (kubeadm-style control plane). */
+  readonly runImages?: RunImages;
 }
 
 export interface LabKubeletDeps {
@@ -82,6 +85,9 @@ export class LabKubelet {
   private syncing: Promise<void> | undefined;
   private completedSyncs = 0;
   private lastSync: SyncReport['lastSync'];
+  private registered = false;
+  /** UIDs of the static pods seen so far: while the API is down, only their sandboxes may be torn down. */
+  private readonly staticUids = new Set<string>();
 
   constructor(private readonly config: LabKubeletConfig, private readonly deps: LabKubeletDeps) {
     this.startedAtMs = deps.clock.now();
@@ -94,7 +100,9 @@ export class LabKubelet {
   async start(): Promise<void> {
     const { logger } = this.deps;
     logger.info({ version: this.config.kubeletVersion, patched: this.config.patched, cacheVersion: this.deps.cache, hashes: this.deps.hasher.mode }, 'lab kubelet starting');
-    await this.registerNode();
+    // A kubeadm control-plane kubelet starts before its apiserver (which it runs as a static pod):
+    // registration waits for the API, static pods do not.
+    await this.registerNode().catch((err: unknown) => logger.warn({ err }, 'cannot register the node yet (the API is not answering); static pods run meanwhile'));
     await this.serveHealthz();
     await this.runSync();
     this.every(this.config.syncIntervalMs, () => this.runSync());
@@ -163,9 +171,11 @@ export class LabKubelet {
       const labels = { 'kubernetes.io/hostname': this.config.nodeName, 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64', ...this.config.nodeLabels };
       await this.deps.rest.send('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: this.config.nodeName, labels }, spec: {}, status: this.nodeStatus() });
       this.deps.logger.info({ node: this.config.nodeName }, 'registered node');
+      this.registered = true;
       return;
     }
     await this.heartbeat();
+    this.registered = true;
   }
 
   async heartbeat(): Promise<void> {
@@ -192,13 +202,26 @@ export class LabKubelet {
   /** One pass over the pods bound to this node (API pods and static pods). */
   async syncOnce(): Promise<void> {
     const { rest, runtime } = this.deps;
-    const nodeObj = (await rest.get(`/api/v1/nodes/${this.config.nodeName}`)).value as { metadata: { labels?: Record<string, string> } };
-    const node: AdmissionNode = { name: this.config.nodeName, labels: nodeObj.metadata.labels ?? {}, allocatable: this.allocatable() };
-    const list = await rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.config.nodeName}`)}`);
-    const items = (list.value as { items: ApiPod[] }).items;
-    const itemNodes = objectField(list.node, 'items');
-    const podNodes = itemNodes?.kind === 'array' ? itemNodes.items : [];
     const statics = this.config.podManifestPath ? await readStaticPods(this.config.podManifestPath, this.config.nodeName, nowIso(this.startedAtMs)) : [];
+    let view: { node: AdmissionNode; items: ApiPod[]; podNodes: JsonNode[] } | undefined;
+    try {
+      if (!this.registered) await this.registerNode();
+      const nodeObj = (await rest.get(`/api/v1/nodes/${this.config.nodeName}`)).value as { metadata: { labels?: Record<string, string> } };
+      const list = await rest.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.config.nodeName}`)}`);
+      const itemNodes = objectField(list.node, 'items');
+      view = {
+        node: { name: this.config.nodeName, labels: nodeObj.metadata.labels ?? {}, allocatable: this.allocatable() },
+        items: (list.value as { items: ApiPod[] }).items,
+        podNodes: itemNodes?.kind === 'array' ? itemNodes.items : [],
+      };
+    } catch (err) {
+      // Without the API only the static pods are synced (the real kubelet's file source works alone).
+      if (statics.length === 0) throw err;
+      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the API is not answering: syncing static pods only');
+    }
+    const node = view?.node ?? { name: this.config.nodeName, labels: {}, allocatable: this.allocatable() };
+    const items = view?.items ?? [];
+    const podNodes = view?.podNodes ?? [];
     const sandboxes = await runtime.listPodSandboxes();
     const containers = await runtime.listContainers();
     const live = new Set<string>();
@@ -224,7 +247,7 @@ export class LabKubelet {
       await this.event(pod, 'Warning', verdict.reason, verdict.message);
     }
 
-    const work: { pod: SyncPod; api: ApiPod }[] = [];
+    const work: { pod: SyncPod; api: ApiPod | undefined }[] = [];
     for (let i = 0; i < items.length; i++) {
       const pod = items[i]!;
       const podNode = podNodes[i];
@@ -232,18 +255,38 @@ export class LabKubelet {
       work.push({ api: pod, pod: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid, source: 'apiserver', hostNetwork: pod.spec.hostNetwork === true, node: podNode } });
     }
     for (const s of statics) {
-      const mirror = items.find((p) => isMirror(p) && p.metadata.name === s.name && p.metadata.namespace === s.namespace) ?? (await this.createMirror(s));
-      if (mirror) work.push({ api: mirror, pod: s });
+      this.staticUids.add(s.uid);
+      if (!view) {
+        work.push({ api: undefined, pod: s });
+        continue;
+      }
+      const mirror = items.find((p) => isMirror(p) && p.metadata.name === s.name && p.metadata.namespace === s.namespace && p.metadata.annotations?.[ConfigAnnotation.mirror] === s.uid);
+      if (!mirror) {
+        // A changed manifest is a new static pod: its old mirror goes (pkg/kubelet/pod/mirror_client.go).
+        for (const old of items.filter((p) => isMirror(p) && p.metadata.name === s.name && p.metadata.namespace === s.namespace)) {
+          await rest.send('DELETE', `/api/v1/namespaces/${old.metadata.namespace}/pods/${old.metadata.name}`).catch(() => undefined);
+        }
+      }
+      const m = mirror ?? (await this.createMirror(s));
+      work.push({ api: m, pod: s });
+    }
+    for (const { pod } of work) live.add(pod.uid);
+    // Sandboxes of pods no longer bound here (deleted, failed, a static pod whose manifest changed or
+    // went away) are torn down first, so a replaced static pod frees its host ports before the new
+    // one starts. While the API is down, only former static pods can be known to be gone.
+    for (const sb of sandboxes) {
+      if (live.has(sb.uid) || sb.labels[KubeLabel.podUid] === undefined) continue;
+      if (view || this.staticUids.has(sb.uid)) await killPod(runtime, sb.uid, [sb], containers);
     }
     for (const { pod, api } of work) {
-      live.add(pod.uid);
       const log = this.deps.logger.child({ pod: `${pod.namespace}/${pod.name}` });
       try {
         const { status } = await syncPod(pod, sandboxes, containers, {
           runtime, hasher: this.deps.hasher, kubeletVersion: this.config.kubeletVersion, cache: this.deps.cache, runImage: this.config.runImage,
-          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, event: (type, reason, message) => this.event(api, type, reason, message),
+          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, runImages: this.config.runImages,
+          event: (type, reason, message) => (api ? this.event(api, type, reason, message) : Promise.resolve()),
         }, log);
-        await this.writeStatus(api, status);
+        if (api) await this.writeStatus(api, status);
       } catch (err) {
         if (err instanceof OracleMissError) throw err;
         errors++;
@@ -251,12 +294,9 @@ export class LabKubelet {
       }
     }
 
-    // Sandboxes of pods no longer bound here (deleted, failed) are torn down.
-    for (const sb of sandboxes) {
-      if (!live.has(sb.uid) && sb.labels[KubeLabel.podUid] !== undefined) await killPod(runtime, sb.uid, [sb], containers);
-    }
     this.lastSync = { atMs: this.deps.clock.now(), pods: work.length, errors };
-    if (errors === 0) this.completedSyncs++;
+    // A pass without the API did not sync the API's pods: it does not count.
+    if (errors === 0 && view) this.completedSyncs++;
   }
 
   private async createMirror(s: StaticPod): Promise<ApiPod | undefined> {

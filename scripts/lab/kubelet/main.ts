@@ -6,12 +6,14 @@
  * hashes.ts), --lab-allocatable=cpu=16,memory=64Gi,pods=110, --lab-device-plugins=vendor/res=N,
  * --lab-device-plugin-delay=MS, --lab-pod-network=true (the runtime has a pod network: pods that
  * are not hostNetwork get their own network namespace; scripts/lab/cni.ts), --lab-sync-interval,
- * --lab-heartbeat-interval, --lab-run-image.
+ * --lab-heartbeat-interval, --lab-run-image, --lab-run-images=DIR with --lab-host-root=PATH
+ * (containers of lab program images run the program: ./run-images.ts).
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
 import { systemClock } from '../../../lib/clock.ts';
+import { defaultSamePaths } from './run-images.ts';
 import { createCriClient } from '../../../agent/runtime/cri.ts';
 import { BUSYBOX_IMAGE } from '../../containerd/oci-image.ts';
 import { kubeRestFromKubeconfig } from '../../../lib/kube/raw.ts';
@@ -95,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     healthzHost: flags.get('healthz-bind-address') ?? '127.0.0.1',
     syncIntervalMs: Number(flags.get('lab-sync-interval') ?? 2000),
     heartbeatIntervalMs: Number(flags.get('lab-heartbeat-interval') ?? 5000),
+    ...(flags.get('lab-run-images') ? { runImages: { releasesDir: flags.get('lab-run-images') ?? '', hostRoot: flags.get('lab-host-root') ?? '/', samePath: defaultSamePaths() } } : {}),
   }, {
     rest: await kubeRestFromKubeconfig(kubeconfig), runtime, logger, clock, cache, hasher,
     fatal: (err) => {

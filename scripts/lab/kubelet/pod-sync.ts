@@ -11,6 +11,7 @@ import { KubeAnnotation, KubeLabel, parseRestartCount } from '../../../agent/run
 import { decideContainer, nextInitStep, type RuntimeContainer } from './rules.ts';
 import type { CacheVersion } from './skip-file.ts';
 import type { ContainerHasher, PodSource } from './hashes.ts';
+import { imageRun, type RunImages } from './run-images.ts';
 
 export interface SyncPod {
   readonly name: string;
@@ -32,6 +33,8 @@ export interface PodSyncDeps {
   readonly podLogRoot?: string;
   /** --lab-pod-network: the runtime has a pod network, so pods that are not hostNetwork get their own namespace. */
   readonly podNetwork: boolean;
+  /** --lab-run-images: containers of lab program images run the program (./run-images.ts); others sleep. */
+  readonly runImages?: RunImages;
   readonly event: (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<void>;
 }
 
@@ -94,12 +97,15 @@ export async function syncPod(pod: SyncPod, sandboxes: readonly PodSandboxInfo[]
     const mine = containers.filter((c) => c.podSandboxId === sid && c.name === name).sort((a, b) => b.attempt - a.attempt);
     return { mine, latest: mine[0] ? await runtimeView(deps, mine[0]) : undefined };
   };
-  const create = async (c: { name: string; image: string }, attempt: number, restartCount: number, hash: string, command: string[]): Promise<string> => {
+  const create = async (c: { name: string; image: string; node?: JsonNode }, attempt: number, restartCount: number, hash: string, command: string[]): Promise<string> => {
+    const run = deps.runImages && c.node ? imageRun(c.node, pod.node, deps.runImages) : undefined;
+    if (run) log.info({ container: c.name, program: run.program, version: run.version }, 'running the lab program of the image');
     const id = await runtime.createContainer(sid, {
       name: c.name,
       attempt,
       image: deps.runImage,
-      command,
+      command: run?.command ?? command,
+      ...(run ? { mounts: run.mounts, env: run.env } : {}),
       labels: { [KubeLabel.podName]: pod.name, [KubeLabel.podNamespace]: pod.namespace, [KubeLabel.podUid]: pod.uid, [KubeLabel.containerName]: c.name },
       annotations: {
         [KubeAnnotation.containerHash]: hash,

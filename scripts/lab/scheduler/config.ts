@@ -2,6 +2,7 @@
 import { InvalidInputError } from '../../../lib/errors.ts';
 import { parseFlags, parseGoDuration, parseKubeVersion, type KubeVersion } from './flags.ts';
 import { DEFAULT_SCHEDULER_NAME } from './decide.ts';
+import type { HealthzEndpoint } from '../healthz.ts';
 
 export interface SchedulerProcessConfig {
   readonly version: KubeVersion;
@@ -11,10 +12,20 @@ export interface SchedulerProcessConfig {
   readonly logLevel: string;
   /** Flags neither modelled nor on the known-ignored list (logged as a warning at start). */
   readonly unknownFlags: readonly string[];
+  /** The insecure healthz endpoint (--address, --port; upstream's ports.InsecureSchedulerPort 10251), undefined with --port=0. */
+  readonly healthz: HealthzEndpoint | undefined;
 }
 
-const IGNORED = new Set(['leader-elect', 'master', 'address', 'port', 'bind-address', 'secure-port', 'config', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig', 'feature-gates']);
-const KNOWN = new Set(['lab-kube-version', 'kubeconfig', 'scheduler-name', 'lab-resync-period', 'lab-log-level']);
+/** --address (default 0.0.0.0) and --port (default `port`, 0 = off): the insecure serving of kube-scheduler / kube-controller-manager 1.10-1.17. */
+export function insecureHealthz(f: ReadonlyMap<string, string>, port: number): HealthzEndpoint | undefined {
+  const p = f.get('port');
+  const n = p === undefined ? port : Number(p);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidInputError('LAB_FLAG_BAD_NUMBER', `--port: invalid port "${String(p)}"`, { flag: 'port' });
+  return n === 0 ? undefined : { host: f.get('address') ?? '0.0.0.0', port: n };
+}
+
+const IGNORED = new Set(['leader-elect', 'master', 'bind-address', 'secure-port', 'config', 'v', 'logtostderr', 'authentication-kubeconfig', 'authorization-kubeconfig', 'feature-gates']);
+const KNOWN = new Set(['address', 'port', 'lab-kube-version', 'kubeconfig', 'scheduler-name', 'lab-resync-period', 'lab-log-level']);
 
 export function parseSchedulerArgs(argv: readonly string[]): SchedulerProcessConfig {
   const f = parseFlags(argv, new Set(['leader-elect', 'logtostderr']));
@@ -33,5 +44,6 @@ export function parseSchedulerArgs(argv: readonly string[]): SchedulerProcessCon
     resyncPeriodMs,
     logLevel: f.get('lab-log-level') ?? 'info',
     unknownFlags,
+    healthz: insecureHealthz(f, 10251),
   };
 }

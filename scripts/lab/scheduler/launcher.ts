@@ -1,16 +1,10 @@
 /**
- * Writes the lab control-plane "binaries" per version: an executable launcher script that runs the
- * component's main.ts under Node with --lab-kube-version, like scripts/lab/kubelet/launcher.ts does
- * for the kubelet. Used for the scheduler here and the controller-manager (../controller-manager/launcher.ts).
+ * The lab kube-scheduler / kube-controller-manager "binaries" per version: the shared lab launcher
+ * (../launchers.ts) for these two programs, kept under the names the tests and the lab used first.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { programCommand } from '../programs.ts';
+import { LAB_PROGRAM_VERSIONS, labProgramScript, writeLabProgram } from '../launchers.ts';
 
-export const LAB_CONTROL_PLANE_VERSIONS = ['v1.10.13', 'v1.11.10', 'v1.12.10', 'v1.13.12', 'v1.14.10', 'v1.15.12', 'v1.16.15', 'v1.17.17'] as const;
-
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const LAB_CONTROL_PLANE_VERSIONS = LAB_PROGRAM_VERSIONS;
 
 export type LabComponent = 'scheduler' | 'controller-manager';
 
@@ -24,21 +18,14 @@ export interface ComponentLauncherOptions {
   readonly programsDir?: string | undefined;
 }
 
+const program = (c: LabComponent) => (c === 'scheduler' ? 'kube-scheduler' : 'kube-controller-manager');
+
 export function componentLauncherScript(o: ComponentLauncherOptions): string {
-  const node = o.nodeBinary ?? process.execPath;
-  const repo = o.repoDir ?? REPO;
-  return [
-    '#!/bin/sh',
-    `# kip-lab kube-${o.component} ${o.version}`,
-    `exec ${programCommand(node, repo, `scripts/lab/${o.component}/main.ts`, o.programsDir)} "--lab-kube-version=${o.version}" "$@"`,
-    '',
-  ].join('\n');
+  return labProgramScript({ program: program(o.component), version: o.version, nodeBinary: o.nodeBinary, repoDir: o.repoDir, programsDir: o.programsDir });
 }
 
-export async function writeComponentLauncher(path: string, o: ComponentLauncherOptions): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, componentLauncherScript(o));
-  await chmod(path, 0o755);
+export function writeComponentLauncher(path: string, o: ComponentLauncherOptions): Promise<void> {
+  return writeLabProgram(path, { program: program(o.component), version: o.version, nodeBinary: o.nodeBinary, repoDir: o.repoDir, programsDir: o.programsDir });
 }
 
 /** kube-scheduler launcher for one version. */

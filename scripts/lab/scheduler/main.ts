@@ -6,6 +6,7 @@
 import { systemClock } from '../../../lib/clock.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { isKipError } from '../../../lib/errors.ts';
+import { serveHealthz } from '../healthz.ts';
 import { KubeClient } from '../../../lib/kube/index.ts';
 import { parseSchedulerArgs, type SchedulerProcessConfig } from './config.ts';
 import { controlPlaneApi } from './kube-api.ts';
@@ -45,9 +46,12 @@ async function main(argv: string[]): Promise<number> {
       if (r) return 0;
     }
   }
-  logger.info({ version: config.version.gitVersion, schedulerName: config.schedulerName }, 'scheduler started');
+  // Healthy once it schedules: kip-agent's Release waits for this endpoint.
+  const healthz = config.healthz ? await serveHealthz(config.healthz) : undefined;
+  logger.info({ version: config.version.gitVersion, schedulerName: config.schedulerName, healthz: config.healthz }, 'scheduler started');
   const sig = await signalled;
   logger.info({ signal: sig }, 'stopping');
+  await healthz?.close();
   await scheduler.stop();
   return 0;
 }

@@ -40,6 +40,8 @@ export interface LabKubeletConfig {
   readonly heartbeatIntervalMs: number;
   readonly podLogRoot?: string;
   readonly podNetwork: boolean;
+  /** The runtime the pods run on, for nodeInfo.containerRuntimeVersion and container ids (docker://, containerd://). Default containerd. */
+  readonly runtimeName?: 'containerd' | 'docker';
 }
 
 export interface LabKubeletDeps {
@@ -149,7 +151,7 @@ export class LabKubelet {
       capacity: allocatable,
       allocatable,
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: nowIso(this.startedAtMs) }],
-      nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
+      nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: this.config.runtimeName ?? 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
       addresses: [{ type: 'Hostname', address: this.config.nodeName }],
     };
   }
@@ -241,7 +243,7 @@ export class LabKubelet {
       try {
         const { status } = await syncPod(pod, sandboxes, containers, {
           runtime, hasher: this.deps.hasher, kubeletVersion: this.config.kubeletVersion, cache: this.deps.cache, runImage: this.config.runImage,
-          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, event: (type, reason, message) => this.event(api, type, reason, message),
+          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, containerIdScheme: this.config.runtimeName ?? 'containerd', event: (type, reason, message) => this.event(api, type, reason, message),
         }, log);
         await this.writeStatus(api, status);
       } catch (err) {

@@ -24,6 +24,7 @@ import { unmountAllUnder, mountsUnder } from '../containerd/mounts.ts';
 import { removeCgroupDirs, shimPids } from '../containerd/procs.ts';
 import type { HashMode } from './kubelet/hashes.ts';
 import type { WorkloadProfile } from './workloads.ts';
+import { dockerdRss, sweepDockerd, type LabDockerdRecord, type LabRuntimeChoice, type NodeRuntime } from './docker-workers.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STATE_DIR = '/var/lib/kip-lab';
@@ -47,6 +48,8 @@ export interface LabOptions {
   readonly syncIntervalMs: number;
   /** Where the lab kubelets' container hashes come from: kip's engine, or the golden vectors (oracle). */
   readonly hashes: HashMode;
+  /** Which workers run on dockerd (dockershim) and which on containerd (docker-workers.ts); absent in older records: containerd. */
+  readonly runtime?: LabRuntimeChoice;
 }
 
 export interface LabContainerdRecord {
@@ -66,6 +69,9 @@ export interface LabNodeRecord {
   /** The node's cgroup, relative to the cgroup2 root (kip-nspawn/<supervisor pid>-<name>-<rand>). */
   cgroup?: string;
   containerd?: LabContainerdRecord;
+  /** A worker's container runtime (absent: containerd, or the control plane). */
+  runtime?: NodeRuntime;
+  dockerd?: LabDockerdRecord;
   units: string[];
 }
 
@@ -177,6 +183,9 @@ export async function rssOf(pids: readonly number[]): Promise<number> {
   }
   return kb * 1024;
 }
+
+/** The process helpers docker-workers.ts measures and sweeps a dockerd with. */
+export const dockerdProcs = { pidAlive, cmdline, processTree: (pid: number) => processTree(pid), rssOf: (pids: readonly number[]) => rssOf(pids) };
 
 /** A worker's memory outside its nspawn cgroup: its containerd, the shims and their containers. */
 export async function containerdRss(record: LabContainerdRecord): Promise<number> {
@@ -327,6 +336,7 @@ export async function sweepLab(stateDir: string, deps: Pick<LabDeps, 'exec' | 'l
       }
     }
     if (node.containerd) problems.push(...(await sweepContainerd(node.containerd, deps)));
+    if (node.dockerd) problems.push(...(await sweepDockerd(node.dockerd, dockerdProcs, deps.clock)));
   }
   // Nodes of any dead creator (this lab's crashed supervisor included).
   await reapOrphanedNodes({ exec: deps.exec, logger: deps.logger }).catch((err: unknown) => problems.push(err instanceof Error ? err.message : String(err)));
@@ -347,6 +357,7 @@ export interface NodeHealth {
   readonly name: string;
   readonly role: LabNodeRecord['role'];
   readonly address: string;
+  readonly runtime?: NodeRuntime;
   readonly running: boolean;
   readonly systemd: string;
   readonly units: Readonly<Record<string, string>>;
@@ -400,8 +411,9 @@ export async function labStatus(stateDir: string, deps: Pick<LabDeps, 'exec'>): 
       memoryBytes = await rssOf(await cg.pids());
     }
     if (rec.containerd) memoryBytes += await containerdRss(rec.containerd);
+    if (rec.dockerd) memoryBytes += await dockerdRss(rec.dockerd, dockerdProcs);
     const api = apiNodes.get(rec.name);
-    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes });
+    nodes.push({ name: rec.name, role: rec.role, address: rec.address, ...(rec.role === 'worker' ? { runtime: rec.runtime ?? 'containerd' } : {}), running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes });
   }
   const healthy = state.status === 'up' && supervisorAlive && apiserverHealthy
     && nodes.every((n) => n.running && (n.systemd === 'running' || n.systemd === 'degraded') && Object.values(n.units).every((u) => u === 'active') && n.ready !== false);

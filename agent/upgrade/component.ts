@@ -13,7 +13,6 @@
  *   when the manifest changes).
  */
 import type { Component, ComponentName } from '../components/types.ts';
-import type { UpgradeAgentConfig } from './config.ts';
 
 /** Which flag table migrates the component's flags. */
 export type FlagTable = 'kubelet' | 'control';
@@ -63,7 +62,16 @@ export interface StaticPodComponentSpec extends SpecBase {
 
 export type ComponentSpec = SystemdComponentSpec | StaticPodComponentSpec;
 
-export function kubeletComponent(config: Pick<UpgradeAgentConfig, 'kubeletUnit' | 'kubeletBinary' | 'healthzUrl' | 'backupPaths' | 'skipFile'>): SystemdComponentSpec {
+/** The kubelet's fields of the agent config (a structural type: config.ts depends on this module's types). */
+export interface KubeletComponentConfig {
+  readonly kubeletUnit: string;
+  readonly kubeletBinary: string;
+  readonly healthzUrl: string;
+  readonly backupPaths: readonly string[];
+  readonly skipFile: string | undefined;
+}
+
+export function kubeletComponent(config: KubeletComponentConfig): SystemdComponentSpec {
   return {
     kind: 'systemd',
     name: 'kubelet',

@@ -22,6 +22,8 @@ export interface StartDockerdOptions {
   readonly exec?: Exec;
   readonly keepDir?: boolean;
   readonly startTimeoutMs?: number;
+  /** The cgroup its containers go under (default kip-docker-<basename of dir>); unique per instance. */
+  readonly cgroupParent?: string;
 }
 
 export interface DockerdHandle {
@@ -30,6 +32,10 @@ export interface DockerdHandle {
   readonly pid: number;
   readonly images: { readonly busybox: string; readonly pause: string };
   readonly logFile: string;
+  /** The cgroup (relative to the cgroup root) its containers run under. */
+  readonly cgroupParent: string;
+  /** The socket of dockerd's own containerd (its shims carry it as -address). */
+  readonly innerContainerdSocket: string;
   /** Runs the docker CLI against this daemon (argument array; result as data). */
   docker(args: readonly string[], timeoutMs?: number): ReturnType<Exec>;
   /** Force-removes all containers, stops dockerd, kills leftover shims, removes dir. Idempotent. */
@@ -56,7 +62,7 @@ export async function startDockerd(options: StartDockerdOptions): Promise<Docker
   const logFile = join(dir, 'dockerd.log');
   const execRoot = join(dir, 'exec');
   // containers get cgroups under a parent of their own, removed again by stop()
-  const cgroupParent = `kip-docker-${basename(dir).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  const cgroupParent = options.cgroupParent ?? `kip-docker-${basename(dir).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
   const daemon = spawnDaemon(
     'unshare',
     [
@@ -151,5 +157,5 @@ export async function startDockerd(options: StartDockerdOptions): Promise<Docker
     }
     throw err;
   }
-  return { socket, dir, pid: daemon.pid, images: { busybox: BUSYBOX_IMAGE, pause: PAUSE_IMAGE }, logFile, docker, stop };
+  return { socket, dir, pid: daemon.pid, images: { busybox: BUSYBOX_IMAGE, pause: PAUSE_IMAGE }, logFile, cgroupParent, innerContainerdSocket: innerContainerd, docker, stop };
 }

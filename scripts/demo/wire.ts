@@ -13,7 +13,7 @@ import { execaExec } from '../../lib/exec.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
 import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
-import { createCriClient } from '../../agent/runtime/cri.ts';
+import { openNodeRuntime } from '../lab/node-runtime.ts';
 import type { LabState } from '../lab/lab.ts';
 import { AGENT_PORT, KUBELET_HEALTHZ_PORT } from '../lab/node-config.ts';
 import { readSyncReport } from '../lab/kubelet/sync-report.ts';
@@ -29,7 +29,8 @@ export async function wireDemo(state: LabState, logger: Logger, out: (line: stri
   const tls = { ca: await readFile(state.agentPki.ca), cert: await readFile(state.agentPki.cert), key: await readFile(state.agentPki.key) };
   const workers = state.nodes.filter((n) => n.role === 'worker');
   const connections = new Map(workers.map((n) => [n.name, new AgentConnection({ address: `${n.address}:${AGENT_PORT}`, tls })]));
-  const runtimes = new Map(workers.filter((n) => n.containerd).map((n) => [n.name, createCriClient({ address: `unix://${n.containerd!.socket}` })]));
+  // containerd workers over CRI, Docker workers through dockerd with dockershim's labels
+  const runtimes = new Map(workers.filter((n) => n.containerd || n.dockerd).map((n) => [n.name, openNodeRuntime(n, 30_000)]));
   const cpNode = state.nodes.find((n) => n.role === 'control-plane');
   if (!cpNode?.agent || !state.kip?.releases) throw new DemoError(`${state.stateDir}/lab.json names no control-plane agent or releases folder: bring the lab down and up again`);
   const releases = state.kip.releases;

@@ -11,6 +11,8 @@ import { bootNode, ensureBaseImage, type NspawnNode } from '../nspawn/index.ts';
 
 type BaseImage = Awaited<ReturnType<typeof ensureBaseImage>>;
 import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
+import { startDockerd, type DockerdHandle } from '../containerd/dockerd.ts';
+import { NODE_DOCKER_SOCKET, dockerCgroupParent, dockerdRss, workerRuntime, type NodeRuntime } from './docker-workers.ts';
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
 import { generateLabPki, type LabPki } from './pki.ts';
 import { writeLabProgram } from './launchers.ts';
@@ -28,7 +30,7 @@ import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { writeLabCni } from './cni.ts';
 import { roleOu } from '../../lib/pki/roles.ts';
 import {
-  LabError, REPO_DIR, cgroupOf, containerdRss, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
+  LabError, REPO_DIR, cgroupOf, containerdRss, dockerdProcs, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
 } from './lab.ts';
 
 export interface RunningLab {
@@ -97,6 +99,7 @@ class BringUp {
   readonly rt: Runtime;
   readonly nodes: NspawnNode[] = [];
   readonly containerds: ContainerdHandle[] = [];
+  readonly dockerds: DockerdHandle[] = [];
   readonly state: LabState;
   private saving: Promise<void> = Promise.resolve();
 
@@ -126,14 +129,19 @@ class BringUp {
     // Workers first (their kubelets would recreate pods), then their containerds, then the control plane.
     await Promise.all(this.nodes.filter((n) => n.name !== CP_NAME).map((n) => n.stop().catch(note(`node ${n.name}`))));
     await Promise.all(this.containerds.map((c) => c.stop().catch(note(`containerd ${c.dir}`))));
+    await Promise.all(this.dockerds.map((d) => d.stop().catch(note(`dockerd ${d.dir}`))));
     await Promise.all(this.nodes.filter((n) => n.name === CP_NAME).map((n) => n.stop().catch(note(`node ${n.name}`))));
     if (problems.length > 0) throw new LabError('LAB_TEARDOWN_UNCLEAN', `lab teardown had problems: ${problems.join('; ')}`, { problems });
   }
 
-  async bootRecorded(name: string, role: LabNodeRecord['role'], address: string, base: BaseImage, extra: { bindRo?: { host: string; inside?: string }[]; bind?: { host: string; inside?: string }[] }, containerd?: ContainerdHandle): Promise<{ node: NspawnNode; record: LabNodeRecord }> {
+  async bootRecorded(name: string, role: LabNodeRecord['role'], address: string, base: BaseImage, extra: { bindRo?: { host: string; inside?: string }[]; bind?: { host: string; inside?: string }[] }, containerd?: ContainerdHandle, dockerd?: DockerdHandle): Promise<{ node: NspawnNode; record: LabNodeRecord }> {
     const workDir = join(this.stateDir, 'nodes', name);
     const record: LabNodeRecord = { name, role, address, workDir, root: join(workDir, 'root'), units: [] };
     if (containerd) record.containerd = { dir: containerd.dir, socket: containerd.socket, pid: containerd.pid };
+    if (dockerd) {
+      record.runtime = 'docker';
+      record.dockerd = { dir: dockerd.dir, socket: dockerd.socket, pid: dockerd.pid, cgroupParent: dockerd.cgroupParent, innerContainerdSocket: dockerd.innerContainerdSocket };
+    } else if (role === 'worker') record.runtime = 'containerd';
     this.state.nodes.push(record);
     await this.save();
     const node = await bootNode({ name, base, workDir, logger: this.deps.logger, bindRo: [...(await repoMounts()), ...(extra.bindRo ?? [])], bind: extra.bind ?? [] });
@@ -279,12 +287,12 @@ async function writeStaticControlPlane(up: BringUp, root: string, pkis: LabPkis)
 }
 
 /** One worker's files: kubelet launcher, unit, drop-in, defaults, PKI, kubeconfig, agent, static pod. */
-async function writeWorkerFiles(up: BringUp, root: string, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined): Promise<void> {
+async function writeWorkerFiles(up: BringUp, root: string, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined, runtime: NodeRuntime = 'containerd'): Promise<void> {
   const { options, rt } = up;
   const { pki, agentPki } = pkis;
   await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, ...rt });
   await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
-  await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version));
+  await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version, runtime));
   await put(root, KUBELET_PATHS.defaults, kubeletDefaults({ nodeName: name, address, nodeLabels: { 'lab.kip.io/pool': 'workers' }, syncIntervalMs: options.syncIntervalMs, hashes: options.hashes, podNetwork: true }));
   if (staticPod) await put(root, join(KUBELET_PATHS.manifests, ORACLE_STATIC_POD_FILE), `${JSON.stringify(staticPod, null, 2)}\n`);
   else await mkdir(join(root, KUBELET_PATHS.manifests), { recursive: true });
@@ -296,7 +304,7 @@ async function writeWorkerFiles(up: BringUp, root: string, name: string, address
   await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
   await writeLabProgram(join(root, KUBE_PROXY_PATHS.binary), { program: 'kube-proxy', version: options.version, ...rt });
   await put(root, KUBE_PROXY_PATHS.unit, kubeProxyUnit({ nodeName: name, address }));
-  await writeAgentFiles(root, pkis, agentConfig({ nodeName: name, address }), agentUnit(rt));
+  await writeAgentFiles(root, pkis, agentConfig({ nodeName: name, address, runtime }), agentUnit(rt));
 }
 
 /** kip-agent's config, unit and TLS material (one server certificate for every lab agent). */
@@ -309,22 +317,31 @@ async function writeAgentFiles(root: string, pkis: LabPkis, config: string, unit
   await put(root, AGENT_PATHS.unit, unit);
 }
 
-/** Every worker: its containerd on the host, its node, kubelet and kip-agent started. */
+/** Every worker: its containerd or dockerd on the host (--runtime), its node, kubelet and kip-agent started. */
 async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticPod: Record<string, unknown> | undefined): Promise<NspawnNode[]> {
   const { deps, workerNames, addrs, options } = up;
-  deps.progress(`starting ${workerNames.length} containerd(s) on the host`);
-  const cds = await Promise.all(workerNames.map(async (name) => {
+  const runtimes = workerNames.map((_, i) => workerRuntime(options.runtime, i));
+  const dockerCount = runtimes.filter((r) => r === 'docker').length;
+  deps.progress(`starting ${runtimes.length - dockerCount} containerd(s) and ${dockerCount} dockerd(s) on the host (${workerNames.map((n, i) => `${n} ${runtimes[i]}`).join(', ')})`);
+  const daemons = await Promise.all(workerNames.map(async (name, i): Promise<{ containerd?: ContainerdHandle; dockerd?: DockerdHandle }> => {
+    if (runtimes[i] === 'docker') {
+      const dockerd = await startDockerd({ dir: join(up.stateDir, 'dockerd', name), exec: deps.exec, cgroupParent: dockerCgroupParent(up.stateDir, name) });
+      up.dockerds.push(dockerd);
+      return { dockerd };
+    }
     const cd = await startContainerd({ dir: join(up.stateDir, 'containerd', name), exec: deps.exec, logger: deps.logger });
     up.containerds.push(cd);
     await writeLabCni(cd.dir);
-    return cd;
+    return { containerd: cd };
   }));
   deps.progress(`booting ${workerNames.join(', ')}`);
   const workers = await Promise.all(workerNames.map(async (name, i) => {
     const address = addrs.workers[i]!;
-    const w = await up.bootRecorded(name, 'worker', address, base, { bind: [{ host: cds[i]!.socket, inside: NODE_CONTAINERD_SOCKET }] }, cds[i]);
+    const { containerd, dockerd } = daemons[i]!;
+    const bind = dockerd ? { host: dockerd.socket, inside: NODE_DOCKER_SOCKET } : { host: containerd!.socket, inside: NODE_CONTAINERD_SOCKET };
+    const w = await up.bootRecorded(name, 'worker', address, base, { bind: [bind] }, containerd, dockerd);
     await w.node.waitForSystemd(90_000);
-    await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod);
+    await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod, runtimes[i]);
     w.record.units = ['kubelet.service', 'kube-proxy.service', 'kip-agent.service'];
     w.record.agent = `${address}:${AGENT_PORT}`;
     await up.save();
@@ -386,7 +403,7 @@ async function recordSummary(up: BringUp, count: { pods: number; runningContaine
   const memoryBytes: Record<string, number> = {};
   for (const n of up.nodes) {
     const rec = up.state.nodes.find((r) => r.name === n.name);
-    memoryBytes[n.name] = (await n.rssBytes()) + (rec?.containerd ? await containerdRss(rec.containerd) : 0);
+    memoryBytes[n.name] = (await n.rssBytes()) + (rec?.containerd ? await containerdRss(rec.containerd) : 0) + (rec?.dockerd ? await dockerdRss(rec.dockerd, dockerdProcs) : 0);
   }
   up.state.summary = { upMs: up.deps.clock.now() - up.startedMs, nodes: up.nodes.length, pods: count.pods, containers: count.runningContainers, memoryBytes, selectorPodNode: count.selectorPodNode };
   up.state.status = 'up';

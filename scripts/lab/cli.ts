@@ -16,11 +16,13 @@ import {
   DEFAULT_STATE_DIR, LabError, PROGRESS_FILE, REPO_DIR, SUPERVISOR_LOG, labStatus, pidAlive, readLabState, sweepLab, type LabHealth, type LabState,
 } from './lab.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../coordinator/io.ts';
+import { DEFAULT_LAB_RUNTIME, parseLabRuntime } from './docker-workers.ts';
 
 export const LAB_USAGE = `usage:
   kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
              [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
+             [--runtime docker|containerd|mixed]
   kip-lab down [--state-dir DIR]
   kip-lab status [--state-dir DIR] [-o text|json]
   kip-lab kubeconfig [--state-dir DIR] [--raw]
@@ -37,7 +39,10 @@ the workloads are built from those containers; a container they lack stops the k
 kube-apiserver, kube-scheduler and kube-controller-manager from /etc/kubernetes/manifests (the
 image tag is the version); default systemd: each is a unit with a versioned binary.
 --programs: the lab's own programs (kubelet, apiserver, scheduler, controller-manager, kube-proxy,
-kip-agent) run as esbuild bundles built at up into dist/lab/ (default), or from the sources through tsx.`;
+kip-agent) run as esbuild bundles built at up into dist/lab/ (default), or from the sources through tsx.
+--runtime: the workers' container runtime. mixed (default): worker-1 on a private dockerd with the
+kubelet's dockershim flags (--container-runtime=docker), the others on containerd (CRI); docker or
+containerd: every worker on it.`;
 
 export function labUsage(): string {
   return LAB_USAGE;
@@ -97,7 +102,8 @@ const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 export function formatSummary(state: LabState): string {
   const s = state.summary;
   if (!s) return '';
-  const mem = Object.entries(s.memoryBytes).map(([n, b]) => `    ${n.padEnd(16)}${mib(b)}`).join('\n');
+  const runtimeOf = (n: string): string => state.nodes.find((r) => r.name === n)?.runtime ?? '';
+  const mem = Object.entries(s.memoryBytes).map(([n, b]) => `    ${n.padEnd(16)}${mib(b).padEnd(10)}${runtimeOf(n)}`.trimEnd()).join('\n');
   return [
     `lab up: ${s.nodes} nodes (1 control plane + ${s.nodes - 1} workers), ${s.pods} pods, ${s.containers} containers running, in ${(s.upMs / 1000).toFixed(1)} s`,
     `  kubernetes ${state.options.version}, kubelets ${state.options.patched ? 'patched (skip file /tmp/cache.version.save)' : 'unpatched'}`,
@@ -123,6 +129,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     hashes: { type: 'string', default: 'engine' },
     'control-plane': { type: 'string', default: 'systemd' },
     programs: { type: 'string', default: 'bundle' },
+    runtime: { type: 'string', default: DEFAULT_LAB_RUNTIME },
   } }));
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new LabUsageError(`--workers must be an integer 1..40, got ${String(values.workers)}`);
@@ -131,6 +138,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   if (values.hashes !== 'engine' && values.hashes !== 'vectors') throw new LabUsageError('--hashes must be engine or vectors');
   if (values['control-plane'] !== 'systemd' && values['control-plane'] !== 'static-pods') throw new LabUsageError('--control-plane must be systemd or static-pods');
   if (values.programs !== 'bundle' && values.programs !== 'tsx') throw new LabUsageError('--programs must be bundle or tsx');
+  const runtime = parse(() => parseLabRuntime(values.runtime));
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(String(values['address-prefix']))) throw new LabUsageError('--address-prefix must look like 127.X.Y');
   const timeoutMs = Number(values.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new LabUsageError('--timeout must be a positive number of seconds');
@@ -147,7 +155,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const args = [
     '--state-dir', stateDir, '--workers', String(workers), '--version', String(values.version), '--address-prefix', String(values['address-prefix']),
-    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--control-plane', String(values['control-plane']), '--programs', String(values.programs), ...(values.unpatched ? ['--unpatched'] : []),
+    '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--control-plane', String(values['control-plane']), '--programs', String(values.programs), '--runtime', runtime, ...(values.unpatched ? ['--unpatched'] : []),
   ];
   const started = deps.clock.now();
   const pid = deps.startSupervisor(stateDir, args);
@@ -202,9 +210,9 @@ export function formatStatus(h: LabHealth): string {
   if (!h.state) return 'no lab\n';
   const lines = [
     `lab ${h.state.status} in ${h.state.stateDir}: supervisor ${h.supervisorAlive ? `running (pid ${h.state.supervisorPid})` : 'gone'}, apiserver ${h.apiserverHealthy ? `healthy at ${h.state.apiserver ?? '?'}` : 'unreachable'}`,
-    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}${'AGENT'.padEnd(17)}UNITS`,
+    `${'NODE'.padEnd(16)}${'ROLE'.padEnd(15)}${'ADDRESS'.padEnd(14)}${'RUNTIME'.padEnd(12)}${'SYSTEMD'.padEnd(11)}${'READY'.padEnd(7)}${'KUBELET'.padEnd(10)}${'MEMORY'.padEnd(10)}${'AGENT'.padEnd(17)}UNITS`,
     ...h.nodes.map((n) =>
-      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${(n.agent ?? '-').padEnd(17)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
+      `${n.name.padEnd(16)}${n.role.padEnd(15)}${n.address.padEnd(14)}${(n.runtime ?? '-').padEnd(12)}${n.systemd.padEnd(11)}${(n.ready === undefined ? '-' : n.ready ? 'yes' : 'no').padEnd(7)}${(n.kubeletVersion ?? '-').padEnd(10)}${mib(n.memoryBytes).padEnd(10)}${(n.agent ?? '-').padEnd(17)}${Object.entries(n.units).map(([u, s]) => `${u.replace(/\.service$/, '')}=${s}`).join(' ')}`),
   ];
   if (h.pods) lines.push(`pods ${h.pods.running}/${h.pods.total} running, containers ${h.pods.runningContainers}/${h.pods.containers} running`);
   lines.push(h.healthy ? 'healthy' : 'NOT healthy');

@@ -26,6 +26,7 @@ import type { HashMode } from './kubelet/hashes.ts';
 import { programsDirOf, type ProgramsMode } from './programs.ts';
 import type { Runtime } from './node-config.ts';
 import type { WorkloadProfile } from './workloads.ts';
+import { dockerdRss, sweepDockerd, type LabDockerdRecord, type LabRuntimeChoice, type NodeRuntime } from './docker-workers.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STATE_DIR = '/var/lib/kip-lab';
@@ -58,6 +59,8 @@ export interface LabOptions {
   readonly controlPlane?: 'systemd' | 'static-pods';
   /** How the lab's own programs run: esbuild bundles (default) or the sources through tsx. Absent in labs from before bundles: tsx. */
   readonly programs?: ProgramsMode;
+  /** Which workers run on dockerd (dockershim) and which on containerd (docker-workers.ts); absent in older records: containerd. */
+  readonly runtime?: LabRuntimeChoice;
 }
 
 export interface LabContainerdRecord {
@@ -77,6 +80,9 @@ export interface LabNodeRecord {
   /** The node's cgroup, relative to the cgroup2 root (kip-nspawn/<supervisor pid>-<name>-<rand>). */
   cgroup?: string;
   containerd?: LabContainerdRecord;
+  /** A worker's container runtime (absent: containerd, or the control plane). */
+  runtime?: NodeRuntime;
+  dockerd?: LabDockerdRecord;
   units: string[];
   /** host:port of this node's kip-agent (gRPC, mutual TLS with the lab's agent PKI). */
   agent?: string;
@@ -192,6 +198,9 @@ export async function rssOf(pids: readonly number[]): Promise<number> {
   }
   return kb * 1024;
 }
+
+/** The process helpers docker-workers.ts measures and sweeps a dockerd with. */
+export const dockerdProcs = { pidAlive, cmdline, processTree: (pid: number) => processTree(pid), rssOf: (pids: readonly number[]) => rssOf(pids) };
 
 /** A worker's memory outside its nspawn cgroup: its containerd, the shims and their containers. */
 export async function containerdRss(record: LabContainerdRecord): Promise<number> {
@@ -342,6 +351,7 @@ export async function sweepLab(stateDir: string, deps: Pick<LabDeps, 'exec' | 'l
       }
     }
     if (node.containerd) problems.push(...(await sweepContainerd(node.containerd, deps)));
+    if (node.dockerd) problems.push(...(await sweepDockerd(node.dockerd, dockerdProcs, deps.clock)));
   }
   // Nodes of any dead creator (this lab's crashed supervisor included).
   await reapOrphanedNodes({ exec: deps.exec, logger: deps.logger }).catch((err: unknown) => problems.push(err instanceof Error ? err.message : String(err)));
@@ -362,6 +372,7 @@ export interface NodeHealth {
   readonly name: string;
   readonly role: LabNodeRecord['role'];
   readonly address: string;
+  readonly runtime?: NodeRuntime;
   readonly running: boolean;
   readonly systemd: string;
   readonly units: Readonly<Record<string, string>>;
@@ -416,8 +427,9 @@ export async function labStatus(stateDir: string, deps: Pick<LabDeps, 'exec'>): 
       memoryBytes = await rssOf(await cg.pids());
     }
     if (rec.containerd) memoryBytes += await containerdRss(rec.containerd);
+    if (rec.dockerd) memoryBytes += await dockerdRss(rec.dockerd, dockerdProcs);
     const api = apiNodes.get(rec.name);
-    nodes.push({ name: rec.name, role: rec.role, address: rec.address, running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes, agent: rec.agent });
+    nodes.push({ name: rec.name, role: rec.role, address: rec.address, ...(rec.role === 'worker' ? { runtime: rec.runtime ?? 'containerd' } : {}), running, systemd, units, ready: rec.role === 'worker' ? api?.ready ?? false : undefined, kubeletVersion: api?.version, memoryBytes, agent: rec.agent });
   }
   const healthy = state.status === 'up' && supervisorAlive && apiserverHealthy
     && nodes.every((n) => n.running && (n.systemd === 'running' || n.systemd === 'degraded') && Object.values(n.units).every((u) => u === 'active') && n.ready !== false);

@@ -8,6 +8,8 @@
  */
 import { programCommand, sourceOf } from './programs.ts';
 import { KipError } from '../../lib/errors.ts';
+import { PAUSE_IMAGE } from '../containerd/oci-image.ts';
+import { NODE_DOCKER_ENDPOINT, type NodeRuntime } from './docker-workers.ts';
 
 /** The skip file the patched kubelet reads (the operator's patch; agent config default). */
 export const SKIP_FILE = '/tmp/cache.version.save';
@@ -151,7 +153,7 @@ WantedBy=multi-user.target
  * it (1.15, #77820), --cadvisor-port=0 until 1.12 (#65707), so a lab brought up at a later version
  * starts, and one at v1.10 carries flags kip's migration must remove on the way up.
  */
-export function kubeletDropIn(version = 'v1.10.13'): string {
+export function kubeletDropIn(version = 'v1.10.13', runtime: NodeRuntime = 'containerd'): string {
   const minor = Number(/^v?1\.(\d+)/.exec(version)?.[1] ?? 10);
   const systemPods = `--pod-manifest-path=${KUBELET_PATHS.manifests}${minor < 15 ? ' --allow-privileged=true' : ''}`;
   const cadvisor = minor < 12 ? 'Environment="KUBELET_CADVISOR_ARGS=--cadvisor-port=0"\n' : '';
@@ -159,12 +161,24 @@ export function kubeletDropIn(version = 'v1.10.13'): string {
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=${KUBELET_PATHS.kubeconfig}"
 Environment="KUBELET_SYSTEM_PODS_ARGS=${systemPods}"
-${cadvisor}Environment="KUBELET_CRI_ARGS=--container-runtime=remote --container-runtime-endpoint=unix://${NODE_CONTAINERD_SOCKET}"
+${cadvisor}Environment="KUBELET_CRI_ARGS=${kubeletRuntimeArgs(runtime)}"
 # the user's overrides; KUBELET_EXTRA_ARGS should be sourced from this file instead.
 EnvironmentFile=-${KUBELET_PATHS.defaults}
 ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS ${minor < 12 ? '$KUBELET_CADVISOR_ARGS ' : ''}$KUBELET_CRI_ARGS $KUBELET_EXTRA_ARGS
 `;
+}
+
+/**
+ * The runtime flags of the drop-in. Docker: dockershim's, as a kubeadm 1.10 node had them
+ * (--container-runtime=docker is the kubelet's default; the endpoint and the infra image are
+ * spelled out so kip-agent's detection reads them from the command line), with the lab's local
+ * pause image (no registry). containerd: CRI over the bind-mounted socket.
+ */
+export function kubeletRuntimeArgs(runtime: NodeRuntime): string {
+  return runtime === 'docker'
+    ? `--container-runtime=docker --docker-endpoint=${NODE_DOCKER_ENDPOINT} --pod-infra-container-image=${PAUSE_IMAGE}`
+    : `--container-runtime=remote --container-runtime-endpoint=unix://${NODE_CONTAINERD_SOCKET}`;
 }
 
 export function kubeletDefaults(s: KubeletSettings): string {
@@ -185,6 +199,8 @@ export function kubeletDefaults(s: KubeletSettings): string {
 export interface AgentSettings {
   readonly nodeName: string;
   readonly address: string;
+  /** docker: the agent detects the runtime from the kubelet's flags (criEndpoint auto). */
+  readonly runtime?: NodeRuntime;
 }
 
 export function agentConfig(s: AgentSettings): string {
@@ -201,7 +217,8 @@ export function agentConfig(s: AgentSettings): string {
     // The kubelet's own kubeconfig and the node's CRI socket: hash self-check, restart prediction,
     // and removal of the skip file once every container carries the running kubelet's hash.
     `kubeconfig: ${KUBELET_PATHS.kubeconfig}`,
-    `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
+    // Docker nodes: auto, detected from the kubelet's --container-runtime/--docker-endpoint, as on a real dockershim node.
+    s.runtime === 'docker' ? 'criEndpoint: auto' : `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
     'consistencyIntervalMs: 10000',
     // The lab kubelet is up in about two seconds; a shorter stability window keeps the demo brisk.
     'stableMs: 3000',

@@ -3,6 +3,7 @@
  * creator, in the nspawn harness's sense). `kip-lab up` starts it detached:
  *   node --import tsx scripts/lab/supervisor.ts --state-dir DIR --workers N --version V
  *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS] [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
+ *        [--runtime docker|containerd|mixed]
  * It writes progress lines to DIR/up.log and the lab's record to DIR/lab.json (status starting ->
  * up | failed), then waits. SIGTERM (what `kip-lab down` sends) tears the lab down and exits.
  */
@@ -15,6 +16,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { appendProgress, readLabState, writeLabState, type LabOptions } from './lab.ts';
 import { bringUpLab, type RunningLab } from './bring-up.ts';
+import { DEFAULT_LAB_RUNTIME, parseLabRuntime } from './docker-workers.ts';
 
 export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
   const { values } = parseArgs({
@@ -30,6 +32,7 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
       hashes: { type: 'string', default: 'engine' },
       'control-plane': { type: 'string', default: 'systemd' },
       programs: { type: 'string', default: 'bundle' },
+      runtime: { type: 'string', default: DEFAULT_LAB_RUNTIME },
     },
   });
   const stateDir = values['state-dir'];
@@ -56,6 +59,7 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
     workloads,
     syncIntervalMs,
     hashes,
+    runtime: parseLabRuntime(values.runtime),
   };
 }
 

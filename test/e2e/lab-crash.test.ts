@@ -11,6 +11,7 @@ import { execaExec, type ExecResult } from '../../lib/exec.ts';
 import { mountsUnder } from '../../scripts/containerd/mounts.ts';
 import { shimPids } from '../../scripts/containerd/procs.ts';
 import { readLabState, type LabState } from '../../scripts/lab/lab.ts';
+import { shimAddressOf } from '../../scripts/lab/node-runtime.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = '127.0.94';
@@ -55,7 +56,8 @@ describe('kip-lab after its supervisor was killed', () => {
     const s = state;
     if (!s) throw new Error('no lab state');
     const worker = s.nodes.find((n) => n.role === 'worker');
-    const socket = worker?.containerd?.socket ?? '';
+    // the worker's containerd, or dockerd's own containerd (the lab's default puts worker-1 on dockerd)
+    const socket = (worker ? shimAddressOf(worker) : undefined) ?? '';
     expect((await shimPids(socket)).length).toBeGreaterThan(0);
 
     process.kill(s.supervisorPid, 'SIGKILL');
@@ -72,7 +74,7 @@ describe('kip-lab after its supervisor was killed', () => {
     expect(down.exitCode, down.stdout + down.stderr).toBe(0);
     expect(await processesMentioning(stateDir)).toEqual([]);
     for (const n of s.nodes) {
-      for (const pid of [n.nspawnPid, n.leaderPid, n.containerd?.pid]) if (pid !== undefined) expect(await alive(pid), `${n.name} pid ${pid}`).toBe(false);
+      for (const pid of [n.nspawnPid, n.leaderPid, n.containerd?.pid, n.dockerd?.pid]) if (pid !== undefined) expect(await alive(pid), `${n.name} pid ${pid}`).toBe(false);
       expect(await stat(path.join('/sys/fs/cgroup/unified', n.cgroup ?? 'none')).then(() => true, () => false)).toBe(false);
     }
     expect(await shimPids(socket)).toEqual([]);
@@ -80,5 +82,6 @@ describe('kip-lab after its supervisor was killed', () => {
     expect(await stat(stateDir).then(() => true, () => false)).toBe(false);
     // up works again on the same state dir afterwards (nothing recorded there).
     expect(await readLabState(stateDir)).toBeUndefined();
-  });
+    // two CLI runs and a sweep of nodes and runtimes: minutes on a loaded machine, not 30 s
+  }, 240_000);
 });

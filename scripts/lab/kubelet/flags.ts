@@ -11,7 +11,7 @@ import { REMOVED_FEATURE_GATES, REMOVED_FLAGS, isNodeLabelRefused } from '../../
 const BASE_FLAGS = [
   'address', 'allow-privileged', 'anonymous-auth', 'authentication-token-webhook', 'authorization-mode', 'bootstrap-kubeconfig',
   'cadvisor-port', 'cert-dir', 'cgroup-driver', 'client-ca-file', 'cloud-provider', 'cluster-dns', 'cluster-domain', 'cni-bin-dir',
-  'cni-conf-dir', 'config', 'container-runtime', 'container-runtime-endpoint', 'containerized', 'docker-disable-shared-pid',
+  'cni-conf-dir', 'config', 'container-runtime', 'container-runtime-endpoint', 'containerized', 'docker-disable-shared-pid', 'docker-endpoint',
   'enable-custom-metrics', 'eviction-hard', 'experimental-fail-swap-on', 'experimental-qos-reserved', 'fail-swap-on', 'feature-gates',
   'google-json-key', 'healthz-bind-address', 'healthz-port', 'host-ipc-sources', 'host-network-sources', 'host-pid-sources', 'hostname-override',
   'image-service-endpoint', 'kube-reserved', 'kubeconfig', 'log-dir', 'logtostderr', 'max-pods', 'network-plugin', 'node-ip', 'node-labels',

@@ -43,6 +43,8 @@ export interface LabKubeletConfig {
   readonly podNetwork: boolean;
   /** --lab-run-images (with --lab-host-root): static pods of lab program images run the program (kubeadm-style control plane). */
   readonly runImages?: RunImages;
+  /** The runtime the pods run on, for nodeInfo.containerRuntimeVersion and container ids (docker://, containerd://). Default containerd. */
+  readonly runtimeName?: 'containerd' | 'docker';
 }
 
 export interface LabKubeletDeps {
@@ -157,7 +159,7 @@ export class LabKubelet {
       capacity: allocatable,
       allocatable,
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: nowIso(this.startedAtMs) }],
-      nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
+      nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: this.config.runtimeName ?? 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
       addresses: [{ type: 'Hostname', address: this.config.nodeName }],
     };
   }
@@ -283,7 +285,7 @@ export class LabKubelet {
       try {
         const { status } = await syncPod(pod, sandboxes, containers, {
           runtime, hasher: this.deps.hasher, kubeletVersion: this.config.kubeletVersion, cache: this.deps.cache, runImage: this.config.runImage,
-          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, runImages: this.config.runImages,
+          podLogRoot: this.config.podLogRoot, podNetwork: this.config.podNetwork, runImages: this.config.runImages, containerIdScheme: this.config.runtimeName ?? 'containerd',
           event: (type, reason, message) => (api ? this.event(api, type, reason, message) : Promise.resolve()),
         }, log);
         if (api) await this.writeStatus(api, status);

@@ -35,6 +35,8 @@ export interface PodSyncDeps {
   readonly podNetwork: boolean;
   /** --lab-run-images: containers of lab program images run the program (./run-images.ts); others sleep. */
   readonly runImages?: RunImages;
+  /** The scheme of containerID in the pod status (kubecontainer.ContainerID: docker://, containerd://). Default containerd. */
+  readonly containerIdScheme?: 'containerd' | 'docker';
   readonly event: (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<void>;
 }
 
@@ -86,6 +88,7 @@ async function runtimeView(deps: PodSyncDeps, c: ContainerInfo): Promise<Runtime
 
 export async function syncPod(pod: SyncPod, sandboxes: readonly PodSandboxInfo[], containers: readonly ContainerInfo[], deps: PodSyncDeps, log: Logger): Promise<PodSyncResult> {
   const { runtime } = deps;
+  const scheme = deps.containerIdScheme ?? 'containerd';
   const spec = sandboxSpec(pod, deps.podLogRoot, deps.podNetwork);
   let sandboxId = sandboxes.find((s) => s.uid === pod.uid && s.state === 'ready')?.id;
   if (!sandboxId) {
@@ -126,9 +129,9 @@ export async function syncPod(pod: SyncPod, sandboxes: readonly PodSandboxInfo[]
   const initStatuses = inits.map((c) => {
     const v = initViews.get(c.name)?.latest;
     const state = v?.state === 'exited'
-      ? { terminated: { exitCode: v.exitCode ?? 0, reason: (v.exitCode ?? 0) === 0 ? 'Completed' : 'Error', startedAt: nsIso(v.startedAtNs), finishedAt: nsIso(v.finishedAtNs), containerID: `containerd://${v.id}` } }
+      ? { terminated: { exitCode: v.exitCode ?? 0, reason: (v.exitCode ?? 0) === 0 ? 'Completed' : 'Error', startedAt: nsIso(v.startedAtNs), finishedAt: nsIso(v.finishedAtNs), containerID: `${scheme}://${v.id}` } }
       : v?.state === 'running' ? { running: { startedAt: nsIso(v.startedAtNs) } } : { waiting: { reason: 'PodInitializing' } };
-    return { name: c.name, ready: v?.state === 'exited' && (v.exitCode ?? 0) === 0, restartCount: v?.restartCount ?? 0, image: c.image, imageID: '', ...(v ? { containerID: `containerd://${v.id}` } : {}), state };
+    return { name: c.name, ready: v?.state === 'exited' && (v.exitCode ?? 0) === 0, restartCount: v?.restartCount ?? 0, image: c.image, imageID: '', ...(v ? { containerID: `${scheme}://${v.id}` } : {}), state };
   });
   const regular = containerList(pod.node, 'containers');
   if (step.kind !== 'done') {
@@ -173,7 +176,7 @@ export async function syncPod(pod: SyncPod, sandboxes: readonly PodSandboxInfo[]
     }
     statuses.push({
       name: c.name, ready: true, restartCount, image: c.image, imageID: '',
-      containerID: id ? `containerd://${id}` : '',
+      containerID: id ? `${scheme}://${id}` : '',
       state: { running: { startedAt: nsIso(startedAtNs) } },
     });
   }

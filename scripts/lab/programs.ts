@@ -69,6 +69,11 @@ export function programCommand(node: string, repo: string, module: string, progr
   return `${shellWord(node)} --import ${shellWord(`${repo}/node_modules/tsx/dist/esm/index.mjs`)} ${shellWord(`${repo}/${module}`)}`;
 }
 
+// Spelt in pieces: this module is itself part of bundles (launchers import it), and the rewrite
+// below must not turn its own strings into URLs.
+const META_URL = ['import', 'meta', 'url'].join('.');
+const META_DIRNAME = ['import', 'meta', 'dirname'].join('.');
+
 /** Rewrites `import.meta.url` in every repository module to that module's own source URL. */
 function sourceUrls(repo: string): Plugin {
   return {
@@ -77,7 +82,7 @@ function sourceUrls(repo: string): Plugin {
       b.onLoad({ filter: /\.ts$/ }, async (args) => {
         if (!args.path.startsWith(repo) || args.path.includes('/node_modules/')) return undefined;
         const text = await readFile(args.path, 'utf8');
-        const contents = text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)).replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)));
+        const contents = text.replaceAll(META_URL, JSON.stringify(pathToFileURL(args.path).href)).replaceAll(META_DIRNAME, JSON.stringify(dirname(args.path)));
         return { contents, loader: 'ts' };
       });
     },
@@ -109,7 +114,7 @@ export async function buildLabPrograms(repo: string, dir = labProgramsDir(repo))
       outfile,
       external: ['better-sqlite3', '*.node'],
       // CommonJS dependencies (grpc-js, pino) call require(): give the ESM bundle one.
-      banner: { js: "import { createRequire as __kipCreateRequire } from 'node:module'; const require = __kipCreateRequire(import.meta.url);" },
+      banner: { js: `import { createRequire as __kipCreateRequire } from 'node:module'; const require = __kipCreateRequire(${META_URL});` },
       plugins: [sourceUrls(repo)],
       legalComments: 'none',
       logLevel: 'warning',

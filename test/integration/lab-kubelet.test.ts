@@ -282,7 +282,7 @@ describe('lab kubelet', () => {
     await kube.deletePod('default', 'stray').catch(() => undefined);
     const programsDir = join(dir, 'programs');
     const built = await buildLabPrograms(REPO_DIR, programsDir);
-    expect(built.map((b) => b.program).sort()).toEqual(['apiserver', 'controller-manager', 'kip-agent', 'kubelet', 'scheduler']);
+    expect(built.map((b) => b.program).sort()).toEqual(['apiserver', 'controller-manager', 'kip-agent', 'kube-proxy', 'kubelet', 'scheduler']);
     await startKubelet('v1.17.17', { extraFlags: ['--lab-hashes=vectors'], programsDir });
     // The process the launcher started is node on the bundle, not tsx on the sources.
     const pids = (await execa('pgrep', ['-f', join(programsDir, 'kubelet.mjs')], { reject: false })).stdout.split('\n').filter(Boolean);

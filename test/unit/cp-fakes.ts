@@ -235,8 +235,9 @@ export function cpAgent(world: CpWorldFile, node: string, now: () => number, sle
         });
       }
       yield ev(runId, 1, 'STOP_KUBELET', 'STEP_STARTED', ex.startedAt, 'RUN_RUNNING');
-      const left = ex.startedAt + ex.durationMs - now();
-      if (left > 0) await sleep(left);
+      // A timer may fire a millisecond before Date.now() reaches its deadline: wait until the
+      // world's clock says the execution ended, or the next call on the node finds it still running.
+      while (ex.startedAt + ex.durationMs > now()) await sleep(Math.max(1, ex.startedAt + ex.durationMs - now()));
       const end = ex.startedAt + ex.durationMs;
       if (ex.fail) {
         yield ev(runId, 2, 'VERIFY', 'STEP_FAILED', end, 'RUN_ROLLING_BACK', { errorCode: 'VERIFY_TIMEOUT', message: 'healthz never answered' });

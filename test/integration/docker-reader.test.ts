@@ -174,7 +174,7 @@ describe('Docker Engine API reader against dockerd 20.10', () => {
     } finally {
       await watcher.stop();
     }
-  }, 90_000);
+  }, 180_000);
 
   it('stop() removes the containers and ends dockerd', async () => {
     const h = d();

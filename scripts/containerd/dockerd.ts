@@ -6,9 +6,10 @@
  * /etc/docker is a directory under `dir`; its overlay mounts stay in that namespace too.
  * The busybox image is loaded with `docker load` from the same tarball containerd imports.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { KipError } from '../../lib/errors.ts';
 import { execaExec, type Exec } from '../../lib/exec.ts';
 import { createDockerClient } from '../../agent/runtime/docker.ts';
@@ -22,7 +23,7 @@ export interface StartDockerdOptions {
   readonly exec?: Exec;
   readonly keepDir?: boolean;
   readonly startTimeoutMs?: number;
-  /** The cgroup its containers go under (default kip-docker-<basename of dir>); unique per instance. */
+  /** The cgroup its containers go under (default kip-docker-<hash of dir>, so two instances whose dirs share a basename never share one). */
   readonly cgroupParent?: string;
 }
 
@@ -62,7 +63,7 @@ export async function startDockerd(options: StartDockerdOptions): Promise<Docker
   const logFile = join(dir, 'dockerd.log');
   const execRoot = join(dir, 'exec');
   // containers get cgroups under a parent of their own, removed again by stop()
-  const cgroupParent = options.cgroupParent ?? `kip-docker-${basename(dir).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  const cgroupParent = options.cgroupParent ?? `kip-docker-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12)}`;
   const daemon = spawnDaemon(
     'unshare',
     [

@@ -149,6 +149,33 @@ describe('Docker Engine API reader against dockerd 20.10', () => {
     }
   }, 90_000);
 
+  it('polls at once on dockerd\'s events: a restart is seen long before the next poll would come', async () => {
+    const log = new EventLog();
+    // One poll an hour: only the /events stream can make the watcher see the restart in time.
+    const watcher = watcherOn(log, 3_600_000, true);
+    watcher.start();
+    try {
+      await waitFor('baseline', async () => (watcher.polls >= 1 ? true : undefined), { timeoutMs: 20_000 });
+      // The stream is open once an event woke the watcher: a k8s_-named container without
+      // dockershim's type label (so not in the watcher's view) is created until one does.
+      await waitFor('the event stream', async () => {
+        await docker('rm', '-f', 'k8s_probe_x_default_uid-probe_0').catch(() => '');
+        await docker('create', '--name', 'k8s_probe_x_default_uid-probe_0', d().images.busybox, '/bin/true');
+        return watcher.wakeups > 0 ? true : undefined;
+      }, { timeoutMs: 20_000 });
+      await docker('rm', '-f', 'k8s_probe_x_default_uid-probe_0');
+      const polls = watcher.polls;
+      await docker('kill', appId);
+      const third = await runApp(sandboxId, 2);
+      const restart = await waitFor('the restart event from an event-driven poll', async () => restarted(log)[0], { timeoutMs: 30_000 });
+      expect(restart).toMatchObject({ podUid: 'uid-web', containerName: 'app', beforeId: appId, afterId: third });
+      expect(watcher.polls).toBeGreaterThan(polls);
+      appId = third;
+    } finally {
+      await watcher.stop();
+    }
+  }, 180_000);
+
   it('stop() removes the containers and ends dockerd', async () => {
     const h = d();
     await h.stop();

@@ -8,8 +8,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { checklistFor, type ChecklistItem } from '../plan/checklist.ts';
 import { planVersions, type KubeletHop, type KubeletPlanKind, type VersionPlan } from '../plan/path.ts';
 import { predictHopRestarts, type HopRestarts } from '../plan/restarts.ts';
-import { findRemovedApiObjects, type RemovedApiObjects } from '../plan/live-objects.ts';
-import { apiRemovalsBetween } from '../../lib/knowledge/apis/index.ts';
+import { findRemovedApiObjects, removalsOnPath, type RemovedApiObjects } from '../plan/live-objects.ts';
 import { readReleases } from '../stage/releases.ts';
 import type { ClusterApi } from '../ports.ts';
 import { EXIT_OK } from '../io.ts';
@@ -38,8 +37,6 @@ export interface PlanOutput {
   readonly removedApiObjects: readonly RemovedApiObjects[] | undefined;
 }
 
-const minorNumber = (v: string): number => Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
-
 export function nodeKubelets(nodes: readonly V1Node[]): { name: string; kubelet: string; kubeProxy: string }[] {
   return nodes
     .map((n) => ({ name: n.metadata?.name ?? '', kubelet: n.status?.nodeInfo?.kubeletVersion ?? '', kubeProxy: n.status?.nodeInfo?.kubeProxyVersion ?? '' }))
@@ -65,8 +62,7 @@ export async function buildPlan(cluster: ClusterApi, target: string, options: { 
     return { kubeletRestarts: plan.plans[kind].kubeletRestarts, estimatedSeconds: seconds, steps };
   };
   const plans = { 'every-step': one('every-step'), 'fewest-restarts': one('fewest-restarts') };
-  const removals = apiRemovalsBetween(minorNumber(plan.apiserver), minorNumber(plan.target));
-  const removedApiObjects = cluster.listServed ? await findRemovedApiObjects(removals, cluster.listServed) : undefined;
+  const removedApiObjects = cluster.listServed ? await findRemovedApiObjects(removalsOnPath(plan), cluster.listServed) : undefined;
   return { apiserver: plan.apiserver, target: plan.target, nodes: kubelets, controlPlanePath: plan.controlPlanePath, plans, removedApiObjects };
 }
 

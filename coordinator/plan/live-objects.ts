@@ -6,7 +6,8 @@
  * appear in 1.18), so an object whose annotation names a removed group/version is the one whose
  * next `kubectl apply` fails with 404 after the step. Pure: the listing comes in through a port.
  */
-import type { ApiRemoval } from '../../lib/knowledge/apis/index.ts';
+import { apiRemovalsBetween, type ApiRemoval } from '../../lib/knowledge/apis/index.ts';
+import { parseMinor } from '../../lib/knowledge/version.ts';
 
 /** kubectl's annotation: the whole object as last applied, with its apiVersion. */
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -39,6 +40,11 @@ const ALL_RESOURCES: Readonly<Record<string, readonly string[]>> = {
   'apps/v1beta1': ['deployments', 'statefulsets', 'controllerrevisions'],
   'apps/v1beta2': ['deployments', 'statefulsets', 'daemonsets', 'replicasets', 'controllerrevisions'],
 };
+
+/** The removals that take effect on the way from the apiserver's version to the target. */
+export function removalsOnPath(plan: { readonly apiserver: string; readonly target: string }): ApiRemoval[] {
+  return apiRemovalsBetween(parseMinor(plan.apiserver).minor, parseMinor(plan.target).minor);
+}
 
 export function resourcesOf(r: ApiRemoval): readonly string[] {
   return r.resources.includes('*') ? ALL_RESOURCES[r.groupVersion] ?? [] : r.resources;

@@ -4,17 +4,15 @@
  * unpatched kubelet would restart per hop (the hash engine over the live pods), so the operator
  * sees before the run why the skip-file patch and the manifests matter.
  */
-import { apiRemovalsBetween, API_REMOVALS } from '../../lib/knowledge/apis/index.ts';
+import { API_REMOVALS } from '../../lib/knowledge/apis/index.ts';
 import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
-import { findRemovedApiObjects, type ListServed } from '../plan/live-objects.ts';
+import { findRemovedApiObjects, removalsOnPath, type ListServed } from '../plan/live-objects.ts';
 import type { VersionPlan } from '../plan/path.ts';
 import { predictHopRestarts } from '../plan/restarts.ts';
 import type { Finding } from './rules.ts';
 
-const minorNumber = (v: string): number => Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
-
 export async function removedApiFindings(plan: VersionPlan, list: ListServed | undefined): Promise<Finding[]> {
-  const removals = apiRemovalsBetween(minorNumber(plan.apiserver), minorNumber(plan.target));
+  const removals = removalsOnPath(plan);
   if (removals.length === 0) return [];
   if (!list) return [{ severity: 'warning', check: 'removed-api-objects', object: 'cluster', why: 'the cluster client cannot list arbitrary resources, so objects in API versions the path stops serving were not checked', fix: 'list them by hand (kubectl get deployments.v1beta1.extensions -A ...)' }];
   const out: Finding[] = [];

@@ -187,6 +187,8 @@ export function kubeletDefaults(s: KubeletSettings): string {
     `--hostname-override=${s.nodeName}`,
     `--healthz-bind-address=${s.address}`,
     `--healthz-port=${KUBELET_HEALTHZ_PORT}`,
+    // The Node's InternalIP: kip finds each agent at it (coordinator/fleet/inventory.ts), as on a real cluster.
+    `--node-ip=${s.address}`,
     ...(labels ? [`--node-labels=${labels}`] : []),
     `--lab-sync-interval=${s.syncIntervalMs}`,
     ...(s.hashes === 'vectors' ? ['--lab-hashes=vectors'] : []),

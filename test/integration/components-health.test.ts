@@ -25,6 +25,10 @@ beforeAll(async () => {
     if (req.url === '/readyz') {
       res.writeHead(200);
       res.end('ok');
+    } else if (req.url === '/proxy-healthy' || req.url === '/proxy-stale') {
+      // kube-proxy's /healthz (pkg/proxy/healthcheck healthzHandler, 1.10-1.17): JSON, 200 or 503.
+      res.writeHead(req.url === '/proxy-healthy' ? 200 : 503);
+      res.end('{"lastUpdated": "2026-12-01 14:57:09.093 +0000 UTC","currentTime": "2026-12-01 14:58:55.517 +0000 UTC"}');
     } else {
       res.writeHead(500);
       res.end('[-]etcd failed');
@@ -48,6 +52,13 @@ describe('probeHealth', () => {
     expect(strict.ok).toBe(false);
     expect(strict.detail).toMatch(/certificate/i);
     expect(await probeHealth({ url: '', insecureSkipVerify: false, source: '--port=0' }, 2_000)).toEqual({ ok: false, detail: 'no health endpoint (--port=0)' });
+  });
+
+  it("kube-proxy's JSON healthz: 200 is healthy, 503 is not (the body is never `ok`)", async () => {
+    expect(await probeHealth({ url: `http://127.0.0.1:${httpPort}/proxy-healthy`, insecureSkipVerify: false, source: '' }, 2_000)).toEqual({ ok: true, detail: 'ok' });
+    const stale = await probeHealth({ url: `http://127.0.0.1:${httpPort}/proxy-stale`, insecureSkipVerify: false, source: '' }, 2_000);
+    expect(stale.ok).toBe(false);
+    expect(stale.detail).toContain('HTTP 503');
   });
 
   it('tells components apart by their --help usage line', () => {

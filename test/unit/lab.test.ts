@@ -89,7 +89,7 @@ describe('node files', () => {
     expect(effectiveFlags(cmd).find((f) => f.flag === '--cadvisor-port')?.definedIn).toContain(KUBELET_PATHS.dropIn);
     const flags = parseKubeletArgs(argv, 'v1.10.13');
     expect(Object.fromEntries(flags)).toMatchObject({
-      'hostname-override': 'worker-1', 'healthz-bind-address': '127.0.0.11', 'healthz-port': '10248', 'allow-privileged': 'true', 'cadvisor-port': '0',
+      'hostname-override': 'worker-1', 'healthz-bind-address': '127.0.0.11', 'healthz-port': '10248', 'node-ip': '127.0.0.11', 'allow-privileged': 'true', 'cadvisor-port': '0',
       'container-runtime-endpoint': 'unix:///run/containerd/containerd.sock', kubeconfig: '/etc/kubernetes/kubelet.conf', 'node-labels': 'lab.kip.io/pool=workers',
     });
     expect(() => parseKubeletArgs(argv, 'v1.12.10')).toThrow(/cadvisor-port/);

@@ -37,6 +37,8 @@ export interface LabKubeletConfig {
   readonly runImage: string;
   readonly healthzPort: number;
   readonly healthzHost?: string;
+  /** --node-ip: reported as the Node's InternalIP (before the Hostname, as the kubelet's setNodeAddress does). */
+  readonly nodeIp?: string;
   readonly syncIntervalMs: number;
   readonly heartbeatIntervalMs: number;
   readonly podLogRoot?: string;
@@ -160,7 +162,7 @@ export class LabKubelet {
       allocatable,
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: nowIso(this.startedAtMs) }],
       nodeInfo: { kubeletVersion: this.config.kubeletVersion, kubeProxyVersion: this.config.kubeletVersion, containerRuntimeVersion: this.config.runtimeName ?? 'containerd', operatingSystem: 'linux', architecture: 'amd64' },
-      addresses: [{ type: 'Hostname', address: this.config.nodeName }],
+      addresses: [...(this.config.nodeIp ? [{ type: 'InternalIP', address: this.config.nodeIp }] : []), { type: 'Hostname', address: this.config.nodeName }],
     };
   }
 

@@ -110,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
     runImage: flags.get('lab-run-image') ?? BUSYBOX_IMAGE,
     healthzPort: Number(flags.get('healthz-port') ?? 10248),
     healthzHost: flags.get('healthz-bind-address') ?? '127.0.0.1',
+    ...(flags.get('node-ip') ? { nodeIp: flags.get('node-ip') } : {}),
     syncIntervalMs: Number(flags.get('lab-sync-interval') ?? 2000),
     heartbeatIntervalMs: Number(flags.get('lab-heartbeat-interval') ?? 5000),
     ...(flags.get('lab-run-images') ? { runImages: { releasesDir: flags.get('lab-run-images') ?? '', hostRoot: flags.get('lab-host-root') ?? '/', samePath: defaultSamePaths() } } : {}),

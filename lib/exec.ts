@@ -21,6 +21,8 @@ export interface ExecOptions {
   readonly input?: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Output as it arrives (a long-running command's progress), besides the whole in the result. */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
 }
 
 /** The port through which logic runs a program: argument arrays only, never a shell string. */
@@ -35,7 +37,7 @@ export class ExecSpawnError extends KipError {
 /** The production Exec, through execa. */
 export const execaExec: Exec = async (command, args, options) => {
   const started = performance.now();
-  const result = await execa(command, [...args], {
+  const child = execa(command, [...args], {
     reject: false,
     timeout: options.timeoutMs,
     forceKillAfterDelay: options.killGraceMs ?? 2_000,
@@ -45,6 +47,12 @@ export const execaExec: Exec = async (command, args, options) => {
     cwd: options.cwd,
     stripFinalNewline: false,
   });
+  const { onOutput } = options;
+  if (onOutput) {
+    child.stdout?.on('data', (b: Buffer) => onOutput('stdout', b.toString('utf8')));
+    child.stderr?.on('data', (b: Buffer) => onOutput('stderr', b.toString('utf8')));
+  }
+  const result = await child;
   if (result.failed && result.exitCode === undefined && !result.timedOut && result.signal === undefined) {
     throw new ExecSpawnError(command, result.originalMessage ?? result.message);
   }

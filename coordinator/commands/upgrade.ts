@@ -22,6 +22,7 @@ import { sequenceOf, type RunSpec } from '../rollout/spec.ts';
 import { controlPlaneActions } from '../rollout/control-plane-plan.ts';
 import { describe } from '../rollout/control-plane.ts';
 import { readReleases } from '../stage/releases.ts';
+import { predictHopRestarts } from '../plan/restarts.ts';
 import { EXIT_OK } from '../io.ts';
 import { nodeKubelets } from './plan.ts';
 import { checkAgentsAnswer, closeFleet, connectFleetEndpoints, type AgentFlags } from './fleet-setup.ts';
@@ -143,11 +144,16 @@ async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared)
     for (const n of s.kubeProxyNodes ?? []) needRelease(s.to, 'kube-proxy', n);
   }
   for (const c of controlPlane) for (const n of c.nodes) for (const comp of n.components) needRelease(c.to, comp as Component, n.name);
+  // What an unpatched kubelet would restart per step, stored with the run for kip report.
+  const podTree = await cluster.podTree();
+  const predictedRestarts = predictHopRestarts(podTree, steps.map((s) => ({ from: s.nodes[0]?.from ?? s.to, to: s.to, nodes: s.nodes.map((n) => n.name), minors: 1 })))
+    .map((h, i) => ({ step: steps[i]!.index, containers: h.containers, wouldRestart: h.wouldRestart }));
   const spec: RunSpec = {
     target: plan.target, plan: opts.plan as KubeletPlanKind, steps, maxConcurrency, maxUnavailable,
     canary: canaryNodes ? { nodes: canaryNodes } : { count: canaryCount }, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs: 0,
     allowUnpatched: opts.allowUnpatched, allowDroppedFlags: opts.allowDroppedFlag, releasesDir: opts.releases,
     ...(controlPlane.length > 0 ? { controlPlane, sequence } : {}), hooks, hookTimeoutMs, keepServedApis: opts.keepServedApi, watchGates: opts.watchGates,
+    predictedRestarts,
   };
   if (steps.length === 0 && controlPlane.length === 0) {
     ctx.io.stdout(`nothing to do: every kubelet runs ${plan.target}\n`);
@@ -197,13 +203,16 @@ export function runNodes(spec: RunSpec): string[] {
 /** What the run does, a line per item (the dry run). */
 export function sequenceLines(spec: RunSpec, kubeletLine: (step: number) => string): string[] {
   const out: string[] = [];
+  // Numbered by item, not by line: a control-plane item prints one line per action.
+  let n = 0;
   for (const item of sequenceOf(spec)) {
+    n++;
     if (item.kind === 'kubelets') {
-      out.push(`step ${out.length + 1}: ${kubeletLine(item.step)}`);
+      out.push(`step ${n}: ${kubeletLine(item.step)}`);
       continue;
     }
     const c = spec.controlPlane![item.step]!;
-    out.push(`step ${out.length + 1}: control plane ${c.from} -> ${c.to}:`);
+    out.push(`step ${n}: control plane ${c.from} -> ${c.to}:`);
     for (const a of controlPlaneActions(c, spec.hooks ?? [])) out.push(`  ${a.kind === 'kubelets' ? kubeletLine(a.step) : describe(a)}`);
   }
   return out;

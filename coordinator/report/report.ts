@@ -4,13 +4,16 @@
  * one row per node, one bar per kubelet step coloured by outcome, gate events marked.
  */
 import type { RunSpec } from '../rollout/spec.ts';
-import type { EventRecord, NodeRecord, RunRecord } from '../store/store.ts';
+import type { ActionRecord, EventRecord, NodeRecord, RunRecord } from '../store/store.ts';
+import { CP_HEADER, RESTARTS_HEADER, controlPlaneRows, restartRows } from './control-plane.ts';
 
 export interface ReportModel {
   readonly run: RunRecord;
   readonly spec: RunSpec;
   readonly nodes: readonly NodeRecord[];
   readonly events: readonly EventRecord[];
+  /** The journal's actions (control-plane actions and kubelet node attempts); absent: those sections are left out. */
+  readonly actions?: readonly ActionRecord[];
 }
 
 const secs = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
@@ -31,6 +34,9 @@ function rows(m: ReportModel): string[][] {
 
 const HEADER = ['Step', 'Node', 'Kubelet', 'State', 'Attempt', 'Duration', 'Kubelet down', 'Error'];
 
+const mdTable = (header: readonly string[], body: readonly (readonly string[])[]): string[] =>
+  [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.map(mdCell).join(' | ')} |`)];
+
 export function markdownReport(m: ReportModel): string {
   const { run, spec } = m;
   const lines = [
@@ -38,7 +44,11 @@ export function markdownReport(m: ReportModel): string {
     `- cluster: ${run.cluster}`, `- target: ${run.target} (plan ${spec.plan}, max concurrency ${spec.maxConcurrency}, max unavailable ${spec.maxUnavailable})`,
     `- state: **${run.phase}**${run.reason ? ` — ${run.reason}` : ''}`, `- started ${iso(run.createdAt)}, last change ${iso(run.updatedAt)} (${secs(run.updatedAt - run.createdAt)})`, '',
     '## Plan', '', ...spec.steps.map((s) => `${s.index + 1}. kubelets of ${s.nodes.map((n) => n.name).join(', ')} -> ${s.to}`), '',
-    '## Nodes', '', `| ${HEADER.join(' | ')} |`, `| ${HEADER.map(() => '---').join(' | ')} |`, ...rows(m).map((r) => `| ${r.map(mdCell).join(' | ')} |`), '',
+    ...(m.actions ? [
+      '## Control plane', '', ...mdTable(CP_HEADER, controlPlaneRows(spec, m.actions).map((r) => r.cells)), '',
+      '## Restarts per step', '', ...mdTable(RESTARTS_HEADER, restartRows(spec, m.actions)), '',
+    ] : []),
+    '## Nodes', '', ...mdTable(HEADER, rows(m)), '',
     '## Events', '', ...(m.events.length === 0 ? ['none'] : m.events.map((e) => `- ${iso(e.at)} **${e.kind}**${e.node ? ` ${e.node}` : ''}: ${mdCell(e.message)}`)), '',
   ];
   return lines.join('\n');
@@ -83,8 +93,17 @@ export function htmlReport(m: ReportModel): string {
 <p>cluster ${esc(m.run.cluster)}, target ${esc(m.run.target)} (plan ${esc(m.spec.plan)}, max concurrency ${m.spec.maxConcurrency}, max unavailable ${m.spec.maxUnavailable}): <b class="state-${esc(m.run.phase)}">${esc(m.run.phase)}</b>${m.run.reason ? ` — ${esc(m.run.reason)}` : ''}; ${esc(secs(m.run.updatedAt - m.run.createdAt))}</p>
 <h2>Timeline</h2>${timelineSvg(m)}
 <h2>Plan</h2><ol>${m.spec.steps.map((s) => `<li>kubelets of ${esc(s.nodes.map((n) => n.name).join(', '))} &rarr; ${esc(s.to)}</li>`).join('')}</ol>
-<h2>Nodes</h2>${table}
+${m.actions ? cpHtml(m.spec, m.actions) : ''}<h2>Nodes</h2>${table}
 <h2>Events</h2>${events}
 </body></html>
+`;
+}
+
+function cpHtml(spec: RunSpec, actions: readonly ActionRecord[]): string {
+  const head = (h: readonly string[]): string => `<thead><tr>${h.map((x) => `<th>${esc(x)}</th>`).join('')}</tr></thead>`;
+  const cp = controlPlaneRows(spec, actions).map((r) => `<tr class="cp-action" data-kind="${esc(r.kind)}">${r.cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
+  const restarts = restartRows(spec, actions).map((r) => `<tr class="step-restarts">${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
+  return `<h2>Control plane</h2><table id="control-plane">${head(CP_HEADER)}<tbody>${cp}</tbody></table>
+<h2>Restarts per step</h2><table id="restarts">${head(RESTARTS_HEADER)}<tbody>${restarts}</tbody></table>
 `;
 }

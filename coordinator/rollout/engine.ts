@@ -56,6 +56,8 @@ interface NodeOutcome {
   readonly ok: boolean;
   readonly reason: string;
   readonly downtimeMs: number | undefined;
+  /** Containers on the node that restarted or went away (the inventory gate), once it was looked at; kip report sets it against the prediction. */
+  readonly restarted?: number;
 }
 
 type Snap = Record<string, { id: string; restartCount: number; node: string }>;
@@ -174,9 +176,9 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       if (restarted.length + gone.length > 0) {
         const what = [...restarted.map((c) => `${c} restarted`), ...gone.map((c) => `${c} gone`)];
         store.addEvent({ runId, at: clock.now(), node, kind: 'gate', message: what.join('; ') });
-        return { node, ok: false, reason: `${what.length} container${what.length > 1 ? 's' : ''} on ${node} restarted or went away: ${what.slice(0, 5).join(', ')}${what.length > 5 ? ', ...' : ''}`, downtimeMs: res.kubeletDowntimeMs };
+        return { node, ok: false, reason: `${what.length} container${what.length > 1 ? 's' : ''} on ${node} restarted or went away: ${what.slice(0, 5).join(', ')}${what.length > 5 ? ', ...' : ''}`, downtimeMs: res.kubeletDowntimeMs, restarted: what.length };
       }
-      return { node, ok: true, reason: '', downtimeMs: res.kubeletDowntimeMs };
+      return { node, ok: true, reason: '', downtimeMs: res.kubeletDowntimeMs, restarted: 0 };
     })().catch((err: unknown): NodeOutcome => ({ node, ok: false, reason: isKipError(err) ? `${err.code}: ${err.message}` : String(err), downtimeMs: undefined }))
       .then((outcome) => {
         // Outcome after the fact: the node record first, then the action (a crash in between is

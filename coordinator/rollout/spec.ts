@@ -75,6 +75,18 @@ export interface RunSpec {
   readonly keepServedApis?: readonly string[];
   /** Gate on the agents' Watch streams (default on). */
   readonly watchGates?: boolean;
+  /**
+   * Per kubelet step, fixed when the run was created: the containers on its nodes and how many an
+   * unpatched kubelet would restart (coordinator/plan/restarts.ts, the hash engine over the live
+   * pods), for `kip report` to set the restarts seen against. Absent in older runs.
+   */
+  readonly predictedRestarts?: readonly StepPrediction[];
+}
+
+export interface StepPrediction {
+  readonly step: number;
+  readonly containers: number;
+  readonly wouldRestart: number;
 }
 
 export function parseSpec(text: string): RunSpec {

@@ -42,7 +42,7 @@ export function actionDetail(kind: string, outcome: ActionRecord['outcome'], res
   switch (kind) {
     case 'baseline': return `${Object.keys(parse(JSON.stringify(r.pods ?? {}))).length} running pods recorded`;
     case 'etcd-snapshot': return `${String(r.path)} (${num(r.sizeBytes) ?? '?'} bytes, revision ${num(r.revision) ?? '?'}, sha256 ${String(r.sha256 ?? '').slice(0, 12)}…, from ${String(r.node)})`;
-    case 'hold': return r.changed === false ? 'already held' : `held (${String(r.phase ?? '')})`;
+    case 'hold': return r.changed === false ? 'already held' : 'held (stopped)';
     case 'apiserver':
     case 'swap': {
       const down = num(r.downtimeMs);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execaExec } from '../lib/exec.ts';
 import { readLabState } from '../scripts/lab/lab.ts';
-import type { DemoReport } from '../scripts/demo/demo.ts';
+import type { CliDemoReport } from '../scripts/demo/cli-demo.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -34,11 +34,12 @@ export async function runLabBench(): Promise<void> {
     const demo = await execaExec(process.execPath, ['--import', 'tsx', path.join(REPO, 'scripts/demo/main.ts'), '--state-dir', stateDir], { timeoutMs: 1_800_000, cwd: REPO });
     const demoWall = performance.now() - t1;
     if (demo.exitCode !== 0) throw new Error(`demo failed:\n${demo.stdout}\n${demo.stderr}`);
-    const report = JSON.parse(await readFile(path.join(stateDir, 'demo-report.json'), 'utf8')) as DemoReport;
+    const report = JSON.parse(await readFile(path.join(stateDir, 'demo-report.json'), 'utf8')) as CliDemoReport;
     const perStep = report.steps.map((s) => seconds(s.durationMs)).join(' / ');
-    const downtimes = report.steps.flatMap((s) => s.nodes.map((n) => n.kubeletDowntimeMs ?? 0)).sort((a, b) => a - b);
+    // The demo is the kip CLI now: per step the largest kubelet downtime of its nodes (kip's journal).
+    const downtimes = report.steps.map((s) => s.maxKubeletDowntimeMs ?? 0).sort((a, b) => a - b);
     const medianDowntime = downtimes[Math.floor(downtimes.length / 2)] ?? 0;
-    process.stdout.write(`demo upgrade ${report.steps[0]?.from ?? '?'} -> ${report.target}: ${seconds(demoWall)} wall, ${report.steps.length} steps (${perStep}), ${report.restartedTotal} of ${report.containers} containers restarted, kubelet downtime median ${seconds(medianDowntime)} over ${downtimes.length} node upgrades\n`);
+    process.stdout.write(`demo (kip CLI) upgrade ${report.steps[0]?.from ?? '?'} -> ${report.target}: ${seconds(demoWall)} wall, kip upgrade ${seconds(report.upgradeMs)}, ${report.steps.length} steps (${perStep}), ${report.restartedTotal} of ${report.containers} containers restarted, median of the per-step max kubelet downtime ${seconds(medianDowntime)}\n`);
   } finally {
     const down = await kip(['down'], 300_000);
     if (down.exitCode !== 0) process.stderr.write(`kip-lab down failed:\n${down.stdout}\n${down.stderr}\n`);

@@ -15,6 +15,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink or a mount point is shared with other checkouts (worktrees):
+# npm ci would empty it under them, so it is left alone (install from the checkout that owns it).
+if [ -L node_modules ] || mountpoint -q node_modules 2>/dev/null; then
+  echo "== node_modules is shared (a symlink or mount): not reinstalling it here"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -22,6 +22,7 @@ import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { readLabState, type LabState } from '../../scripts/lab/lab.ts';
 import { AGENT_PORT } from '../../scripts/lab/node-config.ts';
 import { oracleWorkloadPlan } from '../../scripts/lab/workloads-oracle.ts';
+import { SELECTOR_LABEL, SELECTOR_POD } from '../../scripts/lab/workloads.ts';
 import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
 import { runCliDemo, type CliDemoReport } from '../../scripts/demo/cli-demo.ts';
 import { wireCliDemo } from '../../scripts/demo/wire.ts';
@@ -66,6 +67,13 @@ describe('the demo: kip preflight, plan, stage, upgrade v1.10 -> v1.17 and repor
       const last = await runtimeSnapshot(wired.deps.runtimes);
       expect([...last.keys()].sort(), log).toEqual([...first.keys()].sort());
       for (const [key, c] of first) expect(last.get(key)?.id, key).toBe(c.id);
+      // kip preflight found the pod whose nodeSelector label its node lost, and --fix node-labels put it back
+      // (the pod then survived every kubelet restart: it is among the containers compared above)
+      const selector = `pod ${SELECTOR_POD.namespace}/${SELECTOR_POD.name} on worker-1`;
+      expect(lines.some((l) => /^ {2}ERROR +node-selector /.test(l) && l.includes(selector) && l.includes(`${SELECTOR_LABEL.key}=${SELECTOR_LABEL.value}`)), log).toBe(true);
+      expect(lines, log).toContain(`  fixed: label node worker-1 ${SELECTOR_LABEL.key}=${SELECTOR_LABEL.value}`);
+      expect((await wired.deps.kube.listNodes()).find((n) => n.metadata?.name === 'worker-1')?.metadata?.labels?.[SELECTOR_LABEL.key]).toBe(SELECTOR_LABEL.value);
+      expect([...first.values()].some((c) => c.pod === `${SELECTOR_POD.namespace}/${SELECTOR_POD.name}`)).toBe(true);
       expect(report.outcome, log).toBe('completed');
       expect(report.runPhase).toBe('succeeded');
       expect(report.restartedTotal, log).toBe(0);

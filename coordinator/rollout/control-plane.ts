@@ -18,7 +18,7 @@ import { isKipError } from '../../lib/errors.ts';
 import { LockHeldError } from '../lock/lock.ts';
 import { LockLostError } from '../lock/kube-lock.ts';
 import type { Exec } from '../../lib/exec.ts';
-import { parseRealVersion } from '../../lib/knowledge/version.ts';
+import { parseMinor } from '../../lib/knowledge/version.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentPort, EtcdSnapshotInfo } from '../fleet/port.ts';
 import type { Component } from '../stage/releases.ts';
@@ -180,8 +180,6 @@ function recoveryPause(step: ControlPlaneStepSpec, action: Extract<CpAction, { k
   return recoveryPauseReason(step.to, action.node, action.component, failed ?? { reason: 'Release failed', code: COMPONENT_UNHEALTHY }, rolled ? (JSON.parse(rolled.result) as RollbackResult) : undefined);
 }
 
-const minorOf = (v: string): number => parseRealVersion(v, 'control-plane version').minor;
-
 async function take(runId: string, spec: RunSpec, step: ControlPlaneStepSpec, action: CpAction, payload: ActionPayload, entry: { id: number; noted: string }, deps: ControlPlaneDeps, log: Logger): Promise<unknown> {
   const { cluster, clock } = deps;
   const agentOf = (node: string): AgentPort => {
@@ -284,7 +282,7 @@ async function retryApi<T>(what: string, fn: () => Promise<T>, forMs: number, de
  * it: CHANGELOG-1.16 #81458; /healthz before) and /version reports the step's version.
  */
 async function waitApiserver(step: ControlPlaneStepSpec, node: string, spec: RunSpec, deps: ControlPlaneDeps): Promise<void> {
-  const healthPath = minorOf(step.to) >= 16 ? '/readyz' : '/healthz';
+  const healthPath = parseMinor(step.to, 'control-plane version').minor >= 16 ? '/readyz' : '/healthz';
   const url = step.nodes.length > 1 ? step.nodes.find((n) => n.name === node)?.apiserverUrl || undefined : undefined;
   const until = deps.clock.now() + spec.readyTimeoutMs;
   let last = 'no answer yet';

@@ -281,7 +281,7 @@ async function retryApi<T>(what: string, fn: () => Promise<T>, forMs: number, de
  * A node's kube-apiserver is done when its health endpoint answers (/readyz from 1.16, which added
  * it: CHANGELOG-1.16 #81458; /healthz before) and /version reports the step's version.
  */
-async function waitApiserver(step: ControlPlaneStepSpec, node: string, spec: RunSpec, deps: ControlPlaneDeps): Promise<void> {
+export async function waitApiserver(step: ControlPlaneStepSpec, node: string, spec: RunSpec, deps: ControlPlaneDeps): Promise<void> {
   const healthPath = parseMinor(step.to, 'control-plane version').minor >= 16 ? '/readyz' : '/healthz';
   const url = step.nodes.length > 1 ? step.nodes.find((n) => n.name === node)?.apiserverUrl || undefined : undefined;
   const until = deps.clock.now() + spec.readyTimeoutMs;

@@ -163,7 +163,11 @@ export class ComponentService {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
       await this.hooks?.assertNoRunOf(name);
       const r = await this.deps.holds.release(name);
-      if (r.started) await this.hooks?.verifyReleased(name);
+      // Also when this Release found no hold: a Release repeated after COMPONENT_UNHEALTHY, or one
+      // a killed coordinator sends again, must answer as the first did until the held swap ran
+      // healthy once (verifyReleased returns at once otherwise). A unit stopped before Hold stays
+      // stopped on its first Release and is not checked then.
+      if (r.started || !r.changed) await this.hooks?.verifyReleased(name);
       return r;
     });
   }

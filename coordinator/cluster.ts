@@ -25,6 +25,19 @@ function listServedOver(rest: KubeRest): ListServed {
   };
 }
 
+interface KubernetesEndpoints { subsets?: { addresses?: { ip?: string }[]; ports?: { name?: string; port?: number }[] }[] }
+
+/** https://ip:port per address of the kubernetes service's endpoints (its "https" port, else the first). */
+export function apiserverUrlsOf(e: KubernetesEndpoints): string[] {
+  const out: string[] = [];
+  for (const s of e.subsets ?? []) {
+    const port = (s.ports ?? []).find((p) => p.name === 'https')?.port ?? s.ports?.[0]?.port;
+    if (!port) continue;
+    for (const a of s.addresses ?? []) if (a.ip) out.push(`https://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${port}`);
+  }
+  return [...new Set(out)].sort();
+}
+
 export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
   if (!existsSync(options.kubeconfig)) {
     throw new InvalidInputError('KUBECONFIG_MISSING', `kubeconfig ${options.kubeconfig} does not exist: pass --kubeconfig or set KUBECONFIG`, { path: options.kubeconfig });
@@ -64,5 +77,9 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
     },
     lock: kubeClusterLock(rest),
     listServed: listServedOver(rest),
+    apiserverEndpoints: async () => {
+      const { value } = await rest.get('/api/v1/namespaces/default/endpoints/kubernetes');
+      return apiserverUrlsOf(value as KubernetesEndpoints);
+    },
   };
 }

@@ -47,6 +47,12 @@ export interface ClusterApi {
    * served). Absent on clusters that cannot list arbitrary resources: the plan then says so.
    */
   readonly listServed?: ListServed;
+  /**
+   * Every kube-apiserver's address as https://ip:port, from the Endpoints default/kubernetes each
+   * apiserver reconciles its own advertise address into (coordinator/plan/ha-apiservers.ts).
+   * Absent: only the kubeconfig's server is known.
+   */
+  readonly apiserverEndpoints?: () => Promise<string[]>;
 }
 
 export interface CliPorts {

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { V1Node } from '@kubernetes/client-node';
 import { checklistFor, type ChecklistItem } from '../plan/checklist.ts';
+import { apiserverVersionsForPlan } from '../plan/ha-apiservers.ts';
 import { planVersions, type KubeletHop, type KubeletPlanKind, type VersionPlan } from '../plan/path.ts';
 import { predictHopRestarts, type HopRestarts } from '../plan/restarts.ts';
 import { findRemovedApiObjects, removalsOnPath, type RemovedApiObjects } from '../plan/live-objects.ts';
@@ -44,9 +45,10 @@ export function nodeKubelets(nodes: readonly V1Node[]): { name: string; kubelet:
 }
 
 export async function buildPlan(cluster: ClusterApi, target: string, options: { releases: readonly string[]; concurrency: number; nodeSeconds: number }): Promise<PlanOutput> {
-  const [apiserver, nodes, pods] = await Promise.all([cluster.version(), cluster.nodes(), cluster.podTree()]);
+  // Every HA instance's own /version (SKEW_POLICY when they are more than one minor apart).
+  const [apiservers, nodes, pods] = await Promise.all([apiserverVersionsForPlan(cluster), cluster.nodes(), cluster.podTree()]);
   const kubelets = nodeKubelets(nodes);
-  const plan: VersionPlan = planVersions({ apiservers: [apiserver], nodes: kubelets }, target, options.releases);
+  const plan: VersionPlan = planVersions({ apiservers, nodes: kubelets }, target, options.releases);
   const one = (kind: KubeletPlanKind): PlanOutput['plans'][KubeletPlanKind] => {
     let seconds = 0;
     const steps = plan.plans[kind].steps.map((s) => {

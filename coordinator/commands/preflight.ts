@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/errors.ts';
+import { apiserverVersionsForPlan } from '../plan/ha-apiservers.ts';
 import { planVersions } from '../plan/path.ts';
 import { clusterFindings, type Finding } from '../preflight/rules.ts';
 import { predictedRestartFindings, removedApiFindings } from '../preflight/plan-findings.ts';
@@ -41,7 +42,7 @@ export function registerPreflight(program: Command, ctx: CommandContext): void {
     const [nodes, pods] = await Promise.all([cluster.nodes(), cluster.pods()]);
     const findings: Finding[] = clusterFindings(nodes, pods);
     if (opts.to) {
-      const plan = planVersions({ apiservers: [await cluster.version()], nodes: nodeKubelets(nodes) }, opts.to);
+      const plan = planVersions({ apiservers: await apiserverVersionsForPlan(cluster), nodes: nodeKubelets(nodes) }, opts.to);
       findings.push(...await removedApiFindings(plan, cluster.listServed), ...predictedRestartFindings(plan, await cluster.podTree()));
       const next = new Map<string, string>();
       for (const s of plan.plans['every-step'].steps) for (const h of s.kubelets) for (const n of h.nodes) if (!next.has(n)) next.set(n, h.to);

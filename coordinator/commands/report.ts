@@ -18,7 +18,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     try {
       const run = opts.run ? store.getRun(opts.run) : store.latestRun();
       if (!run) throw new InvalidInputError('RUN_NOT_FOUND', `no run${opts.run ? ` ${opts.run}` : ''} in ${stateDirOf(ctx.io, opts)}`);
-      const model = { run, spec: parseSpec(run.spec), nodes: store.nodes(run.id), events: store.events(run.id), actions: store.actions(run.id) };
+      const model = { run, spec: parseSpec(run.spec), nodes: store.nodes(run.id), events: store.events(run.id), actions: store.actions(run.id), connections: store.connections(run.id) };
       const dir = opts.out ?? join(stateDirOf(ctx.io, opts), 'reports');
       await mkdir(dir, { recursive: true });
       const md = join(dir, `${run.id}.md`);

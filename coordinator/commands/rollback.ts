@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import { etcdSnapshotsOf } from '../rollout/control-plane.ts';
+import { controllersRolledBack, describeRolledBack, reopenKubeletStep } from '../rollout/control-plane-undo.ts';
 import { rollbackTargets } from '../rollout/rollback-select.ts';
 import { parseSpec } from '../rollout/spec.ts';
 import { EXIT_FAILED, EXIT_OK } from '../io.ts';
@@ -43,8 +44,9 @@ async function rollback(ctx: CommandContext, opts: RollbackFlags): Promise<numbe
     const { step, targets } = rollbackTargets(spec, store.nodes(run.id), only);
     const snapshots = etcdSnapshotsOf(run.id, { store });
     const snap = snapshots[snapshots.length - 1];
+    const rolledBack = describeRolledBack(controllersRolledBack(store.actions(run.id)));
     const cpNote = spec.controlPlane?.length
-      ? `the control plane is not downgraded (kube-apiserver, controller-manager and scheduler stay where this run took them); the etcd snapshot taken before it moved is ${snap ? `${snap.path} (revision ${snap.revision}, sha256 ${snap.sha256})` : 'not taken yet'}`
+      ? `the control plane is not downgraded (kube-apiserver, controller-manager and scheduler stay where this run took them${rolledBack ? ', except as below' : ''}); the etcd snapshot taken before it moved is ${snap ? `${snap.path} (revision ${snap.revision}, sha256 ${snap.sha256})` : 'not taken yet'}${rolledBack ? `\n${rolledBack}` : ''}`
       : 'this run changes no control-plane component; nothing there to roll back';
     if (targets.length === 0) {
       ctx.io.stdout(`run ${run.id}: no node of ${step === undefined ? 'this run' : `step ${step + 1}`} to roll back\n${cpNote}\n`);
@@ -85,6 +87,8 @@ async function rollback(ctx: CommandContext, opts: RollbackFlags): Promise<numbe
         if (rec) store.putNode({ ...rec, phase: 'rolled-back', finishedAt: clock.now() });
         store.addEvent({ runId: run.id, at: clock.now(), node: t.node, kind: 'rolled-back', message: `kubelet back from ${t.to} (kip rollback)` });
       }
+      // In a control-plane run the step's "kubelets" action may have finished ok: reopen it, or resume would go on past them.
+      reopenKubeletStep(store, run.id, spec, step!, clock.now());
       const reason = `kip rollback: ${targets.map((t) => t.node).join(', ')} rolled back from ${targets[0]!.to}; kip resume upgrades them again`;
       store.setRunPhase(run.id, 'paused', reason, clock.now());
       store.addEvent({ runId: run.id, at: clock.now(), node: '', kind: 'paused', message: reason });

@@ -1,8 +1,9 @@
 /**
  * `kip status --live`: what the agents see now, beside the run journal. Per node: the kubelet, the
  * skip file, its apiserver connections; then the fleet's connections per endpoint (warned when
- * they multiplied since the look before the node's step of the run, or else the previous --live
- * look; looks are kept in <state-dir>/connections.json), nodes
+ * they multiplied since the counts the engine recorded right before the node's first step of the
+ * run; for a node without that record, since the --live look before its step, or else the previous
+ * --live look; looks are kept in <state-dir>/connections.json), nodes
  * stuck on broken apiserver connections (with `kip heal`), hash drift, and the containers that
  * still carry an old hash grouped by owner (what to roll so the skip file can go).
  */
@@ -12,6 +13,8 @@ import type { V1Node } from '@kubernetes/client-node';
 import { brokenConnectionFindings, type BrokenConnectionFinding } from '../eyes/findings.ts';
 import { baselineSnapshot, HISTORY_LIMIT, multipliedConnections, sumPerEndpoint, type ConnectionSnapshot, type ConnectionWarning } from '../eyes/connections.ts';
 import { groupOldHashByOwner, type OwnerGroup } from '../eyes/owners.ts';
+import { preStepBaseline, withRecordedBaseline } from '../eyes/step-connections.ts';
+import type { ConnectionRecord } from '../store/store.ts';
 import type { AgentPort, InventoryReport, NodeInfo } from '../fleet/port.ts';
 import { formatTable } from './common.ts';
 
@@ -70,6 +73,8 @@ export async function liveStatus(input: {
   agents: ReadonlyMap<string, AgentPort>; nodes: readonly V1Node[]; stateDir: string; runId: string; now: number;
   /** When each node's step of the run started (run store node records): the baseline is the look before it. */
   stepStartedAt?: Readonly<Record<string, number>>;
+  /** The counts the engine recorded around each node's steps of the run (store.connections). */
+  recorded?: readonly ConnectionRecord[];
 }): Promise<LiveStatus> {
   const byName = new Map(input.nodes.map((n) => [n.metadata?.name ?? '', n]));
   const names = [...new Set([...input.agents.keys(), ...byName.keys()])].filter((n) => n !== '').sort();
@@ -99,7 +104,7 @@ export async function liveStatus(input: {
   });
   const current = Object.fromEntries(looked.filter((l) => (l.info?.apiserverConnections.length ?? 0) > 0).map((l) => [l.node, Object.fromEntries(l.info!.apiserverConnections.map((c) => [c.endpoint, c.established]))]));
   const history = await readHistory(input.stateDir);
-  const baseline = baselineSnapshot(history, input.stepStartedAt ?? {});
+  const baseline = withRecordedBaseline(preStepBaseline(input.recorded ?? []), baselineSnapshot(history, input.stepStartedAt ?? {}));
   const connectionWarnings = baseline ? multipliedConnections(baseline, current) : [];
   if (Object.keys(current).length > 0) await writeHistory(input.stateDir, [...history, { at: input.now, runId: input.runId, nodes: current }]);
   const brokenConnections = brokenConnectionFindings(looked.filter((l) => l.info).map((l) => ({

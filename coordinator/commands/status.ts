@@ -27,19 +27,22 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     const store = ctx.ports.openStore(stateDir);
     let run;
     const stepStartedAt: Record<string, number> = {};
+    let recorded: ReturnType<typeof store.connections> = [];
     try {
       run = opts.run ? store.getRun(opts.run) : store.latestRun();
       // Each node's first step of the run: the connections are compared with the look before it.
       for (const r of run ? store.nodes(run.id) : []) {
         if (r.startedAt !== null && (stepStartedAt[r.node] === undefined || r.startedAt < stepStartedAt[r.node]!)) stepStartedAt[r.node] = r.startedAt;
       }
+      // The counts the engine recorded right before each node's step: the baseline where present.
+      recorded = run ? store.connections(run.id) : [];
     } finally {
       store.close();
     }
     const cluster = await ctx.ports.cluster(kubeOptions(ctx.io, opts));
     const agents = await connectFleet(ctx, cluster, opts);
     try {
-      const s = await liveStatus({ agents, nodes: await cluster.nodes(), stateDir, runId: run?.id ?? '', now: ctx.ports.clock.now(), stepStartedAt });
+      const s = await liveStatus({ agents, nodes: await cluster.nodes(), stateDir, runId: run?.id ?? '', now: ctx.ports.clock.now(), stepStartedAt, recorded });
       render(ctx.io, opts.output, { run: run ? { id: run.id, target: run.target, phase: run.phase, reason: run.reason } : null, ...s }, () => `${run ? `run ${run.id} -> ${run.target}: ${run.phase}${run.reason ? ` (${run.reason})` : ''}\n` : ''}${liveTable(s)}`);
       return liveNeedsAttention(s) ? EXIT_FAILED : EXIT_OK;
     } finally {

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/errors.ts';
+import { apiserverVersionsForPlan } from '../plan/ha-apiservers.ts';
 import { planVersions, type KubeletPlanKind } from '../plan/path.ts';
 import { runSteps } from '../plan/run-steps.ts';
 import { parseHook } from '../rollout/hooks.ts';
@@ -95,7 +96,8 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
   const releases = opts.releases ? await readReleases(opts.releases) : [];
   const cluster = await ctx.ports.cluster(kubeOptions(ctx.io, opts));
   const nodes = await cluster.nodes();
-  const plan = planVersions({ apiservers: [await cluster.version()], nodes: nodeKubelets(nodes) }, opts.to, releases.map((r) => r.version));
+  // Every HA instance's own /version: the run is refused (exit 2) when they are more than one minor apart.
+  const plan = planVersions({ apiservers: await apiserverVersionsForPlan(cluster), nodes: nodeKubelets(nodes) }, opts.to, releases.map((r) => r.version));
   const zones = new Map(nodes.map((n) => [n.metadata?.name ?? '', zoneOf(n.metadata?.labels)]));
   // The control plane's agents are read (GetNode, read-only) when the plan needs them, dry run included.
   const needsFleet = plan.controlPlanePath.length > 0 || !opts.dryRun;

@@ -9,6 +9,7 @@ import { formatCitation, removedFeatureGatesBetween, removedFlagsBetween } from 
 import { flagChangesBetween, formatCitation as formatFlagCitation, type ControlComponent, type FlagChange } from '../../lib/knowledge/flags/index.ts';
 import { gateChangesBetween } from '../../lib/knowledge/gates/index.ts';
 import { algorithmFor } from '../../lib/knowledge/hash/versions.ts';
+import { parseMinor } from '../../lib/knowledge/version.ts';
 import type { PlanStep } from './path.ts';
 
 export type ChecklistKind = 'api-removed' | 'feature-gate' | 'kubelet-flag-removed' | 'kubelet-gate-removed' | 'component-flag' | 'hash-algorithm';
@@ -42,13 +43,14 @@ function componentFlagItems(component: ControlComponent, from: string, to: strin
   }));
 }
 
-const minorOf = (v: string): number => Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
+// Path entries may be placeholders (v1.13.x: no patch release known); parseMinor takes v1.13.
+const minorNumber = (v: string): number => parseMinor(v.replace(/\.x$/, ''), 'plan version').minor;
 
 export function checklistFor(step: PlanStep): ChecklistItem[] {
   const items: ChecklistItem[] = [];
   if (step.controlPlane) {
-    const from = minorOf(step.controlPlane.from);
-    const to = minorOf(step.controlPlane.to);
+    const from = minorNumber(step.controlPlane.from);
+    const to = minorNumber(step.controlPlane.to);
     const keep = runtimeConfigAt(to);
     for (const r of apiRemovalsBetween(from, to)) {
       items.push({
@@ -64,8 +66,8 @@ export function checklistFor(step: PlanStep): ChecklistItem[] {
     }
   }
   for (const hop of step.kubelets) {
-    const from = `1.${minorOf(hop.from)}`;
-    const to = `1.${minorOf(hop.to)}`;
+    const from = `1.${minorNumber(hop.from)}`;
+    const to = `1.${minorNumber(hop.to)}`;
     for (const f of removedFlagsBetween(from, to)) {
       items.push({ kind: 'kubelet-flag-removed', what: `kubelet ${f.removedIn} no longer accepts ${f.flag}${f.removedValues ? `=${f.removedValues.join('|')}` : ''}: ${f.summary}`, action: f.migration.kind === 'drop' ? 'the agent drops it' : f.migration.kind === 'rename' ? `the agent renames it to ${f.migration.to}` : 'hint' in f.migration ? f.migration.hint : '', source: formatCitation(f.citation) });
     }

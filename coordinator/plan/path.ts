@@ -11,7 +11,7 @@
  *   (1.10 -> 1.12 -> 1.14 -> 1.16 -> 1.17: four restarts instead of seven).
  */
 import {
-  checkApiserverSkew, checkKubeletSkew, compareVersions, DowngradeError, maxKubeletLag, parseRealVersion, type KubeVersion,
+  checkApiserverSkew, checkKubeletSkew, compareVersions, DowngradeError, maxKubeletLag, parseMinor, parseRealVersion, type KubeVersion,
 } from '../../lib/knowledge/version.ts';
 import { InvalidInputError } from '../../lib/errors.ts';
 
@@ -108,8 +108,9 @@ export function planVersions(cluster: ClusterVersions, targetText: string, relea
   };
 }
 
+/** A path entry's minor; entries may be placeholders (v1.13.x: no patch release known). */
 function minorOfPathEntry(v: string): number {
-  return Number(/^v?\d+\.(\d+)/.exec(v)?.[1] ?? NaN);
+  return parseMinor(v.replace(/\.x$/, ''), 'plan version').minor;
 }
 
 function kubeletPlan(kind: KubeletPlanKind, api: KubeVersion, target: KubeVersion, path: readonly string[], nodes: readonly { name: string; kubelet: KubeVersion }[], known: ReadonlyMap<string, string>): KubeletPlan {

@@ -4,8 +4,9 @@
  * one row per node, one bar per kubelet step coloured by outcome, gate events marked.
  */
 import type { RunSpec } from '../rollout/spec.ts';
-import type { ActionRecord, EventRecord, NodeRecord, RunRecord } from '../store/store.ts';
+import type { ActionRecord, ConnectionRecord, EventRecord, NodeRecord, RunRecord } from '../store/store.ts';
 import { CP_HEADER, RESTARTS_HEADER, controlPlaneRows, restartRows } from './control-plane.ts';
+import { stepConnectionReport } from '../eyes/step-connections.ts';
 
 export interface ReportModel {
   readonly run: RunRecord;
@@ -14,6 +15,23 @@ export interface ReportModel {
   readonly events: readonly EventRecord[];
   /** The journal's actions (control-plane actions and kubelet node attempts); absent: those sections are left out. */
   readonly actions?: readonly ActionRecord[];
+  /** The kubelets' apiserver connections the engine recorded before and after each node's step. */
+  readonly connections?: readonly ConnectionRecord[];
+}
+
+const count = (n: number | undefined): string => (n === undefined ? '-' : String(n));
+
+/** Rows step/node/before/after and a WARNING line per step that multiplied them (PR #95427 / #105490). */
+function connectionSection(m: ReportModel): { header: string[]; rows: string[][]; warnings: string[] } | undefined {
+  const records = m.connections ?? [];
+  if (records.length === 0) return undefined;
+  const r = stepConnectionReport(records);
+  const stepTo = (i: number): string => m.spec.steps.find((s) => s.index === i)?.to ?? '?';
+  return {
+    header: ['Step', 'Node', 'Before the step', 'After'],
+    rows: r.rows.map((x) => [`${x.step + 1} (-> ${stepTo(x.step)})`, x.node, count(x.before), count(x.after)]),
+    warnings: r.warnings.map((w) => `WARNING step ${w.step + 1} (-> ${stepTo(w.step)}) ${w.object}: ${w.before} -> ${w.now} apiserver connections: ${w.message}`),
+  };
 }
 
 const secs = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
@@ -49,9 +67,23 @@ export function markdownReport(m: ReportModel): string {
       '## Restarts per step', '', ...mdTable(RESTARTS_HEADER, restartRows(spec, m.actions)), '',
     ] : []),
     '## Nodes', '', ...mdTable(HEADER, rows(m)), '',
+    ...connectionsMarkdown(m),
     '## Events', '', ...(m.events.length === 0 ? ['none'] : m.events.map((e) => `- ${iso(e.at)} **${e.kind}**${e.node ? ` ${e.node}` : ''}: ${mdCell(e.message)}`)), '',
   ];
   return lines.join('\n');
+}
+
+function connectionsMarkdown(m: ReportModel): string[] {
+  const c = connectionSection(m);
+  if (!c) return [];
+  return ['## Kubelet apiserver connections', '', `| ${c.header.join(' | ')} |`, `| ${c.header.map(() => '---').join(' | ')} |`, ...c.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`), '', ...c.warnings.map((w) => `- **${mdCell(w)}**`), ...(c.warnings.length > 0 ? [''] : [])];
+}
+
+function connectionsHtml(m: ReportModel): string {
+  const c = connectionSection(m);
+  if (!c) return '';
+  const table = `<table class="connections"><thead><tr>${c.header.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${c.rows.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `\n<h2>Kubelet apiserver connections</h2>${table}${c.warnings.map((w) => `<p class="warning"><b>${esc(w)}</b></p>`).join('')}`;
 }
 
 const COLORS: Readonly<Record<string, string>> = { succeeded: '#2e7d32', failed: '#c62828', upgrading: '#f9a825', 'rolled-back': '#6a1b9a', pending: '#9e9e9e' };
@@ -93,7 +125,7 @@ export function htmlReport(m: ReportModel): string {
 <p>cluster ${esc(m.run.cluster)}, target ${esc(m.run.target)} (plan ${esc(m.spec.plan)}, max concurrency ${m.spec.maxConcurrency}, max unavailable ${m.spec.maxUnavailable}): <b class="state-${esc(m.run.phase)}">${esc(m.run.phase)}</b>${m.run.reason ? ` — ${esc(m.run.reason)}` : ''}; ${esc(secs(m.run.updatedAt - m.run.createdAt))}</p>
 <h2>Timeline</h2>${timelineSvg(m)}
 <h2>Plan</h2><ol>${m.spec.steps.map((s) => `<li>kubelets of ${esc(s.nodes.map((n) => n.name).join(', '))} &rarr; ${esc(s.to)}</li>`).join('')}</ol>
-${m.actions ? cpHtml(m.spec, m.actions) : ''}<h2>Nodes</h2>${table}
+${m.actions ? cpHtml(m.spec, m.actions) : ''}<h2>Nodes</h2>${table}${connectionsHtml(m)}
 <h2>Events</h2>${events}
 </body></html>
 `;

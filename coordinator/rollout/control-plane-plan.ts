@@ -24,7 +24,10 @@ export type CpAction =
   | { readonly key: string; readonly kind: 'kubelets'; readonly step: number }
   | { readonly key: string; readonly kind: 'tolerations' }
   | { readonly key: string; readonly kind: 'release'; readonly node: string; readonly component: Controller }
-  | { readonly key: string; readonly kind: 'post-checks' };
+  | { readonly key: string; readonly kind: 'post-checks' }
+  // Not in the fixed list: taken after a Release failed COMPONENT_UNHEALTHY (./control-plane-recovery.ts).
+  | { readonly key: string; readonly kind: 'rollback'; readonly node: string; readonly component: Controller; readonly agentRunId: string }
+  | { readonly key: string; readonly kind: 'restart'; readonly node: string; readonly component: Controller };
 
 export type CpActionKind = CpAction['kind'];
 

@@ -18,11 +18,12 @@ import { isKipError } from '../../lib/errors.ts';
 import { LockHeldError } from '../lock/lock.ts';
 import { LockLostError } from '../lock/kube-lock.ts';
 import type { Exec } from '../../lib/exec.ts';
-import { parseRealVersion } from '../../lib/knowledge/version.ts';
+import { parseMinor } from '../../lib/knowledge/version.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { AgentPort, EtcdSnapshotInfo } from '../fleet/port.ts';
 import type { Component } from '../stage/releases.ts';
-import { componentRunIdFor, controlPlaneActions, cpJournalKind, nextControlPlaneAction, parseCpJournalKind, type CpAction, type JournalEntry } from './control-plane-plan.ts';
+import { componentRunIdFor, controlPlaneActions, cpJournalKind, parseCpJournalKind, type CpAction, type JournalEntry } from './control-plane-plan.ts';
+import { COMPONENT_UNHEALTHY, nextWithRecovery, recoveryPauseReason, releaseFailureOf, ReleaseUnhealthy, type RollbackResult } from './control-plane-recovery.ts';
 import type { EngineDeps, RunOutcome } from './engine.ts';
 import { runHook } from './hooks.ts';
 import { upgradeNode } from './node-upgrade.ts';
@@ -60,7 +61,7 @@ export async function runControlPlaneStep(runId: string, spec: RunSpec, step: Co
     for (;;) {
       if (renewal.lost()) return { phase: 'paused', reason: `lost the cluster lock: ${renewal.lost()}` };
       const journal = journalOf(runId, step.index, deps);
-      const next = nextControlPlaneAction(actions, journal);
+      const next = nextWithRecovery(actions, journal);
       if (next.done) return { phase: 'succeeded' };
       const gate = deps.gates?.tripped();
       if (gate) return { phase: 'paused', reason: gate };
@@ -71,11 +72,28 @@ export async function runControlPlaneStep(runId: string, spec: RunSpec, step: Co
       deps.progress?.(`control plane ${step.to}: ${describe(action)}${open ? ' (continuing after a restart)' : ''}`);
       try {
         const result = await take(runId, spec, step, action, payload, { id, noted: open?.result ?? '' }, deps, log);
+        // The old controller runs again after an automatic rollback: the run pauses in the same
+        // commit, so no crash can let a resume go on without the operator having seen it.
+        const paused = action.kind === 'restart' ? recoveryPause(step, action, journal) : undefined;
         store.batch(() => {
           store.finishAction(id, 'ok', JSON.stringify(result ?? {}), clock.now());
           store.addEvent({ runId, at: clock.now(), node: 'node' in action ? action.node : '', kind: 'control-plane', message: `${step.to}: ${describe(action)}: done` });
+          if (paused) {
+            store.setRunPhase(runId, 'paused', paused, clock.now());
+            store.addEvent({ runId, at: clock.now(), node: 'node' in action ? action.node : '', kind: 'rolled-back', message: paused });
+          }
         });
+        if (paused) return { phase: 'paused', reason: paused };
       } catch (err) {
+        if (err instanceof ReleaseUnhealthy) {
+          // Journaled with the agent's error and run id; the next turn of the loop rolls it back.
+          store.batch(() => {
+            store.finishAction(id, 'error', JSON.stringify(err.failure), clock.now());
+            store.addEvent({ runId, at: clock.now(), node: 'node' in action ? action.node : '', kind: 'control-plane', message: `${step.to}: ${describe(action)}: ${err.failure.reason}` });
+          });
+          deps.progress?.(`control plane ${step.to}: ${describe(action)}: ${err.failure.reason}; rolling it back through the agent`);
+          continue;
+        }
         const reason = err instanceof Pause ? err.message : isKipError(err) ? `${err.code}: ${err.message}` : String(err);
         const paused = `control plane ${step.to}: ${describe(action)}: ${reason}`;
         store.finishAction(id, 'error', JSON.stringify({ reason }), clock.now());
@@ -151,10 +169,16 @@ export function describe(a: CpAction): string {
     case 'tolerations': return 'not-ready/unreachable tolerations on every pod (TaintBasedEvictions is on from here)';
     case 'release': return `release ${a.component} on ${a.node}`;
     case 'post-checks': return 'post-checks';
+    case 'rollback': return `roll back ${a.component} on ${a.node} (agent run ${a.agentRunId || '?'}) after its Release failed`;
+    case 'restart': return `release the old ${a.component} on ${a.node}`;
   }
 }
 
-const minorOf = (v: string): number => parseRealVersion(v, 'control-plane version').minor;
+function recoveryPause(step: ControlPlaneStepSpec, action: Extract<CpAction, { kind: 'restart' }>, journal: ReadonlyMap<string, readonly JournalEntry[]>): string {
+  const failed = (journal.get(`release:${action.node}:${action.component}`) ?? []).map(releaseFailureOf).filter((f) => f !== undefined).at(-1);
+  const rolled = (journal.get(`rollback:${action.node}:${action.component}`) ?? []).filter((e) => e.outcome === 'ok').at(-1);
+  return recoveryPauseReason(step.to, action.node, action.component, failed ?? { reason: 'Release failed', code: COMPONENT_UNHEALTHY }, rolled ? (JSON.parse(rolled.result) as RollbackResult) : undefined);
+}
 
 async function take(runId: string, spec: RunSpec, step: ControlPlaneStepSpec, action: CpAction, payload: ActionPayload, entry: { id: number; noted: string }, deps: ControlPlaneDeps, log: Logger): Promise<unknown> {
   const { cluster, clock } = deps;
@@ -180,7 +204,27 @@ async function take(runId: string, spec: RunSpec, step: ControlPlaneStepSpec, ac
       try {
         return await agentOf(action.node).release(action.component);
       } catch (err) {
-        throw new Pause(`${action.component} on ${action.node} did not come back healthy (${isKipError(err) ? `${err.code}: ${err.message}` : String(err)}): it stays held; fix it (kip resume releases it again)`);
+        if (isKipError(err) && err.code === COMPONENT_UNHEALTHY) {
+          const swapped = swapRunIdOf(runId, step.index, action.node, action.component, deps);
+          const named = typeof err.details.runId === 'string' && err.details.runId !== '' ? err.details.runId : swapped;
+          throw new ReleaseUnhealthy({ reason: `${action.component} on ${action.node} did not run healthy after Release (${err.code}: ${err.message})`, code: err.code, message: err.message, ...(named ? { agentRunId: named } : {}) });
+        }
+        throw new Pause(`${action.component} on ${action.node} did not come back (${isKipError(err) ? `${err.code}: ${err.message}` : String(err)}): fix it, then kip resume releases it again (the agent verifies it again)`);
+      }
+    }
+    case 'rollback': {
+      if (!action.agentRunId) throw new Pause(`cannot roll back ${action.component} on ${action.node}: the journal names no agent run that swapped it; roll it back on the node`);
+      const state = await agentOf(action.node).rollback(action.agentRunId);
+      if (state.phase !== 'RUN_ROLLED_BACK') {
+        throw new Pause(`the automatic rollback of ${action.component} on ${action.node} (agent run ${action.agentRunId}) ended ${state.phase}${state.errorCode ? ` ${state.errorCode}` : ''}${state.errorMessage ? `: ${state.errorMessage}` : ''}: the node needs an operator; kip resume tries the rollback again`);
+      }
+      return { agentRunId: action.agentRunId, phase: state.phase, fromVersion: state.fromVersion, toVersion: state.toVersion } satisfies RollbackResult;
+    }
+    case 'restart': {
+      try {
+        return await agentOf(action.node).release(action.component);
+      } catch (err) {
+        throw new Pause(`${action.component} on ${action.node} was rolled back but its old version did not start (${isKipError(err) ? `${err.code}: ${err.message}` : String(err)}): fix it on the node, then kip resume`);
       }
     }
     case 'apiserver':
@@ -237,8 +281,8 @@ async function retryApi<T>(what: string, fn: () => Promise<T>, forMs: number, de
  * A node's kube-apiserver is done when its health endpoint answers (/readyz from 1.16, which added
  * it: CHANGELOG-1.16 #81458; /healthz before) and /version reports the step's version.
  */
-async function waitApiserver(step: ControlPlaneStepSpec, node: string, spec: RunSpec, deps: ControlPlaneDeps): Promise<void> {
-  const healthPath = minorOf(step.to) >= 16 ? '/readyz' : '/healthz';
+export async function waitApiserver(step: ControlPlaneStepSpec, node: string, spec: RunSpec, deps: ControlPlaneDeps): Promise<void> {
+  const healthPath = parseMinor(step.to, 'control-plane version').minor >= 16 ? '/readyz' : '/healthz';
   const url = step.nodes.length > 1 ? step.nodes.find((n) => n.name === node)?.apiserverUrl || undefined : undefined;
   const until = deps.clock.now() + spec.readyTimeoutMs;
   let last = 'no answer yet';
@@ -294,6 +338,13 @@ async function etcdSnapshot(runId: string, step: ControlPlaneStepSpec, node: str
   renameSync(tmp, path);
   deps.store.addEvent({ runId, at: deps.clock.now(), node, kind: 'etcd-snapshot', message: `${path} (${info.sizeBytes} bytes, revision ${info.revision}, sha256 ${info.sha256})` });
   return record;
+}
+
+/** The agent run id of the last swap of a controller that finished ok (Rollback's argument). */
+function swapRunIdOf(runId: string, cpStep: number, node: string, component: string, deps: ControlPlaneDeps): string | undefined {
+  const swaps = journalOf(runId, cpStep, deps).get(`swap:${node}:${component}`) ?? [];
+  const ok = swaps.filter((e) => e.outcome === 'ok').at(-1);
+  return ok ? (JSON.parse(ok.result) as { agentRunId?: string }).agentRunId : undefined;
 }
 
 function baselineFromJournal(runId: string, cpStep: number, deps: ControlPlaneDeps): PodBaseline {

@@ -22,6 +22,7 @@ import { decide, initialState, markFailed, markStarted, markSucceeded, pause, ty
 import { sequenceOf, type KubeletStepSpec, type RunSpec } from './spec.ts';
 import type { Component } from '../stage/releases.ts';
 import type { WatchGates } from './watch-gate.ts';
+import { lookConnections, type ConnectionLook } from '../eyes/step-connections.ts';
 
 export const ANNOTATION_RUN = 'kip.io/run';
 export const ANNOTATION_STEP = 'kip.io/step';
@@ -58,7 +59,12 @@ interface NodeOutcome {
   readonly downtimeMs: number | undefined;
   /** Containers on the node that restarted or went away (the inventory gate), once it was looked at; kip report sets it against the prediction. */
   readonly restarted?: number;
+  /** The kubelet's apiserver connections once the node was done (GetNode). */
+  readonly connections?: ConnectionLook | undefined;
 }
+
+/** How long a connection look (GetNode) may hold up a node's start or finish. */
+const CONNECTION_LOOK_MS = 5_000;
 
 type Snap = Record<string, { id: string; restartCount: number; node: string }>;
 const toSnap = (s: ContainerSnapshot): Snap => Object.fromEntries(s.containers);
@@ -173,12 +179,14 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         await clock.sleep(pollMs);
       }
       const { restarted, gone } = restartedBetween(before, after);
+      // The kubelet's apiserver connections after its step, beside the look before it (issue 11).
+      const connections = await lookConnections(agent, clock, CONNECTION_LOOK_MS);
       if (restarted.length + gone.length > 0) {
         const what = [...restarted.map((c) => `${c} restarted`), ...gone.map((c) => `${c} gone`)];
         store.addEvent({ runId, at: clock.now(), node, kind: 'gate', message: what.join('; ') });
-        return { node, ok: false, reason: `${what.length} container${what.length > 1 ? 's' : ''} on ${node} restarted or went away: ${what.slice(0, 5).join(', ')}${what.length > 5 ? ', ...' : ''}`, downtimeMs: res.kubeletDowntimeMs, restarted: what.length };
+        return { node, ok: false, reason: `${what.length} container${what.length > 1 ? 's' : ''} on ${node} restarted or went away: ${what.slice(0, 5).join(', ')}${what.length > 5 ? ', ...' : ''}`, downtimeMs: res.kubeletDowntimeMs, restarted: what.length, connections };
       }
-      return { node, ok: true, reason: '', downtimeMs: res.kubeletDowntimeMs, restarted: 0 };
+      return { node, ok: true, reason: '', downtimeMs: res.kubeletDowntimeMs, restarted: 0, connections };
     })().catch((err: unknown): NodeOutcome => ({ node, ok: false, reason: isKipError(err) ? `${err.code}: ${err.message}` : String(err), downtimeMs: undefined }))
       .then((outcome) => {
         // Outcome after the fact: the node record first, then the action (a crash in between is
@@ -187,7 +195,9 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         const finishedAt = clock.now();
         unjournaled.push(() => {
           record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt, downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
-          store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(outcome), finishedAt);
+          if (outcome.connections) store.recordConnections({ runId, step: step.index, node, when: 'after', at: finishedAt, ...outcome.connections });
+          const { connections: _looked, ...journaled } = outcome;
+          store.finishAction(actionId, outcome.ok ? 'ok' : 'error', JSON.stringify(journaled), finishedAt);
           store.addEvent({ runId, at: finishedAt, node, kind: outcome.ok ? 'node-succeeded' : 'node-failed', message: outcome.ok ? `kubelet ${step.to}` : outcome.reason });
         });
         annotate(node, outcome.ok ? 'succeeded' : 'failed', outcome.reason);
@@ -277,14 +287,19 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       }
     }
     const starting = pods ? d.start : [];
+    // Each starting kubelet's apiserver connections, looked at before it is touched: the baseline
+    // a step that multiplies them is measured against (kubernetes PR #95427, fixed by #105490).
+    const looks = starting.length > 0 ? await Promise.all(starting.map((n) => lookConnections(deps.agents.get(n), clock, CONNECTION_LOOK_MS))) : [];
     const launches: (() => void)[] = [];
     if (unjournaled.length + starting.length > 0) {
       store.batch(() => {
         for (const j of unjournaled.splice(0)) j();
-        for (const node of starting) {
+        starting.forEach((node, i) => {
           s = markStarted(s, node, clock.now());
           launches.push(start(node, snapshotOf(podsOn(pods ?? [], node))));
-        }
+          const look = looks[i];
+          if (look) store.recordConnections({ runId, step: step.index, node, when: 'before', at: clock.now(), ...look });
+        });
       });
     }
     for (const l of launches) l();

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { KipError } from '../../lib/errors.ts';
-import { STORE_SCHEMA_VERSION, StoreTooNewError, type ActionRecord, type EventRecord, type NodeRecord, type RunPhase, type RunRecord, type RunStore } from './store.ts';
+import { STORE_SCHEMA_VERSION, StoreTooNewError, type ActionRecord, type ConnectionRecord, type EventRecord, type NodeRecord, type RunPhase, type RunRecord, type RunStore } from './store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS watch_cursors (
   run_id TEXT NOT NULL, node TEXT NOT NULL, sequence INTEGER NOT NULL, PRIMARY KEY (run_id, node)
 );
+CREATE TABLE IF NOT EXISTS connections (
+  run_id TEXT NOT NULL, step INTEGER NOT NULL, node TEXT NOT NULL, phase TEXT NOT NULL, at INTEGER NOT NULL, counts TEXT NOT NULL,
+  closed_errors INTEGER NOT NULL, PRIMARY KEY (run_id, step, node, phase)
+);
 CREATE INDEX IF NOT EXISTS actions_run ON actions (run_id, id);
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
 `;
@@ -44,6 +48,7 @@ interface RunRow { id: string; cluster: string; target: string; phase: RunPhase;
 interface NodeRow { run_id: string; step: number; node: string; from_version: string; to_version: string; phase: NodeRecord['phase']; agent_run_id: string; attempt: number; started_at: number | null; finished_at: number | null; downtime_ms: number | null; error: string }
 interface ActionRow { id: number; run_id: string; kind: string; node: string; payload: string; begun_at: number; outcome: 'ok' | 'error' | null; result: string; finished_at: number | null }
 interface EventRow { run_id: string; at: number; node: string; kind: string; message: string }
+interface ConnectionRow { run_id: string; step: number; node: string; phase: 'before' | 'after'; at: number; counts: string; closed_errors: number }
 
 const run = (r: RunRow): RunRecord => ({ id: r.id, cluster: r.cluster, target: r.target, phase: r.phase, reason: r.reason, spec: r.spec, createdAt: r.created_at, updatedAt: r.updated_at });
 const node = (r: NodeRow): NodeRecord => ({
@@ -91,6 +96,9 @@ export function openSqliteStore(path: string): RunStore {
     setCursor: db.prepare('INSERT INTO watch_cursors (run_id, node, sequence) VALUES (?, ?, ?) ON CONFLICT (run_id, node) DO UPDATE SET sequence = excluded.sequence'),
     note: db.prepare('UPDATE actions SET result = ? WHERE id = ? AND outcome IS NULL'),
     addEvent: db.prepare('INSERT INTO events (run_id, at, node, kind, message) VALUES (@runId, @at, @node, @kind, @message)'),
+    connBefore: db.prepare('INSERT OR IGNORE INTO connections (run_id, step, node, phase, at, counts, closed_errors) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    connAfter: db.prepare('INSERT OR REPLACE INTO connections (run_id, step, node, phase, at, counts, closed_errors) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    connections: db.prepare<[string], ConnectionRow>("SELECT * FROM connections WHERE run_id = ? ORDER BY step, node, CASE phase WHEN 'before' THEN 0 ELSE 1 END"),
     events: db.prepare<[string], EventRow>('SELECT run_id, at, node, kind, message FROM events WHERE run_id = ? ORDER BY seq'),
   };
   const write = <T>(what: string, fn: () => T): T => {
@@ -122,6 +130,8 @@ export function openSqliteStore(path: string): RunStore {
     watchCursor: (runId, n) => q.cursor.get(runId, n)?.sequence ?? 0,
     setWatchCursor: (runId, n, seq) => write('set watch cursor', () => q.setCursor.run(runId, n, seq)),
     noteAction: (id, result) => write('note action', () => q.note.run(result, id)),
+    recordConnections: (c: ConnectionRecord) => write('record connections', () => (c.when === 'before' ? q.connBefore : q.connAfter).run(c.runId, c.step, c.node, c.when, c.at, JSON.stringify(c.counts), c.closedConnectionErrors)),
+    connections: (runId) => q.connections.all(runId).map((r) => ({ runId: r.run_id, step: r.step, node: r.node, when: r.phase, at: r.at, counts: JSON.parse(r.counts) as Record<string, number>, closedConnectionErrors: r.closed_errors })),
     batch: (fn) => write('batch', fn),
     close: () => db.close(),
   };

@@ -64,6 +64,26 @@ export interface EventRecord {
   readonly message: string;
 }
 
+/**
+ * A node's kubelet apiserver connections (agent GetNode, NodeInfo fields 17 and 18) as the engine
+ * saw them right before it upgraded the node in a step, and after the node was done: the baseline
+ * kip status --live and kip report compare with (a step that multiplies them: kubernetes PR
+ * #95427, fixed by #105490). Kept in their own table; a store without it is from an older kip and
+ * gets it on open (no schema bump: an older kip ignores the table).
+ */
+export interface ConnectionRecord {
+  readonly runId: string;
+  /** The kubelet step. */
+  readonly step: number;
+  readonly node: string;
+  readonly when: 'before' | 'after';
+  readonly at: number;
+  /** endpoint (host:port) -> established connections of the kubelet's main process. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** "use of closed network connection" lines in the kubelet's journal (recent window). */
+  readonly closedConnectionErrors: number;
+}
+
 export interface RunStore {
   createRun(run: Omit<RunRecord, 'updatedAt'>): void;
   getRun(id: string): RunRecord | undefined;
@@ -85,6 +105,10 @@ export interface RunStore {
   setWatchCursor(runId: string, node: string, sequence: number): void;
   /** Records what an open action has achieved so far (it stays open), e.g. the agent's snapshot id. */
   noteAction(id: number, result: string): void;
+  /** Records a connection look; the first "before" of a node's step is kept (a re-attached or retried node is mid-step). */
+  recordConnections(c: ConnectionRecord): void;
+  /** The run's connection looks, by step, node, then before/after. */
+  connections(runId: string): ConnectionRecord[];
   /** Runs the writes in fn as one transaction (one durable commit). */
   batch<T>(fn: () => T): T;
   close(): void;

@@ -166,15 +166,47 @@ describe('kip upgrade: control-plane steps', () => {
     expect(await main(upgradeArgs(dir), io, cpPorts(world, dir)), io.out).toBe(0);
   }, 60_000);
 
-  it('a release that fails health pauses with the component held; resume releases it again', async () => {
+  it('a Release that fails health (COMPONENT_UNHEALTHY): rolled back through the agent, the old one released, the run paused naming it; resume swaps it again', async () => {
     world = makeCpWorld(join(dir, 'world.json'), { extra: { releaseFails: ['cp1/kube-scheduler'] } });
     const io = recordingIo();
     expect(await main(upgradeArgs(dir), io, cpPorts(world, dir))).toBe(1);
-    expect(io.out).toMatch(/kube-scheduler on cp1 did not come back healthy \(COMPONENT_UNHEALTHY/);
-    const resumed = recordingIo();
-    expect(await main(['resume', '--state-dir', dir, '--kubeconfig', '/dev/null'], resumed, cpPorts(world, dir))).toBe(0);
+    // the reason names the component, the node and the agent's error
+    expect(io.out).toMatch(/paused: control plane v1\.13\.12: kube-scheduler v1\.13\.12 on cp1 did not run healthy after Release \(COMPONENT_UNHEALTHY: kube-scheduler v1\.13\.12 did not run healthy after Release \(healthz never answered\)\); kip rolled it back through the agent \(Rollback of agent run \S+\.cp0\.cp1\.kube-scheduler\.a1\): it is released and runs v1\.12\.10 again/);
+    const log = actionLog(world);
+    const i = log.indexOf('release-failed cp1 kube-scheduler');
+    expect(log.slice(i)).toEqual(['release-failed cp1 kube-scheduler', expect.stringMatching(/^rollback cp1 kube-scheduler \S+\.cp0\.cp1\.kube-scheduler\.a1$/), 'release cp1 kube-scheduler v1.12.10']);
+    let w = read(world, Date.now());
+    expect(w.nodes[0]!.components['kube-scheduler']).toEqual({ version: 'v1.12.10', held: false, running: true });
+    expect(w.nodes[0]!.components['kube-controller-manager']).toEqual({ version: 'v1.13.12', held: false, running: true });
+    const s = store();
+    const run = s.latestRun()!;
+    expect(run.phase).toBe('paused');
+    expect(run.reason).toMatch(/kube-scheduler v1\.13\.12 on cp1 did not run healthy/);
+    expect(s.openActions(run.id)).toEqual([]);
+    // journaled before and after: the failed release, the rollback, the release of the old one
+    const kinds = s.actions(run.id).map((a) => `${a.kind}=${a.outcome}`);
+    expect(kinds.slice(kinds.indexOf('cp:0:release:cp1:kube-scheduler=error'))).toEqual(['cp:0:release:cp1:kube-scheduler=error', 'cp:0:rollback:cp1:kube-scheduler=ok', 'cp:0:restart:cp1:kube-scheduler=ok']);
+    s.close();
+
+    // resume before the fix: held, swapped with a new agent run, released, unhealthy again, rolled back again
+    const again = recordingIo();
+    expect(await main(['resume', '--state-dir', dir, '--kubeconfig', '/dev/null'], again, cpPorts(world, dir))).toBe(1);
+    expect(again.out).toMatch(/Rollback of agent run \S+\.cp0\.cp1\.kube-scheduler\.a2/);
+    // the operator fixes it: resume holds, swaps (a3) and releases it; the step finishes
+    world.update((x) => { x.releaseFails = []; });
+    const fixed = recordingIo();
+    expect(await main(['resume', '--state-dir', dir, '--kubeconfig', '/dev/null'], fixed, cpPorts(world, dir)), fixed.err + fixed.out).toBe(0);
+    w = read(world, Date.now());
+    expect(w.nodes.every((n) => Object.values(n.components).every((c) => c.version === 'v1.13.12' && !c.held && c.running))).toBe(true);
+    const sched = w.executions.filter((e) => e.component === 'kube-scheduler').map((e) => e.runId.replace(/^.*\.cp0\./, ''));
+    expect(sched).toEqual(['cp1.kube-scheduler.a1', 'cp1.kube-scheduler.a2', 'cp1.kube-scheduler.a3']);
+    // every other component exactly once; the controller-manager's release was not redone
+    expect(w.executions.filter((e) => e.component !== 'kube-scheduler')).toHaveLength(7);
     expect(actionLog(world).filter((l) => l.startsWith('release cp1 kube-controller-manager'))).toHaveLength(1);
-  }, 60_000);
+    // the second hold of the scheduler came after the rollback, before its new swap
+    const after = actionLog(world);
+    expect(after.filter((l) => l === 'hold cp1 kube-scheduler')).toHaveLength(3);
+  }, 90_000);
 
   it('a kube-apiserver the agent rolls back pauses; resume retries it with a new agent run id', async () => {
     world = makeCpWorld(join(dir, 'world.json'), { extra: { upgradeFails: ['cp1/kube-apiserver'] } });

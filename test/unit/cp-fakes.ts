@@ -18,7 +18,7 @@ import { memoryLock } from './cli-fakes.ts';
 
 export interface CpComponent { version: string; held: boolean; running: boolean }
 
-export interface CpExecution { runId: string; node: string; component: string; to: string; startedAt: number; durationMs: number; fail: boolean }
+export interface CpExecution { runId: string; node: string; component: string; from?: string; to: string; startedAt: number; durationMs: number; fail: boolean; rolledBack?: boolean }
 
 export interface CpWorld {
   apiserverVersion: string;
@@ -33,7 +33,11 @@ export interface CpWorld {
   apiserverDownUntil: number;
   /** After an apiserver swap, how long it stays away. */
   apiserverDownMs: number;
-  /** Components whose next Release fails health ("node/component"). */
+  /**
+   * Components ("node/component") whose Release fails health (COMPONENT_UNHEALTHY naming the run)
+   * while they run the version a held swap installed, every time, as the real agent answers a
+   * repeated Release; until the test removes the entry (the operator fixed it) or Rollback.
+   */
   releaseFails: string[];
   /** Nodes/components whose next upgrade rolls back ("node/component"). */
   upgradeFails: string[];
@@ -99,7 +103,7 @@ const componentOf = (c: string | undefined): string => c || 'kubelet';
 /** Applies every finished execution to the components (idempotent: keyed by run id). */
 function settle(w: CpWorld, now: number): void {
   for (const e of w.executions) {
-    if (e.fail || e.startedAt + e.durationMs > now) continue;
+    if (e.fail || e.rolledBack || e.startedAt + e.durationMs > now) continue;
     const n = w.nodes.find((x) => x.name === e.node)!;
     const c = n.components[e.component]!;
     if (c.version === e.to) continue;
@@ -145,11 +149,20 @@ export function cpAgent(world: CpWorldFile, node: string, now: () => number, sle
     stageBinary: async () => { throw new Error('not used'); },
     rollback: async (runId) => {
       calls.push(`rollback ${runId}`);
-      const w = world.read();
+      const w = read(world, now());
       const e = w.executions.find((x) => x.runId === runId);
       if (!e) throw new KipError('RUN_NOT_FOUND', `no run ${runId} on ${node}`);
-      log(`rollback ${node} ${e.component} ${runId}`);
-      return { runId, phase: 'RUN_ROLLED_BACK', errorCode: '', errorMessage: '' } as unknown as Awaited<ReturnType<AgentPort['rollback']>>;
+      // The old binary back, started unless held (the agent's Rollback); idempotent per run.
+      const c = w.nodes.find((x) => x.name === node)?.components[e.component];
+      if (c && !e.rolledBack && e.from) {
+        c.version = e.from;
+        c.running = !c.held;
+        if (e.component === 'kubelet') w.nodes.find((x) => x.name === node)!.kubelet = e.from;
+      }
+      e.rolledBack = true;
+      w.log.push(`rollback ${node} ${e.component} ${runId}`);
+      world.write(w);
+      return { runId, phase: 'RUN_ROLLED_BACK', errorCode: '', errorMessage: '', fromVersion: e.from ?? '', toVersion: e.to, component: e.component } as unknown as Awaited<ReturnType<AgentPort['rollback']>>;
     },
     hold: async (component) => {
       calls.push(`hold ${component}`);
@@ -167,12 +180,14 @@ export function cpAgent(world: CpWorldFile, node: string, now: () => number, sle
       const w = read(world, now());
       const c = need(w, component);
       const key = `${node}/${component}`;
-      if (w.releaseFails.includes(key)) {
-        w.releaseFails = w.releaseFails.filter((k) => k !== key);
+      const swap = w.executions.filter((e) => e.node === node && e.component === component && !e.fail && !e.rolledBack).at(-1);
+      if (w.releaseFails.includes(key) && swap && c.version === swap.to) {
+        // The hold is gone and the new one crash-loops, as after the real agent's Release.
+        c.held = false;
         c.running = false;
         w.log.push(`release-failed ${node} ${component}`);
         world.write(w);
-        throw new KipError('COMPONENT_UNHEALTHY', `${component} did not answer its health check`);
+        throw new KipError('COMPONENT_UNHEALTHY', `${component} ${swap.to} did not run healthy after Release (healthz never answered)`, { runId: swap.runId, component });
       }
       const changed = c.held;
       c.held = false;
@@ -222,7 +237,7 @@ export function cpAgent(world: CpWorldFile, node: string, now: () => number, sle
         const running = w.executions.find((e) => e.node === node && e.startedAt + e.durationMs > now());
         if (running) throw new KipError('UPGRADE_ALREADY_RUNNING', `another run ${running.runId} is running on ${node}`);
         const key = `${node}/${component}`;
-        const made: CpExecution = { runId, node, component, to: req.targetVersion ?? '', startedAt: now(), durationMs: w.durationMs, fail: w.upgradeFails.includes(key) };
+        const made: CpExecution = { runId, node, component, from: w.nodes.find((x) => x.name === node)?.components[component]?.version ?? '', to: req.targetVersion ?? '', startedAt: now(), durationMs: w.durationMs, fail: w.upgradeFails.includes(key) };
         ex = made;
         w = world.update((cur) => {
           settle(cur, now());

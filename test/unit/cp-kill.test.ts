@@ -148,3 +148,44 @@ describe('control-plane step: killed between journaled and acted, and after acti
     expect(count(after.log, 'hold cp1 kube-controller-manager')).toBe(count(before.log, 'hold cp1 kube-controller-manager') || 1);
   }, 60_000);
 });
+
+describe('automatic rollback of a controller whose Release fails: killed between each action', () => {
+  it.each([
+    ['begin', 'cp:0:release:cp1:kube-scheduler'],
+    ['finish', 'cp:0:release:cp1:kube-scheduler'],
+    ['begin', 'cp:0:rollback:cp1:kube-scheduler'],
+    ['finish', 'cp:0:rollback:cp1:kube-scheduler'],
+    ['begin', 'cp:0:restart:cp1:kube-scheduler'],
+    ['finish', 'cp:0:restart:cp1:kube-scheduler'],
+  ] as const)('%s %s: resume finishes the rollback and pauses; after the fix resume upgrades it with one new agent run', async (op, kind) => {
+    const dir = await mkdtemp(join(tmpdir(), 'kip-cp-recover-'));
+    dirs.push(dir);
+    const world = makeCpWorld(join(dir, 'world.json'), { extra: { releaseFails: ['cp1/kube-scheduler'] } });
+    const real = openSqliteStore(join(dir, 'runs.db'));
+    const crashing = crashingStore(real, (o, k) => o === op && k === kind);
+    const ports: CliPorts = { ...cpPorts(world, dir), openStore: () => crashing };
+    await expect(main(upgradeArgs(dir), recordingIo(), ports)).rejects.toThrow(Crash);
+    real.close();
+    const resumed = recordingIo();
+    expect(await main(['resume', '--state-dir', dir, '--kubeconfig', '/dev/null'], resumed, cpPorts(world, dir)), resumed.err).toBe(1);
+    expect(resumed.out).toMatch(/kube-scheduler v1\.13\.12 on cp1 did not run healthy after Release \(COMPONENT_UNHEALTHY: .*\); kip rolled it back through the agent \(Rollback of agent run \S+\.cp1\.kube-scheduler\.a1\): it is released and runs v1\.12\.10 again/);
+    const w = read(world, Date.now());
+    expect(w.nodes[0]!.components['kube-scheduler']).toEqual({ version: 'v1.12.10', held: false, running: true });
+    // only the first swap was rolled back (a repeated Rollback of it is the same run)
+    expect(new Set(w.log.filter((l) => l.startsWith('rollback')).map((l) => l.replace(/^.*\.cp0\./, '')))).toEqual(new Set(['cp1.kube-scheduler.a1']));
+    const store = openSqliteStore(join(dir, 'runs.db'));
+    const run = store.latestRun()!;
+    expect(run.phase).toBe('paused');
+    expect(store.openActions(run.id)).toEqual([]);
+    store.close();
+
+    world.update((x) => { x.releaseFails = []; });
+    const fixed = recordingIo();
+    expect(await main(['resume', '--state-dir', dir, '--kubeconfig', '/dev/null'], fixed, cpPorts(world, dir)), fixed.err + fixed.out).toBe(0);
+    const done = read(world, Date.now());
+    expect(done.nodes.every((n) => Object.values(n.components).every((c) => c.version === 'v1.13.12' && !c.held && c.running))).toBe(true);
+    expect(done.executions.filter((e) => e.component === 'kube-scheduler').map((e) => e.runId.replace(/^.*\.cp0\./, ''))).toEqual(['cp1.kube-scheduler.a1', 'cp1.kube-scheduler.a2']);
+    expect(done.executions.filter((e) => e.component !== 'kube-scheduler')).toHaveLength(7);
+    expectJournalClosed(dir);
+  }, 60_000);
+});

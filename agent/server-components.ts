@@ -58,8 +58,11 @@ const CHUNK = 1 << 20;
 export interface RunHooks {
   /** Throws RUN_IN_PROGRESS while a run of this component is in progress. */
   assertNoRunOf(name: string): Promise<void>;
-  /** After Release started it: the verification a held swap skipped (throws COMPONENT_UNHEALTHY). */
-  verifyReleased(name: string): Promise<void>;
+  /**
+   * After Release started it: it runs healthy again (after a held swap, the verification the run
+   * skipped); throws COMPONENT_UNHEALTHY. `heldSinceMs`: when the hold began.
+   */
+  verifyReleased(name: string, heldSinceMs: number): Promise<void>;
 }
 
 export class ComponentService {
@@ -155,15 +158,16 @@ export class ComponentService {
   }
 
   /**
-   * Lets the component run again; when a run swapped it while it was held, waits until the new
-   * version runs healthy (COMPONENT_UNHEALTHY otherwise: Rollback(run_id) restores the old one).
+   * Lets the component run again and waits until it runs healthy; when a run swapped it while it
+   * was held, the new version (COMPONENT_UNHEALTHY otherwise: Rollback(run_id) restores the old one).
    */
   release(name: string) {
     return this.serial(async () => {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
       await this.hooks?.assertNoRunOf(name);
+      const heldSinceMs = (await this.deps.holds.get(name))?.sinceMs ?? 0;
       const r = await this.deps.holds.release(name);
-      if (r.started) await this.hooks?.verifyReleased(name);
+      if (r.started) await this.hooks?.verifyReleased(name, heldSinceMs);
       return r;
     });
   }

@@ -13,7 +13,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { isComponentSpec, kubeletComponent, type ComponentSpec } from './component.ts';
 import { resolveComponent } from './component-runs.ts';
 import { evaluateComponent } from './preflight-component.ts';
-import { verifyReleasedRun } from './release-verify.ts';
+import { verifyReleasedPlain, verifyReleasedRun } from './release-verify.ts';
 import { stagedComponent } from './stage.ts';
 import type { StepContext } from './steps/index.ts';
 import type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
@@ -72,7 +72,10 @@ export class UpgradeAgent {
 
   /** What a step body of `rec` gets: its component, and whether that component is held now. */
   contextFor(rec: RunRecord): StepContext {
-    const spec = this.specOf(rec);
+    return this.contextForSpec(this.specOf(rec), rec.runId);
+  }
+
+  private contextForSpec(spec: ComponentSpec, runId?: string): StepContext {
     const components = this.deps.components;
     return {
       component: spec,
@@ -81,7 +84,7 @@ export class UpgradeAgent {
       host: (p) => this.host(p),
       stableMs: this.config.stableMs,
       pollMs: this.config.pollMs,
-      log: spec.name === 'kubelet' ? this.logger : this.logger.child({ component: spec.name, runId: rec.runId }),
+      log: spec.name === 'kubelet' ? this.logger : this.logger.child({ component: spec.name, ...(runId ? { runId } : {}) }),
       isHeld: async () => spec.name !== 'kubelet' && components !== undefined && (await components.holdPhase(spec.name)) !== undefined,
     };
   }
@@ -347,21 +350,28 @@ export class UpgradeAgent {
   }
 
   /**
-   * After Release of `name`: when the last run on this node swapped that component while it was
-   * held, wait until it runs the new version healthy (the verification the run skipped). Throws
-   * COMPONENT_UNHEALTHY naming the run; Rollback(run_id) then restores and starts the old one.
+   * After Release of `name` started it: when the last run on this node swapped that component
+   * while it was held, wait until it runs the new version healthy (the verification the run
+   * skipped): COMPONENT_UNHEALTHY names the run, and Rollback(run_id) restores the old one.
+   * Otherwise (a plain Hold/Release) wait until the version it runs is healthy again, its static
+   * pod in a container created after `heldSinceMs`.
    */
-  async verifyReleased(name: string): Promise<void> {
+  async verifyReleased(name: string, heldSinceMs = 0): Promise<void> {
     const id = await this.log.store.currentId();
     const rec = id ? await this.log.find(id) : undefined;
-    if (!rec || rec.component !== name || !rec.heldAtStart || rec.phase !== 'RUN_SUCCEEDED' || rec.releasedAtMs !== undefined) return;
-    if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
-    this.activeRunId = rec.runId;
-    try {
-      await verifyReleasedRun(this.contextFor(rec), rec, this.log);
-    } finally {
-      this.activeRunId = undefined;
+    if (rec && rec.component === name && rec.heldAtStart && rec.phase === 'RUN_SUCCEEDED' && rec.releasedAtMs === undefined) {
+      if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
+      this.activeRunId = rec.runId;
+      try {
+        await verifyReleasedRun(this.contextFor(rec), rec, this.log);
+      } finally {
+        this.activeRunId = undefined;
+      }
+      return;
     }
+    // Not claimed: nothing changes here, and the Release itself is done; a run of another component may go on.
+    const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
+    await verifyReleasedPlain(this.contextForSpec(r.spec), r.version, this.config.verifyTimeoutMs, heldSinceMs);
   }
 
   /** Hold and Release of a component wait for no run: they are refused while one of that component runs. */

@@ -24,7 +24,9 @@ import { evaluate, type PreflightOptions } from './preflight.ts';
 import { recoverRuns, removeStaleTemps, unfinishedRuns, type RecoveryEnv } from './recovery.ts';
 import { RunLog } from './run-log.ts';
 import { validateRunId } from './runstore.ts';
-import { isTerminal, type NodeInfo, type PreflightReport, type RunRecord, type SkipFileInfo, type StepEvent, type UpgradeOptions } from './types.ts';
+import { KEEP_SERVED_APIS_REFUSED } from './control-flags.ts';
+import { newRunRecord, runOptions } from './run-record.ts';
+import { isTerminal, type NodeInfo, type PreflightReport, type RunRecord, type SkipFileInfo, type StepEvent } from './types.ts';
 
 export type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 export type { PreflightOptions } from './preflight.ts';
@@ -255,40 +257,16 @@ export class UpgradeAgent {
       // A run of an earlier process that recovery has not finished (journaled, not terminal).
       await this.assertNoActiveRun(req.runId);
       const name = stagedComponent(req.component);
-      const keep = [...(req.keepServedApis ?? [])];
-      const options: UpgradeOptions = {
-        verifyTimeoutMs: req.verifyTimeoutMs && req.verifyTimeoutMs > 0 ? req.verifyTimeoutMs : this.config.verifyTimeoutMs,
-        allowDroppedFlags: [...(req.allowDroppedFlags ?? [])],
-        allowUnpatched: req.allowUnpatched ?? false,
-        ...(keep.length > 0 ? { keepServedApis: keep } : {}),
-      };
+      const options = runOptions(req, this.config.verifyTimeoutMs);
       let other: Awaited<ReturnType<UpgradeAgent['evaluateOther']>> | undefined;
       if (name !== 'kubelet') other = await this.evaluateOther(name, req.targetVersion, options, req.runId);
-      else if (keep.length > 0) throw new InvalidInputError('KEEP_SERVED_APIS_REFUSED', 'keep_served_apis is for kube-apiserver only, not the kubelet: leave it empty');
+      else if (options.keepServedApis) throw new InvalidInputError(KEEP_SERVED_APIS_REFUSED, 'keep_served_apis is for kube-apiserver only, not the kubelet: leave it empty');
       const { errors, from, staged } = other ?? (await this.evaluate(req.targetVersion, options, req.runId));
       const first = errors[0];
       if (first) throw first;
       const spec = other?.resolved.spec ?? this.component;
       if (!staged && spec.kind === 'systemd') throw new PreconditionError(Codes.NOT_STAGED, `no ${req.targetVersion} ${name} is staged`);
-      const rec: RunRecord = {
-        schema: 1,
-        runId: req.runId,
-        fromVersion: from,
-        toVersion: req.targetVersion,
-        targetSha256: staged?.sha256 ?? '',
-        options,
-        phase: 'RUN_RUNNING',
-        step: 'VERIFY_STAGED',
-        stepStatus: 'STEP_STARTED',
-        events: [],
-        startedAtMs: this.deps.clock.now(),
-        finishedAtMs: 0,
-        errorCode: '',
-        errorMessage: '',
-        journalTail: [],
-        flagNotes: [],
-        ...(name !== 'kubelet' ? { component: name, spec, heldAtStart: other?.resolved.held ?? false } : {}),
-      };
+      const rec = newRunRecord({ req, options, from, staged, spec, held: other?.resolved.held ?? false, nowMs: this.deps.clock.now() });
       // Saved before it is marked current; a crash between the two leaves a run that recovery
       // finds by listing the journal (defect 7), not by current-run.
       await this.log.save(rec);

@@ -23,6 +23,11 @@ export const COMPONENT_UNHEALTHY = 'COMPONENT_UNHEALTHY';
 /** Not healthy after Release; the node is as Release left it. gRPC: ABORTED (like a failed step). */
 export class ComponentUnhealthyError extends StepFailedError {}
 
+/** `rec` (the last run) swapped `name` while it was held, and no Release has verified it since. */
+export function isUnverifiedHeldSwap(rec: RunRecord, name: string): boolean {
+  return rec.component === name && rec.heldAtStart === true && rec.phase === 'RUN_SUCCEEDED' && rec.releasedAtMs === undefined;
+}
+
 export async function verifyReleasedRun(ctx: StepContext, rec: RunRecord, log: RunLog): Promise<void> {
   const c = ctx.component;
   try {

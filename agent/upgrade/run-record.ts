@@ -1,5 +1,7 @@
 /** A new run's journal record and options, from the Upgrade request (pure). */
 import type { ComponentSpec } from './component.ts';
+import { Codes, InvalidInputError } from './errors.ts';
+import { stagedComponent } from './stage.ts';
 import type { RunRecord, StagedBinaryInfo, UpgradeOptions } from './types.ts';
 
 export interface RunRequestShape {
@@ -42,4 +44,17 @@ export function newRunRecord(o: { req: RunRequestShape; options: UpgradeOptions;
     flagNotes: [],
     ...(o.spec.name !== 'kubelet' ? { component: o.spec.name, spec: o.spec, heldAtStart: o.held } : {}),
   };
+}
+
+/** A second Upgrade call with a known run id must ask for the same run (re-attach), else RUN_ID_CONFLICT. */
+export function assertSameRun(existing: RunRecord, req: { runId: string; targetVersion: string; component?: string }): RunRecord {
+  const want = stagedComponent(req.component);
+  const has = existing.component ?? 'kubelet';
+  if (has !== want) {
+    throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades ${has}, not ${want}`, { runId: req.runId });
+  }
+  if (existing.toVersion !== req.targetVersion) {
+    throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades to ${existing.toVersion}, not ${req.targetVersion}`, { runId: req.runId });
+  }
+  return existing;
 }

@@ -64,3 +64,24 @@ export function standInComponent(name: StandInName, version: string, opts: { cra
 export function healthPortArg(name: StandInName, port: number): string {
   return name === 'kube-proxy' ? `--healthz-bind-address=127.0.0.1:${port}` : `${PORT_FLAG[name]}=${port}`;
 }
+
+export const STAND_IN_NAMES: readonly StandInName[] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'];
+
+/** Where a stand-in is installed in the node. */
+export function standInBinary(name: StandInName): string {
+  return `/usr/local/bin/${name}`;
+}
+
+/**
+ * The stand-in's unit, with a flag of its era each (kube-proxy's `--resource-container=`, which
+ * 1.16 removed, so an upgrade past 1.15 runs only with the flag migrated).
+ */
+export function standInUnit(name: StandInName, port: number): string {
+  const extra = name === 'kube-apiserver' ? '--secure-port=0 ' : name === 'kube-proxy' ? '--resource-container= ' : '--leader-elect=true ';
+  return `[Unit]\nDescription=stand-in ${name}\n[Service]\nExecStart=${standInBinary(name)} ${extra}${healthPortArg(name, port)} --v=2\nRestart=always\nRestartSec=1\n[Install]\nWantedBy=multi-user.target\n`;
+}
+
+/** The health path a caller probes (kube-apiserver /readyz from 1.16; the stand-in serves all three). */
+export function standInHealthPath(name: StandInName): string {
+  return name === 'kube-apiserver' ? '/readyz' : '/healthz';
+}

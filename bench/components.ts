@@ -21,7 +21,7 @@ import path from 'node:path';
 import { AGENT_BUNDLE_IN_NODE, REPO, bootAgentNode, buildAgentBundle, freePort, sha256, type AgentNode } from '../scripts/nspawn/agent-node.ts';
 import { STAND_IN_NAMES, standInBinary, standInComponent, standInHealthPath, standInUnit, type StandInName } from '../scripts/nspawn/stand-ins.ts';
 import type { StepEvent } from '../coordinator/fleet/client.ts';
-import { BenchDataError, median, percentile, swapTiming } from './agent-stats.ts';
+import { BenchDataError, median, percentile, swapTiming, type SwapTiming } from './agent-stats.ts';
 
 const OLD = 'v1.15.3';
 const NEW = 'v1.16.2';
@@ -141,17 +141,20 @@ export async function runComponentsBench(): Promise<void> {
       await upgrade(an, name, `${name}-warmup`);
       await rollback(an, `${name}-warmup`);
       const restarts: number[] = [];
-      const down: number[] = [];
+      const swaps: SwapTiming[] = [];
       for (let i = 0; i < rounds; i++) {
         const runId = `${name}-${i + 1}`;
         restarts.push(await plainRestart(an, name, port));
-        down.push(swapTiming(await upgrade(an, name, runId), 'upgrade').downtimeMs);
+        swaps.push(swapTiming(await upgrade(an, name, runId), 'upgrade'));
         restarts.push(await plainRestart(an, name, port));
-        down.push(swapTiming(await rollback(an, runId), 'rollback').downtimeMs);
+        swaps.push(swapTiming(await rollback(an, runId), 'rollback'));
       }
+      const down = swaps.map((t) => t.downtimeMs);
+      const part = (k: keyof SwapTiming) => ms(median(swaps.map((t) => t[k])));
       const ratio = median(down) / median(restarts);
       ratios.push(ratio);
       rows.push(`${name}: swap downtime ${figures(down)} | plain restart ${figures(restarts)} | swap/restart ${ratio.toFixed(2)}x (n=${down.length} each, interleaved)\n`);
+      rows.push(`  ${name} swap breakdown (medians): stop ${part('stopMs')} | swap + journal ${part('swapMs')} | daemon-reload + start ${part('startMs')} | start -> first healthy ${part('toHealthyMs')}\n`);
     }
     for (const r of rows) out(r);
     out(`all four: swap/restart median ${median(ratios).toFixed(2)}x, worst ${Math.max(...ratios).toFixed(2)}x\n`);

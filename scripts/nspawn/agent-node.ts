@@ -251,7 +251,8 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> =>
       poll(what, fn, { timeoutMs, intervalMs: 250, context: logs });
 
-    const conn = new AgentConnection({ address: `127.0.0.1:${agentPort}`, tls: pki.client, maxRetries: 5, backoffMs: 200 });
+    // Tests kill this agent on purpose: reconnect every 200 ms, not after grpc-js's growing backoff.
+    const conn = new AgentConnection({ address: `127.0.0.1:${agentPort}`, tls: pki.client, maxRetries: 5, backoffMs: 200, reconnectBackoffMs: 200 });
     client = conn;
     const waitAgentUp = async (timeoutMs = 60_000) => {
       await waitFor('the agent to answer GetNode', async () => (await conn.getNode()).nodeName, timeoutMs);

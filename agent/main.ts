@@ -84,7 +84,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         runtime,
       },
     );
-    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name) => agent.verifyReleased(name) });
+    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name, since) => agent.verifyReleased(name, since) });
     await agent.start();
     await stage.removeStaleTemps();
     let healing = (): boolean => false;

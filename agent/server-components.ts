@@ -58,8 +58,11 @@ const CHUNK = 1 << 20;
 export interface RunHooks {
   /** Throws RUN_IN_PROGRESS while a run of this component is in progress. */
   assertNoRunOf(name: string): Promise<void>;
-  /** After Release started it: the verification a held swap skipped (throws COMPONENT_UNHEALTHY). */
-  verifyReleased(name: string): Promise<void>;
+  /**
+   * After Release started it: it runs healthy again (after a held swap, the verification the run
+   * skipped); throws COMPONENT_UNHEALTHY. `heldSinceMs`: when the hold began.
+   */
+  verifyReleased(name: string, heldSinceMs: number): Promise<void>;
 }
 
 export class ComponentService {
@@ -155,19 +158,20 @@ export class ComponentService {
   }
 
   /**
-   * Lets the component run again; when a run swapped it while it was held, waits until the new
-   * version runs healthy (COMPONENT_UNHEALTHY otherwise: Rollback(run_id) restores the old one).
+   * Lets the component run again and waits until it runs healthy; when a run swapped it while it
+   * was held, the new version (COMPONENT_UNHEALTHY otherwise: Rollback(run_id) restores the old one).
    */
   release(name: string) {
     return this.serial(async () => {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
       await this.hooks?.assertNoRunOf(name);
+      const heldSinceMs = (await this.deps.holds.get(name))?.sinceMs ?? 0;
       const r = await this.deps.holds.release(name);
       // Also when this Release found no hold: a Release repeated after COMPONENT_UNHEALTHY, or one
       // a killed coordinator sends again, must answer as the first did until the held swap ran
-      // healthy once (verifyReleased returns at once otherwise). A unit stopped before Hold stays
+      // healthy once (otherwise it checks the version that runs is healthy). A unit stopped before Hold stays
       // stopped on its first Release and is not checked then.
-      if (r.started || !r.changed) await this.hooks?.verifyReleased(name);
+      if (r.started || !r.changed) await this.hooks?.verifyReleased(name, heldSinceMs);
       return r;
     });
   }

@@ -13,6 +13,7 @@ const suites: Record<string, Suite> = {
   etcd: async () => (await import('./etcd.ts')).runEtcdBench(),
   eyes: async () => (await import('./eyes.ts')).runEyesBench(),
   agent: async () => (await import('./agent.ts')).runAgentBench(),
+  components: async () => (await import('./components.ts')).runComponentsBench(),
   package: async () => (await import('./package.ts')).runPackageBench(),
   lab: async () => (await import('./lab.ts')).runLabBench(),
   ansible: async () => (await import('./ansible.ts')).runAnsibleBench(),

@@ -1,7 +1,8 @@
 /**
  * The node upgrade agent: begins runs, re-attaches callers, rolls back, and recovers an
  * interrupted run at start-up. The step loop is machine.ts, the step bodies steps/, the checks
- * before a run preflight.ts, the node's view of itself node-view.ts.
+ * before a run run-checks.ts, Rollback's checks rollback-check.ts, the step context
+ * run-context.ts, Release's verification release-verify.ts, the node's view of itself node-view.ts.
  *
  * Each step of a run is journaled (atomically) to the run's state file BEFORE it acts, and every
  * step is safe to repeat: after a crash the agent re-runs the journaled step and continues (or
@@ -12,19 +13,23 @@ import path from 'node:path';
 import type { Logger } from '../../lib/logger.ts';
 import { isComponentSpec, kubeletComponent, type ComponentSpec } from './component.ts';
 import { resolveComponent } from './component-runs.ts';
-import { evaluateComponent } from './preflight-component.ts';
-import { verifyReleasedRun } from './release-verify.ts';
+import { isUnverifiedHeldSwap, verifyReleasedPlain, verifyReleasedRun } from './release-verify.ts';
+import { rollbackDecision } from './rollback-check.ts';
+import { stepContext } from './run-context.ts';
 import { stagedComponent } from './stage.ts';
 import type { StepContext } from './steps/index.ts';
 import type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
 import { Machine } from './machine.ts';
 import { NodeView } from './node-view.ts';
-import { evaluate, type PreflightOptions } from './preflight.ts';
+import type { PreflightOptions } from './preflight.ts';
+import { checkComponent, checkKubelet, type ComponentChecks, type RunChecksEnv } from './run-checks.ts';
 import { recoverRuns, removeStaleTemps, unfinishedRuns, type RecoveryEnv } from './recovery.ts';
 import { RunLog } from './run-log.ts';
 import { validateRunId } from './runstore.ts';
-import { isTerminal, type NodeInfo, type PreflightReport, type RunRecord, type SkipFileInfo, type StepEvent, type UpgradeOptions } from './types.ts';
+import { KEEP_SERVED_APIS_REFUSED } from './control-flags.ts';
+import { assertSameRun, newRunRecord, runOptions } from './run-record.ts';
+import { isTerminal, type NodeInfo, type PreflightReport, type RunRecord, type SkipFileInfo, type StepEvent } from './types.ts';
 
 export type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 export type { PreflightOptions } from './preflight.ts';
@@ -72,18 +77,11 @@ export class UpgradeAgent {
 
   /** What a step body of `rec` gets: its component, and whether that component is held now. */
   contextFor(rec: RunRecord): StepContext {
-    const spec = this.specOf(rec);
-    const components = this.deps.components;
-    return {
-      component: spec,
-      deps: this.deps,
-      runs: this.log.store,
-      host: (p) => this.host(p),
-      stableMs: this.config.stableMs,
-      pollMs: this.config.pollMs,
-      log: spec.name === 'kubelet' ? this.logger : this.logger.child({ component: spec.name, runId: rec.runId }),
-      isHeld: async () => spec.name !== 'kubelet' && components !== undefined && (await components.holdPhase(spec.name)) !== undefined,
-    };
+    return this.contextForSpec(this.specOf(rec), rec.runId);
+  }
+
+  private contextForSpec(spec: ComponentSpec, runId?: string): StepContext {
+    return stepContext({ config: this.config, deps: this.deps, runs: this.log.store, host: (p) => this.host(p), logger: this.logger }, spec, runId);
   }
 
   /** A node path as this process sees it. */
@@ -156,24 +154,12 @@ export class UpgradeAgent {
   }
 
   async preflight(target: string, opts: PreflightOptions & { component?: string; keepServedApis?: readonly string[] } = {}): Promise<PreflightReport> {
-    if (stagedComponent(opts.component) !== 'kubelet') return (await this.evaluateOther(opts.component ?? '', target, opts)).report;
-    return (await this.evaluate(target, opts)).report;
+    if (stagedComponent(opts.component) !== 'kubelet') return (await checkComponent(this.checks(), opts.component ?? '', target, opts)).report;
+    return (await checkKubelet(this.checks(), target, opts)).report;
   }
 
-  private async evaluateOther(name: string, target: string, opts: { allowDroppedFlags?: readonly string[]; keepServedApis?: readonly string[] }, selfRunId?: string) {
-    const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
-    const ev = await evaluateComponent({ spec: r.spec, args: r.args, held: r.held, deps: this.deps, host: (p) => this.host(p), assertNoOtherRun: () => this.assertNoActiveRun(selfRunId) }, target, opts);
-    return { ...ev, resolved: r };
-  }
-
-  private evaluate(target: string, opts: PreflightOptions, selfRunId?: string): ReturnType<typeof evaluate> {
-    return evaluate({
-      component: this.component,
-      deps: this.deps,
-      host: (p) => this.host(p),
-      skipFileInfo: () => this.view.skipFileInfo(),
-      assertNoOtherRun: () => this.assertNoActiveRun(selfRunId),
-    }, target, opts);
+  private checks(): RunChecksEnv {
+    return { config: this.config, deps: this.deps, kubelet: this.component, host: (p) => this.host(p), skipFileInfo: () => this.view.skipFileInfo(), assertNoActiveRun: (except) => this.assertNoActiveRun(except) };
   }
 
   private async assertNoActiveRun(exceptRunId?: string): Promise<void> {
@@ -208,11 +194,11 @@ export class UpgradeAgent {
       return Promise.reject(err);
     }
     const pending = this.beginning.get(req.runId);
-    if (pending) return pending.then((rec) => this.sameRun(rec, req));
+    if (pending) return pending.then((rec) => assertSameRun(rec, req));
     const known = this.log.cached(req.runId);
     if (known) {
       try {
-        return Promise.resolve(this.sameRun(known, req));
+        return Promise.resolve(assertSameRun(known, req));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -228,23 +214,11 @@ export class UpgradeAgent {
     return p;
   }
 
-  private sameRun(existing: RunRecord, req: UpgradeRequest): RunRecord {
-    const want = stagedComponent(req.component);
-    const has = existing.component ?? 'kubelet';
-    if (has !== want) {
-      throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades ${has}, not ${want}`, { runId: req.runId });
-    }
-    if (existing.toVersion !== req.targetVersion) {
-      throw new InvalidInputError(Codes.RUN_ID_CONFLICT, `run ${req.runId} upgrades to ${existing.toVersion}, not ${req.targetVersion}`, { runId: req.runId });
-    }
-    return existing;
-  }
-
   private async beginClaimed(req: UpgradeRequest, claimed: boolean): Promise<RunRecord> {
     let started = false;
     try {
       const existing = await this.log.find(req.runId);
-      if (existing) return this.sameRun(existing, req);
+      if (existing) return assertSameRun(existing, req);
       const holder = this.activeRunId;
       if (!claimed && holder !== undefined) {
         throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${holder} is in progress on this node`, { runId: holder });
@@ -252,40 +226,16 @@ export class UpgradeAgent {
       // A run of an earlier process that recovery has not finished (journaled, not terminal).
       await this.assertNoActiveRun(req.runId);
       const name = stagedComponent(req.component);
-      const keep = [...(req.keepServedApis ?? [])];
-      const options: UpgradeOptions = {
-        verifyTimeoutMs: req.verifyTimeoutMs && req.verifyTimeoutMs > 0 ? req.verifyTimeoutMs : this.config.verifyTimeoutMs,
-        allowDroppedFlags: [...(req.allowDroppedFlags ?? [])],
-        allowUnpatched: req.allowUnpatched ?? false,
-        ...(keep.length > 0 ? { keepServedApis: keep } : {}),
-      };
-      let other: Awaited<ReturnType<UpgradeAgent['evaluateOther']>> | undefined;
-      if (name !== 'kubelet') other = await this.evaluateOther(name, req.targetVersion, options, req.runId);
-      else if (keep.length > 0) throw new InvalidInputError('KEEP_SERVED_APIS_REFUSED', 'keep_served_apis is for kube-apiserver only, not the kubelet: leave it empty');
-      const { errors, from, staged } = other ?? (await this.evaluate(req.targetVersion, options, req.runId));
+      const options = runOptions(req, this.config.verifyTimeoutMs);
+      let other: ComponentChecks | undefined;
+      if (name !== 'kubelet') other = await checkComponent(this.checks(), name, req.targetVersion, options, req.runId);
+      else if (options.keepServedApis) throw new InvalidInputError(KEEP_SERVED_APIS_REFUSED, 'keep_served_apis is for kube-apiserver only, not the kubelet: leave it empty');
+      const { errors, from, staged } = other ?? (await checkKubelet(this.checks(), req.targetVersion, options, req.runId));
       const first = errors[0];
       if (first) throw first;
       const spec = other?.resolved.spec ?? this.component;
       if (!staged && spec.kind === 'systemd') throw new PreconditionError(Codes.NOT_STAGED, `no ${req.targetVersion} ${name} is staged`);
-      const rec: RunRecord = {
-        schema: 1,
-        runId: req.runId,
-        fromVersion: from,
-        toVersion: req.targetVersion,
-        targetSha256: staged?.sha256 ?? '',
-        options,
-        phase: 'RUN_RUNNING',
-        step: 'VERIFY_STAGED',
-        stepStatus: 'STEP_STARTED',
-        events: [],
-        startedAtMs: this.deps.clock.now(),
-        finishedAtMs: 0,
-        errorCode: '',
-        errorMessage: '',
-        journalTail: [],
-        flagNotes: [],
-        ...(name !== 'kubelet' ? { component: name, spec, heldAtStart: other?.resolved.held ?? false } : {}),
-      };
+      const rec = newRunRecord({ req, options, from, staged, spec, held: other?.resolved.held ?? false, nowMs: this.deps.clock.now() });
       // Saved before it is marked current; a crash between the two leaves a run that recovery
       // finds by listing the journal (defect 7), not by current-run.
       await this.log.save(rec);
@@ -308,30 +258,11 @@ export class UpgradeAgent {
   async rollback(runId: string): Promise<RunRecord> {
     validateRunId(runId);
     const rec = await this.getRun(runId);
-    const last = await this.log.store.currentId();
-    if (last !== runId) {
-      throw new PreconditionError(Codes.ROLLBACK_NOT_LAST_RUN, `run ${runId} is not the last run on this node (${last ?? 'none'}); roll back ${last ?? 'nothing'} first`, { runId, last });
-    }
-    switch (rec.phase) {
-      case 'RUN_ROLLED_BACK':
-        return rec;
-      case 'RUN_RUNNING':
-        throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${runId} is in progress; it rolls back by itself if the new kubelet fails verification`, { runId });
-      case 'RUN_ROLLING_BACK':
-        await this.whenIdle();
-        return this.getRun(runId);
-      case 'RUN_SUCCEEDED': {
-        const spec = this.specOf(rec);
-        const ctx = this.contextFor(rec);
-        const file = spec.kind === 'static-pod' ? ((await ctx.isHeld()) ? spec.heldManifest : spec.manifest) : spec.binary;
-        const sha = await this.deps.fs.sha256(this.host(file));
-        if (sha !== (rec.installedSha256 ?? rec.targetSha256)) {
-          throw new PreconditionError(Codes.ROLLBACK_NODE_CHANGED, `${file} is no longer the file run ${runId} installed; refusing to roll back over a change kip did not make`, { runId });
-        }
-        break;
-      }
-      case 'RUN_FAILED':
-        break;
+    const decision = await rollbackDecision(rec, await this.log.store.currentId(), this.contextFor(rec));
+    if (decision === 'done') return rec;
+    if (decision === 'wait') {
+      await this.whenIdle();
+      return this.getRun(runId);
     }
     if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
     this.activeRunId = runId;
@@ -347,21 +278,28 @@ export class UpgradeAgent {
   }
 
   /**
-   * After Release of `name`: when the last run on this node swapped that component while it was
-   * held, wait until it runs the new version healthy (the verification the run skipped). Throws
-   * COMPONENT_UNHEALTHY naming the run; Rollback(run_id) then restores and starts the old one.
+   * After Release of `name` started it: when the last run on this node swapped that component
+   * while it was held, wait until it runs the new version healthy (the verification the run
+   * skipped): COMPONENT_UNHEALTHY names the run, and Rollback(run_id) restores the old one.
+   * Otherwise (a plain Hold/Release) wait until the version it runs is healthy again, its static
+   * pod in a container created after `heldSinceMs`.
    */
-  async verifyReleased(name: string): Promise<void> {
+  async verifyReleased(name: string, heldSinceMs = 0): Promise<void> {
     const id = await this.log.store.currentId();
     const rec = id ? await this.log.find(id) : undefined;
-    if (!rec || rec.component !== name || !rec.heldAtStart || rec.phase !== 'RUN_SUCCEEDED' || rec.releasedAtMs !== undefined) return;
-    if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
-    this.activeRunId = rec.runId;
-    try {
-      await verifyReleasedRun(this.contextFor(rec), rec, this.log);
-    } finally {
-      this.activeRunId = undefined;
+    if (rec && isUnverifiedHeldSwap(rec, name)) {
+      if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
+      this.activeRunId = rec.runId;
+      try {
+        await verifyReleasedRun(this.contextFor(rec), rec, this.log);
+      } finally {
+        this.activeRunId = undefined;
+      }
+      return;
     }
+    // Not claimed: nothing changes here, and the Release itself is done; a run of another component may go on.
+    const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
+    await verifyReleasedPlain(this.contextForSpec(r.spec), r.version, this.config.verifyTimeoutMs, heldSinceMs);
   }
 
   /** Hold and Release of a component wait for no run: they are refused while one of that component runs. */

@@ -15,6 +15,8 @@ export interface ResolvedComponent {
   readonly spec: ComponentSpec;
   readonly args: readonly string[];
   readonly held: boolean;
+  /** The version it runs now, as discovery read it ('' when unknown). */
+  readonly version: string;
 }
 
 /** The spec of a component other than the kubelet; throws COMPONENT_UNKNOWN, COMPONENT_NOT_ON_NODE, MANIFEST_INVALID. */
@@ -32,5 +34,5 @@ export async function resolveComponent(name: string, deps: UpgradeAgentDeps, con
     const text = await deps.fs.readText(host(where));
     if (text !== undefined) podName = parseStaticPodManifest(text, where, n).podName;
   }
-  return { spec: componentSpecFrom(c, { kubeletUnit: config.kubeletUnit, nodeName: config.nodeName, heldManifest, podName }), args: c.args, held };
+  return { spec: componentSpecFrom(c, { kubeletUnit: config.kubeletUnit, nodeName: config.nodeName, heldManifest, podName }), args: c.args, held, version: c.version };
 }

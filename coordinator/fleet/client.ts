@@ -42,6 +42,12 @@ export interface AgentClientOptions {
   readonly deadlineMs?: Readonly<Record<string, number>>;
   readonly maxRetries?: number;
   readonly backoffMs?: number;
+  /**
+   * Fixed reconnect backoff of the channel (grpc.initial/max_reconnect_backoff_ms); absent:
+   * grpc-js's own (1 s, x1.6, up to 120 s). Tests that kill a loopback agent on purpose set it low,
+   * so the time until the next call reaches the restarted agent is the agent's, not the backoff's.
+   */
+  readonly reconnectBackoffMs?: number;
 }
 
 export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
@@ -98,6 +104,10 @@ export class AgentConnection {
       ],
     };
     if (tls.nameOverride) channelOptions['grpc.ssl_target_name_override'] = tls.nameOverride;
+    if (options.reconnectBackoffMs !== undefined) {
+      channelOptions['grpc.initial_reconnect_backoff_ms'] = options.reconnectBackoffMs;
+      channelOptions['grpc.max_reconnect_backoff_ms'] = options.reconnectBackoffMs;
+    }
     this.client = new proto.kip.v1.Agent(options.address, creds, channelOptions);
   }
 

@@ -16,7 +16,7 @@ import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { spawnDaemon, type Daemon } from './daemon.ts';
 import { unmountAllUnder } from './mounts.ts';
 import { alive, killShims } from './procs.ts';
-import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildBusyboxImage } from './oci-image.ts';
+import { BUSYBOX_IMAGE, PAUSE_IMAGE, buildBusyboxImage, buildBusyboxImages, type ImageSpecOfMany } from './oci-image.ts';
 import { waitFor } from '../../lib/poll.ts';
 
 export type Snapshotter = 'overlayfs' | 'native';
@@ -49,6 +49,24 @@ export interface ContainerdHandle {
 }
 
 export const CONTAINERD_NAMESPACE = 'k8s.io';
+
+/**
+ * Builds busybox images under the given names (one tarball, one shared layer, a config each) and
+ * imports them into this containerd's CRI namespace, so CreateContainer can name them and CRI
+ * reports them as the container's image (as a pulled image would be).
+ */
+export async function importBusyboxImages(cd: Pick<ContainerdHandle, 'socket' | 'dir' | 'snapshotter'>, images: readonly ImageSpecOfMany[], exec: Exec = execaExec): Promise<void> {
+  if (images.length === 0) return;
+  await mkdir(join(cd.dir, 'images'), { recursive: true });
+  const file = join(cd.dir, 'images', `many-${process.pid}-${images.length}.tar`);
+  try {
+    await buildBusyboxImages({ exec, images, outFile: file });
+    const r = await exec('ctr', ['-a', cd.socket, '-n', CONTAINERD_NAMESPACE, 'images', 'import', '--snapshotter', cd.snapshotter, file], { timeoutMs: 120_000 });
+    if (r.exitCode !== 0) throw new KipError('IMAGE_IMPORT_FAILED', `ctr images import of ${images.length} images failed: ${r.stderr.trim()}`, { names: images.map((i) => i.name), exitCode: r.exitCode });
+  } finally {
+    await rm(file, { force: true });
+  }
+}
 
 async function overlayWorks(exec: Exec, dir: string): Promise<boolean> {
   const p = join(dir, 'overlay-probe');

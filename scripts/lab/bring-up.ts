@@ -10,7 +10,7 @@ import { KubeClient } from '../../lib/kube/index.ts';
 import { bootNode, ensureBaseImage, type NspawnNode } from '../nspawn/index.ts';
 
 type BaseImage = Awaited<ReturnType<typeof ensureBaseImage>>;
-import { startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
+import { importBusyboxImages, startContainerd, type ContainerdHandle } from '../containerd/containerd.ts';
 import { startDockerd, type DockerdHandle } from '../containerd/dockerd.ts';
 import { NODE_DOCKER_SOCKET, dockerCgroupParent, dockerdRss, workerRuntime, type NodeRuntime } from './docker-workers.ts';
 import { writeLauncher, LAB_KUBELET_VERSIONS } from './kubelet/launcher.ts';
@@ -18,7 +18,7 @@ import { generateLabPki, type LabPki } from './pki.ts';
 import { writeLabProgram } from './launchers.ts';
 import { buildLabPrograms, programsDirOf } from './programs.ts';
 import { writeKipClientFiles, writeLabReleases } from './releases.ts';
-import { controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfig } from './static-control-plane.ts';
+import { controlPlaneImages, controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfig } from './static-control-plane.ts';
 import {
   AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, SCHEDULER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
   agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
@@ -202,7 +202,11 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   const staticPods = options.controlPlane === 'static-pods';
   // Static pods: the node's kubelet needs its containerd on the host, like a worker's.
   const cd = staticPods ? await startContainerd({ dir: join(up.stateDir, 'containerd', CP_NAME), exec: deps.exec, logger: deps.logger }) : undefined;
-  if (cd) up.containerds.push(cd);
+  if (cd) {
+    up.containerds.push(cd);
+    // The control-plane images under the manifests' names (a real node would pull them).
+    await importBusyboxImages(cd, controlPlaneImages(LAB_KUBELET_VERSIONS), deps.exec);
+  }
   const cp = await up.bootRecorded(CP_NAME, 'control-plane', addrs.controlPlane, base, {
     bindRo: [{ host: '/usr/bin/etcd' }, { host: '/usr/bin/etcdctl' }],
     bind: cd ? [{ host: cd.socket, inside: NODE_CONTAINERD_SOCKET }] : [],

@@ -99,27 +99,34 @@ export interface BuiltProgram {
 export async function buildLabPrograms(repo: string, dir = labProgramsDir(repo)): Promise<BuiltProgram[]> {
   await mkdir(dir, { recursive: true });
   const out: BuiltProgram[] = [];
-  for (const program of BUNDLED_PROGRAMS) {
-    const { module, exportsMain } = SOURCES[program];
-    const entry = exportsMain
-      ? `import { main } from './${module}';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exit(code); }, (e) => { process.stderr.write(String(e instanceof Error ? e.stack ?? e.message : e) + '\\n'); process.exit(2); });\n`
-      : `import './${module}';\n`;
-    const outfile = bundlePath(dir, program);
-    await build({
-      stdin: { contents: entry, resolveDir: repo, sourcefile: `lab-${program}-entry.ts`, loader: 'ts' },
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      outfile,
-      external: ['better-sqlite3', '*.node'],
-      // CommonJS dependencies (grpc-js, pino) call require(): give the ESM bundle one.
-      banner: { js: `import { createRequire as __kipCreateRequire } from 'node:module'; const require = __kipCreateRequire(${META_URL});` },
-      plugins: [sourceUrls(repo)],
-      legalComments: 'none',
-      logLevel: 'warning',
-    });
-    out.push({ program, path: outfile, bytes: (await stat(outfile)).size });
-  }
+  for (const program of BUNDLED_PROGRAMS) out.push(await buildLabProgram(repo, program, bundlePath(dir, program)));
   return out;
+}
+
+/**
+ * Builds one program into `outfile`. Outside dist/lab/ too (the nspawn tests run the agent from a
+ * bundle in the node: an agent restart there costs a node start, not a TypeScript compile); a
+ * bundle placed outside the repository must not need node_modules, which the agent's does not.
+ */
+export async function buildLabProgram(repo: string, program: BundledProgram, outfile: string): Promise<BuiltProgram> {
+  const { module, exportsMain } = SOURCES[program];
+  const entry = exportsMain
+    ? `import { main } from './${module}';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exit(code); }, (e) => { process.stderr.write(String(e instanceof Error ? e.stack ?? e.message : e) + '\\n'); process.exit(2); });\n`
+    : `import './${module}';\n`;
+  await mkdir(dirname(outfile), { recursive: true });
+  await build({
+    stdin: { contents: entry, resolveDir: repo, sourcefile: `lab-${program}-entry.ts`, loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile,
+    external: ['better-sqlite3', '*.node'],
+    // CommonJS dependencies (grpc-js, pino) call require(): give the ESM bundle one.
+    banner: { js: `import { createRequire as __kipCreateRequire } from 'node:module'; const require = __kipCreateRequire(${META_URL});` },
+    plugins: [sourceUrls(repo)],
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  return { program, path: outfile, bytes: (await stat(outfile)).size };
 }

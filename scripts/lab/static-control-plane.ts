@@ -36,6 +36,23 @@ function command(component: StaticComponent, address: string): string[] {
   }
 }
 
+/**
+ * The images the control-plane node's containerd carries: every static component at every lab
+ * version, under both kubeadm spellings (kip's swap rewrites only the tag, so a manifest written
+ * `-amd64` by 1.10 keeps that name past 1.11). Busybox images, a config each (so each is its own
+ * image and CRI reports its name); the lab kubelet creates the container with the manifest's image
+ * and runs the lab program of its tag in it (kubelet/run-images.ts).
+ */
+export function controlPlaneImages(versions: readonly string[]): { name: string; cmd: string[]; labels: Record<string, string> }[] {
+  return versions.flatMap((version) =>
+    STATIC.flatMap((component) => {
+      const names = [`k8s.gcr.io/${component}-amd64:${version}`, `k8s.gcr.io/${component}:${version}`];
+      // The name in the labels too: the two spellings must be two images, not one with two tags.
+      return names.map((name) => ({ name, cmd: ['/bin/sh'], labels: { 'io.kip.lab.image': name, 'io.kip.lab.program': component, 'io.kip.lab.version': version } }));
+    }),
+  );
+}
+
 export function staticManifestPath(component: StaticComponent): string {
   return `${KUBELET_PATHS.manifests}/${component}.yaml`;
 }

@@ -2,7 +2,9 @@
  * waitForStaticPodContainer through the real CRI reader against a private containerd 1.6: the
  * containers are created as the kubelet creates a static pod's (pod `<name>-<node>`, kubelet
  * labels); the wait ignores the old image, an earlier container and another pod, and returns
- * the new container once it runs.
+ * the new container once it runs. The lab's control-plane images (busybox under the manifests'
+ * names, one tarball) are each their own image, and CRI reports a container created with one by
+ * that name, in ListContainers and ContainerStatus alike (what the agent's static-pod verify reads).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,8 @@ import { systemClock } from '../../lib/clock.ts';
 import { waitForStaticPodContainer } from '../../agent/components/index.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import type { PodSandboxSpec } from '../../agent/runtime/types.ts';
-import { startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
+import { importBusyboxImages, startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
+import { controlPlaneImages } from '../../scripts/lab/static-control-plane.ts';
 
 let ctd: ContainerdHandle | undefined;
 let cri: CriClient | undefined;
@@ -72,4 +75,29 @@ describe('waitForStaticPodContainer against containerd', () => {
       await c.removePodSandbox(s);
     }
   }, 60_000);
+
+  it('the lab control-plane images: one import, each its own image, reported by CRI under the manifest name', async () => {
+    const c = cri as CriClient;
+    const h = ctd as ContainerdHandle;
+    const images = controlPlaneImages(['v1.10.13', 'v1.11.10']);
+    expect(images.map((i) => i.name)).toContain('k8s.gcr.io/kube-apiserver-amd64:v1.11.10');
+    expect(images.map((i) => i.name)).toContain('k8s.gcr.io/kube-scheduler:v1.10.13');
+    await importBusyboxImages(h, images);
+    const oldName = 'k8s.gcr.io/kube-apiserver-amd64:v1.10.13';
+    const newName = 'k8s.gcr.io/kube-apiserver-amd64:v1.11.10';
+    const [oldImg, newImg] = [await c.imageStatus(oldName), await c.imageStatus(newName)];
+    expect(oldImg?.repoTags).toEqual([oldName]);
+    expect(newImg?.repoTags).toEqual([newName]);
+    expect(oldImg?.id).not.toBe(newImg?.id);
+    const p = staticPod('kube-apiserver', 'cp');
+    const sb = await c.runPodSandbox(p);
+    const id = await run(p, sb, 'kube-apiserver', newName, ['/bin/sleep', '3600'], 0);
+    const listed = (await c.listContainers({ labelSelector: { 'io.kubernetes.container.name': 'kube-apiserver' } })).find((x) => x.id === id);
+    expect(listed?.image).toBe(newName);
+    const status = await c.containerStatus(id);
+    expect(status.image).toBe(newName);
+    expect(status.imageRef).toBe(newImg?.id);
+    await c.stopPodSandbox(sb);
+    await c.removePodSandbox(sb);
+  }, 90_000);
 });

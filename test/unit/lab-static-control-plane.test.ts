@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../../lib/knowledge/hash/index.ts';
 import { parseStaticPodManifest } from '../../agent/components/manifest.ts';
-import { controlPlaneImage, controlPlaneManifest } from '../../scripts/lab/static-control-plane.ts';
+import { controlPlaneImage, controlPlaneImages, controlPlaneManifest } from '../../scripts/lab/static-control-plane.ts';
 import { imageRun, parseLabImage } from '../../scripts/lab/kubelet/run-images.ts';
 import { parse as parseYaml } from 'yaml';
 
@@ -9,6 +9,18 @@ describe('static-pods control plane', () => {
   it('kubeadm image names: -amd64 through 1.11, plain from 1.12', () => {
     expect(controlPlaneImage('kube-apiserver', 'v1.10.13')).toBe('k8s.gcr.io/kube-apiserver-amd64:v1.10.13');
     expect(controlPlaneImage('kube-scheduler', 'v1.12.10')).toBe('k8s.gcr.io/kube-scheduler:v1.12.10');
+  });
+  it('the lab imports every static component at every version under both kubeadm spellings, each its own image', () => {
+    const images = controlPlaneImages(['v1.10.13', 'v1.12.10']);
+    expect(images).toHaveLength(2 * 3 * 2);
+    const names = images.map((i) => i.name);
+    // A manifest kip upgraded from 1.10 keeps the -amd64 name; one written by 1.12 has none.
+    expect(names).toContain('k8s.gcr.io/kube-apiserver-amd64:v1.12.10');
+    expect(names).toContain(controlPlaneImage('kube-controller-manager', 'v1.12.10'));
+    expect(names).toContain(controlPlaneImage('kube-scheduler', 'v1.10.13'));
+    expect(new Set(names).size).toBe(names.length);
+    // Distinct labels, so distinct configs: CRI reports an image by its first tag, which must be the one name.
+    expect(new Set(images.map((i) => JSON.stringify(i.labels))).size).toBe(images.length);
   });
   it('the agent reads each manifest as its component at its version, flags from command', () => {
     const text = controlPlaneManifest('kube-controller-manager', 'v1.10.13', '127.0.0.10');

@@ -225,6 +225,62 @@ describe('held components', () => {
   });
 });
 
+describe('a plain Hold/Release (no run swapped the component) waits for health too', () => {
+  it('a kube-scheduler that comes back crash-looping after Release is COMPONENT_UNHEALTHY, naming no run', async () => {
+    h = await makeComponentHarness();
+    await h.node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', componentBinary('kube-scheduler', 'v1.15.3'), []);
+    const { agent } = h.makeAgent({ verifyTimeoutMs: 300 });
+    await agent.start();
+    const heldAt = Date.now();
+    h.node.holds.set('kube-scheduler', 'held');
+    await h.node.systemd.stop('kube-scheduler.service');
+    // Broken while held by something other than kip (no run): it crash-loops once started.
+    await h.node.put('/usr/local/bin/kube-scheduler', componentBinary('kube-scheduler', 'v1.15.3', { crash: true }), 0o755);
+    h.node.holds.delete('kube-scheduler');
+    await h.node.systemd.start('kube-scheduler.service');
+    let err: unknown;
+    await agent.verifyReleased('kube-scheduler', heldAt).catch((e: unknown) => {
+      err = e;
+    });
+    expect(err).toMatchObject({ code: 'COMPONENT_UNHEALTHY', details: { component: 'kube-scheduler', cause: 'VERIFY_FAILED' } });
+    expect((err as Error).message).toMatch(/v1\.15\.3 did not run healthy after Release .*no kip run changed it/);
+    expect((err as { details: Record<string, unknown> }).details.runId).toBeUndefined();
+  });
+
+  it('a healthy kube-scheduler passes once its unit is active and stable', async () => {
+    h = await makeComponentHarness();
+    await h.node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', componentBinary('kube-scheduler', 'v1.15.3'), []);
+    const { agent } = h.makeAgent({ verifyTimeoutMs: 2_000 });
+    await agent.start();
+    h.node.holds.set('kube-scheduler', 'held');
+    await h.node.systemd.stop('kube-scheduler.service');
+    h.node.holds.delete('kube-scheduler');
+    await h.node.systemd.start('kube-scheduler.service');
+    await agent.verifyReleased('kube-scheduler', Date.now());
+  });
+
+  it('a static pod must run in a container created after the hold began: the old one still listed is not enough', async () => {
+    h = await makeComponentHarness();
+    const live = `${MANIFESTS}/kube-apiserver.yaml`;
+    await h.node.addStaticPod('kube-apiserver', apiserverManifest('v1.15.3'));
+    const { agent } = h.makeAgent({ verifyTimeoutMs: 300 });
+    await agent.start();
+    // A kubelet that did not act on the hold: the container from before it is the only one. The
+    // hold is dated 2 s after that container (beyond the verification's 1 s of clock slack).
+    h.node.kubeletActs = false;
+    expect(await kipCode(agent.verifyReleased('kube-apiserver', Date.now() + 2_000))).toBe('COMPONENT_UNHEALTHY');
+    // A kubelet that acts: Hold took the manifest away (it stopped the pod), Release put it back.
+    h.node.kubeletActs = true;
+    const text = (await h.node.read(live)) ?? '';
+    const { rm } = await import('node:fs/promises');
+    await rm(h.node.host(live));
+    await h.node.kubeletSync();
+    const heldAt = Date.now();
+    await h.node.put(live, text, 0o600);
+    await agent.verifyReleased('kube-apiserver', heldAt);
+  });
+});
+
 describe('static pods', () => {
   it('rewrites the kube-apiserver manifest (image tag and flags), sees the new container, and a rollback restores the exact old manifest', async () => {
     h = await makeComponentHarness();

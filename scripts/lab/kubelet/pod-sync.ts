@@ -2,7 +2,8 @@
  * One pod's sync against the runtime (the lab's computePodActions + SyncPod): sandbox, init
  * containers in order, then every regular container through rules.ts, and the pod status the
  * kubelet reports. Every container runs the lab's local busybox image whatever image the spec
- * names (there is no registry); the hash label covers the spec as written, as the real kubelet's.
+ * names (there is no registry), except a lab program's image (--lab-run-images), which the lab
+ * imports under its own name; the hash label covers the spec as written, as the real kubelet's.
  */
 import type { Logger } from '../../../lib/logger.ts';
 import { objectField, stringField, type JsonNode } from '../../../lib/knowledge/hash/index.ts';
@@ -106,7 +107,10 @@ export async function syncPod(pod: SyncPod, sandboxes: readonly PodSandboxInfo[]
     const id = await runtime.createContainer(sid, {
       name: c.name,
       attempt,
-      image: deps.runImage,
+      // A lab program's image is in the runtime under the manifest's name (the lab imports it): the
+      // container is created with it, so CRI reports the image the manifest names, as for a real
+      // kubelet. Every other container runs the local busybox image.
+      image: run ? c.image : deps.runImage,
       command: run?.command ?? command,
       ...(run ? { mounts: run.mounts, env: run.env } : {}),
       labels: { [KubeLabel.podName]: pod.name, [KubeLabel.podNamespace]: pod.namespace, [KubeLabel.podUid]: pod.uid, [KubeLabel.containerName]: c.name },

@@ -4,8 +4,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../lib/clock.ts';
+import { kubeconfigServer } from '../lib/kube/kubeconfig.ts';
 import { execaExec } from '../lib/exec.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { JsonNode } from '../lib/knowledge/hash/index.ts';
@@ -172,11 +172,10 @@ function apiserverEndpoints(kubeconfig: string): () => Promise<Endpoint[]> {
   let cached: { at: number; endpoints: Endpoint[] } | undefined;
   return async () => {
     if (cached && systemClock.now() - cached.at < 60_000) return cached.endpoints;
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    const server = kc.getCurrentCluster()?.server;
-    if (!server) return [];
-    const url = new URL(server);
+    // lib/kube/kubeconfig.ts, not client-node's KubeConfig: importing client-node costs the agent
+    // +67 MiB of RSS (issue 12's 80 MB idle goal).
+    const url = await kubeconfigServer(kubeconfig);
+    if (!url) return [];
     const port = Number(url.port || (url.protocol === 'http:' ? 80 : 443));
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const addresses = await lookup(host, { all: true });

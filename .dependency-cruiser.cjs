@@ -48,6 +48,13 @@ module.exports = {
       to: { pathNot: ['^lib/knowledge/', '^lib/errors\\.ts$'] },
     },
     {
+      name: 'agent-without-client-node',
+      comment: 'kip-agent reaches the apiserver through lib/kube/raw.ts and reads kubeconfigs with lib/kube/kubeconfig.ts: @kubernetes/client-node costs it +67 MiB of RSS (issue 12, 80 MB idle goal). Types only. (node_modules are excluded here, so test/unit/package-bundle.test.ts checks the package itself.)',
+      severity: 'error',
+      from: { path: '^agent/' },
+      to: { path: '^lib/kube/client[.]ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-cycles',
       comment: 'Imports flow one way: no cycles.',
       severity: 'error',

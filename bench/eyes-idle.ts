@@ -6,9 +6,10 @@
  * $NOTIFY_SOCKET; the built artifact (dist/kip-agent-linux-x64, built by `npm run package` when
  * missing) and the checkout (bin/kip-agent.mjs through tsx) side by side, alternating.
  * On this host systemd is not PID 1: the agent's `systemctl show` of the kubelet unit fails fast
- * each poll (a real node answers it); both variants pay the same.
+ * each poll (a real node answers it; the agent retries it after 1-10 s, agent/watch/kubelet-probe.ts);
+ * both variants pay the same. Both run with the NODE_OPTIONS of scripts/systemd/kip-agent.service.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createCriClient } from '../agent/runtime/cri.ts';
@@ -33,8 +34,16 @@ export async function ensureArtifact(): Promise<string> {
   return sea;
 }
 
+/** The NODE_OPTIONS the shipped unit gives the agent (scripts/systemd/kip-agent.service), so the bench runs what nodes run. */
+export async function unitNodeOptions(): Promise<string> {
+  const unit = await readFile(join(REPO, 'scripts', 'systemd', 'kip-agent.service'), 'utf8');
+  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
+}
+
 export async function runEyesIdle(tmp: string, pki: TestPki): Promise<void> {
   const sea = await ensureArtifact();
+  // KIP_BENCH_EYES_NODE_OPTIONS overrides the unit's (e.g. '' for V8's defaults, to compare).
+  const nodeOptions = process.env.KIP_BENCH_EYES_NODE_OPTIONS ?? (await unitNodeOptions());
   const ctd = await startContainerd({ dir: join(tmp, 'containerd-idle') });
   const cri = createCriClient({ address: ctd.address, timeoutMs: 60_000 });
   try {
@@ -55,6 +64,7 @@ export async function runEyesIdle(tmp: string, pki: TestPki): Promise<void> {
       }
     }));
     const running = (await cri.listContainers()).filter((c) => c.state === 'running').length;
+    process.stdout.write(`idle setup: NODE_OPTIONS=${JSON.stringify(nodeOptions)} (the unit's) for both variants\n`);
     process.stdout.write(`idle setup: ${running} running containers in ${PODS} pods on a private containerd (${((performance.now() - t0) / 1000).toFixed(0)} s to create ${made})\n`);
 
     const variants = [
@@ -71,7 +81,7 @@ export async function runEyesIdle(tmp: string, pki: TestPki): Promise<void> {
         const args = [...v.args, '--listen', `127.0.0.1:${port}`, '--tls-ca', pki.serverFiles.ca, '--tls-cert', pki.serverFiles.cert, '--tls-key', pki.serverFiles.key,
           '--state-dir', join(dir, 'state'), '--root-prefix', join(dir, 'root'), '--kubelet-unit', 'kip-bench-none.service', '--cri-endpoint', ctd.address, '--node-name', 'bench-idle', '--log-level', 'error'];
         const start = monotonicMs();
-        const agent = execa(v.cmd, args, { reject: false, stdio: ['ignore', 'ignore', 'pipe'], env: { NOTIFY_SOCKET: join(dir, 'notify.sock'), KIP_RUNTIME_DIR: join(dir, 'runtime') }, cwd: REPO });
+        const agent = execa(v.cmd, args, { reject: false, stdio: ['ignore', 'ignore', 'pipe'], env: { NOTIFY_SOCKET: join(dir, 'notify.sock'), KIP_RUNTIME_DIR: join(dir, 'runtime'), NODE_OPTIONS: nodeOptions }, cwd: REPO });
         try {
           const ready = await Promise.race([notify.ready, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${v.label}: no READY=1 within 120 s`)), 120_000))]);
           await new Promise((res) => setTimeout(res, 10_000));

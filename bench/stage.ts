@@ -21,7 +21,8 @@ import { createAgentHandlers, startAgentServer, type RunningServer } from '../ag
 import { nodeFileSystem } from '../agent/upgrade/fs.ts';
 import { StageStore } from '../agent/upgrade/stage.ts';
 import { kubeletBinaryPort } from '../agent/upgrade/wiring.ts';
-import { main, productionPorts } from '../coordinator/cli.ts';
+import { main } from '../coordinator/cli.ts';
+import { productionPorts } from '../coordinator/production-ports.ts';
 import type { CliIo } from '../coordinator/io.ts';
 import type { ClusterApi, CliPorts } from '../coordinator/ports.ts';
 import type { ClusterLock } from '../coordinator/lock/lock.ts';

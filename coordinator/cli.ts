@@ -1,56 +1,15 @@
 /**
- * kip, the coordinator CLI: composition root. Builds the commander program from one register
- * function per command (coordinator/commands/, one line each below) and wires the real ports:
- * the cluster through lib/kube, the agents through coordinator/fleet, the SQLite run store, the
- * system clock, a pino logger on standard error.
+ * kip, the coordinator CLI: composition root. Builds the commander program from the command table
+ * (coordinator/commands/index.ts, one line per command) and wires the real ports
+ * (./production-ports.ts). Only the command being run is imported, and the real ports only once
+ * its action runs: `kip --help`, `kip` alone and a bad command line load commander and this file,
+ * not client-node, grpc or SQLite (issue 12: `kip --help` cold start under 300 ms).
  */
-import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { systemClock } from '../lib/clock.ts';
-import { InvalidInputError } from '../lib/errors.ts';
-import { createLogger } from '../lib/logger.ts';
-import { kubeCluster } from './cluster.ts';
+import { Command, CommanderError, Help } from 'commander';
+import { COMMANDS } from './commands/index.ts';
 import type { CommandContext, RegisterCommand } from './commands/common.ts';
-import { registerFinalize } from './commands/finalize.ts';
-import { registerHash } from './commands/hash.ts';
-import { registerHeal } from './commands/heal.ts';
-import { registerInventory } from './commands/inventory.ts';
-import { registerPing } from './commands/ping.ts';
-import { registerPki } from './commands/pki-register.ts';
-import { registerPlan } from './commands/plan.ts';
-import { registerPreflight } from './commands/preflight.ts';
-import { registerReport } from './commands/report.ts';
-import { registerResume } from './commands/resume.ts';
-import { registerRollback } from './commands/rollback.ts';
-import { registerStage } from './commands/stage.ts';
-import { registerStatus } from './commands/status.ts';
-import { registerUnlock } from './commands/unlock.ts';
-import { registerUpgrade } from './commands/upgrade.ts';
-import { AgentConnection } from './fleet/client.ts';
 import { EXIT_OK, EXIT_USAGE, processIo, type CliIo } from './io.ts';
 import type { CliPorts } from './ports.ts';
-import { openSqliteStore } from './store/sqlite.ts';
-
-/** Every command, one registration per line (keep it so: parallel branches add lines here). */
-const COMMANDS: readonly RegisterCommand[] = [
-  registerHash,
-  registerPlan,
-  registerPreflight,
-  registerStage,
-  registerUpgrade,
-  registerResume,
-  registerRollback,
-  registerStatus,
-  registerUnlock,
-  registerPki,
-  registerReport,
-  registerHeal,
-  registerFinalize,
-  registerPing,
-  registerInventory,
-];
 
 const EXIT_CODES = `
 Exit codes:
@@ -62,41 +21,41 @@ Exit codes:
   3  another run holds the cluster's upgrade lock (kip unlock --force removes it)
 `;
 
-export function productionPorts(io: CliIo): CliPorts {
-  return {
-    cluster: kubeCluster,
-    agentTls: async (dir) => {
-      const read = async (name: string): Promise<Buffer> => {
-        try {
-          return await readFile(join(dir, name));
-        } catch (cause) {
-          throw new InvalidInputError('PKI_UNREADABLE', `--pki-dir ${dir}: cannot read ${name} (${(cause as NodeJS.ErrnoException).code ?? String(cause)}): it needs ca.crt, coordinator.crt and coordinator.key`, { dir, file: name }, { cause });
-        }
-      };
-      return { ca: await read('ca.crt'), cert: await read('coordinator.crt'), key: await read('coordinator.key') };
-    },
-    agent: (endpoint, tls) => new AgentConnection({ address: endpoint.address, tls, ...(endpoint.serverName ? { serverName: endpoint.serverName } : {}) }),
-    openStore: (dir) => openSqliteStore(join(dir, 'runs.db')),
-    clock: systemClock,
-    logger: createLogger({ name: 'kip', level: io.env?.KIP_LOG_LEVEL ?? 'warn', destination: process.stderr }),
-    identity: `${hostname()}/${process.pid}`,
-  };
-}
-
-export function buildProgram(ctx: CommandContext): Command {
+/**
+ * The program with every command: those in `loaded` registered by their own module, the others as
+ * a name and summary only (enough for `kip --help`; the table's term stands for their options).
+ */
+export function buildProgram(ctx: CommandContext, loaded: ReadonlyMap<string, RegisterCommand>): Command {
+  const stubs = new Map<Command, string>();
   const program = new Command('kip')
     .description('Kubernetes In-Place: upgrade a live cluster one minor version at a time without restarting a running container')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) })
+    .configureHelp({ subcommandTerm: (cmd) => stubs.get(cmd) ?? Help.prototype.subcommandTerm.call(new Help(), cmd) })
     .addHelpText('after', EXIT_CODES);
-  for (const register of COMMANDS) register(program, ctx);
+  for (const entry of COMMANDS) {
+    const register = loaded.get(entry.name);
+    if (register) register(program, ctx);
+    else stubs.set(program.command(entry.name).description(entry.summary), entry.term);
+  }
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
   return program;
 }
 
+/** The command argv names: its first word, or the one after `help` (`kip help upgrade`). */
+function commandNamed(argv: readonly string[]): string | undefined {
+  const [first, second] = argv;
+  const word = first === 'help' ? second : first;
+  return word === undefined || word.startsWith('-') ? undefined : word;
+}
+
 export async function main(argv: readonly string[], io: CliIo = processIo(), ports?: CliPorts): Promise<number> {
   let code = EXIT_OK;
-  const lazy = (): CliPorts => (ports ??= productionPorts(io));
+  let real = ports;
+  const lazy = (): CliPorts => {
+    if (!real) throw new Error('kip: the ports were used before the command\'s action (coordinator/cli.ts loads them in preAction)');
+    return real;
+  };
   // Ports are made on first use, so `kip hash` and `--help` never open a store or a logger.
   const deferred: CliPorts = {
     cluster: (o) => lazy().cluster(o),
@@ -110,7 +69,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), por
     get exec() { return lazy().exec; },
   };
   const ctx: CommandContext = { io, ports: deferred, exit: (c) => { code = c; } };
-  const program = buildProgram(ctx);
+  const entry = COMMANDS.find((c) => c.name === commandNamed(argv));
+  const program = buildProgram(ctx, new Map(entry ? [[entry.name, await entry.load()]] : []));
+  // The real ports' module (client-node, grpc, SQLite) only once an action is about to run: help
+  // and parse errors never load it.
+  program.hook('preAction', async () => {
+    real ??= (await import('./production-ports.ts')).productionPorts(io);
+  });
   const [name] = argv;
   if (name === undefined) {
     io.stdout(program.helpInformation());

@@ -99,8 +99,24 @@ function big(v: unknown, what: string): bigint {
   if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
   throw badResponse(what, v);
 }
+/**
+ * A map field as a Record. Every response object is fresh from the gRPC deserializer and nothing
+ * else holds it, so a plain object whose values are all strings is kept as it is instead of
+ * copied: a ListContainers of 500 containers is polled every second, and each copy of its label
+ * and annotation maps was garbage the idle agent's young generation had to hold (issue 11/12 idle
+ * memory).
+ */
 function strMap(v: unknown, what: string): Record<string, string> {
   const o = optObj(v, what);
+  let plain = Object.getPrototypeOf(o) === Object.prototype;
+  for (const k in o) {
+    const val = o[k];
+    if (typeof val !== 'string') {
+      if (val !== undefined && val !== null) throw badResponse(`${what}.${k}`, val);
+      plain = false;
+    }
+  }
+  if (plain) return o as Record<string, string>;
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(o)) out[k] = str(val, `${what}.${k}`);
   return out;

@@ -37,7 +37,26 @@ function named(list: unknown, name: string, key: string): Obj | undefined {
   return undefined;
 }
 
-export async function loadKubeconfig(file: string, context?: string, read: (p: string) => Promise<Buffer> = (p) => readFile(p)): Promise<KubeconfigTls> {
+/**
+ * Only the current context's cluster server (undefined when the context names none): what the
+ * agent's connection counter needs to know which endpoints the kubelet dials. Unlike
+ * loadKubeconfig it reads no credentials, so a user kip-agent could not authenticate as (exec
+ * plugins) still has its connections counted.
+ */
+export async function kubeconfigServer(file: string, read: (p: string) => Promise<Buffer> = (p) => readFile(p)): Promise<URL | undefined> {
+  const doc = await parseKubeconfig(file, read);
+  const ctxName = doc['current-context'];
+  const ctx = typeof ctxName === 'string' ? named(doc.contexts, ctxName, 'context') : undefined;
+  const cluster = ctx && typeof ctx.cluster === 'string' ? named(doc.clusters, ctx.cluster, 'cluster') : undefined;
+  if (!cluster || typeof cluster.server !== 'string' || cluster.server === '') return undefined;
+  try {
+    return new URL(cluster.server);
+  } catch {
+    throw new KubeconfigError(file, `server ${cluster.server} is not a URL`, 'use https://host:port');
+  }
+}
+
+async function parseKubeconfig(file: string, read: (p: string) => Promise<Buffer>): Promise<Obj> {
   let doc: unknown;
   try {
     doc = parseYaml((await read(file)).toString('utf8'));
@@ -45,6 +64,11 @@ export async function loadKubeconfig(file: string, context?: string, read: (p: s
     throw new KubeconfigError(file, `cannot be read or parsed (${err instanceof Error ? err.message : String(err)})`, 'point the agent at the kubelet kubeconfig, e.g. /etc/kubernetes/kubelet.conf');
   }
   if (!isObj(doc)) throw new KubeconfigError(file, 'is not a YAML mapping', 'point the agent at a kubeconfig file');
+  return doc;
+}
+
+export async function loadKubeconfig(file: string, context?: string, read: (p: string) => Promise<Buffer> = (p) => readFile(p)): Promise<KubeconfigTls> {
+  const doc = await parseKubeconfig(file, read);
   const ctxName = context || doc['current-context'];
   if (typeof ctxName !== 'string' || ctxName === '') throw new KubeconfigError(file, 'has no current-context', 'set current-context or pass --context');
   const ctx = named(doc.contexts, ctxName, 'context');

@@ -54,6 +54,9 @@ export function programOfSource(module: string): BundledProgram | undefined {
   return BUNDLED_PROGRAMS.find((p) => SOURCES[p].module === module);
 }
 
+/** V8 flags of every bundled lab program. */
+export const LAB_NODE_FLAGS = '--max-semi-space-size=2';
+
 function shellWord(s: string): string {
   if (!/^[A-Za-z0-9_./:=,@+-]+$/.test(s)) throw new Error(`lab refuses to put ${JSON.stringify(s)} into a launcher`);
   return `"${s}"`;
@@ -65,7 +68,10 @@ function shellWord(s: string): string {
  */
 export function programCommand(node: string, repo: string, module: string, programsDir: string | undefined): string {
   const program = programOfSource(module);
-  if (program && programsDir) return `${shellWord(node)} ${shellWord(bundlePath(programsDir, program))}`;
+  // The young generation capped as kip-agent's unit caps it (scripts/systemd/kip-agent.service):
+  // each lab program polls or lists every second, and at V8's default 16 MiB semi-spaces each
+  // process keeps 2 x 16 MiB of young generation (issue 12: lab memory per node).
+  if (program && programsDir) return `${shellWord(node)} ${LAB_NODE_FLAGS} ${shellWord(bundlePath(programsDir, program))}`;
   return `${shellWord(node)} --import ${shellWord(`${repo}/node_modules/tsx/dist/esm/index.mjs`)} ${shellWord(`${repo}/${module}`)}`;
 }
 

@@ -17,7 +17,8 @@ import { createAgentHandlers, startAgentServer, type RunningServer } from '../..
 import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
 import { kubeletBinaryPort } from '../../agent/upgrade/wiring.ts';
 import type { UpgradeAgent } from '../../agent/upgrade/agent.ts';
-import { main, productionPorts } from '../../coordinator/cli.ts';
+import { main } from '../../coordinator/cli.ts';
+import { productionPorts } from '../../coordinator/production-ports.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { openSqliteStore } from '../../coordinator/store/sqlite.ts';
 import type { ClusterApi, CliPorts } from '../../coordinator/ports.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadKubeconfig, KubeconfigError } from '../../lib/kube/kubeconfig.ts';
+import { kubeconfigServer, loadKubeconfig, KubeconfigError } from '../../lib/kube/kubeconfig.ts';
 
 function files(map: Record<string, string>): (p: string) => Promise<Buffer> {
   return async (p) => {
@@ -57,5 +57,13 @@ describe('kubeconfig reader (the agent has no client-node)', () => {
     expect((await loadKubeconfig('/k', undefined, files({ '/k': two }))).server.host).toBe('h:1');
     expect((await loadKubeconfig('/k', 'other', files({ '/k': two }))).server.host).toBe('other:2');
     await expect(loadKubeconfig('/k', 'nope', files({ '/k': two }))).rejects.toThrow(/context nope is not defined/);
+  });
+
+  it('kubeconfigServer: only the current cluster server, even for a user the agent cannot authenticate as (the connection counter)', async () => {
+    const exec = doc('exec: {command: aws}');
+    expect((await kubeconfigServer('/k', files({ '/k': exec })))?.href).toBe('https://10.0.0.1:6443/');
+    expect(await kubeconfigServer('/k', files({ '/k': 'apiVersion: v1\nkind: Config\ncurrent-context: none\n' }))).toBeUndefined();
+    await expect(kubeconfigServer('/k', files({ '/k': doc('token: t', 'server: "not a url"') }))).rejects.toThrow(KubeconfigError);
+    await expect(kubeconfigServer('/missing', files({}))).rejects.toThrow(/cannot be read or parsed/);
   });
 });

@@ -11,7 +11,7 @@ describe('lab programs: bundles or tsx', () => {
     expect(programsDirOf({ programs: 'bundle' }, '/repo')).toBe('/repo/dist/lab');
     expect(programsDirOf({ programs: 'tsx' }, '/repo')).toBeUndefined();
     expect(programsDirOf({}, '/repo')).toBeUndefined();
-    expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/kubelet/main.ts', '/repo/dist/lab')).toBe('"/usr/bin/node" "/repo/dist/lab/kubelet.mjs"');
+    expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/kubelet/main.ts', '/repo/dist/lab')).toBe('"/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/kubelet.mjs"');
     expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/kubelet/main.ts', undefined)).toBe('"/usr/bin/node" --import "/repo/node_modules/tsx/dist/esm/index.mjs" "/repo/scripts/lab/kubelet/main.ts"');
     // A module that is no lab program always runs from source.
     expect(programCommand('/usr/bin/node', '/repo', 'scripts/lab/other/main.ts', '/repo/dist/lab')).toMatch(/tsx.*other\/main\.ts"$/);
@@ -21,11 +21,11 @@ describe('lab programs: bundles or tsx', () => {
 
   it('every launcher follows the lab\'s choice', () => {
     const rt = { nodeBinary: '/usr/bin/node', repoDir: '/repo', programsDir: '/repo/dist/lab' };
-    expect(launcherScript({ version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/kubelet.mjs" "--lab-kube-version=v1.11.10"');
-    expect(componentLauncherScript({ component: 'scheduler', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/scheduler.mjs" "--lab-kube-version=v1.11.10"');
-    expect(labProgramScript({ program: 'kube-apiserver', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/apiserver.mjs" "--lab-kube-version=v1.11.10"');
-    expect(labProgramScript({ program: 'kube-proxy', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" "/repo/dist/lab/kube-proxy.mjs" "--lab-kube-version=v1.11.10"');
-    expect(agentUnit(rt)).toContain('ExecStart="/usr/bin/node" "/repo/dist/lab/kip-agent.mjs" --config');
+    expect(launcherScript({ version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/kubelet.mjs" "--lab-kube-version=v1.11.10"');
+    expect(componentLauncherScript({ component: 'scheduler', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/scheduler.mjs" "--lab-kube-version=v1.11.10"');
+    expect(labProgramScript({ program: 'kube-apiserver', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/apiserver.mjs" "--lab-kube-version=v1.11.10"');
+    expect(labProgramScript({ program: 'kube-proxy', version: 'v1.11.10', ...rt })).toContain('"/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/kube-proxy.mjs" "--lab-kube-version=v1.11.10"');
+    expect(agentUnit(rt)).toContain('ExecStart="/usr/bin/node" --max-semi-space-size=2 "/repo/dist/lab/kip-agent.mjs" --config');
     expect(agentUnit({ nodeBinary: '/usr/bin/node', repoDir: '/repo' })).toContain('ExecStart=/usr/bin/node /repo/bin/kip-agent.mjs --config');
     expect(launcherScript({ version: 'v1.11.10', nodeBinary: '/usr/bin/node', repoDir: '/repo' })).toContain('tsx/dist/esm/index.mjs" "/repo/scripts/lab/kubelet/main.ts"');
   });

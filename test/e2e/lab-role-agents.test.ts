@@ -24,6 +24,8 @@ import { readSyncReport } from '../../scripts/lab/kubelet/sync-report.ts';
 import { waitFirstSync } from '../../scripts/demo/demo.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { cachedAgentArtifact, cachedKipArtifact } from '../../scripts/package/cached.ts';
+import { KubeClient } from '../../lib/kube/index.ts';
+import { SELECTOR_LABEL } from '../../scripts/lab/workloads.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = '127.0.97';
@@ -141,6 +143,10 @@ describe('kip-lab up --agents role', () => {
   it(`upgrades worker-1's patched kubelet ${FROM} -> ${TO} through the role-installed agent: containerd shows nothing restarted`, async () => {
     const a = await agent('worker-1');
     try {
+      // The lab took the nodeSelector label of reports/legacy-reports-0 off worker-1 (its preflight
+      // case): any kubelet restart re-admits pods and kills that one (MatchNodeSelector), skip file
+      // or not. Put it back so that every container must survive.
+      await KubeClient.fromFile(lab().kubeconfig!).patchNode('worker-1', { metadata: { labels: { [SELECTOR_LABEL.key]: SELECTOR_LABEL.value } } }, 'merge');
       const agentPid = await sh('worker-1', 'systemctl show -p MainPID --value kip-agent.service');
       const before = await runtimeView('worker-1');
       expect(before.containers.filter((c) => c.endsWith(' running')).length).toBeGreaterThan(0);

@@ -212,6 +212,7 @@ describe('the kip_agent role under real ansible-playbook', () => {
   }, 120_000);
 
   it('rotates an agent certificate through the reload handler: SIGHUP, the same MainPID and kubelet, the new serial on the wire', async () => {
+    // The agent is the second build now (the in-place upgrade above): keep it, so only certificates change.
     const x = n(0);
     const crt = path.join(pkiDir, `agent-${x.name}.crt`);
     const oldSerial = await fileSerial(crt);
@@ -221,7 +222,7 @@ describe('the kip_agent role under real ansible-playbook', () => {
     await kipPki(['issue', '--agent', x.name, '--ip', '127.0.0.1', '--dns', x.name, '--dir', pkiDir, '--force']);
     const newSerial = await fileSerial(crt);
     expect(newSerial).not.toBe(oldSerial);
-    const r = await runPlaybook({ inventory, extraVars: vars() });
+    const r = await runPlaybook({ inventory, extraVars: vars({ kip_agent_artifact: agentV2 }) });
     expectOk(r);
     expect(r.changedTasks[x.name]).toEqual(['kip_agent : The certificates (CA, agent certificate, agent key 0600)', 'kip_agent : Reload kip-agent']);
     expect(r.changedTasks[n(1).name] ?? []).toEqual([]);
@@ -240,7 +241,7 @@ describe('the kip_agent role under real ansible-playbook', () => {
     await kipPki(['init', '--dir', newPki]);
     const pids = await Promise.all(nodes.map(async (x) => [await mainPid(x, 'kip-agent.service'), await mainPid(x, 'kubelet.service')]));
     pkiDir = newPki;
-    const r = await runPlaybook({ inventory, extraVars: vars() });
+    const r = await runPlaybook({ inventory, extraVars: vars({ kip_agent_artifact: agentV2 }) });
     expectOk(r);
     const fresh = await viewer(newPki);
     const stale = await viewer(oldPki);

@@ -242,7 +242,7 @@ function parseFlags(argv: readonly string[]): { flags: Map<string, string>; conf
 }
 
 export function helpText(): string {
-  const lines = ['kip-agent [--config FILE] [--option value ...]', '', `Options (flag / env / yaml key, default):`];
+  const lines = ['kip-agent [--config FILE] [--option value ...]', 'kip-agent --version   (version, Node.js version, platform-arch)', '', `Options (flag / env / yaml key, default):`];
   for (const o of OPTIONS) {
     const d = o.default();
     lines.push(`  --${kebab(o.key)}  ${envName(o.key)}  ${o.key}  (default ${JSON.stringify(d)})`, `      ${o.help}`);

@@ -44,6 +44,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${helpText()}\n`);
     return;
   }
+  // Version and architecture: what an installer (or a qemu check of the arm64 build) asks first.
+  if (argv.length === 1 && argv[0] === '--version') {
+    process.stdout.write(`kip-agent ${agentVersion()} (node ${process.version}, ${process.platform}-${process.arch})\n`);
+    return;
+  }
   let config;
   try {
     config = await loadAgentConfig({ argv, env: process.env });

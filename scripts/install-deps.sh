@@ -6,9 +6,16 @@ need_apt=()
 for pair in containerd:containerd runc:runc etcd:etcd-server etcdctl:etcd-client busybox:busybox-static \
             debootstrap:debootstrap systemd-nspawn:systemd-container zstd:zstd ip:iproute2 openssl:openssl \
             dockerd:docker.io go:golang-go chromium:chromium strip:binutils \
-            ansible-playbook:ansible; do
+            ansible-playbook:ansible qemu-aarch64-static:qemu-user-static; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+# The arm64 agent runs under qemu-aarch64 (test/integration/agent-arm64-qemu.test.ts) with
+# Debian's aarch64 cross runtime as its root (-L /usr/aarch64-linux-gnu): no dpkg multiarch.
+for pair in /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross /usr/aarch64-linux-gnu/lib/libstdc++.so.6:libstdc++6-arm64-cross \
+            /usr/aarch64-linux-gnu/lib/libgcc_s.so.1:libgcc-s1-arm64-cross; do
+  file=${pair%%:*} pkg=${pair#*:}
+  [ -e "$file" ] || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -18,11 +18,12 @@ import { generateLabPki, type LabPki } from './pki.ts';
 import { writeLabProgram } from './launchers.ts';
 import { buildLabPrograms, programsDirOf } from './programs.ts';
 import { writeKipClientFiles, writeLabReleases } from './releases.ts';
-import { controlPlaneImages, controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfig } from './static-control-plane.ts';
+import { controlPlaneImages, controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfigFields } from './static-control-plane.ts';
+import { ensureRoleArtifacts, installAgentsWithRole, type RoleHost } from './agents-role.ts';
 import {
   AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, SCHEDULER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
-  agentConfig, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfig, controlPlaneAgentUnit, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
-  type Runtime,
+  agentConfigFields, agentUnit, apiserverConfig, apiserverUnit, controlPlaneAgentConfigFields, controlPlaneAgentUnit, renderAgentConfig, controllerManagerUnit, etcdUnit, kubeProxyUnit, kubeletDefaults, kubeletDropIn, nodeAddresses, schedulerUnit,
+  type AgentFields, type Runtime,
 } from './node-config.ts';
 import { createWorkloads, removeSelectorLabel, waitForWorkloads, workloadPlan, type WorkloadPlan } from './workloads.ts';
 import { ORACLE_STATIC_POD_FILE, oracleWorkloadPlan, type OracleWorkloadPlan } from './workloads-oracle.ts';
@@ -101,6 +102,8 @@ class BringUp {
   readonly containerds: ContainerdHandle[] = [];
   readonly dockerds: DockerdHandle[] = [];
   readonly state: LabState;
+  /** --agents role: the nodes the role installs kip-agent on, filled as their files are written. */
+  readonly roleHosts: RoleHost[] = [];
   private saving: Promise<void> = Promise.resolve();
 
   constructor(readonly options: LabOptions, readonly deps: LabDeps, readonly startedMs: number) {
@@ -115,6 +118,16 @@ class BringUp {
   save(): Promise<void> {
     this.saving = this.saving.catch(() => undefined).then(() => writeLabState(this.state));
     return this.saving;
+  }
+
+  /** kip-agent by the lab itself (default) or by the Ansible role (--agents role). */
+  get agentsByRole(): boolean {
+    return this.options.agents === 'role';
+  }
+
+  /** The units to enable at boot: kip-agent comes later from the role in --agents role. */
+  bootUnits(units: readonly string[]): string[] {
+    return this.agentsByRole ? units.filter((u) => u !== 'kip-agent.service') : [...units];
   }
 
   get apiserverUrl(): string {
@@ -157,7 +170,8 @@ class BringUp {
 
 interface LabPkis {
   readonly pki: LabPki;
-  readonly agentPki: LabPki;
+  /** The lab's own agent PKI; undefined with --agents role (the role issues from STATE/kip-pki). */
+  readonly agentPki: LabPki | undefined;
   readonly kubeconfig: string;
 }
 
@@ -174,7 +188,7 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
       ...[CP_NAME, ...up.workerNames].map((n) => ({ name: `node-${n}`, commonName: `system:node:${n}`, organizations: ['system:nodes'] })),
     ],
   });
-  const agentPki = await generateLabPki({
+  const agentPki = up.agentsByRole ? undefined : await generateLabPki({
     exec,
     dir: join(up.stateDir, 'agent-pki'),
     // One server certificate for every agent of the lab: the control-plane node's and the workers'.
@@ -182,7 +196,7 @@ async function generatePkis(up: BringUp): Promise<LabPkis> {
     // The agents' role check (agent/authz.ts) lets only a coordinator certificate change a node.
     clients: [{ name: 'coordinator', commonName: 'kip-coordinator', organizationalUnits: [roleOu('coordinator')] }],
   });
-  const coordinator = agentPki.clients.coordinator;
+  const coordinator = agentPki?.clients.coordinator;
   if (coordinator) up.state.agentPki = { ca: agentPki.ca.cert, cert: coordinator.cert, key: coordinator.key };
   const admin = pki.clients.admin;
   const kubeconfig = join(up.stateDir, 'admin.kubeconfig');
@@ -226,11 +240,11 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   const cpKubeconfig = kubeconfigYaml({ server: up.apiserverUrl, caFile: CONTROL_PLANE_PATHS.ca, clientCertFile: CONTROL_PLANE_PATHS.clientCert, clientKeyFile: CONTROL_PLANE_PATHS.clientKey, name: 'kip-lab' });
   await put(root, CONTROL_PLANE_PATHS.schedulerKubeconfig, cpKubeconfig, 0o600);
   await put(root, CONTROL_PLANE_PATHS.controllerManagerKubeconfig, cpKubeconfig, 0o600);
-  const units = staticPods ? await writeStaticControlPlane(up, root, pkis) : await writeSystemdControlPlane(up, root, pkis);
+  const units = staticPods ? await writeStaticControlPlane(up, cp.node, pkis) : await writeSystemdControlPlane(up, cp.node, pkis);
   cp.record.units = units;
   cp.record.agent = `${addrs.controlPlane}:${AGENT_PORT}`;
   await up.save();
-  const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${units.join(' ')}`], { timeoutMs: 60_000 });
+  const reload = await cp.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${up.bootUnits(units).join(' ')}`], { timeoutMs: 60_000 });
   if (reload.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting ${units.join(' ')} failed: ${reload.stderr.trim()}`);
   deps.progress(`etcd, kube-apiserver, kube-scheduler, kube-controller-manager ${options.version} starting on ${addrs.controlPlane}${staticPods ? ' (static pods run by its kubelet)' : ''}`);
   await pollUntil(deps, 'etcd /health', 60_000, async () => {
@@ -244,7 +258,8 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
     throw new LabError('LAB_APISERVER_FAILED', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(cp.node, staticPods ? 'kubelet.service' : 'kube-apiserver.service')}`);
   });
   deps.progress(`apiserver ${version} ready at ${up.apiserverUrl}`);
-  await pollUntil(deps, `${units.filter((u) => u !== 'etcd.service').join(', ')} active`, 60_000, async () => ((await unitsActive(cp.node, units)) ? true : undefined));
+  const started = up.bootUnits(units);
+  await pollUntil(deps, `${started.filter((u) => u !== 'etcd.service').join(', ')} active`, 60_000, async () => ((await unitsActive(cp.node, started)) ? true : undefined));
   // Scheduler and controller-manager answer their healthz: the agent's probes will find them so.
   for (const [what, port] of [['kube-scheduler', SCHEDULER_HEALTHZ_PORT], ['kube-controller-manager', CONTROLLER_MANAGER_HEALTHZ_PORT]] as const) {
     await pollUntil(deps, `${what} healthz`, 90_000, async () => ((await fetch(`http://${addrs.controlPlane}:${port}/healthz`)).ok ? true : undefined));
@@ -252,13 +267,14 @@ async function startControlPlane(up: BringUp, base: BaseImage, pkis: LabPkis): P
   if (staticPods) {
     await pollUntil(deps, `Node ${CP_NAME} Ready`, 90_000, async () => (isReady(await kube.getNode(CP_NAME)) ? true : undefined));
   }
-  deps.progress(`kube-scheduler and kube-controller-manager running; kip-agent on ${cp.record.agent}`);
+  deps.progress(`kube-scheduler and kube-controller-manager running; kip-agent ${up.agentsByRole ? 'to be installed by the Ansible role' : 'on'} ${cp.record.agent}`);
   return kube;
 }
 
 /** systemd layout: a unit and a versioned launcher each (binary installs, kubespray). */
-async function writeSystemdControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+async function writeSystemdControlPlane(up: BringUp, node: NspawnNode, pkis: LabPkis): Promise<string[]> {
   const { options, addrs, rt } = up;
+  const root = node.root;
   const launcher = { version: options.version, ...rt };
   await writeLabProgram(join(root, CONTROL_PLANE_PATHS.apiserverBinary), { ...launcher, program: 'kube-apiserver' });
   await put(root, CONTROL_PLANE_PATHS.apiserverUnit, apiserverUnit());
@@ -266,13 +282,14 @@ async function writeSystemdControlPlane(up: BringUp, root: string, pkis: LabPkis
   await writeLabProgram(join(root, CONTROL_PLANE_PATHS.controllerManagerBinary), { ...launcher, program: 'kube-controller-manager' });
   await put(root, CONTROL_PLANE_PATHS.schedulerUnit, schedulerUnit(addrs.controlPlane));
   await put(root, CONTROL_PLANE_PATHS.controllerManagerUnit, controllerManagerUnit(addrs.controlPlane));
-  await writeAgentFiles(root, pkis, controlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
+  await writeAgentFiles(up, node, 'control_plane', addrs.controlPlane, pkis, controlPlaneAgentConfigFields({ nodeName: CP_NAME, address: addrs.controlPlane }), controlPlaneAgentUnit(rt));
   return ['etcd.service', 'kube-apiserver.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kip-agent.service'];
 }
 
 /** kubeadm layout: the node's kubelet (upstream behaviour, kip's hashes) runs the three as static pods from the releases folder. */
-async function writeStaticControlPlane(up: BringUp, root: string, pkis: LabPkis): Promise<string[]> {
+async function writeStaticControlPlane(up: BringUp, node: NspawnNode, pkis: LabPkis): Promise<string[]> {
   const { options, addrs, rt } = up;
+  const root = node.root;
   const { pki } = pkis;
   const releases = up.state.kip?.releases;
   if (!releases) throw new LabError('LAB_RELEASES_MISSING', 'the releases folder must be written before a static-pod control plane starts');
@@ -286,14 +303,15 @@ async function writeStaticControlPlane(up: BringUp, root: string, pkis: LabPkis)
   await copyInto(root, nodeCert.cert, KUBELET_PATHS.clientCert);
   await copyInto(root, nodeCert.key, KUBELET_PATHS.clientKey, 0o600);
   await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
-  await writeAgentFiles(root, pkis, staticControlPlaneAgentConfig({ nodeName: CP_NAME, address: addrs.controlPlane }), agentUnit(rt));
+  await writeAgentFiles(up, node, 'control_plane', addrs.controlPlane, pkis, staticControlPlaneAgentConfigFields({ nodeName: CP_NAME, address: addrs.controlPlane }), agentUnit(rt));
   return ['etcd.service', 'kubelet.service', 'kip-agent.service'];
 }
 
 /** One worker's files: kubelet launcher, unit, drop-in, defaults, PKI, kubeconfig, agent, static pod. */
-async function writeWorkerFiles(up: BringUp, root: string, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined, runtime: NodeRuntime = 'containerd'): Promise<void> {
+async function writeWorkerFiles(up: BringUp, node: NspawnNode, name: string, address: string, pkis: LabPkis, staticPod: Record<string, unknown> | undefined, runtime: NodeRuntime = 'containerd'): Promise<void> {
   const { options, rt } = up;
-  const { pki, agentPki } = pkis;
+  const { pki } = pkis;
+  const root = node.root;
   await writeLauncher(join(root, KUBELET_PATHS.binary), { version: options.version, skipFilePath: options.patched ? SKIP_FILE : undefined, ...rt });
   await put(root, KUBELET_PATHS.unit, KUBELET_UNIT);
   await put(root, KUBELET_PATHS.dropIn, kubeletDropIn(options.version, runtime));
@@ -308,13 +326,21 @@ async function writeWorkerFiles(up: BringUp, root: string, name: string, address
   await put(root, KUBELET_PATHS.kubeconfig, kubeconfigYaml({ server: up.apiserverUrl, caFile: KUBELET_PATHS.ca, clientCertFile: KUBELET_PATHS.clientCert, clientKeyFile: KUBELET_PATHS.clientKey, name: 'kip-lab' }), 0o600);
   await writeLabProgram(join(root, KUBE_PROXY_PATHS.binary), { program: 'kube-proxy', version: options.version, ...rt });
   await put(root, KUBE_PROXY_PATHS.unit, kubeProxyUnit({ nodeName: name, address }));
-  await writeAgentFiles(root, pkis, agentConfig({ nodeName: name, address, runtime }), agentUnit(rt));
+  await writeAgentFiles(up, node, 'workers', address, pkis, agentConfigFields({ nodeName: name, address, runtime }), agentUnit(rt));
 }
 
-/** kip-agent's config, unit and TLS material (one server certificate for every lab agent). */
-async function writeAgentFiles(root: string, pkis: LabPkis, config: string, unit: string): Promise<void> {
+/**
+ * kip-agent's config, unit and TLS material (one server certificate for every lab agent); with
+ * --agents role only the fields are kept, for the role's variables (agents-role.ts).
+ */
+async function writeAgentFiles(up: BringUp, node: NspawnNode, group: RoleHost['group'], address: string, pkis: LabPkis, fields: AgentFields, unit: string): Promise<void> {
   const { agentPki } = pkis;
-  await put(root, AGENT_PATHS.config, config);
+  if (!agentPki) {
+    up.roleHosts.push({ name: node.name, group, address, leaderPid: node.leaderPid, fields });
+    return;
+  }
+  const root = node.root;
+  await put(root, AGENT_PATHS.config, renderAgentConfig(fields));
   await copyInto(root, agentPki.ca.cert, AGENT_PATHS.ca);
   await copyInto(root, agentPki.server.cert, AGENT_PATHS.cert);
   await copyInto(root, agentPki.server.key, AGENT_PATHS.key, 0o600);
@@ -345,15 +371,15 @@ async function startWorkers(up: BringUp, base: BaseImage, pkis: LabPkis, staticP
     const bind = dockerd ? { host: dockerd.socket, inside: NODE_DOCKER_SOCKET } : { host: containerd!.socket, inside: NODE_CONTAINERD_SOCKET };
     const w = await up.bootRecorded(name, 'worker', address, base, { bind: [bind] }, containerd, dockerd);
     await w.node.waitForSystemd(90_000);
-    await writeWorkerFiles(up, w.node.root, name, address, pkis, staticPod, runtimes[i]);
+    await writeWorkerFiles(up, w.node, name, address, pkis, staticPod, runtimes[i]);
     w.record.units = ['kubelet.service', 'kube-proxy.service', 'kip-agent.service'];
     w.record.agent = `${address}:${AGENT_PORT}`;
     await up.save();
-    const r = await w.node.exec('sh', ['-c', 'systemctl daemon-reload && systemctl enable --now kubelet.service kube-proxy.service kip-agent.service'], { timeoutMs: 60_000 });
+    const r = await w.node.exec('sh', ['-c', `systemctl daemon-reload && systemctl enable --now ${up.bootUnits(w.record.units).join(' ')}`], { timeoutMs: 60_000 });
     if (r.exitCode !== 0) throw new LabError('LAB_UNIT_FAILED', `starting kubelet/kube-proxy/kip-agent on ${name} failed: ${r.stderr.trim()}`);
     return w.node;
   }));
-  deps.progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'}, hashes from ${options.hashes === 'vectors' ? 'the golden vectors (oracle)' : "kip's engine"}, and kip-agent started on every worker; waiting for nodes Ready`);
+  deps.progress(`kubelet ${options.version}${options.patched ? ' (patched)' : ' (unpatched)'}, hashes from ${options.hashes === 'vectors' ? 'the golden vectors (oracle)' : "kip's engine"}${up.agentsByRole ? '' : ', and kip-agent'} started on every worker; waiting for nodes Ready`);
   return workers;
 }
 
@@ -363,9 +389,28 @@ async function waitWorkersReady(up: BringUp, kube: KubeClient, workers: readonly
     pollUntil(deps, `node ${node.name} Ready`, 120_000, async () => (isReady(await kube.getNode(node.name)) ? true : undefined)).catch(async (err: unknown) => {
       throw new LabError('LAB_NODE_NOT_READY', `${err instanceof Error ? err.message : String(err)}\n${await unitJournal(node, 'kubelet.service')}`);
     })));
+  const units = up.bootUnits(['kip-agent.service', 'kube-proxy.service']);
   await Promise.all(workers.map((node) =>
-    pollUntil(deps, `kip-agent and kube-proxy on ${node.name}`, 90_000, async () => ((await unitsActive(node, ['kip-agent.service', 'kube-proxy.service'])) ? true : undefined))));
+    pollUntil(deps, `${units.join(' and ')} on ${node.name}`, 90_000, async () => ((await unitsActive(node, units)) ? true : undefined))));
   deps.progress('all nodes Ready');
+}
+
+/**
+ * --agents role: one ansible-playbook run of the kip_agent role over every node, installing the
+ * packaged agent; the role returns once each agent answers kip ping. The coordinator certificate
+ * for kip and the lab's record comes from the role's CA.
+ */
+async function installAgentsByRole(up: BringUp): Promise<void> {
+  const { deps } = up;
+  const artifacts = await ensureRoleArtifacts(deps.exec, { artifact: up.options.agentArtifact, kipCli: up.options.kipCli }, deps.progress);
+  deps.progress(`installing kip-agent on ${up.roleHosts.map((h) => h.name).join(', ')} with the Ansible role (ansible-playbook, ${artifacts.artifact})`);
+  const started = deps.clock.now();
+  const r = await installAgentsWithRole(deps.exec, { stateDir: up.stateDir, hosts: up.roleHosts, artifacts });
+  up.state.agentPki = r.agentPki;
+  for (const rec of up.state.nodes) if (up.roleHosts.some((h) => h.name === rec.name)) rec.agentByRole = true;
+  await up.save();
+  const changed = Object.entries(r.playbook.stats).map(([h, st]) => `${h} changed=${st.changed}`).join(', ');
+  deps.progress(`kip-agent installed by the role and answering kip ping in ${((deps.clock.now() - started) / 1000).toFixed(1)} s (${changed}; inventory ${r.inventory})`);
 }
 
 /** What kip needs to drive this lab as a user drives a cluster: releases, --pki-dir, --inventory. */
@@ -440,6 +485,7 @@ export async function bringUpLab(options: LabOptions, deps: LabDeps): Promise<Ru
     const kube = await startControlPlane(up, base, pkis);
     const workers = await startWorkers(up, base, pkis, 'staticPod' in plan ? plan.staticPod : undefined);
     await waitWorkersReady(up, kube, workers);
+    if (up.agentsByRole) await installAgentsByRole(up);
     await writeKipFiles(up);
     await recordSummary(up, await createLabWorkloads(up, kube, plan));
     return { state: up.state, teardown: () => up.teardown() };

@@ -22,7 +22,8 @@ export const LAB_USAGE = `usage:
   kip-lab up [--workers N] [--version v1.10.13] [--unpatched] [--state-dir DIR]
              [--address-prefix 127.0.0] [--workloads full|small] [--timeout SECONDS]
              [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
-             [--runtime docker|containerd|mixed]
+             [--runtime docker|containerd|mixed] [--agents lab|role]
+             [--agent-artifact FILE] [--kip-cli FILE]
   kip-lab down [--state-dir DIR]
   kip-lab status [--state-dir DIR] [-o text|json]
   kip-lab kubeconfig [--state-dir DIR] [--raw]
@@ -42,7 +43,12 @@ image tag is the version); default systemd: each is a unit with a versioned bina
 kip-agent) run as esbuild bundles built at up into dist/lab/ (default), or from the sources through tsx.
 --runtime: the workers' container runtime. mixed (default): worker-1 on a private dockerd with the
 kubelet's dockershim flags (--container-runtime=docker), the others on containerd (CRI); docker or
-containerd: every worker on it.`;
+containerd: every worker on it.
+--agents role: kip-agent is installed by the Ansible role (scripts/ansible/roles/kip_agent, real
+ansible-playbook over nsenter) with the packaged artifact (--agent-artifact, default
+dist/kip-agent-linux-x64) and the kip CLI for its certificates and ping (--kip-cli, default
+dist/kip); the defaults are built with npm run package when missing. Default lab: the lab writes
+the agent's files itself and runs its bundle.`;
 
 export function labUsage(): string {
   return LAB_USAGE;
@@ -130,6 +136,9 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
     'control-plane': { type: 'string', default: 'systemd' },
     programs: { type: 'string', default: 'bundle' },
     runtime: { type: 'string', default: DEFAULT_LAB_RUNTIME },
+    agents: { type: 'string', default: 'lab' },
+    'agent-artifact': { type: 'string' },
+    'kip-cli': { type: 'string' },
   } }));
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 40) throw new LabUsageError(`--workers must be an integer 1..40, got ${String(values.workers)}`);
@@ -139,6 +148,8 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   if (values['control-plane'] !== 'systemd' && values['control-plane'] !== 'static-pods') throw new LabUsageError('--control-plane must be systemd or static-pods');
   if (values.programs !== 'bundle' && values.programs !== 'tsx') throw new LabUsageError('--programs must be bundle or tsx');
   const runtime = parse(() => parseLabRuntime(values.runtime));
+  if (values.agents !== 'lab' && values.agents !== 'role') throw new LabUsageError('--agents must be lab or role');
+  if ((values['agent-artifact'] || values['kip-cli']) && values.agents !== 'role') throw new LabUsageError('--agent-artifact and --kip-cli go with --agents role');
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(String(values['address-prefix']))) throw new LabUsageError('--address-prefix must look like 127.X.Y');
   const timeoutMs = Number(values.timeout) * 1000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new LabUsageError('--timeout must be a positive number of seconds');
@@ -156,6 +167,7 @@ async function up(argv: readonly string[], io: CliIo, deps: LabCommandDeps): Pro
   const args = [
     '--state-dir', stateDir, '--workers', String(workers), '--version', String(values.version), '--address-prefix', String(values['address-prefix']),
     '--workloads', String(values.workloads), '--sync-interval', String(values['sync-interval']), '--hashes', String(values.hashes), '--control-plane', String(values['control-plane']), '--programs', String(values.programs), '--runtime', runtime, ...(values.unpatched ? ['--unpatched'] : []),
+    '--agents', values.agents, ...(values['agent-artifact'] ? ['--agent-artifact', resolve(values['agent-artifact'])] : []), ...(values['kip-cli'] ? ['--kip-cli', resolve(values['kip-cli'])] : []),
   ];
   const started = deps.clock.now();
   const pid = deps.startSupervisor(stateDir, args);

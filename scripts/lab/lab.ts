@@ -61,7 +61,14 @@ export interface LabOptions {
   readonly programs?: ProgramsMode;
   /** Which workers run on dockerd (dockershim) and which on containerd (docker-workers.ts); absent in older records: containerd. */
   readonly runtime?: LabRuntimeChoice;
+  /** Who installs kip-agent: the lab itself (default) or the Ansible role with the packaged artifact (agents-role.ts). */
+  readonly agents?: LabAgentsMode;
+  /** --agents role: the agent artifact and the kip CLI (default dist/kip-agent-linux-x64 and dist/kip, built when missing). */
+  readonly agentArtifact?: string;
+  readonly kipCli?: string;
 }
+
+export type LabAgentsMode = 'lab' | 'role';
 
 export interface LabContainerdRecord {
   readonly dir: string;
@@ -86,6 +93,8 @@ export interface LabNodeRecord {
   units: string[];
   /** host:port of this node's kip-agent (gRPC, mutual TLS with the lab's agent PKI). */
   agent?: string;
+  /** kip-agent installed by the Ansible role (the artifact at /usr/local/bin/kip-agent). */
+  agentByRole?: boolean;
 }
 
 export interface LabSummary {

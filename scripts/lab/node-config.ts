@@ -205,27 +205,47 @@ export interface AgentSettings {
   readonly runtime?: NodeRuntime;
 }
 
-export function agentConfig(s: AgentSettings): string {
-  return [
-    `listen: ${s.address}:${AGENT_PORT}`,
-    `nodeName: ${s.nodeName}`,
-    `healthzUrl: http://${s.address}:${KUBELET_HEALTHZ_PORT}/healthz`,
-    `skipFile: ${SKIP_FILE}`,
-    `kubeletBinary: ${KUBELET_PATHS.binary}`,
-    'kubeletUnit: kubelet.service',
-    `tlsCa: ${AGENT_PATHS.ca}`,
-    `tlsCert: ${AGENT_PATHS.cert}`,
-    `tlsKey: ${AGENT_PATHS.key}`,
+/**
+ * An agent.yaml as fields (what `kip-agent --help` lists), so the lab can write it itself or hand
+ * it to the Ansible role (`kip-lab up --agents role`, scripts/lab/agents-role.ts) unchanged. The
+ * TLS paths are the role's too (/etc/kip/pki/...).
+ */
+export type AgentFields = Readonly<Record<string, string | number | readonly string[]>>;
+
+/** agent.yaml text from fields, in their order; lists as YAML sequences. */
+export function renderAgentConfig(fields: AgentFields): string {
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (typeof value === 'string' || typeof value === 'number') lines.push(`${key}: ${value}`);
+    else lines.push(`${key}:`, ...value.map((v) => `  - ${v}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function agentConfigFields(s: AgentSettings): AgentFields {
+  return {
+    listen: `${s.address}:${AGENT_PORT}`,
+    nodeName: s.nodeName,
+    healthzUrl: `http://${s.address}:${KUBELET_HEALTHZ_PORT}/healthz`,
+    skipFile: SKIP_FILE,
+    kubeletBinary: KUBELET_PATHS.binary,
+    kubeletUnit: 'kubelet.service',
+    tlsCa: AGENT_PATHS.ca,
+    tlsCert: AGENT_PATHS.cert,
+    tlsKey: AGENT_PATHS.key,
     // The kubelet's own kubeconfig and the node's CRI socket: hash self-check, restart prediction,
     // and removal of the skip file once every container carries the running kubelet's hash.
-    `kubeconfig: ${KUBELET_PATHS.kubeconfig}`,
+    kubeconfig: KUBELET_PATHS.kubeconfig,
     // Docker nodes: auto, detected from the kubelet's --container-runtime/--docker-endpoint, as on a real dockershim node.
-    s.runtime === 'docker' ? 'criEndpoint: auto' : `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
-    'consistencyIntervalMs: 10000',
+    criEndpoint: s.runtime === 'docker' ? 'auto' : `unix://${NODE_CONTAINERD_SOCKET}`,
+    consistencyIntervalMs: 10000,
     // The lab kubelet is up in about two seconds; a shorter stability window keeps the demo brisk.
-    'stableMs: 3000',
-    '',
-  ].join('\n');
+    stableMs: 3000,
+  };
+}
+
+export function agentConfig(s: AgentSettings): string {
+  return renderAgentConfig(agentConfigFields(s));
 }
 
 export function agentUnit(rt: Runtime): string {
@@ -277,23 +297,26 @@ export function kubeProxyUnit(s: { nodeName: string; address: string }): string 
  * 127.0.0.1, where another lab may listen), and lab etcd for EtcdSnapshot (plain http: the lab's
  * etcd has no TLS, so no client certificates).
  */
-export function controlPlaneAgentConfig(s: AgentSettings): string {
+export function controlPlaneAgentConfigFields(s: AgentSettings): AgentFields {
   const a = quoteForShell(s.address);
-  return [
-    `listen: ${a}:${AGENT_PORT}`,
-    `nodeName: ${s.nodeName}`,
-    `tlsCa: ${AGENT_PATHS.ca}`,
-    `tlsCert: ${AGENT_PATHS.cert}`,
-    `tlsKey: ${AGENT_PATHS.key}`,
-    'stableMs: 3000',
-    'components:',
-    `  - kube-apiserver=unit:kube-apiserver.service:${CONTROL_PLANE_PATHS.apiserverBinary}@https://${a}:${APISERVER_PORT}/healthz`,
-    `  - kube-controller-manager=unit:kube-controller-manager.service:${CONTROL_PLANE_PATHS.controllerManagerBinary}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
-    `  - kube-scheduler=unit:kube-scheduler.service:${CONTROL_PLANE_PATHS.schedulerBinary}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
-    'etcdEndpoints:',
-    `  - http://${a}:${ETCD_CLIENT_PORT}`,
-    '',
-  ].join('\n');
+  return {
+    listen: `${a}:${AGENT_PORT}`,
+    nodeName: s.nodeName,
+    tlsCa: AGENT_PATHS.ca,
+    tlsCert: AGENT_PATHS.cert,
+    tlsKey: AGENT_PATHS.key,
+    stableMs: 3000,
+    components: [
+      `kube-apiserver=unit:kube-apiserver.service:${CONTROL_PLANE_PATHS.apiserverBinary}@https://${a}:${APISERVER_PORT}/healthz`,
+      `kube-controller-manager=unit:kube-controller-manager.service:${CONTROL_PLANE_PATHS.controllerManagerBinary}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
+      `kube-scheduler=unit:kube-scheduler.service:${CONTROL_PLANE_PATHS.schedulerBinary}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
+    ],
+    etcdEndpoints: [`http://${a}:${ETCD_CLIENT_PORT}`],
+  };
+}
+
+export function controlPlaneAgentConfig(s: AgentSettings): string {
+  return renderAgentConfig(controlPlaneAgentConfigFields(s));
 }
 
 export function controlPlaneAgentUnit(rt: Runtime): string {

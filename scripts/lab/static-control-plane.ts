@@ -9,7 +9,7 @@
 import { stringify } from 'yaml';
 import {
   AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBELET_HEALTHZ_PORT, KUBELET_PATHS,
-  NODE_CONTAINERD_SOCKET, SCHEDULER_HEALTHZ_PORT,
+  NODE_CONTAINERD_SOCKET, SCHEDULER_HEALTHZ_PORT, renderAgentConfig, type AgentFields,
 } from './node-config.ts';
 
 export type ControlPlaneMode = 'systemd' | 'static-pods';
@@ -103,26 +103,29 @@ export function controlPlaneKubeletDefaults(s: { nodeName: string; address: stri
 }
 
 /** kip-agent on a static-pod control plane: the manifests named, health URLs on this node's address, the kubelet's own healthz. */
-export function staticControlPlaneAgentConfig(s: { nodeName: string; address: string }): string {
+export function staticControlPlaneAgentConfigFields(s: { nodeName: string; address: string }): AgentFields {
   const a = s.address;
-  return [
-    `listen: ${a}:${AGENT_PORT}`,
-    `nodeName: ${s.nodeName}`,
-    `healthzUrl: http://${a}:${KUBELET_HEALTHZ_PORT}/healthz`,
-    `kubeletBinary: ${KUBELET_PATHS.binary}`,
-    'kubeletUnit: kubelet.service',
-    `tlsCa: ${AGENT_PATHS.ca}`,
-    `tlsCert: ${AGENT_PATHS.cert}`,
-    `tlsKey: ${AGENT_PATHS.key}`,
-    `manifestsDir: ${KUBELET_PATHS.manifests}`,
-    `criEndpoint: unix://${NODE_CONTAINERD_SOCKET}`,
-    'stableMs: 3000',
-    'components:',
-    `  - kube-apiserver=manifest:${staticManifestPath('kube-apiserver')}@https://${a}:${APISERVER_PORT}/healthz`,
-    `  - kube-controller-manager=manifest:${staticManifestPath('kube-controller-manager')}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
-    `  - kube-scheduler=manifest:${staticManifestPath('kube-scheduler')}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
-    'etcdEndpoints:',
-    `  - http://${a}:${ETCD_CLIENT_PORT}`,
-    '',
-  ].join('\n');
+  return {
+    listen: `${a}:${AGENT_PORT}`,
+    nodeName: s.nodeName,
+    healthzUrl: `http://${a}:${KUBELET_HEALTHZ_PORT}/healthz`,
+    kubeletBinary: KUBELET_PATHS.binary,
+    kubeletUnit: 'kubelet.service',
+    tlsCa: AGENT_PATHS.ca,
+    tlsCert: AGENT_PATHS.cert,
+    tlsKey: AGENT_PATHS.key,
+    manifestsDir: KUBELET_PATHS.manifests,
+    criEndpoint: `unix://${NODE_CONTAINERD_SOCKET}`,
+    stableMs: 3000,
+    components: [
+      `kube-apiserver=manifest:${staticManifestPath('kube-apiserver')}@https://${a}:${APISERVER_PORT}/healthz`,
+      `kube-controller-manager=manifest:${staticManifestPath('kube-controller-manager')}@http://${a}:${CONTROLLER_MANAGER_HEALTHZ_PORT}/healthz`,
+      `kube-scheduler=manifest:${staticManifestPath('kube-scheduler')}@http://${a}:${SCHEDULER_HEALTHZ_PORT}/healthz`,
+    ],
+    etcdEndpoints: [`http://${a}:${ETCD_CLIENT_PORT}`],
+  };
+}
+
+export function staticControlPlaneAgentConfig(s: { nodeName: string; address: string }): string {
+  return renderAgentConfig(staticControlPlaneAgentConfigFields(s));
 }

@@ -4,6 +4,7 @@
  *   node --import tsx scripts/lab/supervisor.ts --state-dir DIR --workers N --version V
  *        [--unpatched] [--address-prefix 127.0.0] [--workloads full|small] [--sync-interval MS] [--hashes engine|vectors] [--control-plane systemd|static-pods] [--programs bundle|tsx]
  *        [--runtime docker|containerd|mixed]
+ *        [--agents lab|role] [--agent-artifact FILE] [--kip-cli FILE]
  * It writes progress lines to DIR/up.log and the lab's record to DIR/lab.json (status starting ->
  * up | failed), then waits. SIGTERM (what `kip-lab down` sends) tears the lab down and exits.
  */
@@ -33,6 +34,9 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
       'control-plane': { type: 'string', default: 'systemd' },
       programs: { type: 'string', default: 'bundle' },
       runtime: { type: 'string', default: DEFAULT_LAB_RUNTIME },
+      agents: { type: 'string', default: 'lab' },
+      'agent-artifact': { type: 'string' },
+      'kip-cli': { type: 'string' },
     },
   });
   const stateDir = values['state-dir'];
@@ -48,7 +52,12 @@ export function parseSupervisorArgs(argv: readonly string[]): LabOptions {
   if (controlPlane !== 'systemd' && controlPlane !== 'static-pods') throw new InvalidInputError('LAB_USAGE', `--control-plane must be systemd or static-pods, got ${String(controlPlane)}`);
   const programs = values.programs;
   if (programs !== 'bundle' && programs !== 'tsx') throw new InvalidInputError('LAB_USAGE', `--programs must be bundle or tsx, got ${String(programs)}`);
+  const agents = values.agents;
+  if (agents !== 'lab' && agents !== 'role') throw new InvalidInputError('LAB_USAGE', `--agents must be lab or role, got ${String(agents)}`);
   return {
+    agents,
+    ...(values['agent-artifact'] ? { agentArtifact: resolve(values['agent-artifact']) } : {}),
+    ...(values['kip-cli'] ? { kipCli: resolve(values['kip-cli']) } : {}),
     controlPlane,
     programs,
     stateDir: resolve(stateDir),

@@ -119,6 +119,10 @@ export interface AgentNodeOptions {
   readonly agentBundle?: string;
   /** Extra lines for the agent unit's [Service] section (a drop-in), e.g. a shorter WatchdogSec. */
   readonly agentServiceExtra?: readonly string[];
+  /** More host paths bound read-only into the node (e.g. qemu-aarch64-static and its aarch64 root, for the arm64 artifact). */
+  readonly bindRo?: readonly { host: string; inside?: string }[];
+  /** How long the first start of the units and the first GetNode may take (default 60 s; an emulated agent needs more). */
+  readonly startTimeoutMs?: number;
 }
 
 /** What is on the node right now, read from inside it. */
@@ -194,8 +198,8 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     const pki = await makeTestPki(path.join(tmp, 'pki'));
     const base = await ensureBaseImage();
     node = options.artifact
-      ? await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindNodeBinary: false })
-      : await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: repoBinds() });
+      ? await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindNodeBinary: false, bindRo: [...(options.bindRo ?? [])] })
+      : await bootNode({ name: options.name, base, workDir: path.join(tmp, 'node'), bindRo: [...repoBinds(), ...(options.bindRo ?? [])] });
     await node.waitForSystemd(options.bootTimeoutMs ?? 90_000);
     const n: NspawnNode = node;
     const root = n.root;
@@ -274,8 +278,8 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
     };
     const mainPid = async (unit: string) => Number((await sh(`systemctl show -p MainPID --value ${unit}`)).trim());
 
-    await sh('systemctl daemon-reload && systemctl start kubelet.service kip-agent.service');
-    await waitAgentUp();
+    await sh('systemctl daemon-reload && systemctl start kubelet.service kip-agent.service', options.startTimeoutMs ?? 60_000);
+    await waitAgentUp(options.startTimeoutMs ?? 60_000);
     await waitFor('the stand-in kubelet to be healthy', async () => ((await facts()).health === 'ok' ? true : undefined), 30_000);
     return { node: n, client: conn, pki, agentPort, healthzPort, oldBinary, sh, shMaybe, logs, waitFor, waitAgentUp, setFault, facts, mainPid, stop: cleanup };
   } catch (err) {

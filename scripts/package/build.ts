@@ -189,7 +189,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (argv.includes('--arm64') && p.name === 'kip-agent-linux-x64') {
       const arm = path.join(dist, 'kip-agent-linux-arm64');
       await seaExecutable(js, arm, bundleDir, await arm64NodeBinary());
-      process.stdout.write(`executable ${path.relative(REPO, arm)}: ${((await stat(arm)).size / 1048576).toFixed(1)} MiB (arm64, not run here: no arm64 CPU or emulator)\n`);
+      process.stdout.write(`executable ${path.relative(REPO, arm)}: ${((await stat(arm)).size / 1048576).toFixed(1)} MiB (arm64; run it here with qemu-aarch64-static -L /usr/aarch64-linux-gnu, see README.md)\n`);
     }
   }
 }

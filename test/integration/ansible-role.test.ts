@@ -3,9 +3,13 @@
  * connection, no ssh) against two nspawn nodes with a real systemd, a kubelet.service and no
  * Node.js: bad input fails before the node changes, --check changes nothing, the install (notify
  * readiness, journal fields, GetNode), a second run with changed=0, an in-place agent upgrade
- * that leaves the kubelet alone, the watchdog, and removal.
+ * that leaves the kubelet alone, the watchdog, certificate rotation through the reload handler
+ * (a re-issued agent certificate, then a new CA: SIGHUP, same MainPID, the new serial on the wire,
+ * an old-CA client refused), and removal.
  */
 import { readFile, mkdtemp, rm, copyFile, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +57,31 @@ async function getNode(node: KubeletNode) {
   } finally {
     c.close();
   }
+}
+
+/** The serial of the certificate the agent serves to a new TLS connection (mutual TLS with the given client). */
+function servedSerial(node: KubeletNode, client: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = tlsConnect({ host: '127.0.0.1', port: node.agentPort, ca: client.ca, cert: client.cert, key: client.key, ALPNProtocols: ['h2'] }, () => {
+      const serial = sock.getPeerCertificate().serialNumber;
+      sock.destroy();
+      resolve(serial.toUpperCase());
+    });
+    sock.setTimeout(20_000, () => sock.destroy(new Error('TLS handshake timed out')));
+    sock.once('error', reject);
+  });
+}
+
+async function viewer(dir = pkiDir) {
+  const read = (f: string) => readFile(path.join(dir, f));
+  return { ca: await read('ca.crt'), cert: await read('viewer-kip-ansible.crt'), key: await read('viewer-kip-ansible.key') };
+}
+
+const fileSerial = async (file: string) => new X509Certificate(await readFile(file)).serialNumber.toUpperCase();
+
+async function kipPki(args: string[]): Promise<void> {
+  const r = await execaExec(kip, ['pki', ...args], { timeoutMs: 60_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
 }
 
 /** Nothing of the role on the node. */
@@ -181,6 +210,58 @@ describe('the kip_agent role under real ansible-playbook', () => {
     expect(await mainPid(x, 'kubelet.service')).toBe(kubelet);
     expect((await getNode(x)).nodeName).toBe(x.name);
   }, 120_000);
+
+  it('rotates an agent certificate through the reload handler: SIGHUP, the same MainPID and kubelet, the new serial on the wire', async () => {
+    // The agent is the second build now (the in-place upgrade above): keep it, so only certificates change.
+    const x = n(0);
+    const crt = path.join(pkiDir, `agent-${x.name}.crt`);
+    const oldSerial = await fileSerial(crt);
+    expect(await servedSerial(x, await viewer())).toBe(oldSerial);
+    const [agentPid, kubeletPid] = [await mainPid(x, 'kip-agent.service'), await mainPid(x, 'kubelet.service')];
+    const restarts = await out(x, 'systemctl show -p NRestarts --value kip-agent.service');
+    await kipPki(['issue', '--agent', x.name, '--ip', '127.0.0.1', '--dns', x.name, '--dir', pkiDir, '--force']);
+    const newSerial = await fileSerial(crt);
+    expect(newSerial).not.toBe(oldSerial);
+    const r = await runPlaybook({ inventory, extraVars: vars({ kip_agent_artifact: agentV2 }) });
+    expectOk(r);
+    expect(r.changedTasks[x.name]).toEqual(['kip_agent : The certificates (CA, agent certificate, agent key 0600)', 'kip_agent : Reload kip-agent']);
+    expect(r.changedTasks[n(1).name] ?? []).toEqual([]);
+    // systemctl reload returns once ExecReload (kill -HUP) ran; the agent swaps its context right after.
+    await waitFor('the agent to serve the new certificate', async () => ((await servedSerial(x, await viewer())) === newSerial ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+    expect(await mainPid(x, 'kip-agent.service')).toBe(agentPid);
+    expect(await out(x, 'systemctl show -p NRestarts --value kip-agent.service')).toBe(restarts);
+    expect(await mainPid(x, 'kubelet.service')).toBe(kubeletPid);
+    expect(await out(x, `journalctl -u kip-agent.service --no-pager -o cat _PID=${agentPid}`)).toMatch(/certificates reloaded/);
+    expect((await getNode(x)).nodeName).toBe(x.name);
+  }, 300_000);
+
+  it('rotates the CA (kip_agent_pki_dir pointed at a new one): a reload again, and a client of the old CA is refused', async () => {
+    const oldPki = pkiDir;
+    const newPki = path.join(tmp, 'pki-2');
+    await kipPki(['init', '--dir', newPki]);
+    const pids = await Promise.all(nodes.map(async (x) => [await mainPid(x, 'kip-agent.service'), await mainPid(x, 'kubelet.service')]));
+    pkiDir = newPki;
+    const r = await runPlaybook({ inventory, extraVars: vars({ kip_agent_artifact: agentV2 }) });
+    expectOk(r);
+    const fresh = await viewer(newPki);
+    const stale = await viewer(oldPki);
+    for (const [i, x] of nodes.entries()) {
+      // The role issued this host's certificate from the new CA, copied CA + certificate + key, and reloaded.
+      expect(r.changedTasks[x.name]).toEqual(expect.arrayContaining(['kip_agent : Issue the agent certificate (kip pki issue --agent)', 'kip_agent : The certificates (CA, agent certificate, agent key 0600)', 'kip_agent : Reload kip-agent']));
+      expect(r.changedTasks[x.name]).not.toContain('kip_agent : Restart kip-agent');
+      const serial = await fileSerial(path.join(newPki, `agent-${x.name}.crt`));
+      await waitFor(`${x.name} to serve the certificate of the new CA`, async () => ((await servedSerial(x, fresh)) === serial ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+      expect([await mainPid(x, 'kip-agent.service'), await mainPid(x, 'kubelet.service')]).toEqual(pids[i]);
+      // A client certificate of the old CA (the server verified against the new CA) is refused.
+      const old = new AgentConnection({ address: `127.0.0.1:${x.agentPort}`, tls: { ca: fresh.ca, cert: stale.cert, key: stale.key }, maxRetries: 0 });
+      try {
+        await expect(old.getNode()).rejects.toThrow();
+      } finally {
+        old.close();
+      }
+      expect((await getNode(x)).nodeName).toBe(x.name);
+    }
+  }, 400_000);
 
   it('removes everything with kip_agent_state=absent, and the kubelet keeps running', async () => {
     const kubelets = await Promise.all(nodes.map((x) => mainPid(x, 'kubelet.service')));

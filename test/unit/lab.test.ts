@@ -202,7 +202,7 @@ describe('kip-lab (CLI)', () => {
     });
     expect(code).toBe(1);
     expect(started).toEqual([[
-      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--hashes', 'engine', '--control-plane', 'systemd', '--programs', 'bundle', '--runtime', 'mixed', '--unpatched',
+      '--state-dir', dir, '--workers', '2', '--version', 'v1.10.13', '--address-prefix', '127.0.44', '--workloads', 'small', '--sync-interval', '2000', '--hashes', 'engine', '--control-plane', 'systemd', '--programs', 'bundle', '--runtime', 'mixed', '--unpatched', '--agents', 'lab',
     ]]);
     expect(io.err).toContain('failed: the supervisor exited');
   });

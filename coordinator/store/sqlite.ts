@@ -68,7 +68,6 @@ export function openSqliteStore(path: string): RunStore {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  if (process.env.KIP_EXP_NOCKPT) db.pragma('wal_autocheckpoint = 0');
   db.exec(SCHEMA);
   if (found < STORE_SCHEMA_VERSION) db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
 

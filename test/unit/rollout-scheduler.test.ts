@@ -15,17 +15,22 @@ interface Trace {
   readonly startsWhilePaused: number;
 }
 
+/** A seeded xorshift32 source of numbers in [0, 1). */
+function xorshift(seed: number): () => number {
+  let rnd = seed >>> 0 || 1;
+  return () => {
+    rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
+    return rnd / 2 ** 32;
+  };
+}
+
 /**
  * Drives the scheduler with a seeded world: each tick, some in-flight nodes finish, a few foreign
  * nodes flap NotReady, and a pause may arrive (lifted a few ticks later).
  */
 function simulate(s0: SchedulerState, c: SchedulerConfig, seed: number, options: { pauseAt?: number; failAt?: number; flap?: boolean } = {}): Trace {
   let s = s0;
-  let rnd = seed >>> 0 || 1;
-  const next = (): number => {
-    rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
-    return rnd / 2 ** 32;
-  };
+  const next = xorshift(seed);
   const starts: string[] = [];
   let maxInFlight = 0;
   let maxUnavailableSeen = 0;
@@ -141,11 +146,7 @@ describe('rollout scheduler: a swapped node frees its slot while its last look r
   it('never more kubelet swaps in flight than --max-concurrency, nor unavailable than --max-unavailable; verifying nodes do not take a slot; every node once', () => {
     fc.assert(fc.property(nodesArb, configArb, fc.integer({ min: 0, max: 3 }), fc.integer(), (nodes, c, canary, seed) => {
       let s = initialState(nodes, { count: Math.min(canary, nodes.length) });
-      let rnd = seed >>> 0 || 1;
-      const next = (): number => {
-        rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
-        return rnd / 2 ** 32;
-      };
+      const next = xorshift(seed);
       const starts: string[] = [];
       let finished = false;
       for (let tick = 0; tick < 3_000 && !finished; tick++) {

@@ -18,6 +18,9 @@ export interface StreamBounds {
 }
 
 const IDLE: unique symbol = Symbol('idle');
+// The reason the per-message watch is ended with: the default is a new DOMException (a stack
+// trace per message).
+const DONE = 'done';
 const CANCELLED: unique symbol = Symbol('cancelled');
 
 /** The next message, or a typed error when the peer is idle too long or the call is cancelled. */
@@ -34,7 +37,7 @@ export async function nextWithin<T>(it: AsyncIterator<T>, bounds: StreamBounds):
     if (r === CANCELLED) throw new KipError('CALL_CANCELLED', 'the call was cancelled by the client');
     return r;
   } finally {
-    stop.abort();
+    stop.abort(DONE);
   }
 }
 

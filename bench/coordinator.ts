@@ -74,13 +74,19 @@ function counting(store: RunStore): { store: RunStore; rows: () => number; commi
 }
 
 /** The baseline: the same node times through a bare semaphore of CONCURRENCY slots. */
-async function bareSemaphore(times: readonly number[]): Promise<number> {
+async function bareSemaphore(times: readonly number[]): Promise<{ ms: number; lateMs: number }> {
   const t0 = performance.now();
   let next = 0;
+  let lateMs = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < times.length) await systemClock.sleep(times[next++]!);
+    while (next < times.length) {
+      const want = times[next++]!;
+      const at = performance.now();
+      await systemClock.sleep(want);
+      lateMs += performance.now() - at - want;
+    }
   }));
-  return performance.now() - t0;
+  return { ms: performance.now() - t0, lateMs };
 }
 
 export async function runCoordinatorBench(): Promise<void> {
@@ -92,12 +98,19 @@ export async function runCoordinatorBench(): Promise<void> {
     const nodeObjects = names.map((n): V1Node => ({ metadata: { name: n }, status: { nodeInfo: { kubeletVersion: 'v1.16.15' } as NonNullable<V1Node['status']>['nodeInfo'], conditions: [{ type: 'Ready', status: 'True' }] } }));
     const byName = new Map(nodeObjects.map((n) => [n.metadata!.name!, n]));
     const timeOf = new Map(names.map((n, i) => [n, times[i]!]));
+    // Per node: when its agent run ended (the slot is free from there) and how late its timer fired.
+    const agentEndedAt = new Map<string, number>();
+    let agentLateMs = 0;
     const stub = async (): Promise<never> => { throw new Error('unused by the engine'); };
     const agents = new Map<string, AgentPort>(names.map((node) => [node, {
       getNode: stub, getRun: stub, preflight: stub, stageBinary: stub, rollback: stub, close: () => undefined,
       hold: stub, release: stub, etcdSnapshot: stub, fetchSnapshot: () => { throw new Error('unused by the engine'); }, watch: () => { throw new Error('unused by the engine'); },
       async *upgradeFollow(req): AsyncGenerator<StepEvent> {
-        await systemClock.sleep(timeOf.get(node)!);
+        const want = timeOf.get(node)!;
+        const at = performance.now();
+        await systemClock.sleep(want);
+        agentEndedAt.set(node, performance.now());
+        agentLateMs += performance.now() - at - want;
         byName.get(node)!.status!.nodeInfo!.kubeletVersion = req.targetVersion ?? '';
         yield { runId: req.runId ?? '', seq: 1, step: 'DONE', status: 'STEP_DONE', message: '', atUnixMs: Date.now(), phase: 'RUN_SUCCEEDED', errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '' };
       },
@@ -117,7 +130,7 @@ export async function runCoordinatorBench(): Promise<void> {
     store.createRun({ id: 'bench', cluster: 'bench', target: spec.target, phase: 'running', reason: '', spec: JSON.stringify(spec), createdAt: Date.now() });
 
     const cpuB = process.cpuUsage();
-    const baselineMs = await bareSemaphore(times);
+    const { ms: baselineMs, lateMs: baseLateMs } = await bareSemaphore(times);
     const baseCpu = process.cpuUsage(cpuB);
 
     // In flight per node: from its start line to its outcome line (the engine's progress callback).
@@ -131,7 +144,7 @@ export async function runCoordinatorBench(): Promise<void> {
     };
     const rss0 = process.memoryUsage().rss;
     let peakRss = rss0;
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 50);
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
     const commits0 = counted.commits();
@@ -150,6 +163,9 @@ export async function runCoordinatorBench(): Promise<void> {
     const out = (s: string): boolean => process.stdout.write(`${s}\n`);
     out(`${NODES} simulated agents, --max-concurrency ${CONCURRENCY}, node ${NODE_MS}±${JITTER_MS} ms, engine poll ${POLL_MS} ms: ${outcome.phase} in ${(total / 1000).toFixed(2)} s | ideal ${(ideal / 1000).toFixed(2)} s: ${pct(total, ideal)} over (goal within 5 %)`);
     out(`baseline, same run: bare ${CONCURRENCY}-slot semaphore over the same node times ${(baselineMs / 1000).toFixed(2)} s (${pct(baselineMs, ideal)} over ideal) | engine / baseline ${(total / baselineMs).toFixed(3)}x`);
+    let slotMs = 0;
+    for (const [n, end] of agentEndedAt) slotMs += end - (startedAt.get(n) ?? end);
+    out(`per node: slot held ${(slotMs / NODES).toFixed(1)} ms (start -> agent run over, ${(agentLateMs / NODES).toFixed(1)} ms of it timer lateness; baseline ${(baseLateMs / NODES).toFixed(1)} ms late) | slot free -> next start and the rest: engine ${((total - baselineMs) / 1000).toFixed(2)} s behind the baseline`);
     out(`per node in flight ${(inFlightMs / NODES).toFixed(1)} ms against ${(busy / NODES).toFixed(1)} ms simulated | window filled ${((inFlightMs / (total * CONCURRENCY)) * 100).toFixed(1)} % | CPU ${((cpu.user + cpu.system) / 1000 / NODES).toFixed(2)} ms per node (baseline ${((baseCpu.user + baseCpu.system) / 1000 / NODES).toFixed(2)}) | event-loop delay mean ${(lag.mean / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`);
     out(`coordinator RSS peak ${(peakRss / MB).toFixed(0)} MB (goal under 200 MB; ${(rss0 / MB).toFixed(0)} MB before the run, +${((peakRss - rss0) / MB).toFixed(0)} MB) | store ${((counted.rows() - rows0) / NODES).toFixed(1)} rows in ${((counted.commits() - commits0) / NODES).toFixed(2)} durable commits per node`);
   } finally {

@@ -89,6 +89,7 @@ export async function runStageBench(): Promise<void> {
     const args = ['stage', '--to', TO, '--releases', path.join(tmp, 'releases'), '--parallel', String(AGENTS), '--pki-dir', pkiDir, '--inventory', path.join(tmp, 'inventory.yaml'), '--kubeconfig', '/dev/null', '--state-dir', path.join(tmp, 'state')];
 
     const stageMs: number[] = [];
+    const stageCpuMs: number[] = [];
     const sumMs: number[] = [];
     for (let r = 0; r < ROUNDS + 1; r++) {
       for (const d of stateDirs) await rm(path.join(d, 'binaries'), { recursive: true, force: true });
@@ -98,19 +99,22 @@ export async function runStageBench(): Promise<void> {
       if (sum.exitCode !== 0) throw new Error(`sha256sum failed: ${sum.stderr}`);
       err = '';
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const code = await main(args, io, ports);
       const t = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
       if (code !== 0) throw new Error(`kip stage exited ${code}: ${err}`);
       const staged = await Promise.all(stateDirs.map((d) => readFile(path.join(d, 'binaries', TO, 'kubelet')).then((b) => b.length, () => 0)));
       if (staged.some((n) => n !== size)) throw new Error(`kip stage left ${staged.join(', ')} bytes on the agents, expected ${size} each`);
       if (r === 0) continue; // warm-up: page cache, TLS sessions, JIT
       stageMs.push(t);
+      stageCpuMs.push((cpu.user + cpu.system) / 1000);
       sumMs.push(s);
     }
     const mbps = (bytes: number, ms: number): number => bytes / 2 ** 20 / (ms / 1000);
     const agg = mbps(size * AGENTS, median(stageMs));
     const base = mbps(size, median(sumMs));
-    process.stdout.write(`kip stage ${MB} MiB to ${AGENTS} agents (mTLS, 127.0.0.1, --parallel ${AGENTS}): ${(median(stageMs) / 1000).toFixed(2)} s, aggregate ${agg.toFixed(0)} MiB/s (median of ${ROUNDS}; runs ${stageMs.map((v) => (v / 1000).toFixed(2)).join(', ')} s)\n`);
+    process.stdout.write(`kip stage ${MB} MiB to ${AGENTS} agents (mTLS, 127.0.0.1, --parallel ${AGENTS}): ${(median(stageMs) / 1000).toFixed(2)} s, aggregate ${agg.toFixed(0)} MiB/s (median of ${ROUNDS}; runs ${stageMs.map((v) => (v / 1000).toFixed(2)).join(', ')} s; CPU of this process, coordinator and agents, ${(median(stageCpuMs) / (MB * AGENTS)).toFixed(1)} ms per MiB received)\n`);
     process.stdout.write(`baseline, same run: sha256sum of the same file ${(median(sumMs) / 1000).toFixed(2)} s, ${base.toFixed(0)} MiB/s | ratio ${(agg / base).toFixed(2)}x (goal at least 0.5x)\n`);
   } finally {
     for (const s of servers) await s.shutdown(1_000).catch(() => undefined);

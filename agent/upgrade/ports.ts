@@ -62,6 +62,17 @@ export interface KubeletBinaryPort {
    * undefined when it names none kip knows. Optional: without it only the version is checked.
    */
   program?(path: string): Promise<string | undefined>;
+  /**
+   * The same answer as `isPatched`, computed from the bytes as they arrive (staging feeds it the
+   * upload while it hashes, instead of reading the file again). Optional: without it staging
+   * calls `isPatched` on the written file.
+   */
+  patchScanner?(skipFilePath: string): PatchScanner;
+}
+
+export interface PatchScanner {
+  push(chunk: Uint8Array): void;
+  readonly patched: boolean;
 }
 
 export interface FileContent {

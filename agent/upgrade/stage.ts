@@ -249,6 +249,9 @@ export class StageStore {
     let renamed = false;
     try {
       const hash = createHash('sha256');
+      // Only the kubelet reads the skip file: the patch means nothing in another binary. Its
+      // markers are looked for in the same pass as the hash, where the port can (no second read).
+      const scanner = component === 'kubelet' ? this.deps.kubelet.patchScanner?.(this.deps.skipFilePath) : undefined;
       let size = 0;
       const fh = await open(tmp, 'w', 0o700);
       try {
@@ -258,6 +261,7 @@ export class StageStore {
             throw new InvalidInputError(Codes.STAGE_SIZE_MISMATCH, `upload is larger than the declared ${meta.size} bytes`, { declared: meta.size });
           }
           hash.update(chunk);
+          scanner?.push(chunk);
           await fh.write(chunk);
         }
         await fh.sync();
@@ -276,8 +280,7 @@ export class StageStore {
         throw new InvalidInputError(Codes.STAGE_VERSION_MISMATCH, `the binary says it is ${printed || '(nothing)'}, not the claimed ${meta.version}`, { claimed: meta.version, printed });
       }
       await this.checkProgram(tmp, component, meta.version);
-      // Only the kubelet reads the skip file: the patch means nothing in another binary.
-      const patched = component === 'kubelet' && (await this.deps.kubelet.isPatched(tmp, this.deps.skipFilePath));
+      const patched = component === 'kubelet' && (scanner ? scanner.patched : await this.deps.kubelet.isPatched(tmp, this.deps.skipFilePath));
       const dir = this.dir(meta.version, component);
       const bin = this.binaryPath(meta.version, component);
       await this.deps.fs.mkdirp(dir);

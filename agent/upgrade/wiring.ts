@@ -3,7 +3,7 @@
  * journalctl) and agent/kubelet (`--version`, flag migration planner).
  */
 import type { Exec } from '../../lib/exec.ts';
-import { DEFAULT_PATCH_MARKERS, detectKubeletPatch, listKubeletFlags, nodeBinaryFs, planFlagMigration, readKubeletVersion } from '../kubelet/index.ts';
+import { DEFAULT_PATCH_MARKERS, detectKubeletPatch, listKubeletFlags, nodeBinaryFs, planFlagMigration, readKubeletVersion, StreamSearcher } from '../kubelet/index.ts';
 import { execMainStartTimestampUsec, parseEnvironmentFiles, parseExecCommands, parsePid, type Journal, type Systemd } from '../systemd/index.ts';
 import { componentFromHelp } from '../components/identity.ts';
 import type { FlagMigrationPort, JournalPort, KubeletBinaryPort, SystemdPort } from './ports.ts';
@@ -81,6 +81,18 @@ export function kubeletBinaryPort(exec: Exec, timeoutMs = 15_000, markers: reado
   return {
     version: async (path) => (await readKubeletVersion(path, exec, timeoutMs)).version.raw,
     isPatched: async (path) => (await detectKubeletPatch(path, nodeBinaryFs, markers)).patched,
+    patchScanner: () => {
+      const searchers = markers.map((m) => new StreamSearcher(m));
+      let all = false;
+      return {
+        push: (chunk) => {
+          if (!all) all = searchers.reduce((found, s) => s.push(chunk) && found, true);
+        },
+        get patched() {
+          return all;
+        },
+      };
+    },
     // The usage line of `--help` names the program (agent/components/identity.ts).
     program: async (path) => {
       const r = await exec(path, ['--help'], { timeoutMs, killGraceMs: 1_000 });

@@ -18,7 +18,7 @@ import type { ClusterApi } from '../ports.ts';
 import type { NodeRecord, RunStore } from '../store/store.ts';
 import { restartedBetween, settled, snapshotOf, type ContainerSnapshot } from './inventory.ts';
 import { upgradeNode } from './node-upgrade.ts';
-import { decide, initialState, markFailed, markStarted, markSucceeded, pause, type SchedulerState } from './scheduler.ts';
+import { decide, initialState, markFailed, markStarted, markSucceeded, markSwapped, pause, type SchedulerState } from './scheduler.ts';
 import { sequenceOf, type KubeletStepSpec, type RunSpec } from './spec.ts';
 import type { Component } from '../stage/releases.ts';
 import type { WatchGates } from './watch-gate.ts';
@@ -70,6 +70,7 @@ type Snap = Record<string, { id: string; restartCount: number; node: string }>;
 const toSnap = (s: ContainerSnapshot): Snap => Object.fromEntries(s.containers);
 const fromSnap = (s: Snap): ContainerSnapshot => ({ containers: new Map(Object.entries(s)) });
 
+const WAKE = 'wake';
 const isReady = (n: V1Node): boolean => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const podsOn = (pods: readonly V1Pod[], node: string): V1Pod[] => pods.filter((p) => p.spec?.nodeName === node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
 
@@ -107,6 +108,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const { store, clock, cluster } = deps;
   const pollMs = deps.pollMs ?? 1_000;
   const lockTtlMs = deps.lockTtlMs ?? 60_000;
+  const journalLagMs = Math.max(pollMs, 1_000);
   const config = { maxConcurrency: spec.maxConcurrency, maxUnavailable: spec.maxUnavailable, nodeTimeoutMs: spec.nodeTimeoutMs };
   const from = new Map(step.nodes.map((n) => [n.name, n.from]));
   let s: SchedulerState = initialState(step.nodes, spec.canary);
@@ -114,10 +116,18 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   const open = new Map(store.openActions(runId).filter((a) => a.kind === ACTION_KUBELET).map((a) => [a.node, a]));
   const tasks = new Map<string, Promise<void>>();
   const finished: NodeOutcome[] = [];
-  // Outcomes not yet journaled: the main loop writes them in one commit with the nodes it starts next.
+  // Nodes whose kubelet swap is over (agent run done, Node Ready with the new kubelet): their
+  // --max-concurrency slot is free while the last look (containers settled) goes on.
+  const swapped: string[] = [];
+  // Outcomes not yet journaled: the main loop writes them in one commit with the nodes it starts
+  // next (see `flush` below for when it writes them without a start).
   const unjournaled: (() => void)[] = [];
+  let unjournaledSince = 0;
   let wake = new AbortController();
-  const offTrip = deps.gates?.onTrip(() => wake.abort());
+  // Aborted with a reason of our own: the default reason is a new DOMException (a stack trace
+  // captured per node event, visible in the scheduling bench's profile).
+  const wakeUp = (): void => wake.abort(WAKE);
+  const offTrip = deps.gates?.onTrip(wakeUp);
 
   // This step's node records, kept in memory (the store is written through, never re-read per node).
   const current = new Map(records);
@@ -166,7 +176,21 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         if (clock.now() > readyBy) return { node, ok: false, reason: `Node ${node} is not Ready with kubelet ${step.to} within ${Math.round(spec.readyTimeoutMs / 1000)} s (kubelet ${n?.status?.nodeInfo?.kubeletVersion ?? 'unknown'}, ${n && isReady(n) ? 'Ready' : 'NotReady'})`, downtimeMs: res.kubeletDowntimeMs };
         await clock.sleep(pollMs);
       }
-      // The pods on the node settled: every one Running with all containers reported, the same twice in a row.
+      // The swap is over: the new kubelet runs and its Node is Ready, so it no longer counts against
+      // the load balancer's limit (kubelets restarting at once) and its slot goes to the next node.
+      // The gate is not weakened: the node is not done until the look below passes, a restart it
+      // finds fails the node and pauses the run (and the Watch gate, active until the outcome,
+      // still counts events on it), and a pause or canary waits for it as before. Re-attached after
+      // a crash, it takes a slot again until it is swapped again (its agent replays the finished
+      // run), so the kubelet swaps actually running never exceed the limit. What changes: the swap
+      // that takes this slot overlaps this node's look (with --max-concurrency 1 too), so a restart
+      // the look finds may come after up to --max-concurrency further swaps began, as it already
+      // could from the other slots; they finish and nothing starts after the failure.
+      swapped.push(node);
+      wakeUp();
+      // The pods on the node settled: every one Running with all containers reported, the same
+      // twice in a row (the second look, a poll later, catches a container that restarts right
+      // after the new kubelet's first sync).
       let previous = '';
       let after: ContainerSnapshot;
       for (;;) {
@@ -193,6 +217,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         // recovered from the node record on resume). Journaled by the main loop's next commit; a
         // crash before it leaves the action open, and resume re-attaches (the agent replays).
         const finishedAt = clock.now();
+        if (unjournaled.length === 0) unjournaledSince = finishedAt;
         unjournaled.push(() => {
           record(node, { phase: outcome.ok ? 'succeeded' : 'failed', finishedAt, downtimeMs: outcome.downtimeMs ?? null, error: outcome.reason });
           if (outcome.connections) store.recordConnections({ runId, step: step.index, node, when: 'after', at: finishedAt, ...outcome.connections });
@@ -205,7 +230,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         endGate?.();
         finished.push(outcome);
         tasks.delete(node);
-        wake.abort();
+        wakeUp();
       });
     tasks.set(node, task);
   };
@@ -249,6 +274,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
 
   let lockRenewedAt = clock.now();
   for (;;) {
+    for (const n of swapped.splice(0)) s = markSwapped(s, n);
     for (const o of finished.splice(0)) s = o.ok ? markSucceeded(s, o.node) : markFailed(s, o.node, o.reason);
     if (deps.signal?.aborted) s = pause(s, 'interrupted by the operator');
     const gate = deps.gates?.tripped();
@@ -276,8 +302,8 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       s = pause(s, d.pause);
       deps.progress?.(`pausing: ${d.pause}${tasks.size > 0 ? ` (waiting for ${tasks.size} node${tasks.size > 1 ? 's' : ''} in flight)` : ''}`);
     }
-    // One durable commit per round: the outcomes since the last round, then every node this round
-    // starts, each journaled before any is launched; one pod list for all of them.
+    // One durable commit per round that starts nodes: the outcomes since the last one, then every
+    // node this round starts, each journaled before any is launched; one pod list for all of them.
     let pods: V1Pod[] | undefined;
     if (d.start.length > 0) {
       try {
@@ -291,7 +317,14 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     // a step that multiplies them is measured against (kubernetes PR #95427, fixed by #105490).
     const looks = starting.length > 0 ? await Promise.all(starting.map((n) => lookConnections(deps.agents.get(n), clock, CONNECTION_LOOK_MS))) : [];
     const launches: (() => void)[] = [];
-    if (unjournaled.length + starting.length > 0) {
+    // Outcomes ride on the next start's commit (a node's slot is freed at its swap, so its outcome
+    // comes a look later, between starts). Written on their own when nothing starts soon: the step
+    // finished, nothing is in flight, the run pauses, or the oldest waited journalLagMs (kip status
+    // reads the store). Unwritten, an outcome is redone safely: the action stays open and resume
+    // re-attaches to the same agent run id (the agent replays) and looks again with the journaled
+    // `before` inventory, so a restart found once is found again.
+    const flush = unjournaled.length > 0 && (d.finished || tasks.size === 0 || s.paused !== undefined || clock.now() - unjournaledSince >= journalLagMs);
+    if (starting.length > 0 || flush) {
       store.batch(() => {
         for (const j of unjournaled.splice(0)) j();
         starting.forEach((node, i) => {
@@ -312,6 +345,11 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       return { phase: 'paused', reason: s.paused };
     }
     wake = new AbortController();
-    if (finished.length === 0) await clock.sleep(pollMs, wake.signal);
+    if (finished.length + swapped.length === 0) await clock.sleep(pollMs, wake.signal);
+    // Woken by a node event: let the other events already due (timers, streams ending in this turn
+    // of the event loop) land first, so one round (one node list, one commit) takes them all. On a
+    // loaded machine the process runs late and many are due at once; a round per event made the
+    // engine's CPU per node the bottleneck. Not a delay: setImmediate runs in this same turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

@@ -14,8 +14,23 @@
  *   cluster than allowed pauses the run (the apiserver's load balancer is suffering);
  * - a node in flight longer than nodeTimeoutMs, or a failed node, pauses the run;
  * - pause stops new work and keeps the running work: in-flight nodes finish and are recorded.
+ *
+ * A node's life: pending -> in-flight (its kubelet swap: from the agent run's start until the
+ * Node is Ready again with the new kubelet) -> verifying (the engine's last look: its containers
+ * settled and none restarted) -> succeeded, or failed from in-flight or verifying. Only in-flight
+ * nodes take a --max-concurrency slot and count as unavailable: the limit exists for the
+ * apiserver's load balancer ("never more kubelets restarting at once than allowed"), and a
+ * verifying node's kubelet is no longer restarting: it runs the new version and its Node was seen
+ * Ready (should it flap, the NotReady observation counts it again). Everything else still waits
+ * for verifying nodes: a canary is done only when it succeeded, a pause waits for them to finish,
+ * a failed look pauses the run, and the node timeout covers the look too.
+ *
+ * The state is persistent (./status-map.ts) and carries its own summaries (a cursor to the first
+ * pending node, canaries left, the nodes started and not finished), so each change and each
+ * decision costs the nodes it touches, not the whole step.
  */
 import { InvalidInputError } from '../../lib/errors.ts';
+import { StatusMap } from './status-map.ts';
 
 export const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'] as const;
 
@@ -25,15 +40,25 @@ export interface SchedulerConfig {
   readonly nodeTimeoutMs: number;
 }
 
-export type NodeStatus = 'pending' | 'in-flight' | 'succeeded' | 'failed';
+export type NodeStatus = 'pending' | 'in-flight' | 'verifying' | 'succeeded' | 'failed';
 
 export interface SchedulerState {
   /** Every node of the step, in the order they start. */
   readonly order: readonly string[];
   readonly canaries: ReadonlySet<string>;
-  readonly status: ReadonlyMap<string, NodeStatus>;
-  readonly startedAt: ReadonlyMap<string, number>;
+  readonly status: StatusMap<NodeStatus>;
+  /** The nodes in flight or verifying, in start order, with when each started (a node leaves when it succeeds or fails). */
+  readonly active: readonly ActiveNode[];
   readonly paused: string | undefined;
+  /** Every node of `order` before this index has started (the next pending one is at or after it). */
+  readonly cursor: number;
+  /** Canaries that have not succeeded yet. */
+  readonly canariesLeft: number;
+}
+
+export interface ActiveNode {
+  readonly node: string;
+  readonly startedAt: number;
 }
 
 export interface Observations {
@@ -45,7 +70,10 @@ export interface Decision {
   readonly start: readonly string[];
   /** Set when the run must pause now (it was not paused before). */
   readonly pause: string | undefined;
+  /** Kubelet swaps in flight (the --max-concurrency slots taken). */
   readonly inFlight: number;
+  /** Nodes swapped whose last look is still running. */
+  readonly verifying: number;
   /** Every node succeeded. */
   readonly finished: boolean;
 }
@@ -58,14 +86,17 @@ export function validateConfig(c: SchedulerConfig): void {
 /** Zones interleaved: zone order by name, nodes by name within a zone; nodes without a zone form their own zone "". */
 export function interleaveByZone(nodes: readonly { readonly name: string; readonly zone: string }[]): string[] {
   const zones = new Map<string, string[]>();
+  const seen = new Set<string>();
   for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (seen.has(n.name)) continue;
+    seen.add(n.name);
     const list = zones.get(n.zone) ?? [];
-    if (!list.includes(n.name)) list.push(n.name);
+    list.push(n.name);
     zones.set(n.zone, list);
   }
   const lists = [...zones.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l);
   const out: string[] = [];
-  for (let i = 0; out.length < lists.reduce((s, l) => s + l.length, 0); i++) for (const l of lists) if (l[i] !== undefined) out.push(l[i]!);
+  for (let i = 0; out.length < seen.size; i++) for (const l of lists) if (l[i] !== undefined) out.push(l[i]!);
   return out;
 }
 
@@ -89,72 +120,84 @@ export function initialState(nodes: readonly { readonly name: string; readonly z
     if (!Number.isInteger(canary.count) || canary.count < 0) throw new InvalidInputError('ROLLOUT_BAD_CANARY', `--canary must be 0 or more (got ${canary.count})`);
     canaries = order.slice(0, canary.count);
   }
-  const rest = order.filter((n) => !canaries.includes(n));
-  return {
-    order: [...canaries, ...rest],
-    canaries: new Set(canaries),
-    status: new Map([...canaries, ...rest].map((n) => [n, 'pending' as NodeStatus])),
-    startedAt: new Map(),
-    paused: undefined,
-  };
+  const chosen = new Set(canaries);
+  const rest = order.filter((n) => !chosen.has(n));
+  const all = [...canaries, ...rest];
+  return { order: all, canaries: chosen, status: StatusMap.of<NodeStatus>(all, 'pending'), active: [], paused: undefined, cursor: 0, canariesLeft: chosen.size };
 }
 
 export function decide(s: SchedulerState, obs: Observations, now: number, c: SchedulerConfig): Decision {
-  // One pass over the order (the engine decides after every node outcome; a step may hold
-  // thousands of nodes): in flight, finished, the first failed, canaries left, the pending ones.
+  // Costs the nodes started and not finished plus the pending ones it looks at: the engine decides
+  // after every node event, and a step may hold thousands of nodes.
   const inFlight: string[] = [];
-  const pending: string[] = [];
-  let finished = true;
-  let failed: string | undefined;
-  let canariesLeft = 0;
-  for (const n of s.order) {
+  let verifying = 0;
+  let late: string | undefined;
+  for (const { node: n, startedAt: at } of s.active) {
     const st = s.status.get(n);
-    if (st !== 'succeeded') {
-      finished = false;
-      if (s.canaries.has(n)) canariesLeft++;
-    }
     if (st === 'in-flight') inFlight.push(n);
-    else if (st === 'pending') pending.push(n);
-    else if (st === 'failed' && failed === undefined) failed = n;
+    else if (st === 'verifying') verifying++;
+    else continue;
+    if (late === undefined && now - at > c.nodeTimeoutMs) late = n;
   }
+  const finished = s.status.count('succeeded') === s.order.length;
   let pause: string | undefined;
   if (!s.paused) {
-    const late = inFlight.find((n) => now - (s.startedAt.get(n) ?? now) > c.nodeTimeoutMs);
+    const failed = s.status.count('failed') > 0 ? s.order.find((n) => s.status.get(n) === 'failed') : undefined;
     if (failed) pause = `node ${failed} failed`;
     else if (late) pause = `node ${late} has not finished within ${Math.round(c.nodeTimeoutMs / 1000)} s`;
     else if (obs.notReady.size > c.maxUnavailable) pause = `${obs.notReady.size} nodes are NotReady (${[...obs.notReady].sort().join(', ')}), more than --max-unavailable ${c.maxUnavailable}`;
   }
-  if (s.paused || pause || finished) return { start: [], pause, inFlight: inFlight.length, finished };
+  if (s.paused || pause || finished) return { start: [], pause, inFlight: inFlight.length, verifying, finished };
   const unavailable = new Set([...obs.notReady, ...inFlight]);
   const start: string[] = [];
-  for (const n of pending) {
+  for (let i = s.cursor; i < s.order.length; i++) {
+    if (s.status.at(i) !== 'pending') continue;
+    const n = s.order[i]!;
     if (inFlight.length + start.length >= c.maxConcurrency) break;
-    // Canaries go one at a time, and nothing else starts until every canary succeeded.
-    if (canariesLeft > 0) {
-      if (!s.canaries.has(n) || inFlight.length + start.length > 0) break;
+    // Canaries go one at a time (a verifying canary is not done yet), and nothing else starts
+    // until every canary succeeded.
+    if (s.canariesLeft > 0) {
+      if (!s.canaries.has(n) || inFlight.length + verifying + start.length > 0) break;
     }
     if (!unavailable.has(n) && unavailable.size + 1 > c.maxUnavailable) break;
     start.push(n);
     unavailable.add(n);
   }
-  return { start, pause: undefined, inFlight: inFlight.length, finished };
+  return { start, pause: undefined, inFlight: inFlight.length, verifying, finished };
 }
 
-const withStatus = (s: SchedulerState, node: string, st: NodeStatus): SchedulerState => {
-  if (!s.status.has(node)) throw new RangeError(`node ${node} is not in this step`);
-  return { ...s, status: new Map(s.status).set(node, st) };
-};
+/** The node's new status, with the summaries kept in step. */
+function withStatus(s: SchedulerState, node: string, st: NodeStatus): SchedulerState {
+  const prev = s.status.get(node);
+  if (prev === undefined) throw new RangeError(`node ${node} is not in this step`);
+  const status = s.status.set(node, st);
+  let cursor = s.cursor;
+  if (st === 'pending') cursor = Math.min(cursor, status.indexOf(node)!);
+  else while (cursor < s.order.length && status.at(cursor) !== 'pending') cursor++;
+  const canary = s.canaries.has(node) ? (prev === 'succeeded' ? 1 : 0) - (st === 'succeeded' ? 1 : 0) : 0;
+  return { ...s, status, cursor, canariesLeft: s.canariesLeft + canary };
+}
+
+const without = (active: readonly ActiveNode[], node: string): readonly ActiveNode[] => active.filter((a) => a.node !== node);
 
 export function markStarted(s: SchedulerState, node: string, now: number): SchedulerState {
-  return { ...withStatus(s, node, 'in-flight'), startedAt: new Map(s.startedAt).set(node, now) };
+  return { ...withStatus(s, node, 'in-flight'), active: [...without(s.active, node), { node, startedAt: now }] };
+}
+
+/**
+ * The node's kubelet swap is over (its agent run succeeded and its Node is Ready with the new
+ * kubelet): its slot is free; it stays unfinished until its last look succeeds or fails.
+ */
+export function markSwapped(s: SchedulerState, node: string): SchedulerState {
+  return s.status.get(node) === 'in-flight' ? withStatus(s, node, 'verifying') : s;
 }
 
 export function markSucceeded(s: SchedulerState, node: string): SchedulerState {
-  return withStatus(s, node, 'succeeded');
+  return { ...withStatus(s, node, 'succeeded'), active: without(s.active, node) };
 }
 
 export function markFailed(s: SchedulerState, node: string, reason: string): SchedulerState {
-  return { ...withStatus(s, node, 'failed'), paused: s.paused ?? `node ${node}: ${reason}` };
+  return { ...withStatus(s, node, 'failed'), active: without(s.active, node), paused: s.paused ?? `node ${node}: ${reason}` };
 }
 
 export function pause(s: SchedulerState, reason: string): SchedulerState {
@@ -163,7 +206,7 @@ export function pause(s: SchedulerState, reason: string): SchedulerState {
 
 /** Resume: a failed node is tried again (a new agent run), the pause is lifted. */
 export function resume(s: SchedulerState): SchedulerState {
-  const status = new Map(s.status);
-  for (const [n, st] of status) if (st === 'failed') status.set(n, 'pending');
-  return { ...s, status, paused: undefined };
+  let out = s;
+  if (s.status.count('failed') > 0) for (const n of s.order) if (out.status.get(n) === 'failed') out = withStatus(out, n, 'pending');
+  return { ...out, paused: undefined };
 }

@@ -4,6 +4,7 @@
  * binary the agent already has is skipped (by its staged list, then by the agent's own answer).
  */
 import { createReadStream } from 'node:fs';
+import { CHUNK_BYTES } from '../fleet/client.ts';
 import type { AgentPort } from '../fleet/port.ts';
 import { releaseComponent, sha256File, type Component, type ReleaseFolder } from './releases.ts';
 
@@ -33,7 +34,9 @@ export async function stageComponent(node: string, agent: AgentPort, releases: r
   const wanted = component === 'kubelet' ? '' : component;
   if (info.staged.some((s) => s.version === version && s.sha256 === sha256 && (s.component || '') === wanted)) return { node, version, bytes: 0, skipped: true };
   async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of createReadStream(bin.path)) {
+    // Read in the stream's message size: a 64 KiB default read was one gRPC message each (16x the
+    // per-message work: framing, the agent's idle check, a callback per write).
+    for await (const chunk of createReadStream(bin.path, { highWaterMark: CHUNK_BYTES })) {
       onBytes((chunk as Buffer).length);
       yield chunk as Buffer;
     }

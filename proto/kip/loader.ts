@@ -54,6 +54,10 @@ export function loadKipPackageDefinition(): protoLoader.PackageDefinition {
   return loadProto(PROTO_ROOT, KIP_PROTO_FILES, loadSyncOptions());
 }
 
+let grpcObject: grpc.GrpcObject | undefined;
+
+/** Parsed once per process: every agent connection (kip stage opens one per node) and server shares it. */
 export function loadKipGrpcObject(): grpc.GrpcObject {
-  return grpc.loadPackageDefinition(loadKipPackageDefinition());
+  grpcObject ??= grpc.loadPackageDefinition(loadKipPackageDefinition());
+  return grpcObject;
 }

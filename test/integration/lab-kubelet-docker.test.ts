@@ -13,35 +13,27 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
-import { waitFor } from '../../lib/poll.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
 import { kubeRestFromKubeconfig } from '../../lib/kube/raw.ts';
 import { containerHash, type JsonNode } from '../../lib/knowledge/hash/index.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
 import { startDockerd, type DockerdHandle } from '../../scripts/containerd/dockerd.ts';
-import { writeLauncher } from '../../scripts/lab/kubelet/launcher.ts';
-import { freePort } from '../../scripts/lab/etcd.ts';
-import type { SyncReport } from '../../scripts/lab/kubelet/kubelet.ts';
 import { autoRuntime, type AutoRuntime } from '../../agent/runtime/select.ts';
 import { consistencyPass } from '../../agent/watch/consistency-loop.ts';
 import { inventory } from '../../agent/watch/inventory.ts';
+import { LabKubeletProcess } from './lab-kubelet-process.ts';
 
 let dir: string;
 let plane: LabControlPlane;
 let dockerd: DockerdHandle;
 let kube: KubeClient;
-let kubelet: { proc: ResultPromise; log: string[]; port: number } | undefined;
+let kubelet: LabKubeletProcess;
 const readers: AutoRuntime[] = [];
 
 const NODE = 'lab-docker-1';
-
-function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  return waitFor(what, fn, { timeoutMs, context: () => `kubelet log:\n${kubelet?.log.slice(-15).join('\n') ?? '(none)'}` });
-}
 
 function kubeletFlags(port: number): string[] {
   return [
@@ -50,36 +42,6 @@ function kubeletFlags(port: number): string[] {
     // dockerd's "none" network gives every sandbox a namespace of its own (loopback only), as the lab's CNI does for containerd
     '--lab-pod-network=true',
   ];
-}
-
-async function startKubelet(version: string, opts: { patched?: string } = {}): Promise<void> {
-  const bin = join(dir, 'bin', `kubelet-${version}${opts.patched ? '-patched' : ''}`);
-  await writeLauncher(bin, { version, skipFilePath: opts.patched });
-  const port = await freePort();
-  const log: string[] = [];
-  const proc = execa(bin, kubeletFlags(port), { reject: false, all: true, buffer: false });
-  proc.all?.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
-  kubelet = { proc, log, port };
-  await until(`kubelet ${version} healthz`, async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-    return r?.ok ? true : undefined;
-  });
-}
-
-async function syncs(atLeast: number): Promise<SyncReport> {
-  const port = kubelet!.port;
-  return until(`${atLeast} completed kubelet syncs`, async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/lab/syncs`).catch(() => undefined);
-    const report = r?.ok ? ((await r.json()) as SyncReport) : undefined;
-    return report && report.completedSyncs >= atLeast ? report : undefined;
-  });
-}
-
-async function stopKubelet(): Promise<void> {
-  if (!kubelet) return;
-  kubelet.proc.kill('SIGTERM');
-  await kubelet.proc;
-  kubelet = undefined;
 }
 
 interface Inspected {
@@ -98,7 +60,7 @@ async function inspect(id: string): Promise<Inspected> {
 
 /** The kip-agent's view of the node: the runtime detected from the running kubelet's command line. */
 function agentReader(): AutoRuntime {
-  const pid = kubelet!.proc.pid!;
+  const pid = kubelet.pid!;
   const r = autoRuntime({
     kubeletArgv: async () => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((s) => s !== ''),
     readText: async () => undefined,
@@ -136,13 +98,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kip-lab-kubelet-docker-'));
   plane = await startLabControlPlane({ exec: execaExec, logger: silentLogger(), dir: join(dir, 'cp'), gitVersion: 'v1.13.12' });
   dockerd = await startDockerd({ dir: join(dir, 'dockerd') });
+  kubelet = new LabKubeletProcess(join(dir, 'bin'), kubeletFlags, 45_000);
   kube = KubeClient.fromFile(plane.kubeconfig);
   for (const p of pods) await kube.createPod('default', { metadata: { name: p.name }, spec: { nodeName: NODE, ...p.spec } });
 }, 180_000);
 
 afterAll(async () => {
   try {
-    await stopKubelet();
+    await kubelet?.stop();
     for (const r of readers) r.close();
     await dockerd?.stop();
   } finally {
@@ -153,9 +116,9 @@ afterAll(async () => {
 
 describe('lab kubelet on dockerd (dockershim)', () => {
   it('runs each pod as a k8s_POD_ sandbox and k8s_ containers with exactly dockershim\'s names, labels and namespaces', async () => {
-    await startKubelet('v1.13.12');
+    await kubelet.start('v1.13.12');
     const reader = agentReader();
-    const live = await until('4 containers running', async () => {
+    const live = await kubelet.until('4 containers running', async () => {
       const m = await running(reader);
       return m.size === 4 ? m : undefined;
     });
@@ -189,7 +152,7 @@ describe('lab kubelet on dockerd (dockershim)', () => {
     // one sandbox per pod, both containers of "mounted" in it
     expect(live.get('mounted/web')!.sandbox).toBe(live.get('mounted/side')!.sandbox);
     // the status says docker://, the node says docker
-    await until('plain Running with a docker:// id', async () => {
+    await kubelet.until('plain Running with a docker:// id', async () => {
       const p = await kube.getPod('default', 'plain');
       return p.status?.containerStatuses?.[0]?.containerID === `docker://${app.Id}` ? true : undefined;
     });
@@ -211,10 +174,10 @@ describe('lab kubelet on dockerd (dockershim)', () => {
 
   it('unpatched 1.13 -> 1.14 recreates exactly the container with a volume mount, as attempt 1 with restart count 1', async () => {
     const before = await running(agentReader());
-    await stopKubelet();
-    await startKubelet('v1.14.10');
+    await kubelet.stop();
+    await kubelet.start('v1.14.10');
     const reader = agentReader();
-    const after = await until('mounted/web recreated', async () => {
+    const after = await kubelet.until('mounted/web recreated', async () => {
       const m = await running(reader);
       return m.size === 4 && m.get('mounted/web')?.attempt === 1 ? m : undefined;
     });
@@ -227,23 +190,23 @@ describe('lab kubelet on dockerd (dockershim)', () => {
     expect((await reader.containerStatus(web.id)).restartCount).toBe(1);
     // the lab keeps no dead attempts: the old container is gone from dockerd
     expect((await reader.listContainers()).some((c) => c.id === before.get('mounted/web')!.id)).toBe(false);
-    expect(kubelet!.log.some((l) => l.includes('Container definition changed'))).toBe(true);
+    expect(kubelet.log.some((l) => l.includes('Container definition changed'))).toBe(true);
   }, 120_000);
 
   it('patched 1.14 -> 1.15 with the skip file recreates nothing; the agent keeps the skip file while a hash is old and removes it once none is', async () => {
-    await stopKubelet();
+    await kubelet.stop();
     // a container whose hash changes 1.14 -> 1.15 (securityContext)
     await kube.createPod('default', { metadata: { name: 'secure' }, spec: { nodeName: NODE, containers: [{ name: 'db', image: 'postgres:10', securityContext: { runAsUser: 999 } }] } });
-    await startKubelet('v1.14.10');
-    const before = await until('5 containers', async () => {
+    await kubelet.start('v1.14.10');
+    const before = await kubelet.until('5 containers', async () => {
       const m = await running(agentReader());
       return m.size === 5 ? m : undefined;
     });
-    await stopKubelet();
+    await kubelet.stop();
     const skipFile = join(dir, 'cache.version.save');
     await writeFile(skipFile, `v1.14.10,${Math.floor(Date.now() / 1000) - 60}`);
-    await startKubelet('v1.15.12', { patched: skipFile });
-    expect((await syncs(1)).lastSync?.pods).toBe(4);
+    await kubelet.start('v1.15.12', { patched: skipFile });
+    expect((await kubelet.syncs(1)).lastSync?.pods).toBe(4);
     const reader = agentReader();
     const after = await running(reader);
     for (const [key, c] of before) expect(after.get(key)?.id, key).toBe(c.id);
@@ -268,11 +231,11 @@ describe('lab kubelet on dockerd (dockershim)', () => {
     // The operator rolls every pod whose hash is old: delete them; the kubelet tears their sandboxes down.
     const staleNames = stale.kind === 'checked' ? [...new Set(stale.report.stale.map((s) => s.pod.split('/')[1]!))] : [];
     for (const name of staleNames) await kube.deletePod('default', name);
-    await until('the stale pods gone from dockerd', async () => {
+    await kubelet.until('the stale pods gone from dockerd', async () => {
       const m = await running(reader);
       return [...m.keys()].some((k) => staleNames.includes(k.split('/')[0]!)) ? undefined : true;
     });
-    const done = await until('a consistent pass', async () => {
+    const done = await kubelet.until('a consistent pass', async () => {
       const r = await pass();
       return r.kind === 'checked' && r.removedSkipFile ? r : undefined;
     });

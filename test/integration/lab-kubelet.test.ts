@@ -10,69 +10,29 @@
 import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
-import { waitFor } from '../../lib/poll.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { startLabControlPlane, type LabControlPlane } from '../../scripts/lab/apiserver/harness.ts';
 import { startContainerd, type ContainerdHandle } from '../../scripts/containerd/containerd.ts';
 import { writeLauncher } from '../../scripts/lab/kubelet/launcher.ts';
-import { freePort } from '../../scripts/lab/etcd.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
-import type { SyncReport } from '../../scripts/lab/kubelet/kubelet.ts';
 import { loadHashVectors } from '../../scripts/lab/kubelet/hashes.ts';
 import { writeLabCni } from '../../scripts/lab/cni.ts';
 import { buildLabPrograms } from '../../scripts/lab/programs.ts';
 import { REPO_DIR } from '../../scripts/lab/lab.ts';
+import { LabKubeletProcess } from './lab-kubelet-process.ts';
 
 let dir: string;
 let plane: LabControlPlane;
 let containerd: ContainerdHandle;
 let cri: CriClient;
 let kube: KubeClient;
-let kubelet: { proc: ResultPromise; log: string[]; port: number } | undefined;
+let kubelet: LabKubeletProcess;
 
 const NODE = 'lab-node-1';
-
-function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  return waitFor(what, fn, { timeoutMs, context: () => `kubelet log:\n${kubelet?.log.slice(-15).join('\n') ?? '(none)'}` });
-}
-
-async function startKubelet(version: string, opts: { patched?: string; nodeLabels?: string; extraFlags?: string[]; programsDir?: string } = {}): Promise<void> {
-  const bin = join(dir, 'bin', `kubelet-${version}${opts.patched ? '-patched' : ''}${opts.programsDir ? '-bundled' : ''}`);
-  await writeLauncher(bin, { version, skipFilePath: opts.patched, programsDir: opts.programsDir });
-  const port = await freePort();
-  const log: string[] = [];
-  const proc = execa(bin, [
-    `--kubeconfig=${plane.kubeconfig}`, `--hostname-override=${NODE}`, `--container-runtime-endpoint=${containerd.address}`,
-    `--healthz-port=${port}`, '--lab-sync-interval=300', '--lab-pod-network=true', ...(opts.nodeLabels ? [`--node-labels=${opts.nodeLabels}`] : []), ...(opts.extraFlags ?? []),
-  ], { reject: false, all: true, buffer: false });
-  proc.all?.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
-  kubelet = { proc, log, port };
-  await until(`kubelet ${version} healthz`, async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-    return r?.ok ? true : undefined;
-  });
-}
-
-/** The running kubelet's sync report; resolves once it has completed `atLeast` passes over every pod. */
-async function syncs(atLeast: number): Promise<SyncReport> {
-  const port = kubelet!.port;
-  return until(`${atLeast} completed kubelet syncs`, async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/lab/syncs`).catch(() => undefined);
-    const report = r?.ok ? ((await r.json()) as SyncReport) : undefined;
-    return report && report.completedSyncs >= atLeast ? report : undefined;
-  });
-}
-
-async function stopKubelet(): Promise<void> {
-  if (!kubelet) return;
-  kubelet.proc.kill('SIGTERM');
-  await kubelet.proc;
-  kubelet = undefined;
-}
 
 /** The network namespace a container's process runs in (from containerd's task list). */
 async function netnsOf(containerId: string): Promise<string> {
@@ -101,6 +61,10 @@ beforeAll(async () => {
   containerd = await startContainerd({ dir: join(dir, 'containerd') });
   await writeLabCni(containerd.dir);
   cri = createCriClient({ address: containerd.address });
+  kubelet = new LabKubeletProcess(join(dir, 'bin'), (port) => [
+    `--kubeconfig=${plane.kubeconfig}`, `--hostname-override=${NODE}`, `--container-runtime-endpoint=${containerd.address}`,
+    `--healthz-port=${port}`, '--lab-sync-interval=300', '--lab-pod-network=true',
+  ], 30_000);
   kube = KubeClient.fromFile(plane.kubeconfig);
   for (const p of pods) {
     await kube.createPod('default', { metadata: { name: p.name }, spec: { nodeName: NODE, containers: p.containers } });
@@ -109,7 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    await stopKubelet();
+    await kubelet?.stop();
     cri?.close();
     await containerd?.stop();
   } finally {
@@ -129,8 +93,8 @@ describe('lab kubelet', () => {
   });
 
   it('registers its node and runs the pods bound to it with the kubelet hash of its version', async () => {
-    await startKubelet('v1.13.12');
-    const running = await until('3 containers running', async () => {
+    await kubelet.start('v1.13.12');
+    const running = await kubelet.until('3 containers running', async () => {
       const m = await runningContainers();
       return m.size === 3 ? m : undefined;
     });
@@ -147,18 +111,18 @@ describe('lab kubelet', () => {
 
   it('unpatched 1.13 -> 1.14 restarts exactly the containers with a volume mount', async () => {
     const before = await runningContainers();
-    await stopKubelet();
-    await startKubelet('v1.14.10');
-    const after = await until('the mounted container recreated', async () => {
+    await kubelet.stop();
+    await kubelet.start('v1.14.10');
+    const after = await kubelet.until('the mounted container recreated', async () => {
       const m = await runningContainers();
       return m.size === 3 && m.get('mounted/web')?.attempt === 1 ? m : undefined;
     });
     expect(after.get('plain/app')!.id).toBe(before.get('plain/app')!.id);
     expect(after.get('mounted/side')!.id).toBe(before.get('mounted/side')!.id);
     expect(after.get('mounted/web')!.id).not.toBe(before.get('mounted/web')!.id);
-    expect(kubelet!.log.some((l) => l.includes('Container definition changed'))).toBe(true);
+    expect(kubelet.log.some((l) => l.includes('Container definition changed'))).toBe(true);
     // the status write follows the runtime change: wait for it rather than race it
-    await until('restartCount 1 in the pod status', async () => {
+    await kubelet.until('restartCount 1 in the pod status', async () => {
       const pod = await kube.getPod('default', 'mounted');
       return pod.status?.containerStatuses?.find((c) => c.name === 'web')?.restartCount === 1 ? true : undefined;
     });
@@ -168,25 +132,25 @@ describe('lab kubelet', () => {
 
   it('patched 1.14 -> 1.15 with the skip file restarts nothing, not even the container whose hash changed', async () => {
     // mounted/web has no securityContext: make one container whose hash changes 1.14 -> 1.15 first.
-    await stopKubelet();
+    await kubelet.stop();
     await kube.createPod('default', { metadata: { name: 'secure' }, spec: { nodeName: NODE, containers: [{ name: 'db', image: 'postgres:10', securityContext: { runAsUser: 999 } }] } });
-    await startKubelet('v1.14.10');
-    await until('4 containers', async () => {
+    await kubelet.start('v1.14.10');
+    await kubelet.until('4 containers', async () => {
       const m = await runningContainers();
       return m.size === 4 ? m : undefined;
     });
     // The containers as the 1.14 kubelet leaves them: read after a sync pass it began with all
     // four running has completed (on a loaded machine a pass can still be acting on secure/db).
-    const seen = (await syncs(1)).completedSyncs;
-    await syncs(seen + 2);
+    const seen = (await kubelet.syncs(1)).completedSyncs;
+    await kubelet.syncs(seen + 2);
     const before = await runningContainers();
     expect(before.size).toBe(4);
-    await stopKubelet();
+    await kubelet.stop();
     const skipFile = join(dir, 'cache.version.save');
     await writeFile(skipFile, `v1.14.10,${Math.floor(Date.now() / 1000) - 60}`);
-    await startKubelet('v1.15.12', { patched: skipFile });
+    await kubelet.start('v1.15.12', { patched: skipFile });
     // the new kubelet's first completed sync of every pod: whatever it would recreate, it has
-    expect((await syncs(1)).lastSync?.pods).toBe(3);
+    expect((await kubelet.syncs(1)).lastSync?.pods).toBe(3);
     const after = await runningContainers();
     for (const [key, c] of before) expect(after.get(key)?.id, key).toBe(c.id);
     // the check was really skipped: secure/db's label is the 1.14 hash, which 1.15 computes differently
@@ -204,37 +168,37 @@ describe('lab kubelet', () => {
     await kube.createPod('default', { metadata: { name: 'picky' }, spec: { nodeName: NODE, nodeSelector: { disktype: 'ssd' }, containers: [{ name: 'c', image: 'busybox' }] } });
     const required = { nodeSelectorTerms: [{ matchExpressions: [{ key: 'disktype', operator: 'In', values: ['ssd'] }] }] };
     await kube.createPod('default', { metadata: { name: 'affine' }, spec: { nodeName: NODE, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } }, containers: [{ name: 'c', image: 'busybox' }] } });
-    await until('picky and affine running', async () => {
+    await kubelet.until('picky and affine running', async () => {
       const m = await runningContainers();
       return m.has('picky/c') && m.has('affine/c') ? true : undefined;
     });
     // the label goes away under a running kubelet: nothing happens until the kubelet re-admits its pods
-    const seen = (await syncs(1)).completedSyncs;
+    const seen = (await kubelet.syncs(1)).completedSyncs;
     await kube.patchNode(NODE, { metadata: { labels: { disktype: null } } }, 'merge');
-    await syncs(seen + 2);
+    await kubelet.syncs(seen + 2);
     expect((await runningContainers()).has('picky/c')).toBe(true);
     expect((await runningContainers()).has('affine/c')).toBe(true);
     const before = await runningContainers();
-    await stopKubelet();
-    await startKubelet('v1.15.12');
-    const pod = await until('picky Failed', async () => {
+    await kubelet.stop();
+    await kubelet.start('v1.15.12');
+    const pod = await kubelet.until('picky Failed', async () => {
       const p = await kube.getPod('default', 'picky');
       return p.status?.phase === 'Failed' ? p : undefined;
     });
     expect(pod.status?.reason).toBe('MatchNodeSelector');
     // the required-affinity twin is killed too (1.10-1.17 report it as MatchNodeSelector as well)
-    const affine = await until('affine Failed', async () => {
+    const affine = await kubelet.until('affine Failed', async () => {
       const p = await kube.getPod('default', 'affine');
       return p.status?.phase === 'Failed' ? p : undefined;
     });
     expect(affine.status?.reason).toBe('MatchNodeSelector');
     expect(affine.status?.containerStatuses?.every((c) => c.ready === false && c.state?.running === undefined)).toBe(true);
-    expect(kubelet!.log.some((l) => l.includes('Predicate MatchNodeSelector failed'))).toBe(true);
-    expect(kubelet!.log.some((l) => l.includes('Killing unwanted pod'))).toBe(true);
-    await until('picky and affine gone from the runtime', async () => ([...(await runningContainers()).keys()].some((k) => k.startsWith('picky/') || k.startsWith('affine/')) ? undefined : true));
+    expect(kubelet.log.some((l) => l.includes('Predicate MatchNodeSelector failed'))).toBe(true);
+    expect(kubelet.log.some((l) => l.includes('Killing unwanted pod'))).toBe(true);
+    await kubelet.until('picky and affine gone from the runtime', async () => ([...(await runningContainers()).keys()].some((k) => k.startsWith('picky/') || k.startsWith('affine/')) ? undefined : true));
     // and the pods whose hash the unpatched 1.15 kubelet agrees with were left alone (secure/db still
     // carries the 1.14 hash the patched kubelet tolerated, so this upstream-behaving kubelet recreates it)
-    const after = await until('secure/db recreated, 4 containers running', async () => {
+    const after = await kubelet.until('secure/db recreated, 4 containers running', async () => {
       const m = await runningContainers();
       return m.size === 4 && m.get('secure/db')?.id !== before.get('secure/db')?.id ? m : undefined;
     });
@@ -243,7 +207,7 @@ describe('lab kubelet', () => {
 
   it('runs init containers to completion before the regular ones, and never recreates them for a hash change', async () => {
     await kube.createPod('default', { metadata: { name: 'initd' }, spec: { nodeName: NODE, initContainers: [{ name: 'setup', image: 'busybox', volumeMounts: [{ name: 't', mountPath: '/t' }] }], containers: [{ name: 'main', image: 'busybox' }] } });
-    const done = await until('initd/main running after its init container', async () => {
+    const done = await kubelet.until('initd/main running after its init container', async () => {
       const pod = await kube.getPod('default', 'initd');
       const init = pod.status?.initContainerStatuses?.[0];
       return pod.status?.phase === 'Running' && init?.state?.terminated?.reason === 'Completed' ? pod : undefined;
@@ -251,22 +215,22 @@ describe('lab kubelet', () => {
     expect(done.status?.containerStatuses?.[0]?.state?.running).toBeDefined();
     const setupId = done.status?.initContainerStatuses?.[0]?.containerID;
     // 1.15 -> 1.16 changes every hash (new algorithm); the init container is still not re-run
-    await stopKubelet();
-    await startKubelet('v1.16.15');
-    await syncs(1);
+    await kubelet.stop();
+    await kubelet.start('v1.16.15');
+    await kubelet.syncs(1);
     const pod = await kube.getPod('default', 'initd');
     expect(pod.status?.initContainerStatuses?.[0]?.containerID).toBe(setupId);
-    expect(kubelet!.log.filter((l) => l.includes('started init container'))).toEqual([]);
+    expect(kubelet.log.filter((l) => l.includes('started init container'))).toEqual([]);
   }, 90_000);
 
   it('with the hash oracle: labels are the golden vectors\' hashes, and a container they lack stops the kubelet', async () => {
-    await stopKubelet();
+    await kubelet.stop();
     for (const name of ['mounted', 'secure', 'picky', 'affine', 'initd']) await kube.deletePod('default', name).catch(() => undefined);
     const vectors = loadHashVectors();
     const pick = (id: string) => JSON.parse(vectors.find((v) => v.id === id)!.container.raw) as { name: string };
     await kube.createPod('default', { metadata: { name: 'vec' }, spec: { nodeName: NODE, containers: [pick('res-basic'), pick('probe-http'), pick('sc-full')] } });
-    await startKubelet('v1.17.17', { extraFlags: ['--lab-hashes=vectors'] });
-    const m = await until('vec running', async () => {
+    await kubelet.start('v1.17.17', { extraFlags: ['--lab-hashes=vectors'] });
+    const m = await kubelet.until('vec running', async () => {
       const r = await runningContainers();
       return r.has('vec/r1') && r.has('vec/p1') && r.has('vec/s2') && r.size === 4 ? r : undefined;
     });
@@ -277,10 +241,8 @@ describe('lab kubelet', () => {
     // 'plain' is, after the apiserver's defaults, exactly the vector 'minimal'
     expect(m.get('plain/app')!.hash).toBe(golden('minimal'));
     await kube.createPod('default', { metadata: { name: 'stray' }, spec: { nodeName: NODE, containers: [{ name: 'x', image: 'not-a-vector:1' }] } });
-    const { proc, log } = kubelet!;
-    const result = await proc;
-    kubelet = undefined;
-    expect(result.exitCode).toBe(3);
+    const { exitCode, log } = await kubelet.exited();
+    expect(exitCode).toBe(3);
     expect(log.some((l) => l.includes('is not one of the 30 golden vectors'))).toBe(true);
   }, 90_000);
 
@@ -289,20 +251,20 @@ describe('lab kubelet', () => {
     const programsDir = join(dir, 'programs');
     const built = await buildLabPrograms(REPO_DIR, programsDir);
     expect(built.map((b) => b.program).sort()).toEqual(['apiserver', 'controller-manager', 'kip-agent', 'kube-proxy', 'kubelet', 'scheduler']);
-    await startKubelet('v1.17.17', { extraFlags: ['--lab-hashes=vectors'], programsDir });
+    await kubelet.start('v1.17.17', { extraFlags: ['--lab-hashes=vectors'], programsDir });
     // The process the launcher started is node on the bundle, not tsx on the sources.
     const pids = (await execa('pgrep', ['-f', join(programsDir, 'kubelet.mjs')], { reject: false })).stdout.split('\n').filter(Boolean);
     expect(pids.length).toBe(1);
     expect((await readFile(`/proc/${pids[0]}/cmdline`, 'utf8')).split('\0')).not.toContain('--import');
     // It speaks CRI (its proto files found through the rewritten import.meta.url) and syncs every pod.
-    const report = await syncs(1);
+    const report = await kubelet.syncs(1);
     expect(report.completedSyncs).toBeGreaterThanOrEqual(1);
-    const m = await until('vec running under the bundled kubelet', async () => {
+    const m = await kubelet.until('vec running under the bundled kubelet', async () => {
       const r = await runningContainers();
       return r.has('vec/r1') ? r : undefined;
     });
     expect(m.get('vec/r1')!.hash).toBe(loadHashVectors().find((v) => v.id === 'res-basic')!.hashes.get('1.17'));
     expect((await kube.getNode(NODE)).status?.nodeInfo?.kubeletVersion).toBe('v1.17.17');
-    await stopKubelet();
+    await kubelet.stop();
   }, 180_000);
 });

@@ -38,12 +38,12 @@ export function createRun(store: RunStore, spec: RunSpec): void {
   store.createRun({ id: RUN_ID, cluster: 'https://fake', target: spec.target, phase: 'running', reason: '', spec: JSON.stringify(spec), createdAt: Date.now() });
 }
 
-export async function engineOver(world: WorldFile, store: RunStore, spec: RunSpec, options: { signal?: AbortSignal; progress?: (l: string) => void } = {}): Promise<{ outcome: RunOutcome; agents: Map<string, AgentPort & { calls: string[] }>; marks: string[] }> {
+export async function engineOver(world: WorldFile, store: RunStore, spec: RunSpec, options: { signal?: AbortSignal; progress?: (l: string) => void; pollMs?: number } = {}): Promise<{ outcome: RunOutcome; agents: Map<string, AgentPort & { calls: string[] }>; marks: string[] }> {
   const cluster = fakeWorldCluster(world, () => Date.now());
   await cluster.lock.acquire('test', RUN_ID, 60_000, Date.now());
   const agents = new Map(world.read().nodes.map((n) => [n.name, fakeAgent(world, n.name, () => Date.now(), (ms) => systemClock.sleep(ms))]));
   const outcome = await runEngine(RUN_ID, spec, {
-    store, cluster, agents, clock: systemClock, logger: silentLogger(), pollMs: 5, ...(options.signal ? { signal: options.signal } : {}), ...(options.progress ? { progress: options.progress } : {}),
+    store, cluster, agents, clock: systemClock, logger: silentLogger(), pollMs: options.pollMs ?? 5, ...(options.signal ? { signal: options.signal } : {}), ...(options.progress ? { progress: options.progress } : {}),
   });
   return { outcome, agents, marks: cluster.marks };
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  decide, initialState, validateConfig, interleaveByZone, markFailed, markStarted, markSucceeded, pause, resume, type SchedulerConfig, type SchedulerState,
+  decide, initialState, validateConfig, interleaveByZone, markFailed, markStarted, markSucceeded, markSwapped, pause, resume, type SchedulerConfig, type SchedulerState,
 } from '../../coordinator/rollout/scheduler.ts';
 
 const nodesArb = fc.uniqueArray(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9-]{0,6}$/), zone: fc.constantFrom('', 'z-a', 'z-b', 'z-c') }), { selector: (n) => n.name, minLength: 1, maxLength: 25 });
@@ -15,17 +15,22 @@ interface Trace {
   readonly startsWhilePaused: number;
 }
 
+/** A seeded xorshift32 source of numbers in [0, 1). */
+function xorshift(seed: number): () => number {
+  let rnd = seed >>> 0 || 1;
+  return () => {
+    rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
+    return rnd / 2 ** 32;
+  };
+}
+
 /**
  * Drives the scheduler with a seeded world: each tick, some in-flight nodes finish, a few foreign
  * nodes flap NotReady, and a pause may arrive (lifted a few ticks later).
  */
 function simulate(s0: SchedulerState, c: SchedulerConfig, seed: number, options: { pauseAt?: number; failAt?: number; flap?: boolean } = {}): Trace {
   let s = s0;
-  let rnd = seed >>> 0 || 1;
-  const next = (): number => {
-    rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
-    return rnd / 2 ** 32;
-  };
+  const next = xorshift(seed);
   const starts: string[] = [];
   let maxInFlight = 0;
   let maxUnavailableSeen = 0;
@@ -134,6 +139,63 @@ describe('rollout scheduler (property tests)', () => {
       expect(t.startsWhilePaused).toBe(0);
       expect(t.finished).toBe(true);
     }), { numRuns: 200 });
+  });
+});
+
+describe('rollout scheduler: a swapped node frees its slot while its last look runs', () => {
+  it('never more kubelet swaps in flight than --max-concurrency, nor unavailable than --max-unavailable; verifying nodes do not take a slot; every node once', () => {
+    fc.assert(fc.property(nodesArb, configArb, fc.integer({ min: 0, max: 3 }), fc.integer(), (nodes, c, canary, seed) => {
+      let s = initialState(nodes, { count: Math.min(canary, nodes.length) });
+      const next = xorshift(seed);
+      const starts: string[] = [];
+      let finished = false;
+      for (let tick = 0; tick < 3_000 && !finished; tick++) {
+        const d = decide(s, { notReady: new Set() }, tick, c);
+        const verifying = s.order.filter((n) => s.status.get(n) === 'verifying');
+        // a canary is not done while it verifies: nothing starts beside a verifying canary
+        if (verifying.some((n) => s.canaries.has(n))) expect(d.start).toEqual([]);
+        for (const n of d.start) {
+          s = markStarted(s, n, tick);
+          starts.push(n);
+        }
+        const inFlight = s.order.filter((n) => s.status.get(n) === 'in-flight');
+        expect(inFlight.length).toBeLessThanOrEqual(c.maxConcurrency);
+        expect(inFlight.length).toBeLessThanOrEqual(c.maxUnavailable);
+        expect(d.verifying).toBe(verifying.length);
+        // verifying nodes keep the step open
+        if (verifying.length > 0) expect(d.finished).toBe(false);
+        finished = d.finished;
+        for (const n of verifying) if (next() < 0.3) s = markSucceeded(s, n);
+        for (const n of inFlight) if (next() < 0.4) s = markSwapped(s, n);
+      }
+      expect(finished).toBe(true);
+      expect([...starts].sort()).toEqual(nodes.map((n) => n.name).sort());
+    }), { numRuns: 300 });
+  });
+
+  it('the freed slot goes to the next node; a failed look pauses the run; pause waits for verifying nodes; the node timeout covers the look', () => {
+    const c = { maxConcurrency: 1, maxUnavailable: 1, nodeTimeoutMs: 1_000 };
+    let s = initialState([{ name: 'a', zone: '' }, { name: 'b', zone: '' }, { name: 'c', zone: '' }], { count: 0 });
+    s = markStarted(s, 'a', 0);
+    expect(decide(s, { notReady: new Set() }, 1, c).start).toEqual([]);
+    s = markSwapped(s, 'a');
+    expect(decide(s, { notReady: new Set() }, 2, c)).toMatchObject({ start: ['b'], inFlight: 0, verifying: 1 });
+    s = markStarted(s, 'b', 2);
+    // a's look still running past the node timeout pauses the run
+    expect(decide(s, { notReady: new Set() }, 1_001, c).pause).toMatch(/node a has not finished within 1 s/);
+    // a's look found a restart: paused, b (in flight) still finishes, nothing new starts
+    s = markFailed(s, 'a', 'default/p/main restarted');
+    expect(s.paused).toMatch(/node a: default\/p\/main restarted/);
+    s = markSwapped(s, 'b');
+    expect(decide(s, { notReady: new Set() }, 3, c)).toMatchObject({ start: [], inFlight: 0, verifying: 1, finished: false });
+    s = markSucceeded(s, 'b');
+    s = resume(s);
+    expect(decide(s, { notReady: new Set() }, 4, c).start).toEqual(['a']);
+    // a NotReady verifying node counts again: the observation holds it
+    let t = initialState([{ name: 'a', zone: '' }, { name: 'b', zone: '' }], { count: 0 });
+    t = markSwapped(markStarted(t, 'a', 0), 'a');
+    expect(decide(t, { notReady: new Set(['a']) }, 1, c).start).toEqual([]);
+    expect(decide(t, { notReady: new Set() }, 1, c).start).toEqual(['b']);
   });
 });
 

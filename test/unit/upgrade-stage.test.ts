@@ -46,6 +46,19 @@ describe('StageStore', () => {
     expect((await store.list()).map((b) => b.version)).toEqual(['v1.11.10']);
   });
 
+  it('finds the patch markers in the upload pass, across chunk seams, without reading the file again', async () => {
+    const port = kubeletBinaryPort(execaExec);
+    const oneRead = new StageStore({
+      fs: nodeFileSystem, stateDir: dir, skipFilePath: SKIP, logger: silentLogger(),
+      kubelet: { ...port, isPatched: async () => { throw new Error('the staged file was read again for the patch markers'); } },
+    });
+    for (const [version, patched] of [['v1.11.10', true], ['v1.12.10', false]] as const) {
+      const bin = script(version, patched);
+      const r = await oneRead.stage({ version, sha256: sha256(bin), size: bin.length }, chunks(bin, 5));
+      expect(r.binary.patched).toBe(patched);
+    }
+  });
+
   it('detects an unpatched binary', async () => {
     const bin = script('v1.11.10', false);
     const r = await store.stage({ version: 'v1.11.10', sha256: sha256(bin), size: bin.length }, chunks(bin));

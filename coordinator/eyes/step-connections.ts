@@ -30,7 +30,7 @@ export async function lookConnections(agent: AgentPort | undefined, clock: Clock
   if (!agent) return undefined;
   const ac = new AbortController();
   try {
-    const info = await Promise.race([agent.getNode().catch(() => undefined), clock.sleep(timeoutMs, ac.signal).then(() => undefined, () => undefined)]);
+    const info = await Promise.race([Promise.resolve().then(() => agent.getNode()).catch(() => undefined), clock.sleep(timeoutMs, ac.signal).then(() => undefined, () => undefined)]);
     if (!info || !Array.isArray(info.apiserverConnections) || info.apiserverConnections.length === 0) return undefined;
     return connectionLookOf(info);
   } finally {

@@ -32,12 +32,21 @@ export interface NodeWatcherPorts {
   /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
   readonly intervalMs?: number;
   /**
-   * Optional runtime event stream (Docker's /events on dockershim nodes): each item makes the
-   * watcher poll at once instead of at its next tick. It ending or failing falls back to polling
-   * alone, and it is opened again after wakeRetryMs (default 5000).
+   * Optional runtime event stream (Docker's /events on dockershim nodes, containerd's event
+   * service on containerd nodes): each item makes the watcher poll at once instead of at its next
+   * tick. It ending or failing falls back to polling alone, and it is opened again after
+   * wakeRetryMs (default 5000).
    */
   readonly wake?: (signal: AbortSignal) => AsyncIterable<unknown>;
   readonly wakeRetryMs?: number;
+  /** The retry delay doubles after each failure up to this (default 60000); an event resets it. */
+  readonly wakeRetryMaxMs?: number;
+  /**
+   * After a woken poll that showed no runtime change, poll again after each of these delays until
+   * one does (default WAKE_FOLLOW_UP_MS). containerd publishes /tasks/exit before its CRI plugin
+   * records the exit, so the poll at the event can still list the container running.
+   */
+  readonly wakeFollowUpMs?: readonly number[];
   readonly logger: Logger;
 }
 
@@ -46,12 +55,25 @@ interface Snapshot {
   readonly sandboxes: readonly PodSandboxInfo[];
 }
 
+/** About 3 s in all: the CRI plugin records a change within milliseconds, more under load. */
+export const WAKE_FOLLOW_UP_MS: readonly number[] = [20, 50, 100, 200, 400, 800, 1_600];
+
+/** What a poll compares to tell whether the runtime changed: ids and states. */
+function runtimeSignature(s: Snapshot): string {
+  let out = '';
+  for (const c of s.containers) out += `${c.id}:${c.state};`;
+  out += '|';
+  for (const b of s.sandboxes) out += `${b.id}:${b.state};`;
+  return out;
+}
+
 const CONTAINER_KIND = { added: 'CONTAINER_ADDED', restarted: 'CONTAINER_RESTARTED', exited: 'CONTAINER_DIED', removed: 'CONTAINER_REMOVED' } as const;
 
 export class NodeWatcher {
   readonly #p: NodeWatcherPorts;
   readonly #log: Logger;
   #runtime: Snapshot | undefined;
+  #runtimeSignature: string | undefined;
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #connections: string | undefined;
@@ -64,6 +86,8 @@ export class NodeWatcher {
   #polls = 0;
   #wakeups = 0;
   #wakeRequested = false;
+  /** A runtime event asked for the poll: chase its change with follow-up polls. */
+  #chaseRequested = false;
   #sleepAbort: AbortController | undefined;
   #wakeLoop: Promise<void> | undefined;
 
@@ -84,6 +108,11 @@ export class NodeWatcher {
 
   #wake(): void {
     this.#wakeups++;
+    this.#chaseRequested = true;
+    this.#pollNow();
+  }
+
+  #pollNow(): void {
     this.#wakeRequested = true;
     this.#sleepAbort?.abort();
   }
@@ -116,6 +145,7 @@ export class NodeWatcher {
     this.#runtimeDown = false;
     const prev = this.#runtime;
     this.#runtime = next;
+    this.#runtimeSignature = runtimeSignature(next);
     if (!prev) {
       sandboxEvents(this.#sandboxOf, [], next.sandboxes, at);
       return;
@@ -213,9 +243,15 @@ export class NodeWatcher {
     if (this.#loop) return;
     const abort = new AbortController();
     this.#abort = abort;
+    const followUps = this.#p.wakeFollowUpMs ?? WAKE_FOLLOW_UP_MS;
     this.#loop = (async () => {
+      // Index into followUps while a wake's change has not shown yet; -1 when not chasing one.
+      let chase = -1;
       while (!abort.signal.aborted) {
+        if (this.#chaseRequested) chase = 0;
         this.#wakeRequested = false;
+        this.#chaseRequested = false;
+        const before = this.#runtimeSignature;
         try {
           await this.pollOnce();
         } catch (err) {
@@ -223,29 +259,45 @@ export class NodeWatcher {
         }
         // An event that came during the poll is served by another poll right away.
         if (this.#wakeRequested) continue;
+        let delayMs = this.#p.intervalMs ?? 1_000;
+        if (chase >= 0) {
+          const step = followUps[chase];
+          if (this.#runtimeSignature !== before || step === undefined) chase = -1;
+          else {
+            delayMs = Math.min(delayMs, step);
+            chase++;
+          }
+        }
         const sleep = new AbortController();
         this.#sleepAbort = sleep;
         const stop = () => sleep.abort();
         abort.signal.addEventListener('abort', stop, { once: true });
-        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, sleep.signal);
+        await this.#p.clock.sleep(delayMs, sleep.signal);
         abort.signal.removeEventListener('abort', stop);
         this.#sleepAbort = undefined;
       }
     })();
     const wake = this.#p.wake;
     if (wake) {
+      const firstRetry = this.#p.wakeRetryMs ?? 5_000;
+      const maxRetry = Math.max(firstRetry, this.#p.wakeRetryMaxMs ?? 60_000);
       this.#wakeLoop = (async () => {
+        let retry = firstRetry;
         while (!abort.signal.aborted) {
           try {
             for await (const _ of wake(abort.signal)) {
               if (abort.signal.aborted) break;
+              retry = firstRetry;
               this.#wake();
             }
           } catch (err) {
-            if (!abort.signal.aborted) this.#log.warn({ err }, 'runtime event stream failed: polling alone until it is back');
+            if (!abort.signal.aborted) this.#log.warn({ err, retryMs: retry }, 'runtime event stream failed: polling alone until it is back');
           }
           if (abort.signal.aborted) break;
-          await this.#p.clock.sleep(this.#p.wakeRetryMs ?? 5_000, abort.signal);
+          await this.#p.clock.sleep(retry, abort.signal);
+          retry = Math.min(maxRetry, retry * 2);
+          // Events of the outage are lost: one poll as the stream opens again looks at them.
+          if (!abort.signal.aborted) this.#pollNow();
         }
       })();
     }

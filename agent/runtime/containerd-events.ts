@@ -1,0 +1,144 @@
+/**
+ * containerd's own event service (containerd.services.events.v1.Events/Subscribe, served on the
+ * same socket as CRI; proto/containerd/), filtered to the k8s.io namespace (where containerd's CRI
+ * plugin keeps the kubelet's containers and sandboxes) and to the topics that change what CRI
+ * ListContainers / ListPodSandboxes show. containerd 1.6 has no CRI GetContainerEvents (issue 11),
+ * so this is the only push signal on a containerd node.
+ *
+ * Like Docker's /events (./docker-events.ts) it only wakes the node watcher: the polled snapshot
+ * stays the one source of truth, so a lost or malformed event costs latency, never correctness.
+ */
+import { Client, credentials, Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { KipError } from '../../lib/errors.ts';
+import { containerdEventTypes, loadContainerdEventsDefinition } from '../../proto/containerd/loader.ts';
+import type { Envelope__Output } from '../../proto/containerd/generated/containerd/services/events/v1/Envelope.ts';
+import type { SubscribeRequest } from '../../proto/containerd/generated/containerd/services/events/v1/SubscribeRequest.ts';
+import { normalizeCriAddress } from './cri.ts';
+
+/** containerd's CRI plugin namespace (pkg/cri/constants: K8sContainerdNamespace = "k8s.io"). */
+export const K8S_NAMESPACE = 'k8s.io';
+
+/**
+ * Topics containerd 1.6.20 publishes for what CRI lists: a container record made or removed
+ * (services/containers/local.go: "/containers/create", "/containers/delete") and a task started,
+ * exited or deleted (runtime/events.go: TaskStartEventTopic, TaskExitEventTopic,
+ * TaskDeleteEventTopic). The CRI plugin updates its own store only after these (pkg/cri/server
+ * events.go handleContainerExit deletes the task, then UpdateSync's the exit), so a poll right
+ * at the event can still show the old state: the watcher polls again shortly after a wake that
+ * showed no change yet (agent/watch/node-watcher.ts).
+ */
+export const WATCHED_TOPICS = ['/tasks/start', '/tasks/exit', '/tasks/delete', '/containers/create', '/containers/delete'] as const;
+export type WatchedTopic = (typeof WATCHED_TOPICS)[number];
+
+/**
+ * One filter per topic; containerd sends an event matching ANY filter ("filters are any match",
+ * pkg/cri/server/events.go), and a filter's comma-separated selectors must ALL match
+ * (filters/filter.go). The quoted value form is the CRI plugin's own (`topic=="/tasks/oom"`).
+ */
+export function subscribeFilters(namespace = K8S_NAMESPACE): string[] {
+  return WATCHED_TOPICS.map((t) => `namespace==${namespace},topic=="${t}"`);
+}
+
+export interface ContainerdEvent {
+  readonly topic: WatchedTopic;
+  readonly namespace: string;
+  /** The container (CRI container or sandbox id); '' when the payload could not be decoded. */
+  readonly containerId: string;
+  /** /tasks/exit and /tasks/delete. */
+  readonly exitStatus?: number;
+  /** The envelope's timestamp, nanoseconds since the epoch (0n when absent). */
+  readonly timeNs: bigint;
+}
+
+/** The payload's full name for each topic (typeurl.MarshalAny's type_url is the message name). */
+const PAYLOAD: Readonly<Record<WatchedTopic, string>> = {
+  '/tasks/start': 'containerd.events.TaskStart',
+  '/tasks/exit': 'containerd.events.TaskExit',
+  '/tasks/delete': 'containerd.events.TaskDelete',
+  '/containers/create': 'containerd.events.ContainerCreate',
+  '/containers/delete': 'containerd.events.ContainerDelete',
+};
+
+const isWatched = (t: string): t is WatchedTopic => (WATCHED_TOPICS as readonly string[]).includes(t);
+
+/**
+ * One Envelope as the watcher sees it, or undefined when it is not a watched topic of `namespace`.
+ * A payload that does not decode still yields the event (with containerId ''): the wake is what
+ * counts, the id is for the log.
+ */
+export function decodeEnvelope(env: Envelope__Output, namespace = K8S_NAMESPACE): ContainerdEvent | undefined {
+  if (env.namespace !== namespace || !isWatched(env.topic)) return undefined;
+  const ts = env.timestamp;
+  const timeNs = ts ? BigInt(Math.trunc(ts.seconds)) * 1_000_000_000n + BigInt(Math.trunc(ts.nanos)) : 0n;
+  const base = { topic: env.topic, namespace: env.namespace, timeNs };
+  const any = env.event;
+  const want = PAYLOAD[env.topic];
+  // type_url is "containerd.events.TaskExit" (or with a "host/" prefix, as google's Any allows).
+  if (!any || any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1) !== want) return { ...base, containerId: '' };
+  let o: Record<string, unknown>;
+  try {
+    const type = containerdEventTypes().lookupType(want);
+    o = type.toObject(type.decode(any.value), { longs: Number, defaults: true }) as Record<string, unknown>;
+  } catch {
+    return { ...base, containerId: '' };
+  }
+  const id = typeof o.containerId === 'string' ? o.containerId : typeof o.id === 'string' ? o.id : '';
+  const exit = typeof o.exitStatus === 'number' && (env.topic === '/tasks/exit' || env.topic === '/tasks/delete') ? { exitStatus: o.exitStatus } : {};
+  return { ...base, containerId: id, ...exit };
+}
+
+export type ContainerdEventsErrorCode = 'CONTAINERD_EVENTS_UNAVAILABLE' | 'CONTAINERD_EVENTS_ENDED';
+
+export class ContainerdEventsError extends KipError {
+  declare readonly code: ContainerdEventsErrorCode;
+  constructor(code: ContainerdEventsErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, details, options);
+  }
+}
+
+let subscribeMethod: MethodDefinition<SubscribeRequest, Envelope__Output> | undefined;
+function subscribeDefinition(): MethodDefinition<SubscribeRequest, Envelope__Output> {
+  if (!subscribeMethod) {
+    const svc = loadContainerdEventsDefinition()['containerd.services.events.v1.Events'];
+    const m = svc && 'Subscribe' in svc ? (svc as Record<string, unknown>).Subscribe : undefined;
+    if (!m) throw new KipError('CONTAINERD_PROTO_INVALID', 'Events.Subscribe missing from proto/containerd/events.proto');
+    subscribeMethod = m as MethodDefinition<SubscribeRequest, Envelope__Output>;
+  }
+  return subscribeMethod;
+}
+
+/** An Envelope off the wire (what the Subscribe stream's deserializer makes of one message). */
+export function deserializeEnvelope(bytes: Buffer): Envelope__Output {
+  return subscribeDefinition().responseDeserialize(bytes);
+}
+
+/**
+ * Follows containerd's events at `address` (unix:///run/containerd/containerd.sock) until `signal`
+ * aborts (then returns) or the stream fails or ends (then throws ContainerdEventsError): the
+ * caller resubscribes with backoff (NodeWatcher's wake loop).
+ */
+export async function* containerdEvents(address: string, signal: AbortSignal, namespace = K8S_NAMESPACE): AsyncGenerator<ContainerdEvent> {
+  if (signal.aborted) return;
+  const target = normalizeCriAddress(address);
+  const def = subscribeDefinition();
+  const client = new Client(target, credentials.createInsecure(), { 'grpc.enable_retries': 0 });
+  const call: ClientReadableStream<Envelope__Output> = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, { filters: subscribeFilters(namespace) }, new Metadata());
+  const stop = (): void => call.cancel();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const env of call as AsyncIterable<Envelope__Output>) {
+      const e = decodeEnvelope(env, namespace);
+      if (e) yield e;
+    }
+  } catch (err) {
+    if (signal.aborted) return;
+    const se = err as Partial<ServiceError>;
+    throw new ContainerdEventsError('CONTAINERD_EVENTS_UNAVAILABLE', `containerd at ${target}: the event stream failed: ${se.details ?? (err instanceof Error ? err.message : String(err))}`, { address: target, grpcCode: se.code ?? GrpcStatus.UNKNOWN }, { cause: err });
+  } finally {
+    signal.removeEventListener('abort', stop);
+    call.cancel();
+    client.close();
+  }
+  if (!signal.aborted) throw new ContainerdEventsError('CONTAINERD_EVENTS_ENDED', `containerd at ${target} ended the event stream`, { address: target });
+}

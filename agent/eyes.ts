@@ -140,6 +140,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     }),
     containers: () => runtime.listContainers(),
     config: { stateDir: config.stateDir, kubeletUnit: config.kubeletUnit, healthzUrl: config.healthzUrl, verifyTimeoutMs: config.verifyTimeoutMs, pollMs: config.pollMs },
+    claim: agent.claim,
   });
   const nodeFields = (): Partial<PbNodeInfo> => eyesNodeFields(watcher.connectionCounts, journal.connectionErrors(systemClock.now()));
   const handlers = createWatchHandlers({

@@ -60,6 +60,11 @@ export interface RunHooks {
   assertNoRunOf(name: string): Promise<void>;
   /** After Release started it: the verification a held swap skipped (throws COMPONENT_UNHEALTHY). */
   verifyReleased(name: string): Promise<void>;
+  /**
+   * Runs fn holding the node's one mutating claim (agent/upgrade/node-claim.ts): refused with
+   * RUN_IN_PROGRESS naming the holder while a run, a heal or another Hold/Release holds it.
+   */
+  withClaim?<T>(kind: 'hold' | 'release', name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export class ComponentService {
@@ -141,8 +146,13 @@ export class ComponentService {
     throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
   }
 
+  private claimed<T>(kind: 'hold' | 'release', name: string, fn: () => Promise<T>): Promise<T> {
+    const withClaim = this.hooks?.withClaim;
+    return withClaim ? withClaim(kind, name, fn) : fn();
+  }
+
   hold(name: string) {
-    return this.serial(async () => {
+    return this.serial(() => this.claimed('hold', name, async () => {
       await this.hooks?.assertNoRunOf(name);
       if (isComponentName(name)) {
         const existing = await this.deps.holds.get(name);
@@ -151,7 +161,7 @@ export class ComponentService {
         if (existing) return this.deps.holds.reconcileOne(name);
       }
       return this.deps.holds.hold(await this.find(name));
-    });
+    }));
   }
 
   /**
@@ -161,10 +171,12 @@ export class ComponentService {
   release(name: string) {
     return this.serial(async () => {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
-      await this.hooks?.assertNoRunOf(name);
-      const r = await this.deps.holds.release(name);
-      if (r.started) await this.hooks?.verifyReleased(name);
-      return r;
+      return this.claimed('release', name, async () => {
+        await this.hooks?.assertNoRunOf(name);
+        const r = await this.deps.holds.release(name);
+        if (r.started) await this.hooks?.verifyReleased(name);
+        return r;
+      });
     });
   }
 

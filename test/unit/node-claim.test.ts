@@ -95,52 +95,63 @@ const won = <T>(rs: readonly PromiseSettledResult<T>[]) => rs.flatMap((r) => (r.
 const lost = (rs: readonly PromiseSettledResult<unknown>[]) => rs.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code: string; details: Record<string, unknown> }] : []));
 
 describe('a heal and an upgrade claim are one atomic lock', () => {
-  it('Heal and Upgrade called in the same tick: exactly one goes ahead, the other gets RUN_IN_PROGRESS naming it', async () => {
-    for (const order of ['heal-first', 'upgrade-first'] as const) {
-      h = await makeHarness();
-      const { agent, stage } = h.makeAgent();
-      await agent.start();
-      await h.stageBuffer(stage, NEW, fakeBinary(NEW));
-      const heal = healOn(h, agent);
-      const calls: Promise<HealResult | RunRecord>[] = [];
-      const doHeal = () => heal.heal({ mode: 'restart', dryRun: false, healId: `h-${order}`, settleMs: 1 });
-      const doUpgrade = () => agent.begin({ runId: `r-${order}`, targetVersion: NEW });
-      if (order === 'heal-first') calls.push(doHeal(), doUpgrade());
-      else calls.push(doUpgrade(), doHeal());
-      const results = await settle(calls);
-      expect(won(results), order).toHaveLength(1);
-      const [refusal] = lost(results);
-      expect(refusal?.code, order).toBe('RUN_IN_PROGRESS');
-      const winner = won(results)[0]!;
-      if ('healId' in winner) {
-        expect(refusal?.details).toMatchObject({ holder: 'heal', holderId: winner.healId });
-        await expect(agent.getRun(`r-${order}`)).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
-      } else {
-        expect(refusal?.details).toMatchObject({ holder: 'upgrade', runId: winner.runId });
-        expect((await collect(agent.events(winner.runId))).at(-1)).toMatchObject({ phase: 'RUN_SUCCEEDED' });
-      }
+  /**
+   * Where the second call lands in the heal: the same tick (before the heal's first await), after
+   * the heal stopped the kubelet, and after it started it again (waiting for health, held there).
+   */
+  const POINTS = ['same tick', 'stop', 'start'] as const;
+  async function racing<T>(point: (typeof POINTS)[number], second: (agent: UpgradeAgent) => Promise<T>, setup?: (agent: UpgradeAgent) => Promise<void>) {
+    h = await makeHarness();
+    const harness = h;
+    const { agent, stage } = harness.makeAgent();
+    await agent.start();
+    await harness.stageBuffer(stage, NEW, fakeBinary(NEW));
+    await setup?.(agent);
+    harness.node.events.length = 0;
+    let healthy: () => void = () => {};
+    const gate = new Promise<void>((r) => { healthy = r; });
+    const probe = harness.node.health;
+    const healing = healOn(harness, agent, { healthz: async (url, ms) => { await gate; return probe.healthz(url, ms); } }).heal({ mode: 'restart', dryRun: false, healId: 'h1', settleMs: 1 });
+    healing.catch(() => undefined);
+    if (point !== 'same tick') {
+      // Wait for the heal to reach the point (or to be refused, which a correct agent never does here).
+      let refused = false;
+      healing.catch(() => { refused = true; });
+      while (!refused && !harness.node.events.includes(point)) await new Promise((r) => setImmediate(r));
+    }
+    const other = await settle<unknown>([second(agent)]);
+    healthy();
+    const heal = await settle<unknown>([healing]);
+    await agent.whenIdle();
+    return { results: [...heal, ...other], node: harness.node };
+  }
+
+  it('Heal, then Upgrade at each point of it: exactly one restarts the kubelet, the other gets RUN_IN_PROGRESS naming it', async () => {
+    for (const point of POINTS) {
+      const { results, node } = await racing(point, (agent) => agent.begin({ runId: 'r1', targetVersion: NEW }));
       // Only the winner touched the kubelet: one stop and one start.
-      expect(h.node.events, order).toEqual(['stop', 'start']);
-      await agent.whenIdle();
-      expect(agent.claim.holder).toBeUndefined();
-      await h.cleanup();
+      expect(node.events, point).toEqual(['stop', 'start']);
+      expect(won(results), point).toHaveLength(1);
+      const refusal = lost(results)[0]!;
+      expect(refusal.code, point).toBe('RUN_IN_PROGRESS');
+      expect(refusal.details, point).toMatchObject(point === 'same tick' ? { holder: 'upgrade', runId: 'r1' } : { holder: 'heal', holderId: 'h1' });
+      await h!.cleanup();
       h = undefined;
     }
   });
 
-  it('Heal and Rollback of the last run racing: one restarts the kubelet, the other is refused', async () => {
-    h = await makeHarness();
-    const { agent, stage } = h.makeAgent();
-    await agent.start();
-    await h.stageBuffer(stage, NEW, fakeBinary(NEW));
-    await agent.begin({ runId: 'r1', targetVersion: NEW });
-    expect((await collect(agent.events('r1'))).at(-1)).toMatchObject({ phase: 'RUN_SUCCEEDED' });
-    h.node.events.length = 0;
-    const heal = healOn(h, agent);
-    const results = await settle<unknown>([heal.heal({ mode: 'restart', dryRun: false, healId: 'h1', settleMs: 1 }), agent.rollback('r1')]);
-    expect(won(results)).toHaveLength(1);
-    expect(lost(results)[0]).toMatchObject({ code: 'RUN_IN_PROGRESS' });
-    expect(h.node.events).toEqual(['stop', 'start']);
+  it('Heal, then Rollback of the last run at each point of it: one restarts the kubelet, the other is refused', async () => {
+    for (const point of POINTS) {
+      const { results, node } = await racing(point, (agent) => agent.rollback('r1'), async (agent) => {
+        await agent.begin({ runId: 'r1', targetVersion: NEW });
+        expect((await collect(agent.events('r1'))).at(-1)).toMatchObject({ phase: 'RUN_SUCCEEDED' });
+      });
+      expect(node.events, point).toEqual(['stop', 'start']);
+      expect(won(results), point).toHaveLength(1);
+      expect(lost(results)[0], point).toMatchObject({ code: 'RUN_IN_PROGRESS' });
+      await h!.cleanup();
+      h = undefined;
+    }
   });
 
   it('while a heal holds the node, a staged removal, a Hold and an Upgrade are refused naming the heal; after it, removal passes', async () => {

@@ -8,12 +8,15 @@
  * Like Docker's /events (./docker-events.ts) it only wakes the node watcher: the polled snapshot
  * stays the one source of truth, so a lost or malformed event costs latency, never correctness.
  */
+import { randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { KipError } from '../../lib/errors.ts';
 import { containerdEventTypes, loadContainerdEventsDefinition } from '../../proto/containerd/loader.ts';
 import type { Envelope__Output } from '../../proto/containerd/generated/containerd/services/events/v1/Envelope.ts';
 import type { SubscribeRequest } from '../../proto/containerd/generated/containerd/services/events/v1/SubscribeRequest.ts';
+import type { PublishRequest } from '../../proto/containerd/generated/containerd/services/events/v1/PublishRequest.ts';
+import type { Empty__Output } from '../../proto/containerd/generated/containerd/services/events/v1/Empty.ts';
 import { normalizeCriAddress } from './cri.ts';
 
 /** containerd's CRI plugin namespace (pkg/cri/constants: K8sContainerdNamespace = "k8s.io"). */
@@ -37,8 +40,23 @@ export type WatchedTopic = (typeof WATCHED_TOPICS)[number];
  * (filters/filter.go). The quoted value form is the CRI plugin's own (`topic=="/tasks/oom"`).
  */
 export function subscribeFilters(namespace = K8S_NAMESPACE): string[] {
-  return WATCHED_TOPICS.map((t) => `namespace==${namespace},topic=="${t}"`);
+  return [...WATCHED_TOPICS.map((t) => `namespace==${namespace},topic=="${t}"`), `namespace==${PROBE_NAMESPACE},topic=="${PROBE_TOPIC}"`];
 }
+
+/**
+ * The agent's own probe: published (Events.Publish) after subscribing, until it comes back on the
+ * stream. containerd's Subscribe sends nothing (not even headers) before the first event, so only
+ * an event of our own proves the subscription is registered: from then on every change CRI can
+ * list comes with an event, and the node watcher may skip listing while none came. Its own
+ * namespace (identifiers.Validate: letters, digits, '-'), so no k8s.io subscriber sees it.
+ */
+export const PROBE_NAMESPACE = 'kip-agent-probe';
+export const PROBE_TOPIC = '/kip/probe';
+const PROBE_TYPE_URL = 'kip.agent.Probe';
+/** Yielded once per stream, when the probe came back: the stream is live. */
+export const STREAM_LIVE: unique symbol = Symbol('containerd event stream live');
+const PROBE_EVERY_MS = 1_000;
+const PROBES = 10;
 
 export interface ContainerdEvent {
   readonly topic: WatchedTopic;
@@ -97,15 +115,31 @@ export class ContainerdEventsError extends KipError {
   }
 }
 
+function method<Req, Res>(name: 'Subscribe' | 'Publish'): MethodDefinition<Req, Res> {
+  const svc = loadContainerdEventsDefinition()['containerd.services.events.v1.Events'];
+  const m = svc && name in svc ? (svc as Record<string, unknown>)[name] : undefined;
+  if (!m) throw new KipError('CONTAINERD_PROTO_INVALID', `Events.${name} missing from proto/containerd/events.proto`);
+  return m as MethodDefinition<Req, Res>;
+}
 let subscribeMethod: MethodDefinition<SubscribeRequest, Envelope__Output> | undefined;
 function subscribeDefinition(): MethodDefinition<SubscribeRequest, Envelope__Output> {
-  if (!subscribeMethod) {
-    const svc = loadContainerdEventsDefinition()['containerd.services.events.v1.Events'];
-    const m = svc && 'Subscribe' in svc ? (svc as Record<string, unknown>).Subscribe : undefined;
-    if (!m) throw new KipError('CONTAINERD_PROTO_INVALID', 'Events.Subscribe missing from proto/containerd/events.proto');
-    subscribeMethod = m as MethodDefinition<SubscribeRequest, Envelope__Output>;
-  }
+  subscribeMethod ??= method('Subscribe');
   return subscribeMethod;
+}
+let publishMethod: MethodDefinition<PublishRequest, Empty__Output> | undefined;
+function publishDefinition(): MethodDefinition<PublishRequest, Empty__Output> {
+  publishMethod ??= method('Publish');
+  return publishMethod;
+}
+
+function publishProbe(client: Client, nonce: string): Promise<void> {
+  const def = publishDefinition();
+  const md = new Metadata();
+  // containerd takes the namespace of a published event from this header (namespaces/grpc.go).
+  md.set('containerd-namespace', PROBE_NAMESPACE);
+  return new Promise<void>((resolve, reject) => {
+    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, { topic: PROBE_TOPIC, event: { typeUrl: PROBE_TYPE_URL, value: Buffer.from(nonce) } }, md, { deadline: Date.now() + 5_000 }, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 /** An Envelope off the wire (what the Subscribe stream's deserializer makes of one message). */
@@ -118,7 +152,7 @@ export function deserializeEnvelope(bytes: Buffer): Envelope__Output {
  * aborts (then returns) or the stream fails or ends (then throws ContainerdEventsError): the
  * caller resubscribes with backoff (NodeWatcher's wake loop).
  */
-export async function* containerdEvents(address: string, signal: AbortSignal, namespace = K8S_NAMESPACE): AsyncGenerator<ContainerdEvent> {
+export async function* containerdEvents(address: string, signal: AbortSignal, namespace = K8S_NAMESPACE): AsyncGenerator<ContainerdEvent | typeof STREAM_LIVE> {
   if (signal.aborted) return;
   const target = normalizeCriAddress(address);
   const def = subscribeDefinition();
@@ -126,8 +160,29 @@ export async function* containerdEvents(address: string, signal: AbortSignal, na
   const call: ClientReadableStream<Envelope__Output> = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, { filters: subscribeFilters(namespace) }, new Metadata());
   const stop = (): void => call.cancel();
   signal.addEventListener('abort', stop, { once: true });
+  const nonce = randomUUID();
+  let live = false;
+  const probing = new AbortController();
+  // A failing Publish only means the stream is never called live (no list is skipped).
+  void (async () => {
+    for (let i = 0; i < PROBES && !live && !probing.signal.aborted; i++) {
+      await publishProbe(client, nonce).catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, PROBE_EVERY_MS);
+        probing.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+    }
+  })();
   try {
     for await (const env of call as AsyncIterable<Envelope__Output>) {
+      if (env.namespace === PROBE_NAMESPACE) {
+        if (!live && env.topic === PROBE_TOPIC && env.event?.value.toString() === nonce) {
+          live = true;
+          probing.abort();
+          yield STREAM_LIVE;
+        }
+        continue;
+      }
       const e = decodeEnvelope(env, namespace);
       if (e) yield e;
     }
@@ -136,6 +191,7 @@ export async function* containerdEvents(address: string, signal: AbortSignal, na
     const se = err as Partial<ServiceError>;
     throw new ContainerdEventsError('CONTAINERD_EVENTS_UNAVAILABLE', `containerd at ${target}: the event stream failed: ${se.details ?? (err instanceof Error ? err.message : String(err))}`, { address: target, grpcCode: se.code ?? GrpcStatus.UNKNOWN }, { cause: err });
   } finally {
+    probing.abort();
     signal.removeEventListener('abort', stop);
     call.cancel();
     client.close();

@@ -12,6 +12,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo, PodSandboxInfo, RuntimeReader } from '../runtime/types.ts';
+import { STREAM_LIVE } from '../runtime/containerd-events.ts';
 import type { EventLog, NodeEvent } from './event-log.ts';
 import { diffSnapshots, type RestartEvent } from './restart-core.ts';
 
@@ -47,6 +48,13 @@ export interface NodeWatcherPorts {
    * records the exit, so the poll at the event can still list the container running.
    */
   readonly wakeFollowUpMs?: readonly number[];
+  /**
+   * While the wake stream has said it is live (it yielded STREAM_LIVE: containerd's events, whose
+   * probe came back, so every change CRI lists now comes with an event), a tick with no event since
+   * the last list skips ListContainers/ListPodSandboxes; a full list still runs every fullListMs.
+   * Without it (and on Docker nodes) every tick lists.
+   */
+  readonly eventsCoverRuntime?: { readonly fullListMs: number };
   readonly logger: Logger;
 }
 
@@ -74,6 +82,12 @@ export class NodeWatcher {
   readonly #log: Logger;
   #runtime: Snapshot | undefined;
   #runtimeSignature: string | undefined;
+  /** The wake stream is live (STREAM_LIVE seen, not failed since). */
+  #streamLive = false;
+  /** An event (or a follow-up) asks for a list since the last one. */
+  #runtimeDirty = true;
+  #lastListAt = Number.NEGATIVE_INFINITY;
+  #skippedLists = 0;
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #connections: string | undefined;
@@ -101,6 +115,11 @@ export class NodeWatcher {
     return this.#polls;
   }
 
+  /** Ticks whose runtime list was skipped (eventsCoverRuntime). */
+  get skippedLists(): number {
+    return this.#skippedLists;
+  }
+
   /** Runtime events that triggered a poll. */
   get wakeups(): number {
     return this.#wakeups;
@@ -108,6 +127,7 @@ export class NodeWatcher {
 
   #wake(): void {
     this.#wakeups++;
+    this.#runtimeDirty = true;
     this.#chaseRequested = true;
     this.#pollNow();
   }
@@ -133,11 +153,20 @@ export class NodeWatcher {
   }
 
   async #pollRuntime(at: number): Promise<void> {
+    const cover = this.#p.eventsCoverRuntime;
+    if (cover && this.#streamLive && !this.#runtimeDirty && this.#runtime && !this.#runtimeDown && at - this.#lastListAt < cover.fullListMs) {
+      this.#skippedLists++;
+      return;
+    }
+    // Cleared before the list: an event that comes during it asks for the next one.
+    this.#runtimeDirty = false;
+    this.#lastListAt = at;
     let next: Snapshot;
     try {
       const [containers, sandboxes] = await Promise.all([this.#p.reader.listContainers(), this.#p.reader.listPodSandboxes()]);
       next = { containers, sandboxes };
     } catch (err) {
+      this.#runtimeDirty = true;
       if (!this.#runtimeDown) this.#emit({ kind: 'RUNTIME_UNAVAILABLE', observedAtMs: at, reason: isKipError(err) ? err.code : 'UNKNOWN', detail: err instanceof Error ? err.message : String(err) });
       this.#runtimeDown = true;
       return;
@@ -266,6 +295,8 @@ export class NodeWatcher {
           else {
             delayMs = Math.min(delayMs, step);
             chase++;
+            // The follow-up lists even though no new event came.
+            this.#runtimeDirty = true;
           }
         }
         const sleep = new AbortController();
@@ -285,14 +316,21 @@ export class NodeWatcher {
         let retry = firstRetry;
         while (!abort.signal.aborted) {
           try {
-            for await (const _ of wake(abort.signal)) {
+            for await (const item of wake(abort.signal)) {
               if (abort.signal.aborted) break;
               retry = firstRetry;
-              this.#wake();
+              if (item === STREAM_LIVE) {
+                // Live from here: one full list now, then events say when to list.
+                this.#streamLive = true;
+                this.#runtimeDirty = true;
+                this.#pollNow();
+              } else this.#wake();
             }
           } catch (err) {
             if (!abort.signal.aborted) this.#log.warn({ err, retryMs: retry }, 'runtime event stream failed: polling alone until it is back');
           }
+          this.#streamLive = false;
+          this.#runtimeDirty = true;
           if (abort.signal.aborted) break;
           await this.#p.clock.sleep(retry, abort.signal);
           retry = Math.min(maxRetry, retry * 2);

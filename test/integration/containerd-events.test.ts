@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerdEvents, type ContainerdEvent } from '../../agent/runtime/containerd-events.ts';
+import { containerdEvents, STREAM_LIVE, type ContainerdEvent } from '../../agent/runtime/containerd-events.ts';
 import { createCriClient, type CriClient } from '../../agent/runtime/cri.ts';
 import type { PodSandboxSpec } from '../../agent/runtime/types.ts';
 import { EventLog } from '../../agent/watch/event-log.ts';
@@ -65,11 +65,16 @@ describe('containerd events (real containerd 1.6)', () => {
   it('streams create, start, exit (with the status) and delete of a CRI container in k8s.io', async () => {
     const abort = new AbortController();
     const seen: ContainerdEvent[] = [];
+    let live = false;
     const reading = (async () => {
-      for await (const e of containerdEvents(ctd!.address, abort.signal)) seen.push(e);
+      for await (const e of containerdEvents(ctd!.address, abort.signal)) {
+        if (e === STREAM_LIVE) live = true;
+        else seen.push(e);
+      }
     })();
     try {
-      // The subscription is live once an event of ours arrives: retry a sandbox until one does.
+      // The agent's own probe (Events.Publish in its namespace) came back: the subscription is registered.
+      await waitFor('STREAM_LIVE', async () => (live ? true : undefined), { timeoutMs: 30_000, intervalMs: 20 });
       const p = pod('ev-1');
       const sb = await c().runPodSandbox(p);
       await waitFor('the sandbox\'s events', async () => (seen.some((e) => e.containerId === sb && e.topic === '/tasks/start') ? true : undefined), { timeoutMs: 30_000, intervalMs: 50 });
@@ -137,6 +142,42 @@ describe('containerd events (real containerd 1.6)', () => {
       await c().stopPodSandbox(sb);
       await c().removePodSandbox(sb);
       await waitFor('POD_GONE', async () => log.since(0).find((e) => e.kind === 'POD_GONE' && e.podUid === 'ev-2'), { timeoutMs: 30_000, intervalMs: 20 });
+    } finally {
+      await watcher.stop();
+    }
+  }, 180_000);
+
+  it('with the stream live, ticks skip the runtime list until an event; a killed container is still CONTAINER_DIED at once', async () => {
+    const log = new EventLog(1_000);
+    let lists = 0;
+    const reader = { listContainers: () => { lists++; return c().listContainers(); }, listPodSandboxes: () => c().listPodSandboxes(), containerStatus: (id: string) => c().containerStatus(id) };
+    const watcher = new NodeWatcher({
+      reader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log, clock: systemClock,
+      intervalMs: 100, wake: (signal) => containerdEvents(ctd!.address, signal), wakeRetryMs: 200,
+      // An hour between full lists: only events can make this test's lists happen.
+      eventsCoverRuntime: { fullListMs: 3_600_000 },
+      logger: silentLogger(),
+    });
+    watcher.start();
+    try {
+      const p = pod('ev-3');
+      const sb = await c().runPodSandbox(p);
+      const first = await runApp(p, sb, 0);
+      await waitFor('CONTAINER_ADDED', async () => log.since(0).find((e) => e.kind === 'CONTAINER_ADDED' && e.afterId === first), { timeoutMs: 30_000, intervalMs: 20 });
+      await waitFor('ticks that skip the list', async () => (watcher.skippedLists >= 10 ? true : undefined), { timeoutMs: 30_000, intervalMs: 20 });
+      const listsBefore = lists;
+      const pollsBefore = watcher.polls;
+      await waitFor('more skipped ticks', async () => (watcher.polls >= pollsBefore + 5 ? true : undefined), { timeoutMs: 30_000, intervalMs: 20 });
+      // Five ticks, no event: no list.
+      expect(lists).toBe(listsBefore);
+      const killedAt = Date.now();
+      await killInit(first);
+      const died = await waitFor('CONTAINER_DIED', async () => log.since(0).find((e) => e.kind === 'CONTAINER_DIED' && e.beforeId === first), { timeoutMs: 30_000, intervalMs: 20 });
+      expect(died).toMatchObject({ podUid: 'ev-3', exitCode: 137 });
+      process.stdout.write(`containerd events, lists skipped while live: died on the log ${died.observedAtMs - killedAt} ms after the kill; ${watcher.skippedLists} of ${watcher.polls} ticks skipped the list\n`);
+      await c().removeContainer(first);
+      await c().stopPodSandbox(sb);
+      await c().removePodSandbox(sb);
     } finally {
       await watcher.stop();
     }

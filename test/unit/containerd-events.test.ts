@@ -69,13 +69,14 @@ describe('containerd events: decoding', () => {
     expect(decodeEnvelope(none)?.containerId).toBe('');
   });
 
-  it('subscribes per topic, each ANDed with the k8s.io namespace', () => {
+  it('subscribes per topic, each ANDed with the k8s.io namespace, and to its own probe', () => {
     expect(subscribeFilters()).toEqual([
       'namespace==k8s.io,topic=="/tasks/start"',
       'namespace==k8s.io,topic=="/tasks/exit"',
       'namespace==k8s.io,topic=="/tasks/delete"',
       'namespace==k8s.io,topic=="/containers/create"',
       'namespace==k8s.io,topic=="/containers/delete"',
+      'namespace==kip-agent-probe,topic=="/kip/probe"',
     ]);
   });
 });

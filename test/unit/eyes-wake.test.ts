@@ -9,6 +9,7 @@ import { FakeClock, systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/poll.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
+import { STREAM_LIVE } from '../../agent/runtime/containerd-events.ts';
 
 const quietReader = { listContainers: async () => [], listPodSandboxes: async () => [], containerStatus: async () => { throw new Error('none'); } };
 
@@ -118,6 +119,41 @@ describe('NodeWatcher woken by runtime events', () => {
     await waitFor('the interval sleep', async () => (clock.sleeps.slice(mark).includes(3_600_000) ? true : undefined), { timeoutMs: 5_000 });
     expect(clock.sleeps.slice(mark)).toEqual([5, 6, 7, 3_600_000]);
     expect(w.polls).toBe(1 + 1 + 3);
+    await w.stop();
+  });
+
+  it('skips the runtime list while the stream is live and nothing came; lists on an event, at fullListMs, and on every tick once the stream failed', async () => {
+    let lists = 0;
+    let push: ((item: unknown) => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
+    const reader = { ...quietReader, listContainers: async () => { lists++; return []; } };
+    let now = 0;
+    const clock: Clock = { now: () => now, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
+    const w = new NodeWatcher({
+      reader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log: new EventLog(10), clock, intervalMs: 1_000, logger: silentLogger(),
+      wakeFollowUpMs: [], wakeRetryMs: 3_600_000, eventsCoverRuntime: { fullListMs: 10_000 },
+      wake: async function* (signal) {
+        while (!signal.aborted) {
+          const item = await new Promise<unknown>((resolve, reject) => { push = resolve; fail = reject; signal.addEventListener('abort', () => resolve(undefined), { once: true }); });
+          if (!signal.aborted) yield item;
+        }
+      },
+    });
+    w.start();
+    await waitFor('stream open', async () => (push && w.polls >= 1 ? true : undefined), { timeoutMs: 2_000 });
+    push!(STREAM_LIVE);
+    await waitFor('a skipped tick', async () => (w.skippedLists >= 3 ? true : undefined), { timeoutMs: 5_000 });
+    const a = lists;
+    push!('event');
+    await waitFor('the list an event asks for', async () => (lists > a ? true : undefined), { timeoutMs: 5_000 });
+    const b = lists;
+    now += 10_000;
+    await waitFor('the list at fullListMs', async () => (lists > b ? true : undefined), { timeoutMs: 5_000 });
+    fail!(new Error('containerd restarting'));
+    const skipped = w.skippedLists;
+    const c = lists;
+    await waitFor('lists on every tick again', async () => (lists >= c + 3 ? true : undefined), { timeoutMs: 5_000 });
+    expect(w.skippedLists).toBe(skipped);
     await w.stop();
   });
 

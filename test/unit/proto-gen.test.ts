@@ -44,9 +44,10 @@ describe('generated proto types', () => {
     }
   }, 90_000);
 
-  it('the containerd loader knows Events.Subscribe by containerd\'s own path', () => {
+  it('the containerd loader knows Events.Subscribe and Publish by containerd\'s own paths', () => {
     const svc = loadContainerdEventsDefinition()['containerd.services.events.v1.Events'];
-    expect(Object.keys(svc ?? {})).toEqual(['Subscribe']);
+    expect(Object.keys(svc ?? {})).toEqual(['Subscribe', 'Publish']);
+    expect((svc as unknown as { Publish: { path: string } }).Publish.path).toBe('/containerd.services.events.v1.Events/Publish');
     expect((svc as unknown as { Subscribe: { path: string; responseStream: boolean } }).Subscribe).toMatchObject({ path: '/containerd.services.events.v1.Events/Subscribe', responseStream: true });
   });
 

@@ -20,6 +20,7 @@ import { nodeFileSystem } from './upgrade/fs.ts';
 import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
 import { dockerEvents } from './runtime/docker-events.ts';
+import { containerdEvents } from './runtime/containerd-events.ts';
 import { acceptedVersions, hashReport, inventory } from './watch/inventory.ts';
 import { driftEvents } from './watch/drift.ts';
 import { HealService } from './heal/heal.ts';
@@ -84,13 +85,21 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     log: events,
     clock: systemClock,
     intervalMs: config.watchPollMs,
-    // Docker nodes: dockerd's /events wakes the watcher (restart detection without waiting for the
-    // next poll). containerd 1.6's CRI has no GetContainerEvents; its own event service is not used.
+    // The runtime's own event stream wakes the watcher (restart detection without waiting for the
+    // next poll): dockerd's /events on Docker nodes; on containerd (whose 1.6 CRI has no
+    // GetContainerEvents) its events service on the same socket. Another CRI runtime has neither:
+    // polling alone, the stream looked for again after the retry delay.
     wake: async function* (signal: AbortSignal) {
       const rt = await runtime.current();
       if (rt.kind === 'docker') yield* dockerEvents(rt.endpoint, signal);
+      else if ((await runtime.version()).runtimeName === 'containerd') yield* containerdEvents(rt.endpoint, signal);
     },
-    wakeRetryMs: 30_000,
+    wakeRetryMs: 1_000,
+    wakeRetryMaxMs: 30_000,
+    // containerd's stream, once its probe came back, covers every change CRI lists: idle ticks skip
+    // the list (about 85 % of a poll's CPU with 500 containers, bench/eyes-poll-profile.ts), and a
+    // full list still runs every 10 s in case an event was missed.
+    eventsCoverRuntime: { fullListMs: 10_000 },
     logger,
   });
   watcher.start();
@@ -142,6 +151,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     }),
     containers: () => runtime.listContainers(),
     config: { stateDir: config.stateDir, kubeletUnit: config.kubeletUnit, healthzUrl: config.healthzUrl, verifyTimeoutMs: config.verifyTimeoutMs, pollMs: config.pollMs },
+    claim: agent.claim,
   });
   const nodeFields = (): Partial<PbNodeInfo> => eyesNodeFields(watcher.connectionCounts, journal.connectionErrors(systemClock.now()));
   const handlers = createWatchHandlers({

@@ -89,17 +89,15 @@ export async function main(argv: readonly string[]): Promise<void> {
         runtime,
       },
     );
-    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name, since) => agent.verifyReleased(name, since) });
+    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name, since) => agent.verifyReleased(name, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
     await agent.start();
     await stage.removeStaleTemps();
-    let healing = (): boolean => false;
-    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger, () => healing()) : undefined;
+    const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;
     // Checked before anything listens: unreadable files, a key not matching its certificate or a
     // certificate from another CA stop the agent with an error naming the file.
     const tls = await AgentTls.load({ ca: config.tlsCa, cert: config.tlsCert, key: config.tlsKey }, logger);
     process.on('SIGHUP', () => void tls.reload());
     const eyes = startEyes({ config, agent, runtime, ...(workload ? { workload: { listNodePods: workload.port.listNodePods, nodeExists: workload.nodeExists } } : {}), logger });
-    healing = () => eyes.heal.busy;
     await eyes.heal.recover().catch((err: unknown) => logger.error({ err }, 'heal recovery failed'));
     const base = createAgentHandlers(agent, stage, logger, { nodeInfoCacheMs: config.nodeInfoCacheMs, stageIdleTimeoutMs: config.stageIdleTimeoutMs, components, heal: eyes.heal, eyesNodeFields: eyes.nodeFields }, eyes.handlers);
     const handlers = withAuthz(withCertExpiry(base, tls), logger);
@@ -164,7 +162,7 @@ async function workloadPort(config: AgentConfig, runtime: AutoRuntime): Promise<
   };
 }
 
-function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeExists: () => Promise<boolean>, config: AgentConfig, logger: Logger, healing: () => boolean): NodeJS.Timeout {
+function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeExists: () => Promise<boolean>, config: AgentConfig, logger: Logger): NodeJS.Timeout {
   const log = logger.child({ component: 'consistency' });
   let busy = false;
   return setInterval(() => {
@@ -178,8 +176,9 @@ function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeE
         const node = await agent.nodeInfo();
         return { version: node.kubeletVersion, active: node.unit?.activeState === 'active' };
       },
-      // A heal restarting the kubelet counts as a run: the file's fate is decided after it.
-      runInProgress: () => agent.runInProgress() || healing(),
+      // Anything holding the node claim (a run, a heal restarting the kubelet, a Hold...) counts
+      // as a run: the file's fate is decided after it.
+      runInProgress: () => agent.claim.holder !== undefined,
       skipFile: {
         read: async () => {
           const s = await agent.skipFileInfo();

@@ -63,6 +63,11 @@ export interface RunHooks {
    * skipped); throws COMPONENT_UNHEALTHY. `heldSinceMs`: when the hold began.
    */
   verifyReleased(name: string, heldSinceMs: number): Promise<void>;
+  /**
+   * Runs fn holding the node's one mutating claim (agent/upgrade/node-claim.ts): refused with
+   * RUN_IN_PROGRESS naming the holder while a run, a heal or another Hold/Release holds it.
+   */
+  withClaim?<T>(kind: 'hold' | 'release', name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export class ComponentService {
@@ -144,8 +149,13 @@ export class ComponentService {
     throw new ComponentNotOnNodeError(name, found.map((x) => x.name));
   }
 
+  private claimed<T>(kind: 'hold' | 'release', name: string, fn: () => Promise<T>): Promise<T> {
+    const withClaim = this.hooks?.withClaim;
+    return withClaim ? withClaim(kind, name, fn) : fn();
+  }
+
   hold(name: string) {
-    return this.serial(async () => {
+    return this.serial(() => this.claimed('hold', name, async () => {
       await this.hooks?.assertNoRunOf(name);
       if (isComponentName(name)) {
         const existing = await this.deps.holds.get(name);
@@ -154,7 +164,7 @@ export class ComponentService {
         if (existing) return this.deps.holds.reconcileOne(name);
       }
       return this.deps.holds.hold(await this.find(name));
-    });
+    }));
   }
 
   /**
@@ -164,15 +174,17 @@ export class ComponentService {
   release(name: string) {
     return this.serial(async () => {
       if (!isComponentName(name)) throw new UnknownComponentNameError(name, COMPONENT_NAMES);
-      await this.hooks?.assertNoRunOf(name);
-      const heldSinceMs = (await this.deps.holds.get(name))?.sinceMs ?? 0;
-      const r = await this.deps.holds.release(name);
-      // Also when this Release found no hold: a Release repeated after COMPONENT_UNHEALTHY, or one
-      // a killed coordinator sends again, must answer as the first did until the held swap ran
-      // healthy once (otherwise it checks the version that runs is healthy). A unit stopped before Hold stays
-      // stopped on its first Release and is not checked then.
-      if (r.started || !r.changed) await this.hooks?.verifyReleased(name, heldSinceMs);
-      return r;
+      return this.claimed('release', name, async () => {
+        await this.hooks?.assertNoRunOf(name);
+        const heldSinceMs = (await this.deps.holds.get(name))?.sinceMs ?? 0;
+        const r = await this.deps.holds.release(name);
+        // Also when this Release found no hold: a Release repeated after COMPONENT_UNHEALTHY, or one
+        // a killed coordinator sends again, must answer as the first did until the held swap ran
+        // healthy once (otherwise it checks that the version that runs is healthy). A unit stopped
+        // before Hold stays stopped on its first Release and is not checked then.
+        if (r.started || !r.changed) await this.hooks?.verifyReleased(name, heldSinceMs);
+        return r;
+      });
     });
   }
 

@@ -193,7 +193,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
     }),
     RemoveStaged: unary('RemoveStaged', true, async (req: { version: string; component?: string }) => {
       checkLength('component', req.component ?? '', 64);
-      const r = await stage.remove(req.version, req.component ?? '');
+      // Under the node claim: never while a run, a heal, a Hold or a Release acts.
+      const r = await agent.claim.with('remove-staged', `${req.component || 'kubelet'}@${boundText(req.version, 128)}`, () => stage.remove(req.version, req.component ?? ''));
       mutated();
       return { removed: r.removed, freedBytes: r.freedBytes };
     }),
@@ -238,8 +239,8 @@ export function createAgentHandlers(agent: UpgradeAgent, stage: StageStore, logg
         checkUpgradeRequest(req);
         checkLength('component', req.component, 64);
         checkList('keep_served_apis', req.keepServedApis);
-        // A heal restarting the kubelet owns it until it is healthy again (agent/heal/).
-        if (options.heal?.busy) throw new PreconditionError('HEAL_IN_PROGRESS', 'a heal is restarting the kubelet: retry when it is healthy again');
+        // A heal, Hold, Release or RemoveStaged holding the node claim refuses the run in begin()
+        // (RUN_IN_PROGRESS naming the holder; agent/upgrade/node-claim.ts).
         await claims.run(() =>
           agent.begin({
             runId: req.runId,

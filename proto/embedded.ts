@@ -4,6 +4,8 @@
  * name is undefined and the files are read from disk as before. Both loaders (kip's contract and
  * the CRI subset) go through loadProto, so the artifact never touches the file system for them.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
@@ -29,4 +31,20 @@ export function loadProto(root: string, files: readonly string[], options: proto
     protobuf.parse(text, pbRoot, { ...options });
   }
   return protoLoader.fromJSON(pbRoot.toJSON(), options);
+}
+
+/**
+ * The same files parsed into one protobufjs Root (from the embedded texts when present), for
+ * decoding a message carried as bytes (a google.protobuf.Any's value) by its full name.
+ */
+export function loadProtoRoot(root: string, files: readonly string[], options: protoLoader.Options): protobuf.Root {
+  const embedded = embeddedProtos();
+  const pbRoot = new protobuf.Root();
+  for (const f of files) {
+    const text = embedded === undefined ? readFileSync(path.join(root, f), 'utf8') : embedded[f];
+    if (text === undefined) throw new Error(`proto file ${f} is not embedded in this build (scripts/package/build.ts lists them)`);
+    protobuf.parse(text, pbRoot, { ...options });
+  }
+  pbRoot.resolveAll();
+  return pbRoot;
 }

@@ -6,7 +6,12 @@
  * Crash safety: the heal is journaled (<stateDir>/heal/<id>.json, atomic write) before the kubelet
  * is stopped; a journal write that fails stops the heal before it acts. An agent killed between
  * stop and start finds the journal "restarting" at start-up (recover()) and starts the kubelet
- * again. A repeated heal id answers from the journal and never restarts twice. One heal at a time.
+ * again. A repeated heal id answers from the journal and never restarts twice.
+ *
+ * A heal holds the node's one mutating claim (agent/upgrade/node-claim.ts) from before its gate
+ * until it ends: an Upgrade, Rollback, Hold, Release, RemoveStaged or another heal is refused
+ * meanwhile with RUN_IN_PROGRESS naming it, and a heal is refused the same way while one of those
+ * holds the node. The check and the take are one synchronous step, so two racing calls never both pass.
  */
 import path from 'node:path';
 import type { Clock } from '../../lib/clock.ts';
@@ -14,6 +19,7 @@ import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 import { PreconditionError, StepFailedError } from '../upgrade/errors.ts';
+import type { NodeClaim } from '../upgrade/node-claim.ts';
 import type { FileSystem } from '../upgrade/fs.ts';
 import type { HealthPort, SystemdPort } from '../upgrade/ports.ts';
 import { isKubernetesContainer } from '../watch/consistency.ts';
@@ -65,6 +71,8 @@ export interface HealPorts {
   /** The runtime's containers (the before/after comparison). */
   readonly containers: () => Promise<readonly ContainerInfo[]>;
   readonly config: { readonly stateDir: string; readonly kubeletUnit: string; readonly healthzUrl: string; readonly verifyTimeoutMs: number; readonly pollMs: number };
+  /** The node's one mutating claim, shared with the upgrade agent (UpgradeAgent.claim). */
+  readonly claim: Pick<NodeClaim, 'take' | 'holder'>;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -76,16 +84,15 @@ const running = (cs: readonly ContainerInfo[]): Map<string, string> =>
 export class HealService {
   readonly #p: HealPorts;
   readonly #log: Logger;
-  #busy = false;
 
   constructor(ports: HealPorts) {
     this.#p = ports;
     this.#log = ports.logger.child({ component: 'heal' });
   }
 
-  /** True while a heal restarts the kubelet (an upgrade must not start then). */
+  /** True while a heal holds the node claim. */
   get busy(): boolean {
-    return this.#busy;
+    return this.#p.claim.holder?.kind === 'heal';
   }
 
   #dir(): string {
@@ -113,12 +120,14 @@ export class HealService {
     const done = req.dryRun ? undefined : await this.#read(healId);
     if (done?.result) return done.result;
     if (done) throw new PreconditionError('HEAL_ID_USED', `heal ${healId} ended ${done.phase}${done.error ? `: ${done.error}` : ''}; use a new heal id`, { healId, phase: done.phase });
-    if (this.#busy) throw new PreconditionError('HEAL_IN_PROGRESS', 'another heal is restarting the kubelet: wait for it', { healId });
-    this.#busy = true;
+    // A dry run changes nothing: it answers the gate without the claim.
+    if (req.dryRun) return this.#heal({ ...req, healId });
+    const claim = this.#p.claim.take('heal', healId);
     try {
+      await claim.journaled;
       return await this.#heal({ ...req, healId });
     } finally {
-      this.#busy = false;
+      await claim.release();
     }
   }
 

@@ -21,6 +21,7 @@ import type { StepContext } from './steps/index.ts';
 import type { UpgradeAgentConfig, UpgradeAgentDeps } from './config.ts';
 import { Codes, InvalidInputError, PreconditionError } from './errors.ts';
 import { Machine } from './machine.ts';
+import { claimedError, NodeClaim, RUN_KINDS, type Claim } from './node-claim.ts';
 import { NodeView } from './node-view.ts';
 import type { PreflightOptions } from './preflight.ts';
 import { checkComponent, checkKubelet, type ComponentChecks, type RunChecksEnv } from './run-checks.ts';
@@ -52,8 +53,12 @@ export class UpgradeAgent {
   private readonly machine: Machine;
   private readonly view: NodeView;
   private readonly logger: Logger;
-  /** The run this process is driving, or reserving (being checked before it starts). */
-  private activeRunId: string | undefined;
+  /**
+   * The node's one mutating claim (node-claim.ts): a run holds it from the first check of begin()
+   * (or rollback, or recovery) until it is terminal; Heal, Hold, Release and RemoveStaged take the
+   * same claim, so none of them can overlap a run or each other.
+   */
+  readonly claim: NodeClaim;
   private driving: Promise<void> = Promise.resolve();
   /** Begin calls in flight by run id: a second call for the same id waits for the first. */
   private readonly beginning = new Map<string, Promise<RunRecord>>();
@@ -68,6 +73,13 @@ export class UpgradeAgent {
     const host = (p: string): string => this.host(p);
     this.machine = new Machine(this.log, deps, (rec) => this.contextFor(rec), config.journalLines, this.logger);
     this.view = new NodeView(config, this.component, deps, this.log, host);
+    this.claim = deps.claim ?? new NodeClaim({ fs: deps.fs, stateDir: config.stateDir, clock: deps.clock, logger: deps.logger });
+  }
+
+  /** The run holding the node claim, if a run holds it. */
+  private get activeRunId(): string | undefined {
+    const h = this.claim.holder;
+    return h && RUN_KINDS.has(h.kind) ? h.id : undefined;
   }
 
   /** The spec a run acts on: the one journaled with it, else (runs of older agents) the kubelet. */
@@ -94,7 +106,7 @@ export class UpgradeAgent {
     return this.driving;
   }
 
-  /** True while this process drives or reserves a run (the consistency loop must not act then). */
+  /** True while this process drives or reserves a run. The consistency loop looks at `claim.holder` (anything mutating the node). */
   runInProgress(): boolean {
     return this.activeRunId !== undefined;
   }
@@ -121,6 +133,8 @@ export class UpgradeAgent {
     } catch (err) {
       this.logger.error({ err }, 'cannot create the state directory; interrupted runs are reported, not driven');
     }
+    await this.claim.recover();
+    let claim: Claim | undefined;
     const env: RecoveryEnv = {
       log: this.log,
       machine: this.machine,
@@ -128,18 +142,18 @@ export class UpgradeAgent {
       fs: this.deps.fs,
       recovery: this.config.recovery,
       binary: this.host(this.component.binary),
-      hold: (runId) => {
-        this.activeRunId = runId;
-      },
+      hold: (runId) => claim?.retitle('recovery', runId),
     };
     await removeStaleTemps(env);
     const unfinished = await unfinishedRuns(env);
     if (unfinished.length === 0) return;
-    // Claimed now, so that no Upgrade call starts a run before recovery is over.
-    this.activeRunId = unfinished[0]!.runId;
-    this.driving = recoverRuns(env, unfinished).finally(() => {
-      this.activeRunId = undefined;
-    });
+    // Claimed now, so that no Upgrade (or Heal, Hold, ...) starts before recovery is over. Recovery
+    // drives runs whose own journals say what to do: a claim journal that cannot be written does
+    // not stop it (the claim is held in memory all the same).
+    const held = this.claim.take('recovery', unfinished[0]!.runId);
+    claim = held;
+    held.journaled.catch((err: unknown) => this.logger.warn({ err }, 'the node claim journal could not be written; recovering anyway'));
+    this.driving = recoverRuns(env, unfinished).finally(() => held.release());
   }
 
 
@@ -163,9 +177,8 @@ export class UpgradeAgent {
   }
 
   private async assertNoActiveRun(exceptRunId?: string): Promise<void> {
-    if (this.activeRunId && this.activeRunId !== exceptRunId) {
-      throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
-    }
+    const holder = this.claim.holder;
+    if (holder && !(RUN_KINDS.has(holder.kind) && holder.id === exceptRunId)) throw claimedError(holder);
     const id = await this.log.store.currentId();
     const rec = id ? await this.log.find(id) : undefined;
     if (rec && !isTerminal(rec.phase) && rec.runId !== exceptRunId) {
@@ -203,9 +216,15 @@ export class UpgradeAgent {
         return Promise.reject(err);
       }
     }
-    const claimed = this.activeRunId === undefined;
-    if (claimed) this.activeRunId = req.runId;
-    const p = this.beginClaimed(req, claimed);
+    // The node claim is taken here, synchronously: a concurrent Heal, Hold, Release or begin of
+    // another id finds it held. Not taken: refused below unless this id is the holder's (re-attach).
+    let claim: Claim | undefined;
+    try {
+      claim = this.claim.take('upgrade', req.runId);
+    } catch {
+      claim = undefined;
+    }
+    const p = this.beginClaimed(req, claim);
     this.beginning.set(req.runId, p);
     const forget = (): void => {
       this.beginning.delete(req.runId);
@@ -214,15 +233,16 @@ export class UpgradeAgent {
     return p;
   }
 
-  private async beginClaimed(req: UpgradeRequest, claimed: boolean): Promise<RunRecord> {
+  private async beginClaimed(req: UpgradeRequest, claim: Claim | undefined): Promise<RunRecord> {
     let started = false;
     try {
       const existing = await this.log.find(req.runId);
       if (existing) return assertSameRun(existing, req);
-      const holder = this.activeRunId;
-      if (!claimed && holder !== undefined) {
-        throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${holder} is in progress on this node`, { runId: holder });
+      if (!claim) {
+        const holder = this.claim.holder;
+        throw holder ? claimedError(holder) : new PreconditionError(Codes.RUN_IN_PROGRESS, 'another call held the node when this one began: retry', { runId: req.runId });
       }
+      await claim.journaled;
       // A run of an earlier process that recovery has not finished (journaled, not terminal).
       await this.assertNoActiveRun(req.runId);
       const name = stagedComponent(req.component);
@@ -241,11 +261,11 @@ export class UpgradeAgent {
       await this.log.save(rec);
       await this.log.store.setCurrent(rec.runId);
       this.logger.info({ runId: rec.runId, from, to: rec.toVersion, component: name, held: rec.heldAtStart ?? false }, 'upgrade run started');
-      this.launch(rec.runId);
+      this.launch(rec.runId, claim);
       started = true;
       return rec;
     } finally {
-      if (claimed && !started) this.activeRunId = undefined;
+      if (!started) await claim?.release();
     }
   }
 
@@ -264,40 +284,37 @@ export class UpgradeAgent {
       await this.whenIdle();
       return this.getRun(runId);
     }
-    if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
-    this.activeRunId = runId;
+    const claim = this.claim.take('rollback', runId);
     try {
+      await claim.journaled;
       await this.log.patch(rec, { phase: 'RUN_ROLLING_BACK', step: 'ROLLBACK_STOP', stepStatus: 'STEP_STARTED', errorCode: rec.errorCode || 'ROLLBACK_REQUESTED', errorMessage: rec.errorMessage || 'rollback requested by the coordinator' });
     } catch (err) {
-      this.activeRunId = undefined;
+      await claim.release();
       throw err;
     }
-    this.launch(runId);
+    this.launch(runId, claim);
     await this.whenIdle();
     return this.getRun(runId);
   }
 
   /**
-   * After Release of `name` started it: when the last run on this node swapped that component
-   * while it was held, wait until it runs the new version healthy (the verification the run
-   * skipped): COMPONENT_UNHEALTHY names the run, and Rollback(run_id) restores the old one.
-   * Otherwise (a plain Hold/Release) wait until the version it runs is healthy again, its static
-   * pod in a container created after `heldSinceMs`.
+   * After Release of `name`: when the last run on this node swapped that component while it was
+   * held, wait until it runs the new version healthy (the verification the run skipped):
+   * COMPONENT_UNHEALTHY names the run, and Rollback(run_id) restores the old one. Otherwise (a
+   * plain Hold/Release) wait until the version it runs is healthy again, its static pod in a
+   * container created after `heldSinceMs`. Called inside Release, which holds the node claim for
+   * the whole call (no run can start).
    */
   async verifyReleased(name: string, heldSinceMs = 0): Promise<void> {
     const id = await this.log.store.currentId();
     const rec = id ? await this.log.find(id) : undefined;
     if (rec && isUnverifiedHeldSwap(rec, name)) {
-      if (this.activeRunId) throw new PreconditionError(Codes.RUN_IN_PROGRESS, `run ${this.activeRunId} is in progress on this node`, { runId: this.activeRunId });
-      this.activeRunId = rec.runId;
-      try {
-        await verifyReleasedRun(this.contextFor(rec), rec, this.log);
-      } finally {
-        this.activeRunId = undefined;
-      }
+      const holder = this.claim.holder;
+      if (holder?.kind === 'release' && holder.id === name) return verifyReleasedRun(this.contextFor(rec), rec, this.log);
+      // Called on its own: it takes the claim itself (or is refused naming the holder).
+      await this.claim.with('release', name, () => verifyReleasedRun(this.contextFor(rec), rec, this.log));
       return;
     }
-    // Not claimed: nothing changes here, and the Release itself is done; a run of another component may go on.
     const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
     await verifyReleasedPlain(this.contextForSpec(r.spec), r.version, this.config.verifyTimeoutMs, heldSinceMs);
   }
@@ -311,10 +328,7 @@ export class UpgradeAgent {
     }
   }
 
-  private launch(runId: string): void {
-    this.activeRunId = runId;
-    this.driving = this.machine.drive(runId).finally(() => {
-      this.activeRunId = undefined;
-    });
+  private launch(runId: string, claim: Claim): void {
+    this.driving = this.machine.drive(runId).finally(() => claim.release());
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { FileSystem } from './fs.ts';
 import type { Clock, ComponentsPort, FaultHook, FlagMigrationPort, HealthPort, JournalPort, KubeletBinaryPort, ProcPort, StaticPodRuntimePort, SystemdPort, WorkloadPort } from './ports.ts';
 import type { StageStore } from './stage.ts';
+import type { NodeClaim } from './node-claim.ts';
 
 export type UpgradeAgentConfig = Pick<
   AgentConfig,
@@ -28,4 +29,6 @@ export interface UpgradeAgentDeps {
   readonly components?: ComponentsPort;
   /** The container runtime, to see a static pod's new container (static-pod components only). */
   readonly runtime?: StaticPodRuntimePort;
+  /** The node's one mutating claim (node-claim.ts); the agent makes its own when absent. */
+  readonly claim?: NodeClaim;
 }

@@ -12,6 +12,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo, PodSandboxInfo, RuntimeReader } from '../runtime/types.ts';
+import { STREAM_LIVE } from '../runtime/containerd-events.ts';
 import type { EventLog, NodeEvent } from './event-log.ts';
 import { diffSnapshots, type RestartEvent } from './restart-core.ts';
 
@@ -32,12 +33,28 @@ export interface NodeWatcherPorts {
   /** Default 1000 ms (issue 11: a restart on the stream within a second or two). */
   readonly intervalMs?: number;
   /**
-   * Optional runtime event stream (Docker's /events on dockershim nodes): each item makes the
-   * watcher poll at once instead of at its next tick. It ending or failing falls back to polling
-   * alone, and it is opened again after wakeRetryMs (default 5000).
+   * Optional runtime event stream (Docker's /events on dockershim nodes, containerd's event
+   * service on containerd nodes): each item makes the watcher poll at once instead of at its next
+   * tick. It ending or failing falls back to polling alone, and it is opened again after
+   * wakeRetryMs (default 5000).
    */
   readonly wake?: (signal: AbortSignal) => AsyncIterable<unknown>;
   readonly wakeRetryMs?: number;
+  /** The retry delay doubles after each failure up to this (default 60000); an event resets it. */
+  readonly wakeRetryMaxMs?: number;
+  /**
+   * After a woken poll that showed no runtime change, poll again after each of these delays until
+   * one does (default WAKE_FOLLOW_UP_MS). containerd publishes /tasks/exit before its CRI plugin
+   * records the exit, so the poll at the event can still list the container running.
+   */
+  readonly wakeFollowUpMs?: readonly number[];
+  /**
+   * While the wake stream has said it is live (it yielded STREAM_LIVE: containerd's events, whose
+   * probe came back, so every change CRI lists now comes with an event), a tick with no event since
+   * the last list skips ListContainers/ListPodSandboxes; a full list still runs every fullListMs.
+   * Without it (and on Docker nodes) every tick lists.
+   */
+  readonly eventsCoverRuntime?: { readonly fullListMs: number };
   readonly logger: Logger;
 }
 
@@ -46,12 +63,31 @@ interface Snapshot {
   readonly sandboxes: readonly PodSandboxInfo[];
 }
 
+/** About 3 s in all: the CRI plugin records a change within milliseconds, more under load. */
+export const WAKE_FOLLOW_UP_MS: readonly number[] = [20, 50, 100, 200, 400, 800, 1_600];
+
+/** What a poll compares to tell whether the runtime changed: ids and states. */
+function runtimeSignature(s: Snapshot): string {
+  let out = '';
+  for (const c of s.containers) out += `${c.id}:${c.state};`;
+  out += '|';
+  for (const b of s.sandboxes) out += `${b.id}:${b.state};`;
+  return out;
+}
+
 const CONTAINER_KIND = { added: 'CONTAINER_ADDED', restarted: 'CONTAINER_RESTARTED', exited: 'CONTAINER_DIED', removed: 'CONTAINER_REMOVED' } as const;
 
 export class NodeWatcher {
   readonly #p: NodeWatcherPorts;
   readonly #log: Logger;
   #runtime: Snapshot | undefined;
+  #runtimeSignature: string | undefined;
+  /** The wake stream is live (STREAM_LIVE seen, not failed since). */
+  #streamLive = false;
+  /** An event (or a follow-up) asks for a list since the last one. */
+  #runtimeDirty = true;
+  #lastListAt = Number.NEGATIVE_INFINITY;
+  #skippedLists = 0;
   #skip: { value: string | undefined } | undefined;
   #kubelet: KubeletProcess | undefined;
   #connections: string | undefined;
@@ -64,6 +100,8 @@ export class NodeWatcher {
   #polls = 0;
   #wakeups = 0;
   #wakeRequested = false;
+  /** A runtime event asked for the poll: chase its change with follow-up polls. */
+  #chaseRequested = false;
   #sleepAbort: AbortController | undefined;
   #wakeLoop: Promise<void> | undefined;
 
@@ -77,6 +115,11 @@ export class NodeWatcher {
     return this.#polls;
   }
 
+  /** Ticks whose runtime list was skipped (eventsCoverRuntime). */
+  get skippedLists(): number {
+    return this.#skippedLists;
+  }
+
   /** Runtime events that triggered a poll. */
   get wakeups(): number {
     return this.#wakeups;
@@ -84,6 +127,12 @@ export class NodeWatcher {
 
   #wake(): void {
     this.#wakeups++;
+    this.#runtimeDirty = true;
+    this.#chaseRequested = true;
+    this.#pollNow();
+  }
+
+  #pollNow(): void {
     this.#wakeRequested = true;
     this.#sleepAbort?.abort();
   }
@@ -104,11 +153,20 @@ export class NodeWatcher {
   }
 
   async #pollRuntime(at: number): Promise<void> {
+    const cover = this.#p.eventsCoverRuntime;
+    if (cover && this.#streamLive && !this.#runtimeDirty && this.#runtime && !this.#runtimeDown && at - this.#lastListAt < cover.fullListMs) {
+      this.#skippedLists++;
+      return;
+    }
+    // Cleared before the list: an event that comes during it asks for the next one.
+    this.#runtimeDirty = false;
+    this.#lastListAt = at;
     let next: Snapshot;
     try {
       const [containers, sandboxes] = await Promise.all([this.#p.reader.listContainers(), this.#p.reader.listPodSandboxes()]);
       next = { containers, sandboxes };
     } catch (err) {
+      this.#runtimeDirty = true;
       if (!this.#runtimeDown) this.#emit({ kind: 'RUNTIME_UNAVAILABLE', observedAtMs: at, reason: isKipError(err) ? err.code : 'UNKNOWN', detail: err instanceof Error ? err.message : String(err) });
       this.#runtimeDown = true;
       return;
@@ -116,6 +174,7 @@ export class NodeWatcher {
     this.#runtimeDown = false;
     const prev = this.#runtime;
     this.#runtime = next;
+    this.#runtimeSignature = runtimeSignature(next);
     if (!prev) {
       sandboxEvents(this.#sandboxOf, [], next.sandboxes, at);
       return;
@@ -213,9 +272,15 @@ export class NodeWatcher {
     if (this.#loop) return;
     const abort = new AbortController();
     this.#abort = abort;
+    const followUps = this.#p.wakeFollowUpMs ?? WAKE_FOLLOW_UP_MS;
     this.#loop = (async () => {
+      // Index into followUps while a wake's change has not shown yet; -1 when not chasing one.
+      let chase = -1;
       while (!abort.signal.aborted) {
+        if (this.#chaseRequested) chase = 0;
         this.#wakeRequested = false;
+        this.#chaseRequested = false;
+        const before = this.#runtimeSignature;
         try {
           await this.pollOnce();
         } catch (err) {
@@ -223,29 +288,54 @@ export class NodeWatcher {
         }
         // An event that came during the poll is served by another poll right away.
         if (this.#wakeRequested) continue;
+        let delayMs = this.#p.intervalMs ?? 1_000;
+        if (chase >= 0) {
+          const step = followUps[chase];
+          if (this.#runtimeSignature !== before || step === undefined) chase = -1;
+          else {
+            delayMs = Math.min(delayMs, step);
+            chase++;
+            // The follow-up lists even though no new event came.
+            this.#runtimeDirty = true;
+          }
+        }
         const sleep = new AbortController();
         this.#sleepAbort = sleep;
         const stop = () => sleep.abort();
         abort.signal.addEventListener('abort', stop, { once: true });
-        await this.#p.clock.sleep(this.#p.intervalMs ?? 1_000, sleep.signal);
+        await this.#p.clock.sleep(delayMs, sleep.signal);
         abort.signal.removeEventListener('abort', stop);
         this.#sleepAbort = undefined;
       }
     })();
     const wake = this.#p.wake;
     if (wake) {
+      const firstRetry = this.#p.wakeRetryMs ?? 5_000;
+      const maxRetry = Math.max(firstRetry, this.#p.wakeRetryMaxMs ?? 60_000);
       this.#wakeLoop = (async () => {
+        let retry = firstRetry;
         while (!abort.signal.aborted) {
           try {
-            for await (const _ of wake(abort.signal)) {
+            for await (const item of wake(abort.signal)) {
               if (abort.signal.aborted) break;
-              this.#wake();
+              retry = firstRetry;
+              if (item === STREAM_LIVE) {
+                // Live from here: one full list now, then events say when to list.
+                this.#streamLive = true;
+                this.#runtimeDirty = true;
+                this.#pollNow();
+              } else this.#wake();
             }
           } catch (err) {
-            if (!abort.signal.aborted) this.#log.warn({ err }, 'runtime event stream failed: polling alone until it is back');
+            if (!abort.signal.aborted) this.#log.warn({ err, retryMs: retry }, 'runtime event stream failed: polling alone until it is back');
           }
+          this.#streamLive = false;
+          this.#runtimeDirty = true;
           if (abort.signal.aborted) break;
-          await this.#p.clock.sleep(this.#p.wakeRetryMs ?? 5_000, abort.signal);
+          await this.#p.clock.sleep(retry, abort.signal);
+          retry = Math.min(maxRetry, retry * 2);
+          // Events of the outage are lost: one poll as the stream opens again looks at them.
+          if (!abort.signal.aborted) this.#pollNow();
         }
       })();
     }

@@ -35,8 +35,8 @@ export function loadSyncOptions(): protoLoader.Options {
   };
 }
 
-/** The same options as command-line flags of `proto-loader-gen-types`. */
-export function genTypesArgs(outDir: string): string[] {
+/** The same options as command-line flags of `proto-loader-gen-types` (default: kip's own files). */
+export function genTypesArgs(outDir: string, files: readonly string[] = KIP_PROTO_FILES): string[] {
   const args = [
     `--longs=${LOADER_OPTIONS.longs}`,
     `--enums=${LOADER_OPTIONS.enums}`,
@@ -47,7 +47,7 @@ export function genTypesArgs(outDir: string): string[] {
   if (LOADER_OPTIONS.keepCase) args.push('--keepCase');
   if (LOADER_OPTIONS.defaults) args.push('--defaults');
   if (LOADER_OPTIONS.oneofs) args.push('--oneofs');
-  return [...args, ...KIP_PROTO_FILES];
+  return [...args, ...files];
 }
 
 export function loadKipPackageDefinition(): protoLoader.PackageDefinition {

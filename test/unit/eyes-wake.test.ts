@@ -5,9 +5,11 @@ import { parseDockerEvent } from '../../agent/runtime/docker-events.ts';
 import { EventLog } from '../../agent/watch/event-log.ts';
 import { JournalWatcher } from '../../agent/watch/journal-watcher.ts';
 import { NodeWatcher } from '../../agent/watch/node-watcher.ts';
-import { FakeClock, systemClock } from '../../lib/clock.ts';
+import { FakeClock, systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/poll.ts';
+import type { ContainerInfo } from '../../agent/runtime/types.ts';
+import { STREAM_LIVE } from '../../agent/runtime/containerd-events.ts';
 
 const quietReader = { listContainers: async () => [], listPodSandboxes: async () => [], containerStatus: async () => { throw new Error('none'); } };
 
@@ -21,6 +23,12 @@ describe('docker events', () => {
     expect(parseDockerEvent('{not json')).toBeUndefined();
   });
 });
+
+/** The system clock, recording every sleep the watcher's poll loop asks for (the stream's retry sleeps are not polled here). */
+function recordingClock(): Clock & { sleeps: number[] } {
+  const sleeps: number[] = [];
+  return { sleeps, now: () => systemClock.now(), sleep: (ms, signal) => { sleeps.push(ms); return systemClock.sleep(ms, signal); } };
+}
 
 describe('NodeWatcher woken by runtime events', () => {
   it('polls at once on an event, falls back to polling when the stream fails, and opens it again', async () => {
@@ -48,6 +56,104 @@ describe('NodeWatcher woken by runtime events', () => {
     await waitFor('a woken poll', async () => (w.polls > before ? true : undefined), { timeoutMs: 2_000 });
     expect(w.wakeups).toBe(1);
     expect(opened).toBe(2);
+    await w.stop();
+  });
+
+  it('after a wake that shows no change yet, polls again at the follow-up delays until it does (containerd records an exit in CRI after the event)', async () => {
+    let push: (() => void) | undefined;
+    let state: 'running' | 'exited' = 'running';
+    let listsAfterWake = -1;
+    const app = (): ContainerInfo => ({ id: 'c1', podSandboxId: 's1', name: 'app', attempt: 0, state, createdAtNs: 1n, labels: { 'io.kubernetes.pod.uid': 'u1', 'io.kubernetes.container.name': 'app' }, annotations: {}, image: 'busybox', imageRef: 'sha256:1' });
+    const reader = {
+      listContainers: async () => {
+        // The runtime shows the exit only on the third list after the event.
+        if (listsAfterWake >= 0 && ++listsAfterWake >= 3) state = 'exited';
+        return [app()];
+      },
+      listPodSandboxes: async () => [],
+      containerStatus: async () => { throw new Error('none'); },
+    };
+    const log = new EventLog(10);
+    const clock = recordingClock();
+    const w = new NodeWatcher({
+      reader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log, clock, intervalMs: 3_600_000, logger: silentLogger(),
+      wakeFollowUpMs: [5, 6, 7, 8, 9],
+      wake: async function* (signal) {
+        while (!signal.aborted) {
+          await new Promise<void>((resolve) => { push = resolve; signal.addEventListener('abort', () => resolve(), { once: true }); });
+          if (!signal.aborted) yield 'event';
+        }
+      },
+    });
+    w.start();
+    await waitFor('stream open', async () => (push && w.polls >= 1 ? true : undefined), { timeoutMs: 2_000 });
+    listsAfterWake = 0;
+    const mark = clock.sleeps.length;
+    push!();
+    const died = await waitFor('CONTAINER_DIED', async () => log.since(0).find((e) => e.kind === 'CONTAINER_DIED'), { timeoutMs: 5_000 });
+    expect(died).toMatchObject({ beforeId: 'c1', containerName: 'app' });
+    // The chase stopped at the change: the woken poll, two follow-ups, then the hour-long interval.
+    await waitFor('the interval sleep', async () => (clock.sleeps.slice(mark).includes(3_600_000) ? true : undefined), { timeoutMs: 5_000 });
+    expect(clock.sleeps.slice(mark)).toEqual([5, 6, 3_600_000]);
+    expect(w.polls).toBe(1 + 3);
+    await w.stop();
+  });
+
+  it('a wake whose change never shows polls once per follow-up delay, then waits for the interval', async () => {
+    let push: (() => void) | undefined;
+    const clock = recordingClock();
+    const w = new NodeWatcher({
+      reader: quietReader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log: new EventLog(10), clock, intervalMs: 3_600_000, logger: silentLogger(),
+      wakeFollowUpMs: [5, 6, 7],
+      wake: async function* (signal) {
+        while (!signal.aborted) {
+          await new Promise<void>((resolve) => { push = resolve; signal.addEventListener('abort', () => resolve(), { once: true }); });
+          if (!signal.aborted) yield 'event';
+        }
+      },
+    });
+    w.start();
+    await waitFor('stream open', async () => (push && w.polls >= 1 ? true : undefined), { timeoutMs: 2_000 });
+    const mark = clock.sleeps.length;
+    push!();
+    await waitFor('the interval sleep', async () => (clock.sleeps.slice(mark).includes(3_600_000) ? true : undefined), { timeoutMs: 5_000 });
+    expect(clock.sleeps.slice(mark)).toEqual([5, 6, 7, 3_600_000]);
+    expect(w.polls).toBe(1 + 1 + 3);
+    await w.stop();
+  });
+
+  it('skips the runtime list while the stream is live and nothing came; lists on an event, at fullListMs, and on every tick once the stream failed', async () => {
+    let lists = 0;
+    let push: ((item: unknown) => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
+    const reader = { ...quietReader, listContainers: async () => { lists++; return []; } };
+    let now = 0;
+    const clock: Clock = { now: () => now, sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal) };
+    const w = new NodeWatcher({
+      reader, skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log: new EventLog(10), clock, intervalMs: 1_000, logger: silentLogger(),
+      wakeFollowUpMs: [], wakeRetryMs: 3_600_000, eventsCoverRuntime: { fullListMs: 10_000 },
+      wake: async function* (signal) {
+        while (!signal.aborted) {
+          const item = await new Promise<unknown>((resolve, reject) => { push = resolve; fail = reject; signal.addEventListener('abort', () => resolve(undefined), { once: true }); });
+          if (!signal.aborted) yield item;
+        }
+      },
+    });
+    w.start();
+    await waitFor('stream open', async () => (push && w.polls >= 1 ? true : undefined), { timeoutMs: 2_000 });
+    push!(STREAM_LIVE);
+    await waitFor('a skipped tick', async () => (w.skippedLists >= 3 ? true : undefined), { timeoutMs: 5_000 });
+    const a = lists;
+    push!('event');
+    await waitFor('the list an event asks for', async () => (lists > a ? true : undefined), { timeoutMs: 5_000 });
+    const b = lists;
+    now += 10_000;
+    await waitFor('the list at fullListMs', async () => (lists > b ? true : undefined), { timeoutMs: 5_000 });
+    fail!(new Error('containerd restarting'));
+    const skipped = w.skippedLists;
+    const c = lists;
+    await waitFor('lists on every tick again', async () => (lists >= c + 3 ? true : undefined), { timeoutMs: 5_000 });
+    expect(w.skippedLists).toBe(skipped);
     await w.stop();
   });
 

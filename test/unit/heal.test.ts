@@ -5,6 +5,7 @@ import { HealService, type HealPorts } from '../../agent/heal/heal.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
 import type { UnitInfo } from '../../agent/upgrade/ports.ts';
 import { silentLogger } from '../../lib/logger.ts';
+import { NodeClaim } from '../../agent/upgrade/node-claim.ts';
 
 const skip = { present: true, valid: true, version: 'v1.13.12', problem: '' };
 const noSkip = { present: false, valid: false, version: '', problem: '' };
@@ -39,6 +40,12 @@ describe('heal gate', () => {
 
 const container = (id: string): ContainerInfo => ({ id, podSandboxId: 's', name: 'web', attempt: 0, state: 'running', createdAtNs: 0n, image: 'i', imageRef: 'i', labels: { 'io.kubernetes.pod.uid': 'u', 'io.kubernetes.pod.name': 'p', 'io.kubernetes.pod.namespace': 'ns' }, annotations: {} });
 
+/** The claim's journal on its own map: the heal journal's write log stays as it was. */
+function memoryClaimFs() {
+  const m = new Map<string, string>();
+  return { readText: async (f: string) => m.get(f), writeAtomic: async (f: string, d: string | Buffer) => void m.set(f, String(d)), remove: async (f: string) => void m.delete(f), mkdirp: async () => {} };
+}
+
 function fakeNode(opts: { failWrite?: boolean; restartContainers?: boolean } = {}) {
   const files = new Map<string, string>();
   const calls: string[] = [];
@@ -70,6 +77,7 @@ function fakeNode(opts: { failWrite?: boolean; restartContainers?: boolean } = {
     facts: async () => gateFacts,
     containers: async () => containers,
     config: { stateDir: '/s', kubeletUnit: 'kubelet.service', healthzUrl: 'http://h', verifyTimeoutMs: 10_000, pollMs: 100 },
+    claim: new NodeClaim({ fs: memoryClaimFs(), stateDir: '/s', clock: { now: () => t, sleep: async () => {} }, logger: silentLogger() }),
   };
   return { ports, calls, files, setFacts: (f: Partial<typeof gateFacts>) => { gateFacts = { ...gateFacts, ...f }; }, stopKubelet: () => { active = false; } };
 }

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execaExec } from '../../lib/exec.ts';
 import { fixGeneratedSource } from '../../proto/kip/gen.ts';
 import { loadKipPackageDefinition } from '../../proto/kip/loader.ts';
+import { loadContainerdEventsDefinition } from '../../proto/containerd/loader.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -23,22 +24,32 @@ async function walk(dir: string, base = dir): Promise<string[]> {
 }
 
 describe('generated proto types', () => {
-  it('are up to date with proto/kip (regenerated with the loader options into a temp dir)', async () => {
+  it('are up to date with proto/kip and proto/containerd (regenerated with the loader options into temp dirs)', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'kip-gen-'));
-    dirs.push(out);
-    const r = await execaExec('bash', [path.join(repo, 'scripts/gen-proto.sh'), out], { timeoutMs: 60_000, cwd: repo });
+    const ctd = await mkdtemp(path.join(tmpdir(), 'kip-gen-ctd-'));
+    dirs.push(out, ctd);
+    const r = await execaExec('bash', [path.join(repo, 'scripts/gen-proto.sh'), out, ctd], { timeoutMs: 90_000, cwd: repo });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    const fresh = await walk(out);
-    const committed = await walk(path.join(repo, 'proto/kip/generated'));
-    expect(committed).toEqual(fresh);
-    expect(fresh.length).toBeGreaterThan(10);
-    for (const f of fresh) {
-      const a = await readFile(path.join(out, f), 'utf8');
-      const b = await readFile(path.join(repo, 'proto/kip/generated', f), 'utf8');
-      expect(b, `proto/kip/generated/${f} is stale: run scripts/gen-proto.sh`).toBe(a);
+    for (const [dir, committedDir, min] of [[out, 'proto/kip/generated', 10], [ctd, 'proto/containerd/generated', 8]] as const) {
+      const fresh = await walk(dir);
+      const committed = await walk(path.join(repo, committedDir));
+      expect(committed).toEqual(fresh);
+      expect(fresh.length).toBeGreaterThan(min);
+      for (const f of fresh) {
+        const a = await readFile(path.join(dir, f), 'utf8');
+        const b = await readFile(path.join(repo, committedDir, f), 'utf8');
+        expect(b, `${committedDir}/${f} is stale: run scripts/gen-proto.sh`).toBe(a);
+      }
     }
-  }, 60_000);
+  }, 90_000);
+
+  it('the containerd loader knows Events.Subscribe and Publish by containerd\'s own paths', () => {
+    const svc = loadContainerdEventsDefinition()['containerd.services.events.v1.Events'];
+    expect(Object.keys(svc ?? {})).toEqual(['Subscribe', 'Publish']);
+    expect((svc as unknown as { Publish: { path: string } }).Publish.path).toBe('/containerd.services.events.v1.Events/Publish');
+    expect((svc as unknown as { Subscribe: { path: string; responseStream: boolean } }).Subscribe).toMatchObject({ path: '/containerd.services.events.v1.Events/Subscribe', responseStream: true });
+  });
 
   it('the runtime loader knows the Agent service and its methods', () => {
     const def = loadKipPackageDefinition();

@@ -1,0 +1,10 @@
+// Original file: proto/containerd/event-types.proto
+
+
+export interface ContainerDelete {
+  'id'?: (string);
+}
+
+export interface ContainerDelete__Output {
+  'id': (string);
+}

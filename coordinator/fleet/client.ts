@@ -66,7 +66,8 @@ export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
 /** Calls that can be repeated without effect: retried on UNAVAILABLE. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback'), M('RemoveStaged'), M('Hold'), M('Release')]);
 
-export const CHUNK_BYTES = 1 << 20;
+import { CHUNK_BYTES } from './chunk.ts';
+export { CHUNK_BYTES };
 
 /**
  * The SNI name sent when the agent is dialled by IP: a name under .invalid (RFC 2606, never a

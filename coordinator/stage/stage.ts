@@ -4,7 +4,7 @@
  * binary the agent already has is skipped (by its staged list, then by the agent's own answer).
  */
 import { createReadStream } from 'node:fs';
-import { CHUNK_BYTES } from '../fleet/client.ts';
+import { CHUNK_BYTES } from '../fleet/chunk.ts';
 import type { AgentPort } from '../fleet/port.ts';
 import { releaseComponent, sha256File, type Component, type ReleaseFolder } from './releases.ts';
 

@@ -37,6 +37,7 @@ describe('Release of a held swap, repeated', () => {
     await agent.start();
     // The hold as the fake node models it (the component port reads node.holds); Release removes it and starts the unit.
     const holds = {
+      get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
       release: async (name: string) => {
         if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
         await node.systemd.start('kube-scheduler.service');
@@ -44,7 +45,7 @@ describe('Release of a held swap, repeated', () => {
       },
     } as unknown as HoldStore;
     const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n) => agent.verifyReleased(n) });
+    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since) => agent.verifyReleased(n, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
 
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
@@ -70,6 +71,7 @@ describe('Release of a held swap, repeated', () => {
     const { agent, stage } = h.makeAgent();
     await agent.start();
     const holds = {
+      get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
       release: async (name: string) => {
         if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
         await node.systemd.start('kube-scheduler.service');
@@ -77,7 +79,7 @@ describe('Release of a held swap, repeated', () => {
       },
     } as unknown as HoldStore;
     const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n) => agent.verifyReleased(n) });
+    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since) => agent.verifyReleased(n, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
     await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2'));

@@ -142,8 +142,8 @@ describe('rollout scheduler (property tests)', () => {
   });
 });
 
-describe('rollout scheduler: a swapped node frees its slot while its last look runs', () => {
-  it('never more kubelet swaps in flight than --max-concurrency, nor unavailable than --max-unavailable; verifying nodes do not take a slot; every node once', () => {
+describe('rollout scheduler: a swapped node keeps its slot while its last look runs', () => {
+  it('never more kubelet swaps in flight than --max-concurrency, nor unavailable than --max-unavailable; verifying nodes keep their slot; every node once', () => {
     fc.assert(fc.property(nodesArb, configArb, fc.integer({ min: 0, max: 3 }), fc.integer(), (nodes, c, canary, seed) => {
       let s = initialState(nodes, { count: Math.min(canary, nodes.length) });
       const next = xorshift(seed);
@@ -159,7 +159,8 @@ describe('rollout scheduler: a swapped node frees its slot while its last look r
           starts.push(n);
         }
         const inFlight = s.order.filter((n) => s.status.get(n) === 'in-flight');
-        expect(inFlight.length).toBeLessThanOrEqual(c.maxConcurrency);
+        const verifyingNow = s.order.filter((n) => s.status.get(n) === 'verifying');
+        expect(inFlight.length + verifyingNow.length).toBeLessThanOrEqual(c.maxConcurrency);
         expect(inFlight.length).toBeLessThanOrEqual(c.maxUnavailable);
         expect(d.verifying).toBe(verifying.length);
         // verifying nodes keep the step open
@@ -173,13 +174,21 @@ describe('rollout scheduler: a swapped node frees its slot while its last look r
     }), { numRuns: 300 });
   });
 
-  it('the freed slot goes to the next node; a failed look pauses the run; pause waits for verifying nodes; the node timeout covers the look', () => {
+  it('the slot goes to the next node only after the look; a failed look pauses the run; pause waits for verifying nodes; the node timeout covers the look', () => {
     const c = { maxConcurrency: 1, maxUnavailable: 1, nodeTimeoutMs: 1_000 };
+    // --max-concurrency 1: nothing starts beside a verifying node
+    let u = initialState([{ name: 'a', zone: '' }, { name: 'b', zone: '' }], { count: 0 });
+    u = markSwapped(markStarted(u, 'a', 0), 'a');
+    expect(decide(u, { notReady: new Set() }, 1, c)).toMatchObject({ start: [], inFlight: 0, verifying: 1 });
+    u = markSucceeded(u, 'a');
+    expect(decide(u, { notReady: new Set() }, 2, c).start).toEqual(['b']);
+    // --max-concurrency 2 with --max-unavailable 1: a verifying node is not unavailable, so the next one starts beside it
+    const c2 = { maxConcurrency: 2, maxUnavailable: 1, nodeTimeoutMs: 1_000 };
     let s = initialState([{ name: 'a', zone: '' }, { name: 'b', zone: '' }, { name: 'c', zone: '' }], { count: 0 });
     s = markStarted(s, 'a', 0);
-    expect(decide(s, { notReady: new Set() }, 1, c).start).toEqual([]);
+    expect(decide(s, { notReady: new Set() }, 1, c2).start).toEqual([]);
     s = markSwapped(s, 'a');
-    expect(decide(s, { notReady: new Set() }, 2, c)).toMatchObject({ start: ['b'], inFlight: 0, verifying: 1 });
+    expect(decide(s, { notReady: new Set() }, 2, c2)).toMatchObject({ start: ['b'], inFlight: 0, verifying: 1 });
     s = markStarted(s, 'b', 2);
     // a's look still running past the node timeout pauses the run
     expect(decide(s, { notReady: new Set() }, 1_001, c).pause).toMatch(/node a has not finished within 1 s/);
@@ -194,8 +203,8 @@ describe('rollout scheduler: a swapped node frees its slot while its last look r
     // a NotReady verifying node counts again: the observation holds it
     let t = initialState([{ name: 'a', zone: '' }, { name: 'b', zone: '' }], { count: 0 });
     t = markSwapped(markStarted(t, 'a', 0), 'a');
-    expect(decide(t, { notReady: new Set(['a']) }, 1, c).start).toEqual([]);
-    expect(decide(t, { notReady: new Set() }, 1, c).start).toEqual(['b']);
+    expect(decide(t, { notReady: new Set(['a']) }, 1, c2).start).toEqual([]);
+    expect(decide(t, { notReady: new Set() }, 1, c2).start).toEqual(['b']);
   });
 });
 

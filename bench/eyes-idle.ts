@@ -9,12 +9,13 @@
  * each poll (a real node answers it; the agent retries it after 1-10 s, agent/watch/kubelet-probe.ts);
  * both variants pay the same. Both run with the NODE_OPTIONS of scripts/systemd/kip-agent.service.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createCriClient } from '../agent/runtime/cri.ts';
 import type { PodSandboxSpec } from '../agent/runtime/types.ts';
 import { execaExec } from '../lib/exec.ts';
+import { agentUnitNodeOptions } from '../scripts/package/build.ts';
 import { startContainerd } from '../scripts/containerd/containerd.ts';
 import { freePort, REPO } from '../scripts/nspawn/agent-node.ts';
 import type { TestPki } from '../scripts/nspawn/test-pki.ts';
@@ -34,16 +35,10 @@ export async function ensureArtifact(): Promise<string> {
   return sea;
 }
 
-/** The NODE_OPTIONS the shipped unit gives the agent (scripts/systemd/kip-agent.service), so the bench runs what nodes run. */
-export async function unitNodeOptions(): Promise<string> {
-  const unit = await readFile(join(REPO, 'scripts', 'systemd', 'kip-agent.service'), 'utf8');
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
-}
-
 export async function runEyesIdle(tmp: string, pki: TestPki): Promise<void> {
   const sea = await ensureArtifact();
   // KIP_BENCH_EYES_NODE_OPTIONS overrides the unit's (e.g. '' for V8's defaults, to compare).
-  const nodeOptions = process.env.KIP_BENCH_EYES_NODE_OPTIONS ?? (await unitNodeOptions());
+  const nodeOptions = process.env.KIP_BENCH_EYES_NODE_OPTIONS ?? (await agentUnitNodeOptions()).join(' ');
   const ctd = await startContainerd({ dir: join(tmp, 'containerd-idle') });
   const cri = createCriClient({ address: ctd.address, timeoutMs: 60_000 });
   try {

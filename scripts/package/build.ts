@@ -87,7 +87,7 @@ export async function bundle(program: Program, outFile: string, buildId = proces
  * Node's single-executable application (Node 20: CommonJS main, blob injected with postject).
  * postject is run through npx from the npm registry (it is not a dependency: only the build needs it).
  */
-export async function seaExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath): Promise<void> {
+export async function seaExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath, v8Flags: readonly string[] = []): Promise<void> {
   // The blob is always made by the running node (same version as nodeBinary: arm64NodeBinary
   // pins it); V8's code cache is per architecture, so a cross build goes without it (Node's SEA
   // docs: useCodeCache/useSnapshot must be false when generating for another platform).
@@ -95,7 +95,9 @@ export async function seaExecutable(bundleFile: string, outFile: string, workDir
   const blob = path.join(workDir, `${path.basename(outFile)}.blob`);
   const config = path.join(workDir, `${path.basename(outFile)}.sea.json`);
   await writeFile(config, JSON.stringify({ main: bundleFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: !cross }));
-  const gen = await execaExec(process.execPath, ['--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
+  // V8 checks its flags' hash when it loads the code cache: the blob is made under the V8 flags the
+  // executable will run with (the unit's NODE_OPTIONS), or every start rejects the cache.
+  const gen = await execaExec(process.execPath, [...v8Flags, '--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
   if (gen.exitCode !== 0) throw new Error(`node --experimental-sea-config failed: ${gen.stderr}`);
   await rm(outFile, { force: true });
   await copyFile(nodeBinary, outFile);
@@ -172,6 +174,12 @@ export async function arm64NodeBinary(cacheDir = path.join(REPO, '.cache', 'pack
   return bin;
 }
 
+/** The NODE_OPTIONS words scripts/systemd/kip-agent.service runs the agent with. */
+export async function agentUnitNodeOptions(): Promise<string[]> {
+  const unit = await readFile(path.join(REPO, 'scripts', 'systemd', 'kip-agent.service'), 'utf8');
+  return (/^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? '').split(/\s+/).filter((w) => w !== '');
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const dist = path.join(REPO, 'dist');
   const bundleDir = path.join(dist, 'bundle');
@@ -183,12 +191,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (argv.includes('--bundle-only')) continue;
     const out = path.join(dist, p.name);
     if (argv.includes('--sfx')) await sfxExecutable(js, `${out}.sfx`, bundleDir);
-    await seaExecutable(js, out, bundleDir);
+    const flags = p.name === 'kip-agent-linux-x64' ? await agentUnitNodeOptions() : [];
+    await seaExecutable(js, out, bundleDir, process.execPath, flags);
     process.stdout.write(`executable ${path.relative(REPO, out)}: ${((await stat(out)).size / 1048576).toFixed(1)} MiB\n`);
     // --arm64: the agent for arm64 nodes too (same bundle: it is plain JavaScript).
     if (argv.includes('--arm64') && p.name === 'kip-agent-linux-x64') {
       const arm = path.join(dist, 'kip-agent-linux-arm64');
-      await seaExecutable(js, arm, bundleDir, await arm64NodeBinary());
+      await seaExecutable(js, arm, bundleDir, await arm64NodeBinary(), flags);
       process.stdout.write(`executable ${path.relative(REPO, arm)}: ${((await stat(arm)).size / 1048576).toFixed(1)} MiB (arm64; run it here with qemu-aarch64-static -L /usr/aarch64-linux-gnu, see README.md)\n`);
     }
   }

@@ -63,7 +63,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
         runtime,
       },
     );
-    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name, since) => agent.verifyReleased(name, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+    components.setRunHooks({ assertNoRunOf: (name) => agent.assertNoRunOf(name), verifyReleased: (name, since, only) => agent.verifyReleased(name, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
     await agent.start();
     await stage.removeStaleTemps();
     const consistency = workload && config.consistencyIntervalMs > 0 ? startConsistencyLoop(agent, workload.port, workload.nodeExists, config, logger) : undefined;

@@ -60,9 +60,10 @@ export interface RunHooks {
   assertNoRunOf(name: string): Promise<void>;
   /**
    * After Release started it: it runs healthy again (after a held swap, the verification the run
-   * skipped); throws COMPONENT_UNHEALTHY. `heldSinceMs`: when the hold began.
+   * skipped); throws COMPONENT_UNHEALTHY. `heldSinceMs`: when the hold began. `onlyHeldSwap`: a
+   * Release that found no hold checks only a held swap not yet verified.
    */
-  verifyReleased(name: string, heldSinceMs: number): Promise<void>;
+  verifyReleased(name: string, heldSinceMs: number, onlyHeldSwap?: boolean): Promise<void>;
   /**
    * Runs fn holding the node's one mutating claim (agent/upgrade/node-claim.ts): refused with
    * RUN_IN_PROGRESS naming the holder while a run, a heal or another Hold/Release holds it.
@@ -180,9 +181,10 @@ export class ComponentService {
         const r = await this.deps.holds.release(name);
         // Also when this Release found no hold: a Release repeated after COMPONENT_UNHEALTHY, or one
         // a killed coordinator sends again, must answer as the first did until the held swap ran
-        // healthy once (otherwise it checks that the version that runs is healthy). A unit stopped
-        // before Hold stays stopped on its first Release and is not checked then.
-        if (r.started || !r.changed) await this.hooks?.verifyReleased(name, heldSinceMs);
+        // healthy once; a repeated Release of a plain hold is done at once. A unit stopped before
+        // Hold stays stopped on its first Release and is not checked then.
+        if (r.started) await this.hooks?.verifyReleased(name, heldSinceMs);
+        else if (!r.changed) await this.hooks?.verifyReleased(name, heldSinceMs, true);
         return r;
       });
     });

@@ -305,7 +305,7 @@ export class UpgradeAgent {
    * container created after `heldSinceMs`. Called inside Release, which holds the node claim for
    * the whole call (no run can start).
    */
-  async verifyReleased(name: string, heldSinceMs = 0): Promise<void> {
+  async verifyReleased(name: string, heldSinceMs = 0, onlyHeldSwap = false): Promise<void> {
     const id = await this.log.store.currentId();
     const rec = id ? await this.log.find(id) : undefined;
     if (rec && isUnverifiedHeldSwap(rec, name)) {
@@ -315,6 +315,7 @@ export class UpgradeAgent {
       await this.claim.with('release', name, () => verifyReleasedRun(this.contextFor(rec), rec, this.log));
       return;
     }
+    if (onlyHeldSwap) return;
     const r = await resolveComponent(name, this.deps, this.config, (p) => this.host(p));
     await verifyReleasedPlain(this.contextForSpec(r.spec), r.version, this.config.verifyTimeoutMs, heldSinceMs);
   }

@@ -150,13 +150,31 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       .catch((err: unknown) => log.warn({ err, node }, 'could not record an Event on the Node'));
   };
 
+  /**
+   * Stage the node's binary before its agent run. Re-attached after a crash, the node's action may
+   * have been journaled before its binary was staged: stage it unless the agent already knows the
+   * run (it then has, or had, its binary; staging again could be refused as in use).
+   */
+  const stageFor = async (node: string, agent: AgentPort, runIdOnAgent: string, reattach: boolean, component?: Component): Promise<void> => {
+    if (!deps.stage) return;
+    if (reattach) {
+      try {
+        await agent.getRun(runIdOnAgent);
+        return;
+      } catch (err) {
+        if (!(isKipError(err) && err.code === 'RUN_NOT_FOUND')) throw err;
+      }
+    }
+    await deps.stage(node, agent, step.to, component);
+  };
+
   const launch = (node: string, agentRunId: string, actionId: number, before: ContainerSnapshot, reattach: boolean): void => {
     const agent = deps.agents.get(node);
     // The Watch gate counts events while this node is in flight.
     const endGate = deps.gates?.activate(node);
     const task = (async (): Promise<NodeOutcome> => {
       if (!agent) return { node, ok: false, reason: `no agent known for node ${node}`, downtimeMs: undefined };
-      if (!reattach && deps.stage) await deps.stage(node, agent, step.to);
+      await stageFor(node, agent, agentRunId, reattach);
       const res = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, {
         runId: agentRunId, targetVersion: step.to, verifyTimeoutMs: spec.verifyTimeoutMs, allowUnpatched: spec.allowUnpatched, allowDroppedFlags: [...spec.allowDroppedFlags],
       });
@@ -165,7 +183,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       // derived from the kubelet's, so a re-attached node re-attaches to it too).
       if (step.kubeProxyNodes?.includes(node)) {
         const proxyRunId = `${agentRunId}.kube-proxy`;
-        if (!reattach && deps.stage) await deps.stage(node, agent, step.to, 'kube-proxy');
+        await stageFor(node, agent, proxyRunId, reattach, 'kube-proxy');
         const proxy = await upgradeNode(node, { upgrade: (req) => agent.upgradeFollow(req) }, { runId: proxyRunId, targetVersion: step.to, component: 'kube-proxy', verifyTimeoutMs: spec.verifyTimeoutMs, allowDroppedFlags: [...spec.allowDroppedFlags] });
         if (proxy.outcome !== 'succeeded') return { node, ok: false, reason: `kube-proxy: agent run ${proxyRunId} ${proxy.outcome}: ${proxy.errorCode}${proxy.message ? `: ${proxy.message}` : ''}`, downtimeMs: res.kubeletDowntimeMs };
       }

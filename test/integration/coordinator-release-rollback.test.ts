@@ -39,6 +39,7 @@ beforeAll(async () => {
   await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2', { crash: true }));
   // The hold as the fake node models it; Release removes it and starts the unit.
   const holds = {
+    get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
     release: async (name: string) => {
       if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
       await node.systemd.start('kube-scheduler.service');
@@ -46,7 +47,7 @@ beforeAll(async () => {
     },
   } as unknown as HoldStore;
   const components = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-  components.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n) => agent.verifyReleased(n) });
+  components.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
   node.holds.set('kube-scheduler', 'held');
   await node.systemd.stop('kube-scheduler.service');
   server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(agent, stage, silentLogger(), { components }), logger: silentLogger() });

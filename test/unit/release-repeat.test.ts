@@ -45,7 +45,7 @@ describe('Release of a held swap, repeated', () => {
       },
     } as unknown as HoldStore;
     const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since) => agent.verifyReleased(n, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
 
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
@@ -79,7 +79,7 @@ describe('Release of a held swap, repeated', () => {
       },
     } as unknown as HoldStore;
     const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since) => agent.verifyReleased(n, since), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
     await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2'));

@@ -13,11 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKipError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { createAgentHandlers, startAgentServer, type RunningServer } from '../../agent/server.ts';
-import { ComponentService } from '../../agent/server-components.ts';
-import type { HoldStore } from '../../agent/components/index.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { upgradeNode } from '../../coordinator/rollout/node-upgrade.ts';
-import { componentBinary, makeComponentHarness, type ComponentHarness } from '../unit/upgrade-component-fakes.ts';
+import { componentBinary, makeComponentHarness, releaseService, type ComponentHarness } from '../unit/upgrade-component-fakes.ts';
 import { sha256 } from '../unit/upgrade-fakes.ts';
 import { makeTestPki, type TestPki } from '../../scripts/nspawn/test-pki.ts';
 
@@ -37,17 +35,8 @@ beforeAll(async () => {
   const { agent, stage } = h.makeAgent({ verifyTimeoutMs: 500 });
   await agent.start();
   await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2', { crash: true }));
-  // The hold as the fake node models it; Release removes it and starts the unit.
-  const holds = {
-    get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
-    release: async (name: string) => {
-      if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
-      await node.systemd.start('kube-scheduler.service');
-      return { component: name, changed: true, started: true };
-    },
-  } as unknown as HoldStore;
-  const components = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-  components.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+  // The hold as the fake node models it: Release removes it and starts the unit.
+  const components = releaseService(node, agent, 'kube-scheduler.service');
   node.holds.set('kube-scheduler', 'held');
   await node.systemd.stop('kube-scheduler.service');
   server = await startAgentServer({ address: '127.0.0.1:0', tls: pki.server, handlers: createAgentHandlers(agent, stage, silentLogger(), { components }), logger: silentLogger() });

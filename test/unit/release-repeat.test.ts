@@ -6,10 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComponentService } from '../../agent/server-components.ts';
-import type { HoldStore } from '../../agent/components/index.ts';
-import { silentLogger } from '../../lib/logger.ts';
-import { componentBinary, makeComponentHarness, type ComponentHarness } from './upgrade-component-fakes.ts';
+import { componentBinary, makeComponentHarness, releaseService, type ComponentHarness } from './upgrade-component-fakes.ts';
 import { collect, sha256 } from './upgrade-fakes.ts';
 
 let h: ComponentHarness | undefined;
@@ -35,17 +32,8 @@ describe('Release of a held swap, repeated', () => {
     await node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', oldBin, []);
     const { agent, stage } = h.makeAgent({ verifyTimeoutMs: 300 });
     await agent.start();
-    // The hold as the fake node models it (the component port reads node.holds); Release removes it and starts the unit.
-    const holds = {
-      get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
-      release: async (name: string) => {
-        if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
-        await node.systemd.start('kube-scheduler.service');
-        return { component: name, changed: true, started: true };
-      },
-    } as unknown as HoldStore;
-    const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+    // The hold as the fake node models it: Release removes it and starts the unit.
+    const service = releaseService(node, agent, 'kube-scheduler.service');
 
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
@@ -70,16 +58,8 @@ describe('Release of a held swap, repeated', () => {
     await node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', componentBinary('kube-scheduler', 'v1.15.3'), []);
     const { agent, stage } = h.makeAgent();
     await agent.start();
-    const holds = {
-      get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
-      release: async (name: string) => {
-        if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
-        await node.systemd.start('kube-scheduler.service');
-        return { component: name, changed: true, started: true };
-      },
-    } as unknown as HoldStore;
-    const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
-    service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+    // The hold as the fake node models it: Release removes it and starts the unit.
+    const service = releaseService(node, agent, 'kube-scheduler.service');
     node.holds.set('kube-scheduler', 'held');
     await node.systemd.stop('kube-scheduler.service');
     await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2'));

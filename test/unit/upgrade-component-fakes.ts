@@ -11,6 +11,8 @@ import { silentLogger } from '../../lib/logger.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { ComponentNotOnNodeError, UnknownComponentNameError, COMPONENT_NAMES, isComponentName, parseStaticPodManifest, defaultHealthProbe, type Component } from '../../agent/components/index.ts';
 import { UpgradeAgent } from '../../agent/upgrade/agent.ts';
+import { ComponentService } from '../../agent/server-components.ts';
+import type { HoldStore } from '../../agent/components/index.ts';
 import { nodeFileSystem } from '../../agent/upgrade/fs.ts';
 import type { ComponentsPort, FaultHook, HealthPort, KubeletBinaryPort, ProcPort, StaticPodRuntimePort, SystemdPort, UnitInfo } from '../../agent/upgrade/ports.ts';
 import { StageStore } from '../../agent/upgrade/stage.ts';
@@ -307,4 +309,22 @@ export async function makeComponentHarness(): Promise<ComponentHarness> {
     },
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The agent's ComponentService over the fake node's holds, its run hooks wired to `agent` as
+ * agent/run.ts wires them: Release of a held component removes the hold and starts `unit`.
+ */
+export function releaseService(node: ComponentNode, agent: UpgradeAgent, unit: string): ComponentService {
+  const holds = {
+    get: async (name: string) => (node.holds.has(name) ? { component: name, phase: 'held', sinceMs: 0 } : undefined),
+    release: async (name: string) => {
+      if (!node.holds.delete(name)) return { component: name, changed: false, started: false };
+      await node.systemd.start(unit);
+      return { component: name, changed: true, started: true };
+    },
+  } as unknown as HoldStore;
+  const service = new ComponentService({ discovery: {} as never, configs: [], holds, snapshots: {} as never, etcd: { endpoints: [] } as never, logger: silentLogger() });
+  service.setRunHooks({ assertNoRunOf: (n) => agent.assertNoRunOf(n), verifyReleased: (n, since, only) => agent.verifyReleased(n, since, only), withClaim: (kind, name, fn) => agent.claim.with(kind, name, fn) });
+  return service;
 }

@@ -26,6 +26,7 @@ import type { InventoryReport__Output } from '../../proto/kip/generated/kip/v1/I
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import { AgentCallError, fromGrpcError } from './errors.ts';
 import { kipInterceptor } from './interceptor.ts';
+import { CHUNK_BYTES } from './chunk.ts';
 
 export type { HealResponse__Output as HealResponse, InventoryReport__Output as InventoryReport };
 export type { NodeInfo__Output as NodeInfo, PreflightReport__Output as PreflightReport, RunState__Output as RunState, StepEvent__Output as StepEvent, StageBinaryResponse__Output as StageBinaryResponse };
@@ -66,8 +67,7 @@ export const DEFAULT_DEADLINES: Readonly<Record<string, number>> = {
 /** Calls that can be repeated without effect: retried on UNAVAILABLE. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([M('GetNode'), M('GetRun'), M('Preflight'), M('Rollback'), M('RemoveStaged'), M('Hold'), M('Release')]);
 
-import { CHUNK_BYTES } from './chunk.ts';
-export { CHUNK_BYTES };
+export { CHUNK_BYTES } from './chunk.ts';
 
 /**
  * The SNI name sent when the agent is dialled by IP: a name under .invalid (RFC 2606, never a

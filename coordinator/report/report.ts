@@ -76,7 +76,7 @@ export function markdownReport(m: ReportModel): string {
 function connectionsMarkdown(m: ReportModel): string[] {
   const c = connectionSection(m);
   if (!c) return [];
-  return ['## Kubelet apiserver connections', '', `| ${c.header.join(' | ')} |`, `| ${c.header.map(() => '---').join(' | ')} |`, ...c.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`), '', ...c.warnings.map((w) => `- **${mdCell(w)}**`), ...(c.warnings.length > 0 ? [''] : [])];
+  return ['## Kubelet apiserver connections', '', ...mdTable(c.header, c.rows), '', ...c.warnings.map((w) => `- **${mdCell(w)}**`), ...(c.warnings.length > 0 ? [''] : [])];
 }
 
 function connectionsHtml(m: ReportModel): string {

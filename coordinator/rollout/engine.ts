@@ -9,7 +9,7 @@
  * none of its containers restarted and none of its pods went away (the container inventory from
  * the API before and after the node). Anything else pauses the run with the reason.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../lib/clock.ts';
 import { isKipError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -23,6 +23,7 @@ import { sequenceOf, type KubeletStepSpec, type RunSpec } from './spec.ts';
 import type { Component } from '../stage/releases.ts';
 import type { WatchGates } from './watch-gate.ts';
 import { lookConnections, type ConnectionLook } from '../eyes/step-connections.ts';
+import { isReady, pollingView, type ClusterView } from './cluster-view.ts';
 
 export const ANNOTATION_RUN = 'kip.io/run';
 export const ANNOTATION_STEP = 'kip.io/step';
@@ -41,6 +42,12 @@ export interface EngineDeps {
   readonly gates?: WatchGates;
   /** Runs a control-plane step (./control-plane.ts wired by the caller); a run with control-plane steps needs it. */
   readonly controlPlaneStep?: (index: number, runKubeletStep: (step: number) => Promise<RunOutcome>) => Promise<RunOutcome>;
+  /**
+   * What the engine reads of Nodes and Pods: the list + watch cache during `kip upgrade`/`kip
+   * resume` (coordinator/cluster-cache.ts); absent, a view that lists from `cluster` every time.
+   */
+  readonly view?: ClusterView;
+  /** How often a wait with nothing to wake it looks again (default 1 s), and how long a node's pods must stay unchanged in its last look. */
   readonly pollMs?: number;
   /** The lock is renewed at a third of this. */
   readonly lockTtlMs?: number;
@@ -71,8 +78,7 @@ const toSnap = (s: ContainerSnapshot): Snap => Object.fromEntries(s.containers);
 const fromSnap = (s: Snap): ContainerSnapshot => ({ containers: new Map(Object.entries(s)) });
 
 const WAKE = 'wake';
-const isReady = (n: V1Node): boolean => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-const podsOn = (pods: readonly V1Pod[], node: string): V1Pod[] => pods.filter((p) => p.spec?.nodeName === node && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+const running = (pods: readonly V1Pod[]): V1Pod[] => pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
 
 export function agentRunIdFor(runId: string, step: number, node: string, attempt: number): string {
   return `${runId}.s${step}.${node}.a${attempt}`;
@@ -107,6 +113,7 @@ export async function runEngine(runId: string, spec: RunSpec, deps: EngineDeps):
 async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps: EngineDeps, log: Logger): Promise<RunOutcome> {
   const { store, clock, cluster } = deps;
   const pollMs = deps.pollMs ?? 1_000;
+  const view = deps.view ?? pollingView(cluster, clock, pollMs);
   const lockTtlMs = deps.lockTtlMs ?? 60_000;
   const journalLagMs = Math.max(pollMs, 1_000);
   const config = { maxConcurrency: spec.maxConcurrency, maxUnavailable: spec.maxUnavailable, nodeTimeoutMs: spec.nodeTimeoutMs };
@@ -126,8 +133,15 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   let wake = new AbortController();
   // Aborted with a reason of our own: the default reason is a new DOMException (a stack trace
   // captured per node event, visible in the scheduling bench's profile).
-  const wakeUp = (): void => wake.abort(WAKE);
+  // Set by a wake-up during a round, so one that comes before the round's sleep is not lost.
+  let woken = false;
+  const wakeUp = (): void => {
+    woken = true;
+    wake.abort(WAKE);
+  };
   const offTrip = deps.gates?.onTrip(wakeUp);
+  // A node that went Ready again may let the next one start (--max-unavailable).
+  const offNotReady = view.onNotReadyChange(wakeUp);
 
   // This step's node records, kept in memory (the store is written through, never re-read per node).
   const current = new Map(records);
@@ -188,37 +202,39 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         if (proxy.outcome !== 'succeeded') return { node, ok: false, reason: `kube-proxy: agent run ${proxyRunId} ${proxy.outcome}: ${proxy.errorCode}${proxy.message ? `: ${proxy.message}` : ''}`, downtimeMs: res.kubeletDowntimeMs };
       }
       const readyBy = clock.now() + spec.readyTimeoutMs;
+      // Ready with the new kubelet: woken by the Node's own watch event (a poll without a cache).
+      let readySince: number;
       for (;;) {
-        const n = (await cluster.nodes()).find((x) => x.metadata?.name === node);
-        if (n && isReady(n) && n.status?.nodeInfo?.kubeletVersion === step.to) break;
-        if (clock.now() > readyBy) return { node, ok: false, reason: `Node ${node} is not Ready with kubelet ${step.to} within ${Math.round(spec.readyTimeoutMs / 1000)} s (kubelet ${n?.status?.nodeInfo?.kubeletVersion ?? 'unknown'}, ${n && isReady(n) ? 'Ready' : 'NotReady'})`, downtimeMs: res.kubeletDowntimeMs };
-        await clock.sleep(pollMs);
+        const look = view.live() ? await view.node(node) : undefined;
+        const n = look?.node;
+        if (look && n && isReady(n) && n.status?.nodeInfo?.kubeletVersion === step.to) {
+          readySince = look.since;
+          break;
+        }
+        if (clock.now() > readyBy) return { node, ok: false, reason: `Node ${node} is not Ready with kubelet ${step.to} within ${Math.round(spec.readyTimeoutMs / 1000)} s (kubelet ${n?.status?.nodeInfo?.kubeletVersion ?? 'unknown'}, ${n && isReady(n) ? 'Ready' : 'NotReady'}${look ? '' : ', the cluster cache not watching'})`, downtimeMs: res.kubeletDowntimeMs };
+        await view.changed(node, pollMs);
       }
-      // The swap is over: the new kubelet runs and its Node is Ready, so it no longer counts against
-      // the load balancer's limit (kubelets restarting at once) and its slot goes to the next node.
-      // The gate is not weakened: the node is not done until the look below passes, a restart it
-      // finds fails the node and pauses the run (and the Watch gate, active until the outcome,
-      // still counts events on it), and a pause or canary waits for it as before. Re-attached after
-      // a crash, it takes a slot again until it is swapped again (its agent replays the finished
-      // run), so the kubelet swaps actually running never exceed the limit. What changes: the swap
-      // that takes this slot overlaps this node's look (with --max-concurrency 1 too), so a restart
-      // the look finds may come after up to --max-concurrency further swaps began, as it already
-      // could from the other slots; they finish and nothing starts after the failure.
+      // The swap is over (see scheduler.ts: the node keeps its --max-concurrency slot through the
+      // look below and no longer counts against --max-unavailable).
       swapped.push(node);
       wakeUp();
-      // The pods on the node settled: every one Running with all containers reported, the same
-      // twice in a row (the second look, a poll later, catches a container that restarts right
-      // after the new kubelet's first sync).
-      let previous = '';
+      // The pods on the node settled: every one Running with all containers reported, and nothing
+      // of them nor of the Node's readiness changed for a poll (pollMs). That quiet time catches a
+      // container that restarts right after the new kubelet's first sync. It runs from the later of
+      // the last change the view saw to the pods and the new kubelet's Node first seen Ready, not
+      // from this look: a watch knows when things changed, so a kubelet that has been Ready and
+      // quiet for a while (an agent run ends with the new kubelet stable for its stableMs, 10 s by
+      // default) passes at once, and a change restarts the wait. A poll knows only its own looks:
+      // two looks a poll apart that agree, as before.
       let after: ContainerSnapshot;
       for (;;) {
-        const pods = podsOn(await cluster.pods(), node);
+        const look = view.live() ? (await view.podsOn([node])).get(node) : undefined;
+        const pods = running(look?.pods ?? []);
         after = snapshotOf(pods);
-        const key = JSON.stringify([...after.containers]);
-        if (settled(pods) && key === previous) break;
-        previous = key;
+        const quietFor = look ? clock.now() - Math.max(look.since, readySince) : 0;
+        if (look && settled(pods) && quietFor >= pollMs) break;
         if (clock.now() > readyBy) break;
-        await clock.sleep(pollMs);
+        await view.changed(node, look && settled(pods) ? Math.max(1, pollMs - quietFor) : pollMs);
       }
       const { restarted, gone } = restartedBetween(before, after);
       // The kubelet's apiserver connections after its step, beside the look before it (issue 11).
@@ -292,6 +308,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
 
   let lockRenewedAt = clock.now();
   for (;;) {
+    woken = false;
     for (const n of swapped.splice(0)) s = markSwapped(s, n);
     for (const o of finished.splice(0)) s = o.ok ? markSucceeded(s, o.node) : markFailed(s, o.node, o.reason);
     if (deps.signal?.aborted) s = pause(s, 'interrupted by the operator');
@@ -308,9 +325,9 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         s = pause(s, `lost the cluster lock: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    let notReady: Set<string> | undefined;
+    let notReady: ReadonlySet<string> | undefined;
     try {
-      notReady = new Set((await cluster.nodes()).filter((n) => !isReady(n)).map((n) => n.metadata?.name ?? ''));
+      notReady = await view.notReady();
     } catch (err) {
       // The apiserver away for a moment: start nothing this round.
       log.warn({ err }, 'cannot list nodes; no node starts until it answers');
@@ -322,10 +339,10 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     }
     // One durable commit per round that starts nodes: the outcomes since the last one, then every
     // node this round starts, each journaled before any is launched; one pod list for all of them.
-    let pods: V1Pod[] | undefined;
+    let pods: ReadonlyMap<string, { readonly pods: readonly V1Pod[] }> | undefined;
     if (d.start.length > 0) {
       try {
-        pods = await cluster.pods();
+        pods = await view.podsOn(d.start);
       } catch (err) {
         log.warn({ err }, 'cannot list the pods; no node starts until the apiserver answers');
       }
@@ -347,7 +364,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
         for (const j of unjournaled.splice(0)) j();
         starting.forEach((node, i) => {
           s = markStarted(s, node, clock.now());
-          launches.push(start(node, snapshotOf(podsOn(pods ?? [], node))));
+          launches.push(start(node, snapshotOf(running(pods?.get(node)?.pods ?? []))));
           const look = looks[i];
           if (look) store.recordConnections({ runId, step: step.index, node, when: 'before', at: clock.now(), ...look });
         });
@@ -356,14 +373,16 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     for (const l of launches) l();
     if (d.finished) {
       offTrip?.();
+      offNotReady();
       return { phase: 'succeeded' };
     }
     if (s.paused && tasks.size === 0) {
       offTrip?.();
+      offNotReady();
       return { phase: 'paused', reason: s.paused };
     }
     wake = new AbortController();
-    if (finished.length + swapped.length === 0) await clock.sleep(pollMs, wake.signal);
+    if (!woken && finished.length + swapped.length === 0) await clock.sleep(pollMs, wake.signal);
     // Woken by a node event: let the other events already due (timers, streams ending in this turn
     // of the event loop) land first, so one round (one node list, one commit) takes them all. On a
     // loaded machine the process runs late and many are due at once; a round per event made the

@@ -91,7 +91,8 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
     },
     changed: (name, ms, signal) => {
       const ac = new AbortController();
-      const done = (): void => ac.abort();
+      // A reason of our own: the default is a new DOMException, a stack captured per wake-up.
+      const done = (): void => ac.abort('changed');
       let set = waiters.get(name);
       if (!set) waiters.set(name, (set = new Set()));
       set.add(done);

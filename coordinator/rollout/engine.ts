@@ -133,6 +133,8 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
   let wake = new AbortController();
   // Aborted with a reason of our own: the default reason is a new DOMException (a stack trace
   // captured per node event, visible in the scheduling bench's profile).
+  // NotReady nodes at the last round (a swap wakes the loop only when --max-unavailable may bind).
+  let notReadySeen = 0;
   // Set by a wake-up during a round, so one that comes before the round's sleep is not lost.
   let woken = false;
   const wakeUp = (): void => {
@@ -217,7 +219,10 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
       // The swap is over (see scheduler.ts: the node keeps its --max-concurrency slot through the
       // look below and no longer counts against --max-unavailable).
       swapped.push(node);
-      wakeUp();
+      // A round for it only when it can let a node start: when --max-unavailable, not the slots,
+      // may be what holds the next one back (the node keeps its slot; a round per swap was half
+      // the engine's rounds in the scheduling bench).
+      if (spec.maxUnavailable < spec.maxConcurrency + notReadySeen) wakeUp();
       // The pods on the node settled: every one Running with all containers reported, and nothing
       // of them nor of the Node's readiness changed for a poll (pollMs). That quiet time catches a
       // container that restarts right after the new kubelet's first sync. It runs from the later of
@@ -328,6 +333,7 @@ async function runStep(runId: string, spec: RunSpec, step: KubeletStepSpec, deps
     let notReady: ReadonlySet<string> | undefined;
     try {
       notReady = await view.notReady();
+      notReadySeen = notReady.size;
     } catch (err) {
       // The apiserver away for a moment: start nothing this round.
       log.warn({ err }, 'cannot list nodes; no node starts until it answers');

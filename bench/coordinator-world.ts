@@ -36,6 +36,17 @@ export class MemoryResource<T extends Obj> implements ListWatch<T> {
     for (const w of this.#watchers) w(type, stored);
   }
 
+  remove(namespace: string, name: string): void {
+    const cur = this.#objects.get(`${namespace}/${name}`);
+    if (!cur) return;
+    const rv = this.revision.next();
+    this.#rv = rv;
+    this.#objects.delete(`${namespace}/${name}`);
+    const gone = { ...cur, metadata: { ...cur.metadata, resourceVersion: String(rv) } } as T;
+    this.#history.push({ rv, type: 'DELETED', object: gone });
+    for (const w of this.#watchers) w('DELETED', gone);
+  }
+
   get(namespace: string, name: string): T | undefined {
     return this.#objects.get(`${namespace}/${name}`);
   }

@@ -22,6 +22,8 @@ export interface CacheOptions {
   readonly logger: Logger;
   /** Reconnect backoff cap: while a watch is down the view is not live and no node starts. */
   readonly maxBackoffMs?: number;
+  /** How long the first lists may take (default 60 s): the apiserver not answering fails the open. */
+  readonly syncTimeoutMs?: number;
 }
 
 /** Starts both informers and resolves once each holds its first list. */
@@ -38,6 +40,7 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
   const podsSince = new Map<string, number>();
   const waiters = new Map<string, Set<() => void>>();
   const notReadyListeners = new Set<() => void>();
+  const podListeners = new Set<(pod: V1Pod, deleted: boolean) => void>();
   let startedAt = clock.now();
 
   const wake = (name: string): void => {
@@ -69,13 +72,16 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
       podsSince.set(n, clock.now());
       wake(n);
     }
+    for (const l of podListeners) l(p, type === 'DELETED');
   });
-  try {
-    startedAt = clock.now();
-    await Promise.all([nodes.start(), pods.start()]);
-  } catch (err) {
+  startedAt = clock.now();
+  const timeoutMs = options.syncTimeoutMs ?? 60_000;
+  const ac = new AbortController();
+  const synced = await Promise.race([Promise.all([nodes.start(), pods.start()]).then(() => true), clock.sleep(timeoutMs, ac.signal).then(() => false)]);
+  ac.abort('synced');
+  if (!synced) {
     await Promise.all([nodes.stop(), pods.stop()]);
-    throw err;
+    throw new KipError('CLUSTER_CACHE_SYNC_TIMEOUT', `the apiserver did not answer the Node and Pod lists within ${Math.round(timeoutMs / 1000)} s`, { timeoutMs });
   }
   const live = (): boolean => nodes.live && pods.live;
   return {
@@ -107,6 +113,10 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
     onNotReadyChange: (fn) => {
       notReadyListeners.add(fn);
       return () => notReadyListeners.delete(fn);
+    },
+    onPodChange: (fn) => {
+      podListeners.add(fn);
+      return () => podListeners.delete(fn);
     },
     stop: async () => {
       await Promise.all([nodes.stop(), pods.stop()]);

@@ -7,6 +7,10 @@ import type { KubeOptions } from './commands/common.ts';
 import { kubeClusterLock } from './lock/kube-lock.ts';
 import type { ClusterApi } from './ports.ts';
 import { appliedApiVersion, type ListServed, type LiveObject } from './plan/live-objects.ts';
+import { nodesListWatch, podsListWatch } from '../lib/kube/list-watch.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { openClusterCache } from './cluster-cache.ts';
 
 interface ListedItem { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }
 
@@ -38,7 +42,7 @@ export function apiserverUrlsOf(e: KubernetesEndpoints): string[] {
   return [...new Set(out)].sort();
 }
 
-export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
+export async function kubeCluster(options: KubeOptions, deps: { readonly clock?: Clock; readonly logger?: Logger } = {}): Promise<ClusterApi> {
   if (!existsSync(options.kubeconfig)) {
     throw new InvalidInputError('KUBECONFIG_MISSING', `kubeconfig ${options.kubeconfig} does not exist: pass --kubeconfig or set KUBECONFIG`, { path: options.kubeconfig });
   }
@@ -77,6 +81,7 @@ export async function kubeCluster(options: KubeOptions): Promise<ClusterApi> {
     },
     lock: kubeClusterLock(rest),
     listServed: listServedOver(rest),
+    openView: () => openClusterCache({ nodes: nodesListWatch(kube), pods: podsListWatch(kube) }, { clock: deps.clock ?? systemClock, logger: deps.logger ?? silentLogger() }),
     apiserverEndpoints: async () => {
       const { value } = await rest.get('/api/v1/namespaces/default/endpoints/kubernetes');
       return apiserverUrlsOf(value as KubernetesEndpoints);

@@ -11,6 +11,7 @@ import type { AgentEndpoint, AgentPort, AgentTls } from './fleet/port.ts';
 import type { ClusterLock } from './lock/lock.ts';
 import type { ListServed } from './plan/live-objects.ts';
 import type { RunStore } from './store/store.ts';
+import type { OpenedView } from './rollout/cluster-view.ts';
 
 /** How to reach the cluster: a kubeconfig file and, optionally, one of its contexts. */
 export interface KubeOptions {
@@ -53,6 +54,11 @@ export interface ClusterApi {
    * Absent: only the kubeconfig's server is known.
    */
   readonly apiserverEndpoints?: () => Promise<string[]>;
+  /**
+   * Opens a list + watch cache of Nodes and Pods (coordinator/cluster-cache.ts) for the engine:
+   * resolves once both are listed; the caller stops it. Absent, the engine lists every time.
+   */
+  openView?(): Promise<OpenedView>;
 }
 
 export interface CliPorts {

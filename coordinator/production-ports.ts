@@ -18,8 +18,9 @@ import type { CliPorts } from './ports.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 
 export function productionPorts(io: CliIo): CliPorts {
+  const logger = createLogger({ name: 'kip', level: io.env?.KIP_LOG_LEVEL ?? 'warn', destination: process.stderr });
   return {
-    cluster: kubeCluster,
+    cluster: (options) => kubeCluster(options, { clock: systemClock, logger }),
     agentTls: async (dir) => {
       const read = async (name: string): Promise<Buffer> => {
         try {
@@ -33,7 +34,7 @@ export function productionPorts(io: CliIo): CliPorts {
     agent: (endpoint, tls) => new AgentConnection({ address: endpoint.address, tls, ...(endpoint.serverName ? { serverName: endpoint.serverName } : {}) }),
     openStore: (dir) => openSqliteStore(join(dir, 'runs.db')),
     clock: systemClock,
-    logger: createLogger({ name: 'kip', level: io.env?.KIP_LOG_LEVEL ?? 'warn', destination: process.stderr }),
+    logger,
     identity: `${hostname()}/${process.pid}`,
   };
 }

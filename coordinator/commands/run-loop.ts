@@ -8,6 +8,7 @@ import type { ClusterApi } from '../ports.ts';
 import { runControlPlaneStep } from '../rollout/control-plane.ts';
 import { runEngine } from '../rollout/engine.ts';
 import type { RunSpec } from '../rollout/spec.ts';
+import type { OpenedView } from '../rollout/cluster-view.ts';
 import { WatchGates } from '../rollout/watch-gate.ts';
 import type { Component } from '../stage/releases.ts';
 import type { RunStore } from '../store/store.ts';
@@ -31,10 +32,22 @@ export async function runLoop(ctx: CommandContext, runId: string, spec: RunSpec,
   const progress = (l: string): void => ctx.io.stderr(`${l}\n`);
   const gates = spec.watchGates === false ? undefined : new WatchGates({ runId, store: deps.store, clock: ctx.ports.clock, logger: ctx.ports.logger, agents: deps.agents, progress });
   gates?.start();
+  // The engine reads Nodes and Pods from a list + watch cache where the cluster port has one
+  // (one list and one watch of each instead of lists every round and every look); should it not
+  // start, the engine lists as before.
+  let view: OpenedView | undefined;
+  if (deps.cluster.openView) {
+    try {
+      view = await deps.cluster.openView();
+    } catch (err) {
+      ctx.ports.logger.warn({ err }, 'the Node/Pod cache did not start; the engine lists instead');
+      progress(`the Node/Pod watch cache did not start (${err instanceof Error ? err.message : String(err)}): listing Nodes and Pods instead`);
+    }
+  }
   process.once('SIGINT', onSignal);
   try {
     const engineDeps = {
-      store: deps.store, cluster: deps.cluster, agents: deps.agents, ...(deps.stage ? { stage: deps.stage } : {}), ...(gates ? { gates } : {}),
+      store: deps.store, cluster: deps.cluster, agents: deps.agents, ...(deps.stage ? { stage: deps.stage } : {}), ...(gates ? { gates } : {}), ...(view ? { view } : {}),
       clock: ctx.ports.clock, ...(ctx.ports.pollMs ? { pollMs: ctx.ports.pollMs } : {}), logger: ctx.ports.logger, signal: ac.signal, progress,
     };
     const outcome = await runEngine(runId, spec, {
@@ -53,6 +66,7 @@ export async function runLoop(ctx: CommandContext, runId: string, spec: RunSpec,
     return EXIT_FAILED;
   } finally {
     process.off('SIGINT', onSignal);
+    await view?.stop();
     await gates?.stop();
   }
 }

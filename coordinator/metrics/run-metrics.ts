@@ -8,7 +8,8 @@
  *   store.begin/finishAction -> journaled coordinator actions and their durations, per kind
  *   store.putNode        -> nodes by state
  *   cluster.pods         -> container restarts seen (new id or higher restartCount) and pods
- *                           evicted (status.reason Evicted) or gone, during the run
+ *   (or the cache's pod     evicted (status.reason Evicted) or gone, during the run
+ *    events, openView)
  *   agent HashReport     -> containers still carrying an old hash, per node, after its upgrade
  *
  * Plain HTTP without authentication: 127.0.0.1 unless a host is given, and only while the run
@@ -86,27 +87,32 @@ export async function startRunMetrics(options: { listen: string; runId: string; 
 
   const seen = new Map<string, { id: string; restartCount: number }>();
   const podsSeen = new Map<string, boolean>();
+  const podKey = (p: V1Pod): string => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name ?? ''}`;
+  const observePod = (p: V1Pod): void => {
+    const key = podKey(p);
+    const evicted = p.status?.reason === 'Evicted';
+    if (evicted && podsSeen.get(key) !== true) evictions.inc({ how: 'evicted' });
+    podsSeen.set(key, evicted);
+    for (const c of p.status?.containerStatuses ?? []) {
+      const ck = `${key}/${c.name}`;
+      const before = seen.get(ck);
+      const now = { id: c.containerID ?? '', restartCount: c.restartCount ?? 0 };
+      if (before && (now.restartCount > before.restartCount || (now.id !== '' && before.id !== '' && now.id !== before.id))) restarts.inc(Math.max(1, now.restartCount - before.restartCount));
+      seen.set(ck, now);
+    }
+  };
+  const podGone = (key: string): void => {
+    if (!podsSeen.has(key)) return;
+    if (podsSeen.get(key) !== true) evictions.inc({ how: 'gone' });
+    podsSeen.delete(key);
+  };
   const observePods = (pods: readonly V1Pod[]): void => {
     const present = new Set<string>();
     for (const p of pods) {
-      const key = `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name ?? ''}`;
-      present.add(key);
-      const evicted = p.status?.reason === 'Evicted';
-      if (evicted && podsSeen.get(key) !== true) evictions.inc({ how: 'evicted' });
-      podsSeen.set(key, evicted);
-      for (const c of p.status?.containerStatuses ?? []) {
-        const ck = `${key}/${c.name}`;
-        const before = seen.get(ck);
-        const now = { id: c.containerID ?? '', restartCount: c.restartCount ?? 0 };
-        if (before && (now.restartCount > before.restartCount || (now.id !== '' && before.id !== '' && now.id !== before.id))) restarts.inc(Math.max(1, now.restartCount - before.restartCount));
-        seen.set(ck, now);
-      }
+      present.add(podKey(p));
+      observePod(p);
     }
-    for (const key of [...podsSeen.keys()]) {
-      if (present.has(key)) continue;
-      if (podsSeen.get(key) !== true) evictions.inc({ how: 'gone' });
-      podsSeen.delete(key);
-    }
+    for (const key of [...podsSeen.keys()]) if (!present.has(key)) podGone(key);
   };
 
   const observeAgent = (node: string, agent: AgentPort): AgentPort => {
@@ -171,6 +177,15 @@ export async function startRunMetrics(options: { listen: string; runId: string; 
       observePods(pods);
       return pods;
     };
+    // The engine's Node/Pod cache: every pod change as its watch event brings it.
+    const openView = cluster.openView?.bind(cluster);
+    if (openView) {
+      wrapped.openView = async () => {
+        const view = await openView();
+        view.onPodChange((pod, deleted) => (deleted ? podGone(podKey(pod)) : observePod(pod)));
+        return view;
+      };
+    }
     return wrapped;
   };
 

@@ -44,6 +44,8 @@ export interface ClusterView {
 /** A view the caller opened and must stop. */
 export interface OpenedView extends ClusterView {
   stop(): Promise<void>;
+  /** Calls `fn` for every pod change the cache applies (in order). Returns the unsubscribe. */
+  onPodChange(fn: (pod: V1Pod, deleted: boolean) => void): () => void;
   /** The informers' list/watch counts (what the cache asked of the apiserver). */
   stats(): { readonly nodes: InformerStats; readonly pods: InformerStats };
 }

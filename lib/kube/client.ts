@@ -165,6 +165,12 @@ export class KubeClient {
     return { gitVersion: v.gitVersion, major: parsed.major, minor: parsed.minor };
   }
 
+  /** Every Node with the list's resourceVersion (where a watch starts from). */
+  async listNodesAt(options: ListOptions = {}): Promise<{ items: V1Node[]; resourceVersion: string }> {
+    const list = await this.call('list nodes', {}, () => this.core.listNode({ labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }));
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
   async listNodes(options: ListOptions = {}): Promise<V1Node[]> {
     const list = await this.call('list nodes', {}, () => this.core.listNode({ labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }));
     return list.items;
@@ -248,8 +254,22 @@ export class KubeClient {
    * Watches pods (one namespace or all) from resourceVersion (or from "now, with the current pods
    * as ADDED" when absent). Resolves once the server accepted the watch.
    */
-  async watchPods(options: PodListOptions, onEvent: (event: PodWatchEvent) => void): Promise<WatchHandle> {
+  watchPods(options: PodListOptions, onEvent: (event: PodWatchEvent) => void): Promise<WatchHandle> {
     const path = options.namespace ? `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods` : '/api/v1/pods';
+    return this.watchPath('watch pods', { namespace: options.namespace }, path, options, (type, object) => onEvent({ type, object: object as V1Pod }));
+  }
+
+  /** Watches Nodes from resourceVersion, as watchPods does pods. */
+  watchNodes(options: ListOptions & { readonly resourceVersion?: string }, onEvent: (type: WatchEventType, object: unknown) => void): Promise<WatchHandle> {
+    return this.watchPath('watch nodes', {}, '/api/v1/nodes', options, onEvent);
+  }
+
+  /**
+   * A watch of one collection. A watch the server refuses (a non-200 answer, e.g. 410 Gone for a
+   * resourceVersion too old) ends with a KubeApiError carrying that status; client-node reports
+   * it as a plain Error with statusCode.
+   */
+  private async watchPath(operation: string, details: Record<string, unknown>, path: string, options: ListOptions & { readonly resourceVersion?: string }, onEvent: (type: WatchEventType, object: unknown) => void): Promise<WatchHandle> {
     const query: Record<string, string> = {};
     if (options.labelSelector) query.labelSelector = options.labelSelector;
     if (options.fieldSelector) query.fieldSelector = options.fieldSelector;
@@ -259,11 +279,15 @@ export class KubeClient {
       resolveEnded = r;
     });
     let stopped = false;
-    const controller = await this.call('watch pods', { namespace: options.namespace }, () =>
-      new Watch(this.config).watch(path, query, (phase: string, obj: V1Pod) => {
-        if (!stopped && WATCH_TYPES.has(phase)) onEvent({ type: phase as WatchEventType, object: obj });
+    const controller = await this.call(operation, details, () =>
+      new Watch(this.config).watch(path, query, (phase: string, obj: unknown) => {
+        if (!stopped && WATCH_TYPES.has(phase)) onEvent(phase as WatchEventType, obj);
       }, (err: unknown) => {
-        resolveEnded(err && !stopped && !(err instanceof Error && err.name === 'AbortError') ? toKubeError(err, 'watch pods', { namespace: options.namespace }) : undefined);
+        if (!err || stopped || (err instanceof Error && err.name === 'AbortError')) return resolveEnded(undefined);
+        const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 0;
+        resolveEnded(status > 0
+          ? new KubeApiError(codeFor(status, undefined), `${operation}: HTTP ${status} ${err instanceof Error ? err.message : ''}`.trim(), status, undefined, { operation, ...details }, { cause: err })
+          : toKubeError(err, operation, details));
       }));
     return {
       stop: () => {

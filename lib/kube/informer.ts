@@ -234,7 +234,7 @@ export class Informer<T extends Meta> {
         // A stream that delivered events was healthy: its drop starts the backoff over.
         if (applied > 0) backoff = base;
         if (signal.aborted) break;
-        if (st.verdict === 'gone') {
+        if (st.verdict === 'gone' || isGone(err)) {
           this.#stats.gone++;
           logger.info({ what, resourceVersion: this.#rv }, 'watch answered 410 Gone: listing again');
           this.#rv = undefined;

@@ -49,6 +49,12 @@ export interface ApiServerHandle {
   readonly url: string;
   readonly port: number;
   readonly version: ServerVersion;
+  /**
+   * Requests served since start, by Kubernetes verb and resource[/subresource], e.g. "list nodes",
+   * "watch pods", "patch nodes/status" (the labels of kube-apiserver's apiserver_request_total).
+   * What a test counts to say how much a client asks of the apiserver.
+   */
+  requests(): Readonly<Record<string, number>>;
   /** Closes the listener, ends open watches and connections. Idempotent. */
   stop(): Promise<void>;
 }
@@ -126,6 +132,7 @@ export class LabApiServer {
   private readonly clock: () => Date;
   private readonly newUid: () => string;
   private readonly openWatches = new Set<() => void>();
+  readonly requestCounts = new Map<string, number>();
 
   constructor(config: ApiServerConfig) {
     this.config = config;
@@ -204,6 +211,9 @@ export class LabApiServer {
       }
       const route = this.route(path);
       if (!route) throw errors.pathNotFound();
+      const verb = verbOf(method, route.name !== undefined, url.searchParams);
+      const what = `${verb} ${route.resource.plural}${route.subresource ? `/${route.subresource}` : ''}`;
+      this.requestCounts.set(what, (this.requestCounts.get(what) ?? 0) + 1);
       await this.dispatch(method, route, url.searchParams, req, res, user);
     } catch (err) {
       if (res.headersSent) {
@@ -687,6 +697,12 @@ export function podQosClass(pod: JsonObject): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
+/** The Kubernetes verb of a request (pkg/endpoints/request: GET on a collection is list, or watch with ?watch=true). */
+function verbOf(method: string, named: boolean, q: URLSearchParams): string {
+  if (method === 'GET') return q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : named ? 'get' : 'list';
+  return ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
+}
+
 /** Starts the lab apiserver on host:port (127.0.0.1 and a free port unless given). */
 export async function startApiServer(config: ApiServerConfig): Promise<ApiServerHandle> {
   const api = new LabApiServer(config);
@@ -718,6 +734,7 @@ export async function startApiServer(config: ApiServerConfig): Promise<ApiServer
     url,
     port,
     version: api.serverVersion,
+    requests: () => Object.fromEntries(api.requestCounts),
     stop: () => {
       stopping ??= new Promise<void>((resolve) => {
         api.endWatches();

@@ -100,7 +100,7 @@ export class Informer<T extends Meta> {
     });
   }
 
-  /** Starts listing and watching; resolves once the first list is in the cache. */
+  /** Starts listing and watching; resolves once the first list is in the cache and its watch is open. */
   start(): Promise<void> {
     this.#running ??= this.#run();
     return this.#synced;
@@ -214,7 +214,6 @@ export class Informer<T extends Meta> {
           if (signal.aborted) break;
           this.#replace(listed.items);
           this.#rv = listed.resourceVersion;
-          this.#resolveSynced();
         }
         const st: { verdict: 'ok' | 'gone' | 'error' } = { verdict: 'ok' };
         let applied = 0;
@@ -227,6 +226,7 @@ export class Informer<T extends Meta> {
         this.#stats.watches++;
         this.#stream = stream;
         this.#live = true;
+        this.#resolveSynced();
         if (signal.aborted || st.verdict !== 'ok') stream.stop();
         const err = await stream.ended;
         this.#live = false;

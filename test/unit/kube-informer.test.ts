@@ -133,7 +133,8 @@ describe('Informer (list + watch cache)', () => {
     const clock = new FakeClock(0);
     const { inf, seen } = setup(script, clock);
     const open = script.nextWatch();
-    await inf.start();
+    // start() resolves only once a watch is open: here after two refusals and a relist.
+    const started = inf.start();
     await until(() => script.watchFrom.length === 1);
     expect(inf.live).toBe(false);
     await tick();
@@ -147,6 +148,7 @@ describe('Informer (list + watch cache)', () => {
     expect(script.watchFrom.length).toBe(2);
     clock.advance(1);
     await open;
+    await started;
     expect(script.watchFrom).toEqual(['1', '1', '1', '5']);
     expect(script.listed).toBe(2);
     expect(seen).toEqual(['ADDED a@1', 'MODIFIED a@5']);

@@ -2,7 +2,7 @@
  * What the engine reads of the cluster while it upgrades kubelets: the NotReady nodes, one Node,
  * the pods bound to a node, and a wake-up when any of them may have changed. Two ways to answer:
  * `pollingView` lists Nodes and Pods from the apiserver on every question and wakes after a poll
- * (the engine of before, and what a ClusterApi without a cache gets); the list + watch cache
+ * (./polling-view.ts: the engine of before, and what a ClusterApi without a cache gets); the list + watch cache
  * (coordinator/cluster-cache.ts) answers from memory and wakes on the watch event itself.
  *
  * Each answer says since when the view has seen it as it is now (`since`, clock ms), so the
@@ -10,9 +10,7 @@
  * knows only what it saw at its own looks; a watch knows when the change happened.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { Clock } from '../../lib/clock.ts';
 import type { InformerStats } from '../../lib/kube/informer.ts';
-import type { ClusterApi } from '../ports.ts';
 
 export interface NodeLook {
   readonly node: V1Node | undefined;
@@ -57,39 +55,4 @@ export const nodeKey = (n: V1Node | undefined): string => `${n ? (isReady(n) ? '
 export function podsKey(pods: readonly V1Pod[]): string {
   return JSON.stringify(pods.map((p) => [p.metadata?.namespace, p.metadata?.name, p.status?.phase, (p.status?.containerStatuses ?? []).map((c) => [c.name, c.containerID ?? '', c.restartCount])])
     .sort((a, b) => (String(a[0]) + '/' + String(a[1]) < String(b[0]) + '/' + String(b[1]) ? -1 : 1)));
-}
-
-/**
- * Lists on every question. `since` is the first look at which this view saw the current state: a
- * state seen at one look only is `since` now, so "unchanged for pollMs" takes two looks a poll
- * apart, the engine's rule before the cache.
- */
-export function pollingView(cluster: ClusterApi, clock: Clock, pollMs: number): ClusterView {
-  const seen = new Map<string, { key: string; since: number }>();
-  const sinceOf = (id: string, key: string): number => {
-    const prev = seen.get(id);
-    if (prev?.key === key) return prev.since;
-    const since = clock.now();
-    seen.set(id, { key, since });
-    return since;
-  };
-  return {
-    notReady: async () => new Set((await cluster.nodes()).filter((n) => !isReady(n)).map((n) => n.metadata?.name ?? '')),
-    node: async (name) => {
-      const node = (await cluster.nodes()).find((n) => n.metadata?.name === name);
-      return { node, since: sinceOf(`node/${name}`, nodeKey(node)) };
-    },
-    podsOn: async (names) => {
-      const all = await cluster.pods();
-      const out = new Map<string, PodsLook>();
-      for (const name of names) {
-        const pods = all.filter((p) => p.spec?.nodeName === name);
-        out.set(name, { pods, since: sinceOf(`pods/${name}`, podsKey(pods)) });
-      }
-      return out;
-    },
-    changed: (_name, ms, signal) => clock.sleep(Math.min(ms, pollMs), signal),
-    live: () => true,
-    onNotReadyChange: () => () => undefined,
-  };
 }

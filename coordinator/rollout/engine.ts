@@ -23,7 +23,8 @@ import { sequenceOf, type KubeletStepSpec, type RunSpec } from './spec.ts';
 import type { Component } from '../stage/releases.ts';
 import type { WatchGates } from './watch-gate.ts';
 import { lookConnections, type ConnectionLook } from '../eyes/step-connections.ts';
-import { isReady, pollingView, type ClusterView } from './cluster-view.ts';
+import { isReady, type ClusterView } from './cluster-view.ts';
+import { pollingView } from './polling-view.ts';
 
 export const ANNOTATION_RUN = 'kip.io/run';
 export const ANNOTATION_STEP = 'kip.io/step';

@@ -23,7 +23,8 @@
  * the lists and watches the engine asked of the apiserver. The machine is shared: rerun when the
  * load average is high. Environment: KIP_BENCH_COORD_NODES (1000), KIP_BENCH_COORD_NODE_MS
  * (200,1000,5000), KIP_BENCH_COORD_POLL_MS (20, the engine's poll and last-look quiet time),
- * KIP_BENCH_COORD_EXTRA=0 leaves out the two extra rows (for profiling one setting).
+ * KIP_BENCH_COORD_EXTRA=0 leaves out the two extra rows (for profiling one setting),
+ * KIP_BENCH_COORD_DIR where the journal lives (default the temp dir; /dev/shm tells disk stalls apart).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,7 +127,7 @@ async function engineRun(dir: string, tag: string, times: readonly number[], opt
 }
 
 export async function runCoordinatorBench(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kip-bench-coord-'));
+  const dir = await mkdtemp(join(process.env.KIP_BENCH_COORD_DIR ?? tmpdir(), 'kip-bench-coord-'));
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   const pct = (v: number, of: number): string => `${v / of >= 1 ? '+' : ''}${((v / of - 1) * 100).toFixed(1)} %`;
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

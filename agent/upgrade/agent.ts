@@ -188,6 +188,16 @@ export class UpgradeAgent {
 
   // ---------------------------------------------------------------- runs
 
+  /** Every run journaled on this node. */
+  private async allRuns(): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for (const id of await this.log.store.listIds()) {
+      const r = await this.log.store.load(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
   getRun(runId?: string): Promise<RunRecord> {
     return this.log.get(runId);
   }
@@ -278,7 +288,10 @@ export class UpgradeAgent {
   async rollback(runId: string): Promise<RunRecord> {
     validateRunId(runId);
     const rec = await this.getRun(runId);
-    const decision = await rollbackDecision(rec, await this.log.store.currentId(), this.contextFor(rec));
+    const current = await this.log.store.currentId();
+    // Only when another run is the last one: are the runs after this one all rolled back?
+    const runs = current === runId ? [] : await this.allRuns();
+    const decision = await rollbackDecision(rec, current, this.contextFor(rec), runs);
     if (decision === 'done') return rec;
     if (decision === 'wait') {
       await this.whenIdle();
@@ -287,6 +300,9 @@ export class UpgradeAgent {
     const claim = this.claim.take('rollback', runId);
     try {
       await claim.journaled;
+      // An earlier run whose later runs were rolled back becomes the node's current run again
+      // (as recovery makes an interrupted one current): the one-run checks see it until it ends.
+      if (current !== runId) await this.log.store.setCurrent(runId);
       await this.log.patch(rec, { phase: 'RUN_ROLLING_BACK', step: 'ROLLBACK_STOP', stepStatus: 'STEP_STARTED', errorCode: rec.errorCode || 'ROLLBACK_REQUESTED', errorMessage: rec.errorMessage || 'rollback requested by the coordinator' });
     } catch (err) {
       await claim.release();

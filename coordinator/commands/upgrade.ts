@@ -13,7 +13,8 @@ import { apiserverVersionsForPlan } from '../plan/ha-apiservers.ts';
 import { planVersions, type KubeletPlanKind } from '../plan/path.ts';
 import { runSteps } from '../plan/run-steps.ts';
 import { parseHook } from '../rollout/hooks.ts';
-import type { HookSpec } from '../rollout/spec.ts';
+import type { HookSpec, KubeletStepSpec, StepPrediction } from '../rollout/spec.ts';
+import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import { stageComponent } from '../stage/stage.ts';
 import type { Component, ReleaseFolder } from '../stage/releases.ts';
 import type { AgentPort } from '../fleet/port.ts';
@@ -148,8 +149,7 @@ async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared)
   for (const c of controlPlane) for (const n of c.nodes) for (const comp of n.components) needRelease(c.to, comp as Component, n.name);
   // What an unpatched kubelet would restart per step, stored with the run for kip report.
   const podTree = await cluster.podTree();
-  const predictedRestarts = predictHopRestarts(podTree, steps.map((s) => ({ from: s.nodes[0]?.from ?? s.to, to: s.to, nodes: s.nodes.map((n) => n.name), minors: 1 })))
-    .map((h, i) => ({ step: steps[i]!.index, containers: h.containers, wouldRestart: h.wouldRestart }));
+  const predictedRestarts = steps.map((s) => predictStep(podTree, s));
   const spec: RunSpec = {
     target: plan.target, plan: opts.plan as KubeletPlanKind, steps, maxConcurrency, maxUnavailable,
     canary: canaryNodes ? { nodes: canaryNodes } : { count: canaryCount }, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs: 0,
@@ -189,6 +189,18 @@ async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared)
       store.close();
     }
   }
+}
+
+/** What an unpatched kubelet would restart in one kubelet step, per node: one hop per version its nodes come from. */
+export function predictStep(podTree: JsonNode, step: KubeletStepSpec): StepPrediction {
+  const froms = [...new Set(step.nodes.map((n) => n.from))];
+  const hops = predictHopRestarts(podTree, froms.map((from) => ({ from, to: step.to, nodes: step.nodes.filter((n) => n.from === from).map((n) => n.name), minors: 1 })));
+  return {
+    step: step.index,
+    containers: hops.reduce((n, h) => n + h.containers, 0),
+    wouldRestart: hops.reduce((n, h) => n + h.wouldRestart, 0),
+    nodes: Object.fromEntries(hops.flatMap((h) => Object.entries(h.byNode))),
+  };
 }
 
 /** Stages any component from --releases before it is upgraded (idempotent). */

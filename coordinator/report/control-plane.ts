@@ -75,6 +75,21 @@ export function controlPlaneRows(spec: RunSpec, actions: readonly ActionRecord[]
   });
 }
 
+/** "step/node" -> containers the inventory gate saw restarted or gone on the node's latest attempt (once looked at). */
+export function nodeRestarts(actions: readonly ActionRecord[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of actions) {
+    if (a.kind !== ACTION_KUBELET) continue;
+    const step = num(parse(a.payload).step);
+    const n = num(parse(a.result).restarted);
+    if (step === undefined) continue;
+    // Later attempts replace earlier ones; an attempt not yet looked at leaves no figure.
+    if (n === undefined) out.delete(`${step}/${a.node}`);
+    else out.set(`${step}/${a.node}`, n);
+  }
+  return out;
+}
+
 /** Per kubelet step: containers, restarted (latest attempt of each node, once looked at), the prediction. */
 export function restartRows(spec: RunSpec, actions: readonly ActionRecord[]): string[][] {
   return spec.steps.map((s) => {

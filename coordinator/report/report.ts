@@ -5,7 +5,7 @@
  */
 import type { RunSpec } from '../rollout/spec.ts';
 import type { ActionRecord, ConnectionRecord, EventRecord, NodeRecord, RunRecord } from '../store/store.ts';
-import { CP_HEADER, RESTARTS_HEADER, controlPlaneRows, restartRows } from './control-plane.ts';
+import { CP_HEADER, RESTARTS_HEADER, controlPlaneRows, nodeRestarts, restartRows } from './control-plane.ts';
 import { stepConnectionReport } from '../eyes/step-connections.ts';
 
 export interface ReportModel {
@@ -44,13 +44,18 @@ function nodeNames(m: ReportModel): string[] {
 }
 
 function rows(m: ReportModel): string[][] {
+  const restarted = nodeRestarts(m.actions ?? []);
   return m.spec.steps.flatMap((s) => s.nodes.map((n) => {
     const r = m.nodes.find((x) => x.step === s.index && x.node === n.name);
-    return [String(s.index + 1), n.name, `${n.from} -> ${s.to}`, r?.phase ?? 'pending', String(r?.attempt ?? 0), secs(r?.startedAt && r.finishedAt ? r.finishedAt - r.startedAt : null), secs(r?.downtimeMs), r?.error ?? ''];
+    const p = m.spec.predictedRestarts?.find((x) => x.step === s.index)?.nodes?.[n.name];
+    return [
+      String(s.index + 1), n.name, `${n.from} -> ${s.to}`, r?.phase ?? 'pending', String(r?.attempt ?? 0), secs(r?.startedAt && r.finishedAt ? r.finishedAt - r.startedAt : null), secs(r?.downtimeMs),
+      count(restarted.get(`${s.index}/${n.name}`)), p ? `${p.wouldRestart} of ${p.containers}` : '-', r?.error ?? '',
+    ];
   }));
 }
 
-const HEADER = ['Step', 'Node', 'Kubelet', 'State', 'Attempt', 'Duration', 'Kubelet down', 'Error'];
+const HEADER = ['Step', 'Node', 'Kubelet', 'State', 'Attempt', 'Duration', 'Kubelet down', 'Restarted', 'Unpatched kubelet would restart', 'Error'];
 
 const mdTable = (header: readonly string[], body: readonly (readonly string[])[]): string[] =>
   [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.map(mdCell).join(' | ')} |`)];

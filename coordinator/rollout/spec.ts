@@ -87,6 +87,8 @@ export interface StepPrediction {
   readonly step: number;
   readonly containers: number;
   readonly wouldRestart: number;
+  /** The same per node of the step (absent in runs created before it was stored). */
+  readonly nodes?: Readonly<Record<string, { readonly containers: number; readonly wouldRestart: number }>>;
 }
 
 export function parseSpec(text: string): RunSpec {

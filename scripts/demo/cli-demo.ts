@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import type { Clock } from '../../lib/clock.ts';
-import type { Exec, ExecResult } from '../../lib/exec.ts';
+import type { Exec } from '../../lib/exec.ts';
 import type { KubeClient } from '../../lib/kube/index.ts';
 import type { KubeRest } from '../../lib/kube/raw.ts';
 import { openSqliteStore } from '../../coordinator/store/sqlite.ts';
@@ -24,6 +24,7 @@ import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import type { LabState } from '../lab/lab.ts';
 import type { SyncReport } from '../lab/kubelet/kubelet.ts';
 import { DemoError, waitFirstSync, waitSettled } from './demo.ts';
+import { kipCli, nonEmptyLines } from './kip-cli.ts';
 import { predictedRestarts, restartsBetween, runtimeSnapshot, type RuntimeSnapshot, type RuntimeSource } from './runtime-oracle.ts';
 
 export interface CliDemoDeps {
@@ -84,35 +85,12 @@ interface OpenStep {
 
 export async function runCliDemo(target: string, deps: CliDemoDeps): Promise<CliDemoReport> {
   const { state, out, clock } = deps;
-  if (!state.kubeconfig || !state.kip?.pkiDir || !state.kip.inventory || !state.kip.releases) {
-    throw new DemoError(`${state.stateDir}/lab.json lacks the kubeconfig or the kip files (pki, inventory, releases): bring the lab down and up again`);
-  }
-  const kipState = join(state.stateDir, 'kip', 'state');
-  const common = ['--kubeconfig', state.kubeconfig, '--pki-dir', state.kip.pkiDir, '--inventory', state.kip.inventory, '--state-dir', kipState];
-  const releases = state.kip.releases;
+  const cli = kipCli(state, deps.kip, deps.exec, out);
+  const { common, kipState, releases } = cli;
+  const kip = cli.run;
+  const lines = nonEmptyLines;
   const workers = state.nodes.filter((n) => n.role === 'worker').map((n) => n.name).sort();
   const started = clock.now();
-
-  const kip = async (args: readonly string[], show: (r: ExecResult) => string[], okCodes: readonly number[] = [0], onLine?: (line: string) => void): Promise<ExecResult> => {
-    out(`$ kip ${args.map((a) => (a.startsWith('/') ? a.replace(state.stateDir, 'STATE') : a)).join(' ')}`);
-    let partial = '';
-    const r = await deps.exec(deps.kip[0], [deps.kip[1], ...args], {
-      timeoutMs: 3_600_000,
-      ...(onLine ? {
-        onOutput: (stream, chunk) => {
-          if (stream !== 'stderr') return;
-          const lines = (partial + chunk).split('\n');
-          partial = lines.pop() ?? '';
-          for (const l of lines) onLine(l);
-        },
-      } : {}),
-    });
-    if (onLine && partial) onLine(partial);
-    for (const l of show(r)) out(`  ${l}`);
-    if (!okCodes.includes(r.exitCode ?? -1)) throw new DemoError(`kip ${args[0]} exited ${r.exitCode ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-    return r;
-  };
-  const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
 
   const firstPods = await waitSettled(async () => (await deps.kube.listPods()).items, clock, 90_000);
   out(`kip demo: the kip CLI against the lab, ${workers.length} workers, ${firstPods.length} pods; in-place upgrade to ${target}`);
@@ -121,7 +99,7 @@ export async function runCliDemo(target: string, deps: CliDemoDeps): Promise<Cli
   await kip(['preflight', '--to', target, '--fix', 'node-labels', ...common], (r) => lines(r.stdout).filter((l) => !/eviction-tolerations|static-pod /.test(l)).concat(
     `(${lines(r.stdout).filter((l) => /eviction-tolerations|static-pod /.test(l)).length} eviction-tolerations/static-pod warnings not shown)`), [0, 1]);
   // 2. plan (the checklist after the tables is long: shown as a count)
-  await kip(['plan', '--to', target, '--releases', releases, '--kubeconfig', state.kubeconfig], (r) => {
+  await kip(['plan', '--to', target, '--releases', releases, '--kubeconfig', cli.kubeconfig], (r) => {
     const all = lines(r.stdout);
     const cut = all.findIndex((l) => l.startsWith('checklist'));
     return cut < 0 ? all : [...all.slice(0, cut), `checklist: ${all.length - cut - 1} lines (kip plan prints them all)`];

@@ -67,11 +67,12 @@ export function restartsBetween(before: RuntimeSnapshot, after: RuntimeSnapshot)
 /**
  * The containers an upstream kubelet `version` would restart: label != golden hash of the spec.
  * `pods` is the apiserver's PodList as JSON (the kubelet hashes what the apiserver serves).
- * A container the vectors cannot answer is counted in `unknown`, never guessed.
+ * A container the vectors cannot answer is counted in `unknown`, never guessed. `names` are
+ * node/ns/pod/container, as restartsBetween names them.
  */
 export function predictedRestarts(
   snapshot: RuntimeSnapshot, pods: JsonNode, version: string, hasher: ContainerHasher, staticPods: ReadonlyMap<string, JsonNode> = new Map(),
-): { count: number; unknown: string[] } {
+): { count: number; names: string[]; unknown: string[] } {
   const specs = new Map<string, JsonNode>();
   const items = objectField(pods, 'items');
   for (const p of items?.kind === 'array' ? items.items : []) {
@@ -83,7 +84,7 @@ export function predictedRestarts(
       if (name?.kind === 'string') specs.set(`${uid.value}/${name.value}`, c);
     }
   }
-  let count = 0;
+  const names: string[] = [];
   const unknown: string[] = [];
   for (const c of snapshot.values()) {
     // A static pod is hashed from its manifest file (source file), not from its mirror pod.
@@ -96,9 +97,9 @@ export function predictedRestarts(
       hash = undefined;
     }
     if (hash === undefined) unknown.push(`${c.node}/${c.pod}/${c.name}`);
-    else if (hash !== c.hashLabel) count++;
+    else if (hash !== c.hashLabel) names.push(`${c.node}/${c.pod}/${c.name}`);
   }
-  return { count, unknown };
+  return { count: names.length, names: names.sort(), unknown };
 }
 
 /** The container of a node's static pod manifest that `c` runs (the mirror pod is <name>-<node>). */

@@ -18,7 +18,8 @@ describe('kip plan', () => {
     expect(out.plans['every-step']!.kubeletRestarts).toBe(14);
     expect(out.plans['fewest-restarts']!.kubeletRestarts).toBe(8);
     const hop16 = out.plans['every-step']!.steps.flatMap((s) => s.kubelets).find((h) => h.to.startsWith('v1.16'))!;
-    expect(hop16).toMatchObject({ containers: 9, wouldRestart: 9 });
+    // the 8 regular containers of examples/podlist.json (postgres-0's init container is never hash-compared by the kubelet)
+    expect(hop16).toMatchObject({ containers: 8, wouldRestart: 8 });
   });
 
   it('prints a table by default, YAML with -o yaml, and colour only on a terminal without NO_COLOR', async () => {

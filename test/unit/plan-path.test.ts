@@ -114,7 +114,9 @@ describe('restarts predicted per hop', () => {
     const list = parseJson(text, 'podlist');
     const nodes = [...new Set((JSON.parse(text) as { items: { spec: { nodeName?: string } }[] }).items.map((i) => i.spec.nodeName).filter((n): n is string => !!n))];
     const [all] = predictHopRestarts(list, [{ from: 'v1.15.12', to: 'v1.16.15', nodes, minors: 1 }]);
-    expect(all).toMatchObject({ containers: 9, wouldRestart: 9 }); // the 1.16 algorithm change
+    // the 1.16 algorithm change: the 8 regular containers (postgres-0's init container is never hash-compared)
+    expect(all).toMatchObject({ containers: 8, wouldRestart: 8 });
+    expect(all!.byNode).toEqual({ 'node-1': { containers: 4, wouldRestart: 4 }, 'node-2': { containers: 4, wouldRestart: 4 } });
     const [none] = predictHopRestarts(list, [{ from: 'v1.15.12', to: 'v1.16.15', nodes: ['no-such-node'], minors: 1 }]);
     expect(none).toMatchObject({ containers: 0, wouldRestart: 0 });
     const [p1415] = predictHopRestarts(list, [{ from: 'v1.14.10', to: 'v1.15.12', nodes, minors: 1 }]);

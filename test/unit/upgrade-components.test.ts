@@ -368,6 +368,29 @@ describe('bad input changes nothing', () => {
     await expect(agent.getRun()).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
   });
 
+  it('Rollback of a run whose later runs were all rolled back goes ahead (kip rollback: the node\'s kube-proxy run, then its kubelet run); one over it not rolled back refuses it', async () => {
+    h = await makeComponentHarness();
+    const oldScheduler = componentBinary('kube-scheduler', 'v1.15.3');
+    await h.node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', oldScheduler, []);
+    await h.node.addUnit('kube-proxy', 'kube-proxy.service', '/usr/local/bin/kube-proxy', componentBinary('kube-proxy', 'v1.15.3'), ['--v=2']);
+    const { agent, stage } = h.makeAgent();
+    await agent.start();
+    await h.stage(stage, 'kube-scheduler', 'v1.16.2', componentBinary('kube-scheduler', 'v1.16.2'));
+    await h.stage(stage, 'kube-proxy', 'v1.16.2', componentBinary('kube-proxy', 'v1.16.2'));
+    await agent.begin({ runId: 's1', targetVersion: 'v1.16.2', component: 'kube-scheduler' });
+    expect((await collect(agent.events('s1'))).at(-1)).toMatchObject({ phase: 'RUN_SUCCEEDED' });
+    await agent.begin({ runId: 'p1', targetVersion: 'v1.16.2', component: 'kube-proxy' });
+    expect((await collect(agent.events('p1'))).at(-1)).toMatchObject({ phase: 'RUN_SUCCEEDED' });
+    // p1 still stands over s1: refused, naming it, nothing changed
+    expect(await agent.rollback('s1').catch((e: unknown) => e)).toMatchObject({ code: 'ROLLBACK_NOT_LAST_RUN', message: expect.stringContaining('roll back p1 first') });
+    expect((await agent.getRun('s1')).phase).toBe('RUN_SUCCEEDED');
+    expect((await agent.rollback('p1')).phase).toBe('RUN_ROLLED_BACK');
+    // nothing of p1 is left over s1 now
+    expect((await agent.rollback('s1')).phase).toBe('RUN_ROLLED_BACK');
+    expect(sha256(await readFile(h.node.host('/usr/local/bin/kube-scheduler')))).toBe(sha256(oldScheduler));
+    expect((await agent.getRun()).runId).toBe('s1');
+  });
+
   it('one run per node: a kubelet run is refused while a kube-scheduler run is in progress, naming it', async () => {
     h = await makeComponentHarness();
     await h.node.addUnit('kube-scheduler', 'kube-scheduler.service', '/usr/local/bin/kube-scheduler', componentBinary('kube-scheduler', 'v1.15.3'), []);

@@ -39,6 +39,8 @@ async function sample(pids: readonly number[]): Promise<{ ticks: number; rssKiB:
 export interface IdleFigures {
   readonly rssMiB: number;
   readonly mainRssMiB: number;
+  /** Proportional set size of the main process (/proc/<pid>/smaps_rollup): shared pages split. */
+  readonly mainPssMiB: number;
   readonly cpuPct: number;
   readonly processes: number;
   readonly seconds: number;
@@ -53,7 +55,9 @@ export async function idleOf(pid: number, seconds: number): Promise<IdleFigures>
   const b = await sample(pids);
   const elapsed = (performance.now() - t0) / 1000;
   const main = await sample([pid]);
-  return { rssMiB: b.rssKiB / 1024, mainRssMiB: main.rssKiB / 1024, cpuPct: ((b.ticks - a.ticks) / TCK / elapsed) * 100, processes: pids.length, seconds: elapsed };
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const pssKiB = Number(/^Pss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0);
+  return { rssMiB: b.rssKiB / 1024, mainRssMiB: main.rssKiB / 1024, mainPssMiB: pssKiB / 1024, cpuPct: ((b.ticks - a.ticks) / TCK / elapsed) * 100, processes: pids.length, seconds: elapsed };
 }
 
 const LISTENER = [

@@ -5,7 +5,9 @@
  */
 import { Client, credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { InvalidInputError, KipError } from '../../lib/errors.ts';
+import { InvalidInputError } from '../../lib/errors.ts';
+import { CriError } from './cri-errors.ts';
+import { decodeListContainersResponse, decodeListPodSandboxResponse } from './cri-wire.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { criServices } from './cri-proto.ts';
 import { parseRestartCount } from './kube-labels.ts';
@@ -27,21 +29,7 @@ import type {
   SandboxState,
 } from './types.ts';
 
-export type CriErrorCode =
-  | 'CRI_UNAVAILABLE'
-  | 'CRI_DEADLINE_EXCEEDED'
-  | 'CRI_NOT_FOUND'
-  | 'CRI_UNIMPLEMENTED'
-  | 'CRI_NO_SUPPORTED_API'
-  | 'CRI_BAD_RESPONSE'
-  | 'CRI_CALL_FAILED';
-
-export class CriError extends KipError {
-  declare readonly code: CriErrorCode;
-  constructor(code: CriErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(code, message, details, options);
-  }
-}
+export { CriError, type CriErrorCode } from './cri-errors.ts';
 
 export interface CriClientOptions {
   /** unix:///run/containerd/containerd.sock (a bare absolute path is accepted too). */
@@ -319,15 +307,25 @@ export function createCriClient(options: CriClientOptions): CriClient {
   let detected: Promise<{ api: CriApiVersion; version: RuntimeVersion }> | undefined;
 
   function call(api: CriApiVersion, svc: 'runtime' | 'image', method: string, request: object): Promise<Obj> {
+    return callWith(api, svc, method, request, undefined, (res) => optObj(res, `${method} response`));
+  }
+
+  /**
+   * One unary call; `wire` (when given) decodes the response bytes itself instead of the method's
+   * proto-loader deserializer, and `decode` turns what came back into the result. A decoding
+   * failure rejects with it (a CriError CRI_BAD_RESPONSE from cri-wire.ts).
+   */
+  function callWith<T>(api: CriApiVersion, svc: 'runtime' | 'image', method: string, request: object, wire: ((b: Buffer) => unknown) | undefined, decode: (res: unknown) => T): Promise<T> {
     const def = services[api][svc][method] as AnyMethod | undefined;
     if (def === undefined) {
       return Promise.reject(new CriError('CRI_CALL_FAILED', `method ${method} is not in kip's CRI proto subset`, { method }));
     }
-    return new Promise<Obj>((resolve, reject) => {
-      grpcClient.makeUnaryRequest<object, object>(
+    return new Promise<T>((resolve, reject) => {
+      grpcClient.makeUnaryRequest<object, unknown>(
         def.path,
         def.requestSerialize,
-        def.responseDeserialize,
+        // The bytes as they came: decoded below, so a bad message is CRI_BAD_RESPONSE, not gRPC's INTERNAL.
+        wire ? (b: Buffer) => b : def.responseDeserialize,
         request,
         new Metadata(),
         { deadline: Date.now() + timeoutMs },
@@ -337,7 +335,7 @@ export function createCriClient(options: CriClientOptions): CriClient {
             return;
           }
           try {
-            resolve(optObj(res, `${method} response`));
+            resolve(decode(wire ? wire(res as Buffer) : res));
           } catch (e) {
             reject(e);
           }
@@ -408,13 +406,14 @@ export function createCriClient(options: CriClientOptions): CriClient {
       const { api } = await detection();
       return versionOn(api);
     },
+    // The node watcher's every poll: straight from the wire into ContainerInfo (cri-wire.ts).
     async listContainers(filter) {
-      const r = await rt('ListContainers', { filter: containerFilter(filter) });
-      return list(r.containers, 'ListContainersResponse.containers').map(decodeContainer);
+      const { api } = await detection();
+      return callWith(api, 'runtime', 'ListContainers', { filter: containerFilter(filter) }, decodeListContainersResponse, (r) => r as ContainerInfo[]);
     },
     async listPodSandboxes(filter) {
-      const r = await rt('ListPodSandbox', { filter: sandboxFilter(filter) });
-      return list(r.items, 'ListPodSandboxResponse.items').map(decodePodSandbox);
+      const { api } = await detection();
+      return callWith(api, 'runtime', 'ListPodSandbox', { filter: sandboxFilter(filter) }, decodeListPodSandboxResponse, (r) => r as PodSandboxInfo[]);
     },
     async containerStatus(id) {
       requireId(id, 'container id');

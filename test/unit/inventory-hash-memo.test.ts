@@ -3,11 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import { inventory } from '../../agent/watch/inventory.ts';
+import { checkConsistency } from '../../agent/watch/consistency.ts';
 import { HashMemo } from '../../agent/watch/hash-memo.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
 
 const spec = (i: number, image = 'nginx:1.2') => ({ name: `c${i}`, image, env: [{ name: 'I', value: String(i) }] });
-const pod = (i: number, image?: string) => ({ metadata: { name: `p${i}`, namespace: 'ns', uid: `u${i}` }, spec: { containers: [spec(i, image)] } });
+const pod = (i: number, image?: string) => ({
+  metadata: { name: `p${i}`, namespace: 'ns', uid: `u${i}` }, spec: { containers: [spec(i, image)] },
+  status: { containerStatuses: [{ name: `c${i}`, containerID: `containerd://id${i}`, state: { running: {} } }] },
+});
 const list = (pods: object[]) => parseJson(JSON.stringify({ kind: 'PodList', items: pods }));
 const running = (i: number, label: string): ContainerInfo => ({
   id: `id${i}`, podSandboxId: 's', name: `c${i}`, attempt: 0, state: 'running', createdAtNs: 0n, image: 'nginx:1.2', imageRef: 'sha256:x',
@@ -48,5 +52,21 @@ describe('inventory hash memo', () => {
     inventory(list(all), all.map((_, i) => running(i, 'x')), undefined, ctx, memo);
     inventory(list(all.slice(0, 2)), [running(0, 'x'), running(1, 'x')], undefined, ctx, memo);
     expect(memo.size).toBe(2);
+  });
+
+  it('gives the consistency loop the report computed without it, a stale container still stale after its spec changes', () => {
+    const pods = Array.from({ length: N }, (_, i) => pod(i));
+    const containers = Array.from({ length: N }, (_, i) => running(i, containerHash(spec(i), '1.14').label));
+    const memo = new HashMemo();
+    const plain = checkConsistency(list(pods), containers, 'v1.14.10');
+    expect(plain.allConsistent).toBe(true);
+    expect(checkConsistency(list(pods), containers, 'v1.14.10', memo)).toEqual(plain);
+    expect(checkConsistency(list(pods), containers, 'v1.14.10', memo)).toEqual(plain);
+    expect(memo.stats()).toEqual({ hits: N, misses: N });
+    const changed = [pod(0, 'nginx:1.3'), ...pods.slice(1)];
+    const after = checkConsistency(list(changed), containers, 'v1.14.10', memo);
+    expect(after).toEqual(checkConsistency(list(changed), containers, 'v1.14.10'));
+    expect(after.allConsistent).toBe(false);
+    expect(after.stale.map((s) => s.container)).toEqual(['c0']);
   });
 });

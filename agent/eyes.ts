@@ -21,6 +21,7 @@ import { systemdPort } from './upgrade/wiring.ts';
 import { EventLog } from './watch/event-log.ts';
 import { dockerEvents } from './runtime/docker-events.ts';
 import { containerdEvents } from './runtime/containerd-events.ts';
+import { HashMemo } from './watch/hash-memo.ts';
 import { acceptedVersions, hashReport, inventory } from './watch/inventory.ts';
 import { driftEvents } from './watch/drift.ts';
 import { HealService } from './heal/heal.ts';
@@ -105,6 +106,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
   watcher.start();
   const journal = new JournalWatcher({ journal: createJournal(execaExec), unit: config.kubeletUnit, log: events, clock: systemClock, logger });
   journal.start();
+  const hashMemo = new HashMemo();
   const inventoryView = workload
     ? async (): Promise<InventoryView> => {
         const [pods, containers, node, rt] = await Promise.all([workload.listNodePods(), runtime.listContainers(), agent.nodeInfo(), runtime.current()]);
@@ -113,7 +115,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
         return {
           kubeletVersion: node.kubeletVersion,
           runtime: `${rt.kind} ${rt.endpoint}`,
-          containers: inventory(pods, containers, undefined, context),
+          containers: inventory(pods, containers, undefined, context, hashMemo),
           skipFileVersion,
           acceptedVersions: node.kubeletVersion ? acceptedVersions(node.kubeletVersion, skipFileVersion || undefined) : [],
         };

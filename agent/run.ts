@@ -24,6 +24,7 @@ import { nodeRuntime, startEyes } from './eyes.ts';
 import { kubeRestFromKubeconfig, listNodePods, RawKubeApiError } from '../lib/kube/raw.ts';
 import type { WorkloadPort } from './upgrade/ports.ts';
 import { consistencyPass } from './watch/consistency-loop.ts';
+import { HashMemo } from './watch/hash-memo.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AgentConfig } from './config.ts';
 import { componentService } from './components-wiring.ts';
@@ -139,6 +140,7 @@ async function workloadPort(config: AgentConfig, runtime: AutoRuntime): Promise<
 function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeExists: () => Promise<boolean>, config: AgentConfig, logger: Logger): NodeJS.Timeout {
   const log = logger.child({ component: 'consistency' });
   let busy = false;
+  const hashMemo = new HashMemo();
   return setInterval(() => {
     if (busy) return;
     busy = true;
@@ -153,6 +155,7 @@ function startConsistencyLoop(agent: UpgradeAgent, workload: WorkloadPort, nodeE
       // Anything holding the node claim (a run, a heal restarting the kubelet, a Hold...) counts
       // as a run: the file's fate is decided after it.
       runInProgress: () => agent.claim.holder !== undefined,
+      hashMemo,
       skipFile: {
         read: async () => {
           const s = await agent.skipFileInfo();

@@ -12,6 +12,7 @@ const suites: Record<string, Suite> = {
   stage: async () => (await import('./stage.ts')).runStageBench(),
   etcd: async () => (await import('./etcd.ts')).runEtcdBench(),
   eyes: async () => (await import('./eyes.ts')).runEyesBench(),
+  inventory: async () => (await import('./inventory.ts')).runInventoryBench(),
   agent: async () => (await import('./agent.ts')).runAgentBench(),
   components: async () => (await import('./components.ts')).runComponentsBench(),
   package: async () => (await import('./package.ts')).runPackageBench(),

@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { JsonNode } from '../../lib/knowledge/hash/index.ts';
 import type { RuntimeReader } from '../runtime/types.ts';
 import { checkConsistency, type ConsistencyReport } from './consistency.ts';
+import type { HashMemo } from './hash-memo.ts';
 
 export interface KubeletState {
   /** The running kubelet's version, e.g. v1.14.10. */
@@ -27,6 +28,8 @@ export interface ConsistencyPorts {
   readonly kubelet: () => Promise<KubeletState>;
   /** True while an upgrade or rollback run owns the node. */
   readonly runInProgress: () => boolean;
+  /** Kept across passes: a container's hash is computed again only when its spec's bytes change. */
+  readonly hashMemo?: HashMemo;
   /** The skip file's content (undefined: absent), and removing it (atomically: unlink + fsync of the directory). */
   readonly skipFile: { readonly read: () => Promise<string | undefined>; readonly remove: () => Promise<void> };
   readonly logger: Logger;
@@ -60,7 +63,7 @@ export async function consistencyPass(ports: ConsistencyPorts): Promise<Consiste
   }
   let report: ConsistencyReport;
   try {
-    report = checkConsistency(pods, containers, kubelet.version);
+    report = checkConsistency(pods, containers, kubelet.version, ports.hashMemo);
   } catch (error) {
     ports.logger.warn({ err: error }, 'skip file kept: the consistency check failed');
     return { kind: 'incomplete', reason: 'the consistency check failed', error };

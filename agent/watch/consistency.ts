@@ -23,6 +23,7 @@ import {
 import { KubeAnnotation, KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 import { podRuntimeUid, runningStatuses, type RunningStatus } from './pod-view.ts';
+import type { HashMemo } from './hash-memo.ts';
 
 export interface StaleContainer {
   readonly pod: string;
@@ -85,7 +86,7 @@ interface Spec {
   readonly init: boolean;
 }
 
-function hashSpecs(podList: JsonNode, kubeletVersion: string): { version: string; specs: Map<string, Spec>; statuses: RunningStatus[] } {
+function hashSpecs(podList: JsonNode, kubeletVersion: string, memo?: HashMemo): { version: string; specs: Map<string, Spec>; statuses: RunningStatus[] } {
   const engine = hashEngine(kubeletVersion);
   const uidByApiUid = new Map<string, string>();
   const statuses: RunningStatus[] = [];
@@ -104,12 +105,14 @@ function hashSpecs(podList: JsonNode, kubeletVersion: string): { version: string
     let hash: string | undefined;
     let error: string | undefined;
     try {
-      hash = hashLabel(engine.hashDecoded(decodeAt(engine, ref)));
+      const compute = () => [{ kubeVersion: engine.kubeVersion, hash: hashLabel(engine.hashDecoded(decodeAt(engine, ref))) }];
+      hash = (memo ? memo.hashes(ref.node.raw, [engine.kubeVersion], compute) : compute())[0]?.hash;
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     }
     specs.set(`${uid}/${ref.container}`, { pod: ref.pod ?? '', hash, error, init: ref.init });
   }
+  memo?.endPass();
   return { version: engine.kubeVersion, specs, statuses };
 }
 
@@ -127,8 +130,8 @@ export function isKubernetesContainer(c: ContainerInfo): boolean {
  * podList: the API's PodList (raw JSON, as served) of the pods bound to this node.
  * containers: the runtime's containers (any state; only running ones count).
  */
-export function checkConsistency(podList: JsonNode, containers: readonly ContainerInfo[], kubeletVersion: string): ConsistencyReport {
-  const { version, specs, statuses } = hashSpecs(podList, kubeletVersion);
+export function checkConsistency(podList: JsonNode, containers: readonly ContainerInfo[], kubeletVersion: string, memo?: HashMemo): ConsistencyReport {
+  const { version, specs, statuses } = hashSpecs(podList, kubeletVersion, memo);
   const runtimeRunning = containers.filter((c) => c.state === 'running' && isKubernetesContainer(c));
   const runtimeById = new Map(runtimeRunning.map((c) => [c.id, c]));
   const apiById = new Map<string, RunningStatus>();

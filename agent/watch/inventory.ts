@@ -7,6 +7,7 @@ import { KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
 import { checkConsistency, containerHashLabel, isKubernetesContainer, selfCheckVerdict } from './consistency.ts';
 import { explainDrift } from './drift.ts';
+import type { HashMemo } from './hash-memo.ts';
 import { podOwner, type PodOwner } from './owner.ts';
 import { podRuntimeUid } from './pod-view.ts';
 
@@ -46,7 +47,7 @@ export function acceptedVersions(kubeletVersion: string, skipFileVersion: string
  * Every running Kubernetes container, with the hash each supported version computes for its spec,
  * its owner, and (with `context`) whether its hash is old and whether it drifted.
  */
-export function inventory(podList: JsonNode, containers: readonly ContainerInfo[], versions: readonly string[] = supportedVersions(), context: InventoryContext = {}): InventoryContainer[] {
+export function inventory(podList: JsonNode, containers: readonly ContainerInfo[], versions: readonly string[] = supportedVersions(), context: InventoryContext = {}, memo?: HashMemo): InventoryContainer[] {
   const engines = versions.map((v) => hashEngine(v));
   const specs = new Map<string, { ref: ReturnType<typeof collectContainers>[number] }>();
   const uidOf = new Map<string, string>();
@@ -82,7 +83,8 @@ export function inventory(podList: JsonNode, containers: readonly ContainerInfo[
       continue;
     }
     try {
-      const hashes = engines.map((e) => ({ kubeVersion: e.kubeVersion, hash: hashLabel(e.hashDecoded(decodeAt(e, spec.ref))) }));
+      const compute = () => engines.map((e) => ({ kubeVersion: e.kubeVersion, hash: hashLabel(e.hashDecoded(decodeAt(e, spec.ref))) }));
+      const hashes = memo ? memo.hashes(spec.ref.node.raw, versions, compute) : compute();
       const matchingVersions = hashes.filter((h) => h.hash === label).map((h) => h.kubeVersion);
       const runningHash = running ? hashOf(hashes, running, spec.ref) : undefined;
       const oldHash = runningHash !== undefined && runningHash !== label;
@@ -93,6 +95,7 @@ export function inventory(podList: JsonNode, containers: readonly ContainerInfo[
       out.push({ ...base, matchingVersions: [], hashes: [], problem: err instanceof Error ? err.message : String(err) });
     }
   }
+  memo?.endPass();
   return out;
 }
 

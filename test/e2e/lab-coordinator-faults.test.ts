@@ -74,6 +74,12 @@ function kip(args: string[], timeoutMs: number): Promise<ExecResult> {
   return execaExec(process.execPath, [path.join(REPO, 'bin/kip.mjs'), ...args], { timeoutMs, cwd: REPO });
 }
 
+/** Where the time goes, printed as the test runs (phases of a case, seconds since it began). */
+function phases(name: string): (what: string) => void {
+  const t0 = performance.now();
+  return (what) => { process.stderr.write(`[faults ${name}] +${((performance.now() - t0) / 1000).toFixed(1)} s ${what}\n`); };
+}
+
 type Exit = { code: number | null; signal: string | null; out: string };
 
 /** `kip upgrade` as a child process the test can SIGKILL; resolves with its exit code/signal and output. */
@@ -260,6 +266,7 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
 
   it(`(b) a ${TO} kubelet that fails to start: its agent rolls it back, the run pauses saying so, kip rollback works, and kip resume (the release fixed) finishes the run with 0 restarts`, async () => {
     const s = lab();
+    const mark = phases('b');
     // The run's releases folder: the lab's, except a ${TO} kubelet that answers --version and
     // --help like the good one (the agent checks both, and the patch markers, when staging) and
     // exits 1 when started, as a kubelet refusing its configuration does.
@@ -274,7 +281,9 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
     const before = await allContainerIds();
     expect(before.size).toBeGreaterThan(0);
 
+    mark('kip upgrade');
     const up = await kip(['upgrade', '--to', TO, '--plan', 'every-step', '--max-concurrency', '1', '--canary', '0', '--releases', releases, '--verify-timeout', VERIFY_TIMEOUT_S, ...kipCommon()], 1_800_000);
+    mark(`kip upgrade exited ${up.exitCode}`);
     expect(up.exitCode, up.stdout + up.stderr).toBe(1);
     const paused = await status();
     expect(paused?.run.phase, JSON.stringify(paused)).toBe('paused');
@@ -303,7 +312,9 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
     for (const w of WORKERS) expect(await runningKubelet(w), w).toBe(MID);
     expect((await KubeClient.fromFile(s.kubeconfig!).getVersion()).gitVersion).toBe(TO);
 
+    mark('kip rollback');
     const rb = await kip(['rollback', ...kipCommon()], 900_000);
+    mark(`kip rollback exited ${rb.exitCode}`);
     expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
     expect(rb.stdout).toContain(`${victim.node}: kubelet rolled back`);
     const afterRb = await status();
@@ -314,10 +325,13 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
 
     // The operator fixes the release in the run's folder and stages it; kip resume goes on.
     await copyFile(goodKubelet, path.join(releases, TO, 'kubelet'));
+    mark('kip stage (the fixed release)');
     const restaged = await kip(['stage', '--to', TO, '--releases', releases, ...kipCommon()], 900_000);
     expect(restaged.exitCode, restaged.stdout + restaged.stderr).toBe(0);
     expect(restaged.stdout, restaged.stdout).toMatch(new RegExp(`${victim.node} +${TO.replace(/\./g, '\\.')} +staged`));
+    mark('kip resume');
     const resumed = await kip(['resume', ...kipCommon()], 1_800_000);
+    mark(`kip resume exited ${resumed.exitCode}`);
     expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
     const end = await status();
     expect(end?.run.phase, JSON.stringify(end)).toBe('succeeded');

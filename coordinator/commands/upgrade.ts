@@ -35,6 +35,7 @@ import { runLoop } from './run-loop.ts';
 import { METRICS_LISTEN_HELP, parseMetricsListen, withRunMetrics } from '../metrics/run-metrics.ts';
 
 export const LOCK_TTL_MS = 120_000;
+const MAX_VERIFY_TIMEOUT_S = 3_600;
 
 interface UpgradeFlags extends AgentFlags {
   to: string;
@@ -46,6 +47,7 @@ interface UpgradeFlags extends AgentFlags {
   releases?: string;
   nodeTimeout: string;
   readyTimeout: string;
+  verifyTimeout?: string;
   allowUnpatched: boolean;
   metricsListen?: string;
   allowDroppedFlag: string[];
@@ -71,6 +73,9 @@ export function registerUpgrade(program: Command, ctx: CommandContext): void {
     .option('--releases <dir>', 'stage each kubelet from here before its node (one folder per version)')
     .option('--node-timeout <s>', 'a node not done within this pauses the run', '900')
     .option('--ready-timeout <s>', 'after the agent: the Node Ready with the new kubelet within this', '300')
+    // The agent's own default (verifyTimeoutMs, 120 s) is long for a kubelet that exits at once:
+    // the node stays NotReady that long before its agent rolls it back.
+    .option('--verify-timeout <s>', 'each new kubelet, kube-proxy or control-plane component must be healthy within this, or its agent rolls it back (default: the agent\'s verifyTimeoutMs)')
     .option('--allow-unpatched', 'accept kubelets without the skip-file patch', false)
     .option('--metrics-listen <addr>', METRICS_LISTEN_HELP)
     .option('--allow-dropped-flag <flag>', 'a removed kubelet flag the agent may drop (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -91,6 +96,10 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
   const canaryCount = positiveInt('--canary', opts.canary, 0);
   const nodeTimeoutMs = positiveInt('--node-timeout', opts.nodeTimeout) * 1000;
   const readyTimeoutMs = positiveInt('--ready-timeout', opts.readyTimeout) * 1000;
+  // 0 in the run's spec: the agent's default.
+  const verifyTimeoutMs = opts.verifyTimeout === undefined ? 0 : positiveInt('--verify-timeout', opts.verifyTimeout) * 1000;
+  // The Upgrade request carries it as uint32 milliseconds (agent.proto verify_timeout_ms).
+  if (verifyTimeoutMs > MAX_VERIFY_TIMEOUT_S * 1000) throw new InvalidInputError('CLI_BAD_NUMBER', `--verify-timeout must be at most ${MAX_VERIFY_TIMEOUT_S} s, not "${opts.verifyTimeout ?? ''}"`, { option: '--verify-timeout', value: opts.verifyTimeout });
   validateConfig({ maxConcurrency, maxUnavailable, nodeTimeoutMs });
   const hooks: HookSpec[] = opts.hook.map(parseHook);
   const hookTimeoutMs = positiveInt('--hook-timeout', opts.hookTimeout) * 1000;
@@ -104,7 +113,7 @@ async function upgrade(ctx: CommandContext, opts: UpgradeFlags): Promise<number>
   const needsFleet = plan.controlPlanePath.length > 0 || !opts.dryRun;
   const fleet = needsFleet ? await connectFleetEndpoints(ctx, cluster, opts) : undefined;
   try {
-    return await upgradeWith(ctx, opts, { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, fleet });
+    return await upgradeWith(ctx, opts, { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs, fleet });
   } finally {
     if (fleet) closeFleet(fleet.agents);
   }
@@ -123,11 +132,12 @@ interface Prepared {
   readonly canaryCount: number;
   readonly nodeTimeoutMs: number;
   readonly readyTimeoutMs: number;
+  readonly verifyTimeoutMs: number;
   readonly fleet: Awaited<ReturnType<typeof connectFleetEndpoints>> | undefined;
 }
 
 async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared): Promise<number> {
-  const { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, fleet } = p;
+  const { releases, cluster, nodes, plan, zones, hooks, hookTimeoutMs, maxConcurrency, maxUnavailable, canaryCount, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs, fleet } = p;
   const cpFleet = fleet ? await discoverControlPlane(fleet.agents, fleet.endpoints, nodes, opts.etcdNode) : undefined;
   const { steps, controlPlane, sequence } = runSteps(plan, opts.plan as KubeletPlanKind, zones, cpFleet);
   const canaryNodes = opts.canaryNodes?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -152,7 +162,7 @@ async function upgradeWith(ctx: CommandContext, opts: UpgradeFlags, p: Prepared)
   const predictedRestarts = steps.map((s) => predictStep(podTree, s));
   const spec: RunSpec = {
     target: plan.target, plan: opts.plan as KubeletPlanKind, steps, maxConcurrency, maxUnavailable,
-    canary: canaryNodes ? { nodes: canaryNodes } : { count: canaryCount }, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs: 0,
+    canary: canaryNodes ? { nodes: canaryNodes } : { count: canaryCount }, nodeTimeoutMs, readyTimeoutMs, verifyTimeoutMs,
     allowUnpatched: opts.allowUnpatched, allowDroppedFlags: opts.allowDroppedFlag, releasesDir: opts.releases,
     ...(controlPlane.length > 0 ? { controlPlane, sequence } : {}), hooks, hookTimeoutMs, keepServedApis: opts.keepServedApi, watchGates: opts.watchGates,
     predictedRestarts,

@@ -147,6 +147,7 @@ describe('kip-agent in a real systemd node', () => {
 
   it('rolls back a new kubelet that crash-loops, with the reason and its journal lines', async () => {
     const bad = standIn('v1.11.9', { crash: true });
+    const skipBefore = (await nodeFacts()).skip;
     await client.stageBinary({ version: 'v1.11.9', sha256: sha256(bad), size: bad.length }, bad);
     const { events, error } = await collect(client.upgrade({ runId: 'crashloop', targetVersion: 'v1.11.9', verifyTimeoutMs: 6_000 }));
     expect(error).toBeUndefined();
@@ -155,7 +156,12 @@ describe('kip-agent in a real systemd node', () => {
     expect(failed?.journalTail.join('\n')).toContain('failed to run Kubelet: crash requested');
     expect(events.at(-1)).toMatchObject({ step: 'ROLLED_BACK', phase: 'RUN_ROLLED_BACK' });
     expect(await nodeFacts()).toMatchObject({ binSha: sha256(oldBin), active: 'active', health: 'ok' });
-    expect((await nodeFacts()).skip).toMatch(/^v1\.11\.9,\d+$/);
+    // The previous case's rollback left a file naming v1.11.10, another version than the old
+    // kubelet's: it is put back as it was (the old kubelet skips the same containers, and the
+    // file keeps naming the oldest hashes). Without such a file it names the version rolled back
+    // from (the case before this one).
+    expect(skipBefore).toMatch(/^v1\.11\.10,\d+$/);
+    expect((await nodeFacts()).skip).toBe(skipBefore);
   }, 180_000);
 
   it('refuses a kubelet unit whose mount options hide the skip file, as real systemd reports them (issue 8, defect 6)', async () => {

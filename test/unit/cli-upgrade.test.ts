@@ -109,11 +109,24 @@ describe('kip upgrade / status / resume / unlock', () => {
     expect(await (await p.cluster()).lock.read()).toBeUndefined();
   });
 
+  it('--verify-timeout goes into the run (every agent Upgrade carries it); without it, 0: the agent\'s own default', async () => {
+    const world = makeWorld(dir, 2);
+    const specOf = async (extra: string[]): Promise<{ verifyTimeoutMs: number }> => {
+      const io = recordingIo();
+      expect(await main(['upgrade', ...base(), '--dry-run', '-o', 'json', ...extra], io, ports(world))).toBe(0);
+      return (JSON.parse(io.out) as { spec: { verifyTimeoutMs: number } }).spec;
+    };
+    expect((await specOf(['--verify-timeout', '45'])).verifyTimeoutMs).toBe(45_000);
+    expect((await specOf([])).verifyTimeoutMs).toBe(0);
+  });
+
   it.each([
     [['--max-concurrency', '0'], /--max-concurrency must be an integer of at least 1/],
     [['--max-unavailable', 'x'], /--max-unavailable must be an integer/],
     [['--canary-nodes', 'nope'], /--canary-nodes: no Node named nope/],
     [['--plan', 'fastest'], /--plan must be every-step or fewest-restarts/],
+    [['--verify-timeout', '0'], /--verify-timeout must be an integer of at least 1/],
+    [['--verify-timeout', '3601'], /--verify-timeout must be at most 3600 s/],
   ])('exits 2 on %j and changes nothing', async (args, message) => {
     const world = makeWorld(dir, 2);
     const io = recordingIo();

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { containerHash, parseJson } from '../../lib/knowledge/hash/index.ts';
 import type { ContainerInfo } from '../../agent/runtime/types.ts';
 import type { WorkloadPort } from '../../agent/upgrade/ports.ts';
-import { SKIP, fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts';
+import { SKIP, collect, fakeBinary, makeHarness, type Harness } from './upgrade-fakes.ts';
 
 const NEW = 'v1.11.10';
 const web = { name: 'web', image: 'nginx', securityContext: { runAsUser: 1 } };
@@ -95,6 +95,25 @@ describe('preflight with workload data', () => {
     await h.stageBuffer(stage, 'v1.13.12', fakeBinary('v1.13.12'));
     const report = await agent.preflight('v1.13.12');
     expect(report.checks.find((c) => c.name === 'hash-self-check')).toMatchObject({ status: 'CHECK_OK' });
+  });
+});
+
+describe('after a rollback', () => {
+  // Found by the lab e2e of the coordinator's faults: the rollback replaced the earlier step's
+  // skip file with one naming the version rolled back from, and the next Upgrade was refused
+  // (HASH_SELF_CHECK_FAILED) for every container still carrying the earlier step's hash.
+  it('accepts the earlier step\'s hashes again: a crash-looping new kubelet rolled back leaves the older skip file', async () => {
+    h = await makeHarness({ fromVersion: 'v1.12.10', skipFile: 'v1.11.10,1574812800' });
+    // web still carries its 1.11 hash (kept by the skip file through 1.11 -> 1.12)
+    const { agent, stage } = h.makeAgent({ workload: workload({ web: containerHash(web, '1.11').label, app: containerHash(app, '1.12').label }) });
+    await agent.start();
+    await h.stageBuffer(stage, 'v1.13.12', fakeBinary('v1.13.12', { crash: true }));
+    await agent.begin({ runId: 'r', targetVersion: 'v1.13.12' });
+    await collect(agent.events('r'));
+    expect((await agent.getRun('r')).phase).toBe('RUN_ROLLED_BACK');
+    await h.stageBuffer(stage, 'v1.13.12', fakeBinary('v1.13.12'));
+    const report = await agent.preflight('v1.13.12');
+    expect(report.checks.find((c) => c.name === 'hash-self-check'), JSON.stringify(report.checks)).toMatchObject({ status: 'CHECK_OK' });
   });
 });
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { Codes, KipError, StepFailedError } from '../errors.ts';
-import { formatSkipFile } from '../skipfile.ts';
-import type { RunRecord } from '../types.ts';
-import { locate, type StepBody, type StepContext, type StepResult } from './context.ts';
+import { formatSkipFile, parseSkipFile } from '../skipfile.ts';
+import type { BackupManifest, RunRecord } from '../types.ts';
+import { backupText, locate, type StepBody, type StepContext, type StepResult } from './context.ts';
 
 /**
  * The skip file the old kubelet gets back, or undefined to restore the one from before the run.
@@ -11,15 +11,25 @@ import { locate, type StepBody, type StepContext, type StepResult } from './cont
  * than its own (the patch skips a container when the file's version differs from the running
  * one and the container started before the running kubelet: cache_version.go and
  * kuberuntime_manager.go containerChanged in kubernetes-1.9.1.IgnoreContainerRestart.patch).
- * So the file names the version rolled back FROM (issue 8, defect 3).
+ * So the file names the version rolled back FROM (issue 8, defect 3), unless the file from before
+ * the run already names another version than the old kubelet's: that one (an earlier step's,
+ * naming the version whose hashes the oldest containers still carry) makes the old kubelet skip
+ * every container started before it just the same, and it is put back as it was. Replacing it
+ * lost the oldest version: the hash self-check of the next Upgrade and the Watch drift view
+ * accept the hashes of the versions from the skip file's to the running one, so every container
+ * still carrying an earlier step's hash was refused and the node could not be upgraded again.
  */
-async function rollbackSkipContent(ctx: StepContext, rec: RunRecord): Promise<{ content: string | undefined; why: string }> {
+async function rollbackSkipContent(ctx: StepContext, rec: RunRecord, m: BackupManifest): Promise<{ content: string | undefined; why: string }> {
   const skipFile = ctx.component.skipFile;
   if (skipFile === undefined) return { content: undefined, why: '' };
   const started = rec.events.find((e) => e.step === 'START_KUBELET' && e.status === 'STEP_STARTED');
   if (!started) return { content: undefined, why: `the ${rec.toVersion} ${ctx.component.name} never started: skip file restored as it was` };
   if (!(await ctx.deps.kubelet.isPatched(ctx.host(ctx.component.binary), skipFile))) {
     return { content: undefined, why: `the restored ${rec.fromVersion} binary does not carry the skip-file patch: skip file restored as it was` };
+  }
+  const original = parseSkipFile(skipFile, await backupText(ctx, rec, m, skipFile));
+  if (original.valid && original.version !== rec.fromVersion) {
+    return { content: undefined, why: `kept the skip file from before the run (${original.version}): the ${rec.fromVersion} ${ctx.component.name} skips every container started before it` };
   }
   const content = formatSkipFile(rec.toVersion, Math.floor(started.atUnixMs / 1000));
   return { content, why: `wrote ${content} so the ${rec.fromVersion} ${ctx.component.name} skips every container started before it` };
@@ -43,7 +53,7 @@ export const restore: StepBody = async (ctx, rec) => {
     // A held static pod's manifest goes back where Hold keeps it (Release moves it back).
     const target = ctx.host(await locate(ctx, e.path));
     if (e.path === skipFile) {
-      skip = await rollbackSkipContent(ctx, rec);
+      skip = await rollbackSkipContent(ctx, rec, m);
       if (skip.content !== undefined) {
         if ((await fs.readText(target)) !== skip.content) {
           await fs.mkdirp(path.dirname(target));

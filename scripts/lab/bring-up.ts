@@ -405,7 +405,7 @@ async function installAgentsByRole(up: BringUp): Promise<void> {
   const artifacts = await ensureRoleArtifacts(deps.exec, { artifact: up.options.agentArtifact, kipCli: up.options.kipCli }, deps.progress);
   deps.progress(`installing kip-agent on ${up.roleHosts.map((h) => h.name).join(', ')} with the Ansible role (ansible-playbook, ${artifacts.artifact})`);
   const started = deps.clock.now();
-  const r = await installAgentsWithRole(deps.exec, { stateDir: up.stateDir, hosts: up.roleHosts, artifacts });
+  const r = await installAgentsWithRole({ stateDir: up.stateDir, hosts: up.roleHosts, artifacts, clock: deps.clock });
   up.state.agentPki = r.agentPki;
   for (const rec of up.state.nodes) if (up.roleHosts.some((h) => h.name === rec.name)) rec.agentByRole = true;
   await up.save();

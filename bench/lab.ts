@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execaExec } from '../lib/exec.ts';
 import { readLabState } from '../scripts/lab/lab.ts';
+import { formatBreakdown } from '../scripts/lab/memory.ts';
 import type { CliDemoReport } from '../scripts/demo/cli-demo.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -28,6 +29,7 @@ export async function runLabBench(): Promise<void> {
     const state = await readLabState(stateDir);
     const summary = state?.summary;
     const memory = Object.entries(summary?.memoryBytes ?? {}).map(([n, b]) => `${n} ${Math.round(b / 1048576)} MiB`).join(', ');
+    for (const [n, b] of Object.entries(summary?.memoryBreakdown ?? {})) process.stdout.write(`  ${n}: ${formatBreakdown(b)}\n`);
     process.stdout.write(`lab up: ${seconds(upWall)} wall (${seconds(summary?.upMs ?? 0)} inside the supervisor), ${summary?.nodes ?? 0} nodes, ${summary?.pods ?? 0} pods, ${summary?.containers ?? 0} containers | memory per node: ${memory}\n`);
     if (process.env.KIP_BENCH_LAB_DEMO === '0') return;
     const t1 = performance.now();

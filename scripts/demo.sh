@@ -15,7 +15,7 @@ fi
 # with the real Go code, so the demo proves kip agrees with the real kubelet (KIP_DEMO_HASHES=engine
 # runs kip's own engine in the kubelets instead).
 hashes="${KIP_DEMO_HASHES:-vectors}"
-echo "== kip-lab up --hashes $hashes ${unpatched[*]}"
-node bin/kip-lab.mjs up --hashes "$hashes" "${unpatched[@]}"
+echo "== kip-lab up --hashes $hashes --agents role ${unpatched[*]}"
+node bin/kip-lab.mjs up --hashes "$hashes" --agents role "${unpatched[@]}"
 echo "== kip: in-place upgrade"
 exec node --import tsx scripts/demo/main.ts "$@"

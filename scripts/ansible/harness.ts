@@ -13,6 +13,8 @@ import { freePort, KUBELET_UNIT, REPO, standInKubelet } from '../nspawn/agent-no
 
 export const ANSIBLE_DIR = path.join(REPO, 'scripts', 'ansible');
 export const PLAYBOOK = path.join(ANSIBLE_DIR, 'playbook.yml');
+/** The nsenter connection with pipelining (connection_plugins/kip_nsenter.py: why). */
+export const NSENTER_CONNECTION = 'kip_nsenter';
 
 export interface KubeletNode {
   readonly node: NspawnNode;
@@ -53,7 +55,8 @@ export async function bootKubeletNode(name: string, workDir: string, version: st
 /** An Ansible YAML inventory reaching each node by nsenter, agents on 127.0.0.1:<own port>. */
 export function nsenterInventory(nodes: readonly KubeletNode[], groups: Readonly<Record<string, readonly string[]>> = { workers: nodes.map((n) => n.name) }): string {
   const hostVars = (n: KubeletNode) => ({
-    ansible_connection: 'community.docker.nsenter',
+    ansible_connection: NSENTER_CONNECTION,
+    ansible_pipelining: true,
     ansible_nsenter_pid: n.node.leaderPid,
     ansible_host: '127.0.0.1',
     ansible_become: false,
@@ -97,9 +100,11 @@ export async function runPlaybook(options: {
   readonly check?: boolean;
   readonly playbook?: string;
   readonly timeoutMs?: number;
+  /** Parallel hosts (ansible's --forks, default 5): the lab passes its node count. */
+  readonly forks?: number;
 }): Promise<PlaybookResult> {
   const started = Date.now();
-  const args = ['-i', options.inventory, options.playbook ?? PLAYBOOK, '-e', JSON.stringify(options.extraVars), ...(options.check ? ['--check'] : [])];
+  const args = ['-i', options.inventory, options.playbook ?? PLAYBOOK, '-e', JSON.stringify(options.extraVars), ...(options.check ? ['--check'] : []), ...(options.forks !== undefined ? ['--forks', String(Math.max(1, options.forks))] : [])];
   const r = await execaExec('ansible-playbook', args, {
     timeoutMs: options.timeoutMs ?? 600_000,
     cwd: ANSIBLE_DIR,
@@ -107,6 +112,7 @@ export async function runPlaybook(options: {
       ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)),
       ANSIBLE_STDOUT_CALLBACK: 'ansible.posix.json',
       ANSIBLE_ROLES_PATH: path.join(ANSIBLE_DIR, 'roles'),
+      ANSIBLE_CONNECTION_PLUGINS: path.join(ANSIBLE_DIR, 'connection_plugins'),
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_RETRY_FILES_ENABLED: '0',
       ANSIBLE_LOCALHOST_WARNING: '0',

@@ -8,14 +8,23 @@
  * itself in the default mode (node-config.ts), passed as the role's typed variables, so a real
  * cluster's inventory needs the same variables. STATE/ansible/inventory.yml is kept: with it
  * the same playbook upgrades or removes the lab's agents.
+ *
+ * Fast because most of the role's time on the lab's two loaded cores was Ansible's own cost per
+ * task and host (~0.4 s of CPU each, measured with profile_tasks and /usr/bin/time): the lab
+ * issues every certificate in this process with lib/pki (what `kip pki` runs) instead of one kip
+ * process per host, the nodes copy the artifact from the repository they already see (bind mount,
+ * kip_agent_artifact_node_path) instead of 88 MiB streamed per node, modules are pipelined
+ * (connection_plugins/kip_nsenter.py) and every node runs in parallel (forks = nodes).
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { Exec } from '../../lib/exec.ts';
 import { AGENT_PATHS, AGENT_PORT, type AgentFields } from './node-config.ts';
 import { LabError, REPO_DIR } from './lab.ts';
-import { runPlaybook, type PlaybookResult } from '../ansible/harness.ts';
+import { NSENTER_CONNECTION, runPlaybook, type PlaybookResult } from '../ansible/harness.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { writePem } from '../../lib/pki/files.ts';
 
 /** agent.yaml keys the role has a typed variable for (meta/argument_specs.yml); the rest go through kip_agent_config. */
 const ROLE_VARIABLES: Readonly<Record<string, string>> = {
@@ -49,7 +58,8 @@ export interface RoleHost {
 /** The role's host variables for one lab node: its connection, and its agent.yaml as role variables. */
 export function roleHostVars(host: RoleHost): Record<string, unknown> {
   const vars: Record<string, unknown> = {
-    ansible_connection: 'community.docker.nsenter',
+    ansible_connection: NSENTER_CONNECTION,
+    ansible_pipelining: true,
     ansible_nsenter_pid: host.leaderPid,
     ansible_host: host.address,
     ansible_become: false,
@@ -76,6 +86,18 @@ export interface RoleInventoryOptions {
   readonly artifact: string;
   readonly kipCli: string;
   readonly pkiDir: string;
+  /** The lab issued every certificate (issueLabCertificates): the role only checks them. */
+  readonly certsIssued?: boolean;
+}
+
+/**
+ * The artifact as the lab's nodes see it: the repository is bind-mounted read-only at the same
+ * path in every node (bring-up.ts repoMounts), so an artifact inside it needs no copy over the
+ * connection. Outside it: undefined (the controller copies it).
+ */
+export function artifactOnNodes(artifact: string, repoDir: string = REPO_DIR): string | undefined {
+  const rel = relative(repoDir, artifact);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith('/') ? artifact : undefined;
 }
 
 /** An Ansible YAML inventory for the lab: controller-side paths in all.vars, one host per node. */
@@ -84,7 +106,13 @@ export function roleInventory(o: RoleInventoryOptions): string {
   for (const h of o.hosts) (groups[h.group] ??= {})[h.name] = {};
   return toYaml({
     all: {
-      vars: { kip_agent_artifact: o.artifact, kip_agent_kip_cli: o.kipCli, kip_agent_pki_dir: o.pkiDir },
+      vars: {
+        kip_agent_artifact: o.artifact,
+        ...(artifactOnNodes(o.artifact) !== undefined ? { kip_agent_artifact_node_path: o.artifact } : {}),
+        kip_agent_kip_cli: o.kipCli,
+        kip_agent_pki_dir: o.pkiDir,
+        ...(o.certsIssued ? { kip_agent_issue_certs: false } : {}),
+      },
       hosts: Object.fromEntries(o.hosts.map((h) => [h.name, roleHostVars(h)])),
       children: Object.fromEntries(Object.entries(groups).map(([g, hosts]) => [g, { hosts }])),
     },
@@ -125,25 +153,43 @@ export interface RoleInstall {
   readonly playbook: PlaybookResult;
 }
 
-async function kipCmd(exec: Exec, kipCli: string, args: readonly string[]): Promise<void> {
-  const r = await exec(kipCli, args, { timeoutMs: 120_000 });
-  if (r.exitCode !== 0) throw new LabError('LAB_PKI_FAILED', `kip ${args.join(' ')} failed: ${r.stderr.trim()}`, { args, exitCode: r.exitCode });
+/** The viewer certificate the role's GetNode check uses (certificates.yml). */
+const ROLE_VIEWER = 'kip-ansible';
+
+/**
+ * The role's PKI in one go, in this process with lib/pki (the code `kip pki init|issue` runs): a
+ * CA (kip pki init's defaults: kip-ca, 3650 days), the lab's coordinator certificate, the role's viewer and each node's agent certificate with
+ * the names the role would give it (--agent HOST --ip ADDRESS --dns HOST, 365 days). Each kip
+ * process the role would start per host costs about a second of CPU on the loaded lab machine.
+ */
+export async function issueLabCertificates(pkiDir: string, hosts: readonly RoleHost[], clock: Clock): Promise<void> {
+  const { createCa, issue } = await import('../../lib/pki/x509.ts');
+  // Backdated a minute as kip pki does: a node clock slightly behind must not see "not yet valid".
+  const notBeforeMs = clock.now() - 60_000;
+  const validity = { notBeforeMs, days: 365 };
+  const ca = await createCa('kip-ca', { notBeforeMs, days: 3650 });
+  await writePem(pkiDir, 'ca', ca, { force: true });
+  const issued = await Promise.all([
+    issue(ca, { kind: 'client', name: 'kip-lab', role: 'coordinator' }, validity).then((pem) => ({ base: 'coordinator-kip-lab', pem })),
+    issue(ca, { kind: 'client', name: ROLE_VIEWER, role: 'viewer' }, validity).then((pem) => ({ base: `viewer-${ROLE_VIEWER}`, pem })),
+    ...hosts.map((h) => issue(ca, { kind: 'agent', name: h.name, ips: [h.address], dns: [h.name] }, validity).then((pem) => ({ base: `agent-${h.name}`, pem }))),
+  ]);
+  for (const { base, pem } of issued) await writePem(pkiDir, base, pem, { force: true });
 }
 
 /**
- * `kip pki init` a CA for the lab's agents (the role issues each agent's certificate from it),
- * a coordinator certificate for kip and the lab's tests, then one ansible-playbook run over every
- * node. The role itself waits until each agent answers `kip ping` (GetNode over mutual TLS).
+ * The role's PKI (issueLabCertificates), then one ansible-playbook run over every node, all of
+ * them at once. The role checks each certificate (kip pki check) and waits until each agent
+ * answers `kip ping` (GetNode over mutual TLS).
  */
-export async function installAgentsWithRole(exec: Exec, o: { stateDir: string; hosts: readonly RoleHost[]; artifacts: RoleArtifacts }): Promise<RoleInstall> {
+export async function installAgentsWithRole(o: { stateDir: string; hosts: readonly RoleHost[]; artifacts: RoleArtifacts; clock: Clock }): Promise<RoleInstall> {
   const pkiDir = join(o.stateDir, 'kip-pki');
-  await kipCmd(exec, o.artifacts.kipCli, ['pki', 'init', '--dir', pkiDir]);
-  await kipCmd(exec, o.artifacts.kipCli, ['pki', 'issue', '--coordinator', 'kip-lab', '--dir', pkiDir]);
+  await issueLabCertificates(pkiDir, o.hosts, o.clock);
   const dir = join(o.stateDir, 'ansible');
   await mkdir(dir, { recursive: true });
   const inventory = join(dir, 'inventory.yml');
-  await writeFile(inventory, roleInventory({ hosts: o.hosts, artifact: o.artifacts.artifact, kipCli: o.artifacts.kipCli, pkiDir }));
-  const playbook = await runPlaybook({ inventory, extraVars: {}, timeoutMs: 900_000 });
+  await writeFile(inventory, roleInventory({ hosts: o.hosts, artifact: o.artifacts.artifact, kipCli: o.artifacts.kipCli, pkiDir, certsIssued: true }));
+  const playbook = await runPlaybook({ inventory, extraVars: {}, timeoutMs: 900_000, forks: o.hosts.length });
   await writeFile(join(dir, 'last-run.json'), JSON.stringify({ exitCode: playbook.exitCode, durationMs: playbook.durationMs, stats: playbook.stats, failures: playbook.failures, taskMs: playbook.taskMs }, null, 2));
   if (playbook.exitCode !== 0) {
     const failures = playbook.failures.map((f) => `${f.host}: ${f.task}: ${f.msg}`).join('\n') || playbook.raw.slice(-3000);

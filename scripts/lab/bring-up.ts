@@ -19,6 +19,8 @@ import { writeLabProgram } from './launchers.ts';
 import { buildLabPrograms, programsDirOf } from './programs.ts';
 import { writeKipClientFiles, writeLabReleases } from './releases.ts';
 import { controlPlaneImages, controlPlaneKubeletDefaults, controlPlaneManifests, staticControlPlaneAgentConfigFields } from './static-control-plane.ts';
+import { memoryBreakdown as memoryBreakdown_ } from './memory.ts';
+import { shimPids } from '../containerd/procs.ts';
 import { ensureRoleArtifacts, installAgentsWithRole, type RoleHost } from './agents-role.ts';
 import {
   AGENT_PATHS, AGENT_PORT, APISERVER_PORT, CONTROL_PLANE_PATHS, CONTROLLER_MANAGER_HEALTHZ_PORT, SCHEDULER_HEALTHZ_PORT, ETCD_CLIENT_PORT, KUBE_PROXY_PATHS, KUBELET_PATHS, KUBELET_UNIT, NODE_CONTAINERD_SOCKET, SKIP_FILE,
@@ -31,7 +33,7 @@ import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { writeLabCni } from './cni.ts';
 import { roleOu } from '../../lib/pki/roles.ts';
 import {
-  LabError, REPO_DIR, cgroupOf, containerdRss, dockerdProcs, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
+  LabError, REPO_DIR, cgroupOf, type MemoryBreakdown, containerdRss, dockerdProcs, isReady, writeLabState, type LabDeps, type LabNodeRecord, type LabOptions, type LabState,
 } from './lab.ts';
 
 export interface RunningLab {
@@ -405,7 +407,7 @@ async function installAgentsByRole(up: BringUp): Promise<void> {
   const artifacts = await ensureRoleArtifacts(deps.exec, { artifact: up.options.agentArtifact, kipCli: up.options.kipCli }, deps.progress);
   deps.progress(`installing kip-agent on ${up.roleHosts.map((h) => h.name).join(', ')} with the Ansible role (ansible-playbook, ${artifacts.artifact})`);
   const started = deps.clock.now();
-  const r = await installAgentsWithRole(deps.exec, { stateDir: up.stateDir, hosts: up.roleHosts, artifacts });
+  const r = await installAgentsWithRole({ stateDir: up.stateDir, hosts: up.roleHosts, artifacts, clock: deps.clock });
   up.state.agentPki = r.agentPki;
   for (const rec of up.state.nodes) if (up.roleHosts.some((h) => h.name === rec.name)) rec.agentByRole = true;
   await up.save();
@@ -450,11 +452,15 @@ async function createLabWorkloads(up: BringUp, kube: KubeClient, plan: WorkloadP
 
 async function recordSummary(up: BringUp, count: { pods: number; runningContainers: number; selectorPodNode?: string }): Promise<void> {
   const memoryBytes: Record<string, number> = {};
+  const memoryBreakdown: Record<string, MemoryBreakdown> = {};
   for (const n of up.nodes) {
     const rec = up.state.nodes.find((r) => r.name === n.name);
     memoryBytes[n.name] = (await n.rssBytes()) + (rec?.containerd ? await containerdRss(rec.containerd) : 0) + (rec?.dockerd ? await dockerdRss(rec.dockerd, dockerdProcs) : 0);
+    const daemon = rec?.containerd ?? (rec?.dockerd ? { pid: rec.dockerd.pid, socket: rec.dockerd.innerContainerdSocket } : undefined);
+    const roots = daemon ? [daemon.pid, ...(await shimPids(daemon.socket))] : [];
+    memoryBreakdown[n.name] = await memoryBreakdown_(await n.pids(), roots);
   }
-  up.state.summary = { upMs: up.deps.clock.now() - up.startedMs, nodes: up.nodes.length, pods: count.pods, containers: count.runningContainers, memoryBytes, selectorPodNode: count.selectorPodNode };
+  up.state.summary = { upMs: up.deps.clock.now() - up.startedMs, nodes: up.nodes.length, pods: count.pods, containers: count.runningContainers, memoryBytes, memoryBreakdown, selectorPodNode: count.selectorPodNode };
   up.state.status = 'up';
   await up.save();
 }

@@ -16,6 +16,7 @@ import {
   DEFAULT_STATE_DIR, LabError, PROGRESS_FILE, REPO_DIR, SUPERVISOR_LOG, labStatus, pidAlive, readLabState, sweepLab, type LabHealth, type LabState,
 } from './lab.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, processIo, type CliIo } from '../../coordinator/io.ts';
+import { formatBreakdown } from './memory.ts';
 import { DEFAULT_LAB_RUNTIME, parseLabRuntime } from './docker-workers.ts';
 
 export const LAB_USAGE = `usage:
@@ -110,6 +111,7 @@ export function formatSummary(state: LabState): string {
   if (!s) return '';
   const runtimeOf = (n: string): string => state.nodes.find((r) => r.name === n)?.runtime ?? '';
   const mem = Object.entries(s.memoryBytes).map(([n, b]) => `    ${n.padEnd(16)}${mib(b).padEnd(10)}${runtimeOf(n)}`.trimEnd()).join('\n');
+  const owners = Object.entries(s.memoryBreakdown ?? {}).map(([n, b]) => `    ${n.padEnd(16)}${formatBreakdown(b)}`).join('\n');
   return [
     `lab up: ${s.nodes} nodes (1 control plane + ${s.nodes - 1} workers), ${s.pods} pods, ${s.containers} containers running, in ${(s.upMs / 1000).toFixed(1)} s`,
     `  kubernetes ${state.options.version}, kubelets ${state.options.patched ? 'patched (skip file /tmp/cache.version.save)' : 'unpatched'}`,
@@ -118,6 +120,7 @@ export function formatSummary(state: LabState): string {
     ...(s.selectorPodNode ? [`  node ${s.selectorPodNode} lost the nodeSelector label of reports/legacy-reports-0 (for preflight)`] : []),
     '  memory per node (RSS):',
     mem,
+    ...(owners ? ['  memory per node by owner (RSS/PSS MiB; agent = kip-agent, lab = the lab\'s programs, runtime = containerd/shims/dockerd):', owners] : []),
     '',
   ].join('\n');
 }

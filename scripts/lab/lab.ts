@@ -97,6 +97,15 @@ export interface LabNodeRecord {
   agentByRole?: boolean;
 }
 
+/** One owner's share of a node's memory (./memory.ts names the owners). */
+export interface OwnerMemory {
+  readonly rssBytes: number;
+  readonly pssBytes: number;
+  readonly processes: number;
+}
+
+export type MemoryBreakdown = Readonly<Record<string, OwnerMemory>>;
+
 export interface LabSummary {
   readonly upMs: number;
   readonly nodes: number;
@@ -104,6 +113,8 @@ export interface LabSummary {
   readonly containers: number;
   /** Resident memory per node (node's systemd and units, plus for workers containerd, shims and containers). */
   readonly memoryBytes: Readonly<Record<string, number>>;
+  /** Per node, RSS and PSS by owner (./memory.ts): kip's agent, the lab's programs, Debian's daemons. */
+  readonly memoryBreakdown?: Readonly<Record<string, MemoryBreakdown>>;
   readonly selectorPodNode?: string;
 }
 

@@ -16,6 +16,7 @@
  * kip_agent_artifact_node_path) instead of 88 MiB streamed per node, modules are pipelined
  * (connection_plugins/kip_nsenter.py) and every node runs in parallel (forks = nodes).
  */
+import { realpathSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -96,19 +97,31 @@ export interface RoleInventoryOptions {
  * connection. Outside it: undefined (the controller copies it).
  */
 export function artifactOnNodes(artifact: string, repoDir: string = REPO_DIR): string | undefined {
-  const rel = relative(repoDir, artifact);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith('/') ? artifact : undefined;
+  // Through its real path: a checkout whose .cache is a symlink out of the repository (a git
+  // worktree sharing another's cache) has the artifact where the nodes cannot see it.
+  const real = realPathOr(artifact);
+  const rel = relative(realPathOr(repoDir), real);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith('/') ? real : undefined;
+}
+
+function realPathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** An Ansible YAML inventory for the lab: controller-side paths in all.vars, one host per node. */
 export function roleInventory(o: RoleInventoryOptions): string {
   const groups: Record<string, Record<string, Record<string, never>>> = {};
   for (const h of o.hosts) (groups[h.group] ??= {})[h.name] = {};
+  const onNodes = artifactOnNodes(o.artifact);
   return toYaml({
     all: {
       vars: {
         kip_agent_artifact: o.artifact,
-        ...(artifactOnNodes(o.artifact) !== undefined ? { kip_agent_artifact_node_path: o.artifact } : {}),
+        ...(onNodes !== undefined ? { kip_agent_artifact_node_path: onNodes } : {}),
         kip_agent_kip_cli: o.kipCli,
         kip_agent_pki_dir: o.pkiDir,
         ...(o.certsIssued ? { kip_agent_issue_certs: false } : {}),

@@ -93,6 +93,22 @@ const commandsLeftOut: Plugin = {
   },
 };
 
+/**
+ * commander requires node:child_process at load (for executable subcommands, which kip has none
+ * of), and that loads net, dgram and the stream bindings: in the help chunk it is a proxy that
+ * requires the real module on first use.
+ */
+const lazyChildProcess: Plugin = {
+  name: 'kip-lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (a) => (a.importer.includes(`${path.sep}commander${path.sep}`) ? { path: 'child_process', namespace: 'kip-lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'kip-lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, k) => require('node:child_process')[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
 function commonOptions(entry: string, sourcefile: string, outFile: string): BuildOptions {
   return {
     stdin: { contents: entry, resolveDir: REPO, sourcefile, loader: 'ts' },
@@ -150,7 +166,7 @@ export async function helpBundle(program: Program, outFile: string): Promise<{ b
   ].join('\n');
   await build({
     ...commonOptions(entry, `${program.name}-help-entry.ts`, outFile),
-    plugins: [commandsLeftOut, absentOptional],
+    plugins: [commandsLeftOut, lazyChildProcess, absentOptional],
     define: { 'import.meta.url': '__kip_import_meta_url', 'import.meta.dirname': '__dirname' },
   });
   return { bytes: (await stat(outFile)).size };

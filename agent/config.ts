@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError, isKipError } from '../lib/errors.ts';
 import { DEFAULT_PATCH_MARKERS } from './kubelet/inspect.ts';
@@ -216,6 +217,14 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
+/** A config file that is there but cannot be read as a file: what it is, and what to do instead. */
+function unreadableConfig(file: string, source: string, err: unknown): InvalidInputError {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (code === 'EISDIR') return bad('config', source, `${file} is a directory, not a YAML file: name the file itself (e.g. ${path.join(file, 'agent.yaml')})`, file);
+  if (code === 'EACCES' || code === 'EPERM') return bad('config', source, `${file} cannot be read (permission denied): run kip-agent as root, as its unit does, or make the file readable`, file);
+  return bad('config', source, `${file} cannot be read (${typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)}): name a readable YAML file`, file);
+}
+
 function parseFlags(argv: readonly string[]): { flags: Map<string, string>; configFile: string | undefined } {
   const byFlag = new Map(OPTIONS.map((o) => [kebab(o.key), o.key as string]));
   const flags = new Map<string, string>();
@@ -255,8 +264,16 @@ export async function loadAgentConfig(sources: ConfigSources): Promise<AgentConf
   const { flags, configFile: flagFile } = parseFlags(sources.argv);
   const explicit = flagFile ?? (sources.env.KIP_AGENT_CONFIG || undefined);
   const file = explicit ?? DEFAULT_CONFIG_FILE;
-  const text = await (sources.readFile ?? readOptional)(file);
-  if (text === undefined && explicit !== undefined) throw bad('config', flagFile ? 'flags' : 'env', `${file} does not exist`, file);
+  const source = explicit === undefined ? 'default' : flagFile ? 'flags' : 'env';
+  let text: string | undefined;
+  try {
+    text = await (sources.readFile ?? readOptional)(file);
+  } catch (err) {
+    throw unreadableConfig(file, source, err);
+  }
+  if (text === undefined && explicit !== undefined) {
+    throw bad('config', source, `${file} does not exist: create it (its keys are in kip-agent --help) or leave out ${flagFile ? '--config' : 'KIP_AGENT_CONFIG'} to run on the defaults`, file);
+  }
   let fromFile: Record<string, unknown> = {};
   if (text !== undefined) {
     let parsed: unknown;

@@ -1,6 +1,7 @@
 /**
  * Pure helpers of the agent bench (bench/agent.ts): percentiles, the downtime of one kubelet swap
- * read from the agent's own step events, and idle CPU from two /proc/<pid>/stat samples.
+ * read from the agent's own step events, idle CPU from two /proc/<pid>/stat samples; and what
+ * bench/agent.ts and bench/components.ts share (knobs, figures, the timed plain restart).
  */
 import { KipError } from '../lib/errors.ts';
 
@@ -124,4 +125,41 @@ export function memoryKiB(status: string): { rssKiB: number; hwmKiB: number } {
     return Number(m[1]);
   };
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** An integer from the environment (a bench knob), `fallback` when unset; at least `min`. */
+export function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new BenchDataError(`${name}=${raw}: expected an integer >= ${min}`);
+  return v;
+}
+
+export const ms = (v: number): string => `${Math.round(v)} ms`;
+
+/** Median, p90, min and max of a set of durations in ms, as the benches print them. */
+export const figures = (values: readonly number[]): string => `median ${ms(median(values))}, p90 ${ms(percentile(values, 90))}, min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))}`;
+
+/**
+ * A python3 script for inside a node: `systemctl restart <unit>` -> `url` answers "ok" (polled
+ * every 10 ms), the same path an agent's swap takes minus the agent. Prints ms.
+ */
+export function restartScript(unit: string, url: string): string {
+  return [
+    'import subprocess, time, urllib.request',
+    't = time.monotonic()',
+    `subprocess.run(["systemctl", "restart", "${unit}"], check=True)`,
+    'deadline = t + 60',
+    'while True:',
+    '    try:',
+    `        if urllib.request.urlopen("${url}", timeout=1).read() == b"ok":`,
+    '            break',
+    '    except Exception:',
+    '        pass',
+    '    if time.monotonic() > deadline:',
+    `        raise SystemExit("${unit} not healthy within 60 s")`,
+    '    time.sleep(0.01)',
+    'print(round((time.monotonic() - t) * 1000))',
+  ].join('\n');
 }

@@ -17,49 +17,17 @@
 import { loadavg } from 'node:os';
 import { bootAgentNode, sha256, standInKubelet, type AgentNode } from '../scripts/nspawn/agent-node.ts';
 import type { StepEvent } from '../coordinator/fleet/client.ts';
-import { BenchDataError, cpuPercent, median, memoryKiB, percentile, swapTiming, type SwapTiming } from './agent-stats.ts';
+import { BenchDataError, cpuPercent, envInt, figures, median, memoryKiB, ms, percentile, restartScript, swapTiming, type SwapTiming } from './agent-stats.ts';
 
 const OLD = 'v1.10.13';
 const NEW = 'v1.11.10';
 const GOAL_OVERHEAD_MS = 300;
 const IDLE_SAMPLE_S = 5;
 
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new BenchDataError(`${name}=${raw}: expected an integer >= ${min}`);
-  return v;
-}
-
-const ms = (v: number): string => `${Math.round(v)} ms`;
 const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 
-/**
- * Restarts the stand-in kubelet from inside the node and times `systemctl restart` -> healthz ok
- * (polled every 10 ms), the same path the agent's swap takes minus the agent. Prints ms.
- */
-function restartScript(healthzPort: number): string {
-  return [
-    'import subprocess, time, urllib.request',
-    't = time.monotonic()',
-    'subprocess.run(["systemctl", "restart", "kubelet.service"], check=True)',
-    'deadline = t + 60',
-    'while True:',
-    '    try:',
-    `        if urllib.request.urlopen("http://127.0.0.1:${healthzPort}/healthz", timeout=1).read() == b"ok":`,
-    '            break',
-    '    except Exception:',
-    '        pass',
-    '    if time.monotonic() > deadline:',
-    '        raise SystemExit("kubelet not healthy within 60 s")',
-    '    time.sleep(0.01)',
-    'print(round((time.monotonic() - t) * 1000))',
-  ].join('\n');
-}
-
 async function baselineRestart(an: AgentNode): Promise<number> {
-  const r = await an.node.exec('python3', ['-c', restartScript(an.healthzPort)], { timeoutMs: 90_000 });
+  const r = await an.node.exec('python3', ['-c', restartScript('kubelet.service', `http://127.0.0.1:${an.healthzPort}/healthz`)], { timeoutMs: 90_000 });
   const v = Number(r.stdout.trim());
   if (r.exitCode !== 0 || !Number.isFinite(v)) throw new BenchDataError(`baseline restart failed (${String(r.exitCode)}): ${r.stderr}${r.stdout}\n${await an.logs()}`);
   return v;
@@ -120,10 +88,6 @@ export async function idleSample(an: AgentNode): Promise<IdleSample> {
 
 function idleLine(label: string, s: IdleSample): string {
   return `agent idle (${label}): VmRSS ${mib(s.rssKiB)} (peak ${mib(s.hwmKiB)}) | CPU ${s.cpuPct.toFixed(2)}% of one core over ${s.seconds.toFixed(1)} s | ${s.cgroup}\n`;
-}
-
-function figures(values: readonly number[]): string {
-  return `median ${ms(median(values))}, p90 ${ms(percentile(values, 90))}, min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))}`;
 }
 
 export async function runAgentBench(): Promise<void> {

@@ -21,41 +21,10 @@ import path from 'node:path';
 import { AGENT_BUNDLE_IN_NODE, REPO, bootAgentNode, buildAgentBundle, freePort, sha256, type AgentNode } from '../scripts/nspawn/agent-node.ts';
 import { STAND_IN_NAMES, standInBinary, standInComponent, standInHealthPath, standInUnit, type StandInName } from '../scripts/nspawn/stand-ins.ts';
 import type { StepEvent } from '../coordinator/fleet/client.ts';
-import { BenchDataError, median, percentile, swapTiming, type SwapTiming } from './agent-stats.ts';
+import { BenchDataError, envInt, figures, median, ms, restartScript, swapTiming, type SwapTiming } from './agent-stats.ts';
 
 const OLD = 'v1.15.3';
 const NEW = 'v1.16.2';
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new BenchDataError(`${name}=${raw}: expected an integer >= ${min}`);
-  return v;
-}
-
-const ms = (v: number): string => `${Math.round(v)} ms`;
-const figures = (values: readonly number[]): string => `median ${ms(median(values))}, p90 ${ms(percentile(values, 90))}, min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))}`;
-
-/** `systemctl restart <unit>` -> health ok (polled every 10 ms), timed in the node; prints ms. */
-function restartScript(unit: string, url: string): string {
-  return [
-    'import subprocess, time, urllib.request',
-    't = time.monotonic()',
-    `subprocess.run(["systemctl", "restart", "${unit}"], check=True)`,
-    'deadline = t + 60',
-    'while True:',
-    '    try:',
-    `        if urllib.request.urlopen("${url}", timeout=1).read() == b"ok":`,
-    '            break',
-    '    except Exception:',
-    '        pass',
-    '    if time.monotonic() > deadline:',
-    `        raise SystemExit("${unit} not healthy within 60 s")`,
-    '    time.sleep(0.01)',
-    'print(round((time.monotonic() - t) * 1000))',
-  ].join('\n');
-}
 
 async function plainRestart(an: AgentNode, name: StandInName, port: number): Promise<number> {
   const r = await an.node.exec('python3', ['-c', restartScript(`${name}.service`, `http://127.0.0.1:${port}${standInHealthPath(name)}`)], { timeoutMs: 90_000 });

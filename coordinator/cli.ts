@@ -42,8 +42,12 @@ export function buildProgram(ctx: CommandContext, loaded: ReadonlyMap<string, Re
   return program;
 }
 
-/** The command argv names: its first word, or the one after `help` (`kip help upgrade`). */
-function commandNamed(argv: readonly string[]): string | undefined {
+/**
+ * The command argv names: its first word, or the one after `help` (`kip help upgrade`). The
+ * packaged CLI's help chunk (scripts/package/build.ts) asks the same to decide whether it needs
+ * the commands at all.
+ */
+export function commandNamed(argv: readonly string[]): string | undefined {
   const [first, second] = argv;
   const word = first === 'help' ? second : first;
   return word === undefined || word.startsWith('-') ? undefined : word;

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { KipError } from '../../lib/errors.ts';
+import { seaNativeAddon } from '../../lib/sea-addon.ts';
 import { STORE_SCHEMA_VERSION, StoreTooNewError, type ActionRecord, type ConnectionRecord, type EventRecord, type NodeRecord, type RunPhase, type RunRecord, type RunStore } from './store.ts';
 
 const SCHEMA = `
@@ -61,7 +62,11 @@ export function openSqliteStore(path: string): RunStore {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let db: Database.Database;
   try {
-    db = new Database(path);
+    // In the packaged kip the addon is a SEA asset (lib/sea-addon.ts); from a checkout, node_modules.
+    // better-sqlite3 takes "a string or addon object" as nativeBinding (lib/database.js); its
+    // types (@types/better-sqlite3 9.6) know only the string.
+    const addon = seaNativeAddon('better_sqlite3.node');
+    db = addon ? new Database(path, { nativeBinding: addon as unknown as string }) : new Database(path);
   } catch (cause) {
     throw new StoreError('STORE_OPEN_FAILED', `cannot open the run store ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { path }, { cause });
   }

@@ -11,8 +11,9 @@
  */
 import { chmod, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { execaExec } from '../../lib/exec.ts';
+import { seaExecutable } from './sea.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PROTO_DIR = path.join(REPO, 'proto');
@@ -38,27 +39,79 @@ export interface Program {
   readonly module: string;
   /** main returns an exit code (the CLI) or nothing (the agent). */
   readonly returnsExitCode: boolean;
+  /**
+   * The CLI's first chunk (sea-launcher.ts): coordinator/cli.ts with the command table but none of
+   * the commands. It answers `kip --help`, `kip` and an unknown command itself, and runs the full
+   * bundle only when argv names a command (when cli.ts, too, would load a command's module).
+   */
+  readonly helpChunk?: boolean;
+  /** Native addons (SEA asset key -> file in the checkout), loaded by lib/sea-addon.ts. */
+  readonly nativeAddons?: Readonly<Record<string, string>>;
 }
 
 export const PROGRAMS: readonly Program[] = [
   { name: 'kip-agent-linux-x64', module: 'agent/main.ts', returnsExitCode: false },
-  { name: 'kip', module: 'coordinator/cli.ts', returnsExitCode: true },
+  {
+    name: 'kip', module: 'coordinator/cli.ts', returnsExitCode: true, helpChunk: true,
+    nativeAddons: { 'better_sqlite3.node': 'node_modules/better-sqlite3/build/Release/better_sqlite3.node' },
+  },
 ];
 
-/** CommonJS (what Node 20's SEA runs), one file, node built-ins external, protos embedded. */
 /**
- * `buildId` (default: $KIP_BUILD_ID, else none) is appended to the agent's version as
- * `<package version>+<build id>` (GetNode agent_version, kip_agent_build_info), so two builds of
- * the same package version are told apart on a node: the Ansible role's in-place upgrade test
- * installs a second build and sees the agent report it.
+ * Optional dependencies of bundled packages that kip does not ship, each required inside a
+ * try/catch (ws: bufferutil, utf-8-validate; node-fetch: encoding). Left unresolved, esbuild keeps
+ * `require("bufferutil")`, and under SEA that require() is Node's builtins-only one: it prints the
+ * "only supports loading built-in modules" warning before it throws. Resolved to a module that
+ * throws MODULE_NOT_FOUND, the package takes its fallback without asking Node.
  */
-export async function bundle(program: Program, outFile: string, buildId = process.env.KIP_BUILD_ID ?? ''): Promise<{ bytes: number }> {
-  if (!/^[0-9A-Za-z.-]*$/.test(buildId)) throw new Error(`KIP_BUILD_ID ${JSON.stringify(buildId)}: only letters, digits, dots and dashes (semver build metadata)`);
-  const entry = program.returnsExitCode
-    ? `import { main } from './${program.module}';\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });\n`
-    : `import { main } from './${program.module}';\nmain(process.argv.slice(2)).catch((e) => { console.error(e); process.exitCode = 1; });\n`;
-  const options: BuildOptions = {
-    stdin: { contents: entry, resolveDir: REPO, sourcefile: `${program.name}-entry.ts`, loader: 'ts' },
+export const ABSENT_OPTIONAL_MODULES = ['bufferutil', 'utf-8-validate', 'encoding'] as const;
+
+const absentOptional: Plugin = {
+  name: 'kip-absent-optional',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${ABSENT_OPTIONAL_MODULES.join('|')})$`) }, (a) => ({ path: a.path, namespace: 'kip-absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'kip-absent' }, (a) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${a.path}' (not shipped in kip's executables)`)}), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The help chunk leaves out every module that coordinator/cli.ts and the command table import
+ * dynamically (the commands, the real ports): each becomes a module that throws if it is ever
+ * imported, which the help entry never does (a command line naming a command goes to the full chunk).
+ */
+const commandsLeftOut: Plugin = {
+  name: 'kip-help-chunk',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (a) => (a.kind === 'dynamic-import' ? { path: path.resolve(a.resolveDir, a.path), namespace: 'kip-left-out' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'kip-left-out' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`kip: ${path.relative(REPO, a.path)} is not in the help chunk (scripts/package/build.ts): a packaging bug`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * commander requires node:child_process at load (for executable subcommands, which kip has none
+ * of), and that loads net, dgram and the stream bindings: in the help chunk it is a proxy that
+ * requires the real module on first use.
+ */
+const lazyChildProcess: Plugin = {
+  name: 'kip-lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (a) => (a.importer.includes(`${path.sep}commander${path.sep}`) ? { path: 'child_process', namespace: 'kip-lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'kip-lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, k) => require('node:child_process')[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
+function commonOptions(entry: string, sourcefile: string, outFile: string): BuildOptions {
+  return {
+    stdin: { contents: entry, resolveDir: REPO, sourcefile, loader: 'ts' },
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -72,46 +125,79 @@ export async function bundle(program: Program, outFile: string, buildId = proces
     // import.meta.url in CommonJS: the running file (the executable under SEA). Only used to name
     // files that are embedded instead (proto/embedded.ts).
     banner: { js: 'var __kip_import_meta_url = require("url").pathToFileURL(__filename).href;' },
+  };
+}
+
+/**
+ * The whole program as one CommonJS file (what Node 20's SEA runs), node built-ins external,
+ * protos embedded. `buildId` (default: $KIP_BUILD_ID, else none) is appended to the agent's
+ * version as `<package version>+<build id>` (GetNode agent_version, kip_agent_build_info), so two
+ * builds of the same package version are told apart on a node: the Ansible role's in-place
+ * upgrade test installs a second build and sees the agent report it.
+ */
+export async function bundle(program: Program, outFile: string, buildId = process.env.KIP_BUILD_ID ?? ''): Promise<{ bytes: number }> {
+  if (!/^[0-9A-Za-z.-]*$/.test(buildId)) throw new Error(`KIP_BUILD_ID ${JSON.stringify(buildId)}: only letters, digits, dots and dashes (semver build metadata)`);
+  const entry = program.returnsExitCode
+    ? `import { main } from './${program.module}';\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });\n`
+    : `import { main } from './${program.module}';\nmain(process.argv.slice(2)).catch((e) => { console.error(e); process.exitCode = 1; });\n`;
+  await build({
+    ...commonOptions(entry, `${program.name}-entry.ts`, outFile),
+    plugins: [absentOptional],
     define: {
       'import.meta.url': '__kip_import_meta_url',
       'import.meta.dirname': '__dirname',
       __KIP_EMBEDDED_PROTOS__: JSON.stringify(await protoTexts()),
       __KIP_BUILD_ID__: JSON.stringify(buildId),
     },
-  };
-  await build(options);
+  });
+  return { bytes: (await stat(outFile)).size };
+}
+
+/** The CLI's help chunk (Program.helpChunk): what `kip --help` compiles instead of the full bundle. */
+export async function helpBundle(program: Program, outFile: string): Promise<{ bytes: number }> {
+  const entry = [
+    `import { commandNamed, main } from './${program.module}';`,
+    `import { COMMANDS } from './coordinator/commands/index.ts';`,
+    'declare const __kip_sea: { run(name: string): void };',
+    'const argv = process.argv.slice(2);',
+    "if (COMMANDS.some((c) => c.name === commandNamed(argv))) __kip_sea.run('main');",
+    'else main(argv).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 1; });',
+    '',
+  ].join('\n');
+  await build({
+    ...commonOptions(entry, `${program.name}-help-entry.ts`, outFile),
+    plugins: [commandsLeftOut, lazyChildProcess, absentOptional],
+    define: { 'import.meta.url': '__kip_import_meta_url', 'import.meta.dirname': '__dirname' },
+  });
   return { bytes: (await stat(outFile)).size };
 }
 
 /**
- * Node's single-executable application (Node 20: CommonJS main, blob injected with postject).
- * postject is run through npx from the npm registry (it is not a dependency: only the build needs it).
+ * One packaged program: its bundle(s) in `workDir`, then the SEA at `outFile`. Code caches are made
+ * for a start without NODE_OPTIONS and, for the agent, under its unit's NODE_OPTIONS.
  */
-export async function seaExecutable(bundleFile: string, outFile: string, workDir: string, nodeBinary = process.execPath, v8Flags: readonly string[] = []): Promise<void> {
-  // The blob is always made by the running node (same version as nodeBinary: arm64NodeBinary
-  // pins it); V8's code cache is per architecture, so a cross build goes without it (Node's SEA
-  // docs: useCodeCache/useSnapshot must be false when generating for another platform).
-  const cross = path.resolve(nodeBinary) !== path.resolve(process.execPath);
-  const blob = path.join(workDir, `${path.basename(outFile)}.blob`);
-  const config = path.join(workDir, `${path.basename(outFile)}.sea.json`);
-  await writeFile(config, JSON.stringify({ main: bundleFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: !cross }));
-  // V8 checks its flags' hash when it loads the code cache: the blob is made under the V8 flags the
-  // executable will run with (the unit's NODE_OPTIONS), or every start rejects the cache.
-  const gen = await execaExec(process.execPath, [...v8Flags, '--experimental-sea-config', config], { timeoutMs: 120_000, cwd: workDir });
-  if (gen.exitCode !== 0) throw new Error(`node --experimental-sea-config failed: ${gen.stderr}`);
-  await rm(outFile, { force: true });
-  await copyFile(nodeBinary, outFile);
-  await chmod(outFile, 0o755);
-  // Node's binary ships with its symbol table (about 12 MB here); strip it before the blob goes in
-  // (stripping afterwards would drop the injected note). Without binutils the copy stays as is.
-  const stripped = await execaExec('strip', [outFile], { timeoutMs: 120_000 });
-  if (stripped.exitCode !== 0) process.stderr.write(`strip unavailable (${stripped.stderr.trim() || 'not found'}); executable keeps symbols\n`);
-  const inject = await execaExec(
-    'npx',
-    ['--yes', 'postject@1.0.0-alpha.6', outFile, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-    { timeoutMs: 300_000, cwd: workDir },
-  );
-  if (inject.exitCode !== 0) throw new Error(`postject failed: ${inject.stderr}${inject.stdout}`);
+export async function packageProgram(
+  program: Program,
+  outFile: string,
+  workDir: string,
+  options: { buildId?: string; nodeBinary?: string } = {},
+): Promise<{ bundles: Record<string, number> }> {
+  const base = path.basename(outFile);
+  const full = path.join(workDir, `${base}.cjs`);
+  const bundles: Record<string, number> = { [path.basename(full)]: (await bundle(program, full, options.buildId)).bytes };
+  const chunks: Record<string, string> = { entry: full };
+  if (program.helpChunk) {
+    const help = path.join(workDir, `${base}.help.cjs`);
+    bundles[path.basename(help)] = (await helpBundle(program, help)).bytes;
+    chunks.entry = help;
+    chunks.main = full;
+  }
+  const assets = Object.fromEntries(Object.entries(program.nativeAddons ?? {}).map(([k, f]) => [k, path.join(REPO, f)]));
+  const cacheFor = program.name.startsWith('kip-agent') ? ['', (await agentUnitNodeOptions()).join(' ')] : [''];
+  // The help chunk's cache is made after a `--help` run, so commander's functions are in it too.
+  const warmArgv = program.helpChunk ? { entry: ['--help'] } : undefined;
+  await seaExecutable({ chunks, assets, cacheFor, ...(warmArgv ? { warmArgv } : {}) }, outFile, workDir, options.nodeBinary);
+  return { bundles };
 }
 
 /**
@@ -185,19 +271,22 @@ export async function main(argv: readonly string[]): Promise<void> {
   const bundleDir = path.join(dist, 'bundle');
   await mkdir(bundleDir, { recursive: true });
   for (const p of PROGRAMS) {
-    const js = path.join(bundleDir, `${p.name}.cjs`);
-    const { bytes } = await bundle(p, js);
-    process.stdout.write(`bundle ${path.relative(REPO, js)}: ${(bytes / 1024).toFixed(0)} KiB\n`);
-    if (argv.includes('--bundle-only')) continue;
+    if (argv.includes('--bundle-only')) {
+      const js = path.join(bundleDir, `${p.name}.cjs`);
+      process.stdout.write(`bundle ${path.relative(REPO, js)}: ${((await bundle(p, js)).bytes / 1024).toFixed(0)} KiB\n`);
+      const help = js.replace(/\.cjs$/, '.help.cjs');
+      if (p.helpChunk) process.stdout.write(`bundle ${path.relative(REPO, help)}: ${((await helpBundle(p, help)).bytes / 1024).toFixed(0)} KiB\n`);
+      continue;
+    }
     const out = path.join(dist, p.name);
-    if (argv.includes('--sfx')) await sfxExecutable(js, `${out}.sfx`, bundleDir);
-    const flags = p.name === 'kip-agent-linux-x64' ? await agentUnitNodeOptions() : [];
-    await seaExecutable(js, out, bundleDir, process.execPath, flags);
+    const { bundles } = await packageProgram(p, out, bundleDir);
+    for (const [f, bytes] of Object.entries(bundles)) process.stdout.write(`bundle dist/bundle/${f}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+    if (argv.includes('--sfx')) await sfxExecutable(path.join(bundleDir, `${p.name}.cjs`), `${out}.sfx`, bundleDir);
     process.stdout.write(`executable ${path.relative(REPO, out)}: ${((await stat(out)).size / 1048576).toFixed(1)} MiB\n`);
     // --arm64: the agent for arm64 nodes too (same bundle: it is plain JavaScript).
     if (argv.includes('--arm64') && p.name === 'kip-agent-linux-x64') {
       const arm = path.join(dist, 'kip-agent-linux-arm64');
-      await seaExecutable(js, arm, bundleDir, await arm64NodeBinary(), flags);
+      await packageProgram(p, arm, bundleDir, { nodeBinary: await arm64NodeBinary() });
       process.stdout.write(`executable ${path.relative(REPO, arm)}: ${((await stat(arm)).size / 1048576).toFixed(1)} MiB (arm64; run it here with qemu-aarch64-static -L /usr/aarch64-linux-gnu, see README.md)\n`);
     }
   }

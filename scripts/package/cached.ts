@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { arm64NodeBinary, bundle, PROGRAMS, REPO, seaExecutable } from './build.ts';
+import { agentUnitNodeOptions, arm64NodeBinary, bundle, helpBundle, packageProgram, PROGRAMS, REPO } from './build.ts';
 
 export const PACKAGE_CACHE = path.join(REPO, '.cache', 'package');
 
@@ -35,10 +35,18 @@ export async function cachedArtifact(name: string, options: { buildId?: string; 
   await mkdir(cacheDir, { recursive: true });
   const work = await mkdtemp(path.join(cacheDir, 'build-'));
   try {
-    const js = path.join(work, `${program.name}.cjs`);
+    const js = path.join(work, `${program.name}.key.cjs`);
     await bundle(program, js, options.buildId ?? '');
     const arm64 = options.arch === 'arm64';
+    // The key covers everything that goes into the executable: both chunks, the unit's NODE_OPTIONS
+    // (the agent's code cache is made under them) and the packaging code itself.
     const hash = createHash('sha256').update(await readFile(js)).update(process.version);
+    if (program.helpChunk) {
+      await helpBundle(program, `${js}.help`);
+      hash.update(await readFile(`${js}.help`));
+    }
+    hash.update((await agentUnitNodeOptions()).join(' '));
+    for (const f of ['build.ts', 'sea.ts', 'sea-launcher.ts', 'sea-wrap.ts']) hash.update(await readFile(path.join(REPO, 'scripts', 'package', f)));
     if (arm64) hash.update('arm64');
     const key = hash.digest('hex').slice(0, 20);
     const dir = path.join(cacheDir, key);
@@ -46,7 +54,7 @@ export async function cachedArtifact(name: string, options: { buildId?: string; 
     const exe = path.join(dir, exeName);
     if (await stat(exe).then((s) => s.isFile(), () => false)) return exe;
     const out = path.join(work, exeName);
-    await seaExecutable(js, out, work, arm64 ? await arm64NodeBinary(cacheDir) : undefined);
+    await packageProgram(program, out, work, { buildId: options.buildId ?? '', ...(arm64 ? { nodeBinary: await arm64NodeBinary(cacheDir) } : {}) });
     await mkdir(dir, { recursive: true });
     // rename is atomic: a concurrent builder of the same key wins or loses whole.
     await rename(out, exe);

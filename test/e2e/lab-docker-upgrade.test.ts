@@ -20,14 +20,14 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execaExec, type ExecResult } from '../../lib/exec.ts';
+import { execaExec } from '../../lib/exec.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
 import { upgradeNode } from '../../coordinator/rollout/node-upgrade.ts';
 import { createDockerClient, dockershimReader } from '../../agent/runtime/docker.ts';
 import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { AGENT_PORT, KUBELET_HEALTHZ_PORT, SKIP_FILE } from '../../scripts/lab/node-config.ts';
-import { nodeExec, readLabState, type LabNodeRecord, type LabState } from '../../scripts/lab/lab.ts';
+import { nodeExec, readLabState, type LabNodeRecord } from '../../scripts/lab/lab.ts';
 import { readSyncReport } from '../../scripts/lab/kubelet/sync-report.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { waitFor } from '../../lib/poll.ts';
@@ -37,34 +37,23 @@ import { SELECTOR_POD } from '../../scripts/lab/workloads.ts';
 import { loadKipGrpcObject } from '../../proto/kip/loader.ts';
 import type { ProtoGrpcType } from '../../proto/kip/generated/agent.ts';
 import type { AgentClient } from '../../proto/kip/generated/kip/v1/Agent.ts';
+import { LabSession } from './lab-session.ts';
 import type { InventoryReport__Output } from '../../proto/kip/generated/kip/v1/InventoryReport.ts';
 import type { HashReportResponse__Output } from '../../proto/kip/generated/kip/v1/HashReportResponse.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = process.env.KIP_E2E_DOCKER_PREFIX ?? '127.0.96';
 const FROM = 'v1.13.12';
 const TO = 'v1.14.10';
-let stateDir = '';
+const session = new LabSession();
 let ownDir = false;
-let upResult: ExecResult | undefined;
-let state: LabState | undefined;
 let kube: KubeClient;
 let agent: AgentConnection | undefined;
 let raw: AgentClient | undefined;
 const figures: Record<string, unknown> = {};
 
-function kipLab(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
-}
-
-function lab(): LabState {
-  if (!state || state.status !== 'up') throw new Error(`the lab did not come up:\n${upResult?.stdout ?? ''}\n${upResult?.stderr ?? ''}`);
-  return state;
-}
-
 function dockerWorker(): LabNodeRecord {
-  const w = lab().nodes.find((n) => n.runtime === 'docker');
-  if (!w?.dockerd) throw new Error(`no Docker worker in the lab (runtimes: ${lab().nodes.map((n) => `${n.name}=${n.runtime ?? '-'}`).join(' ')})`);
+  const w = session.lab().nodes.find((n) => n.runtime === 'docker');
+  if (!w?.dockerd) throw new Error(`no Docker worker in the lab (runtimes: ${session.lab().nodes.map((n) => `${n.name}=${n.runtime ?? '-'}`).join(' ')})`);
   return w;
 }
 
@@ -87,15 +76,15 @@ function settledPods(timeoutMs = 90_000): Promise<V1Pod[]> {
 const skipPresent = async (): Promise<boolean> => (await nodeExec(execaExec, dockerWorker().leaderPid!, 'test', ['-e', SKIP_FILE])).exitCode === 0;
 
 beforeAll(async () => {
-  stateDir = process.env.KIP_E2E_DOCKER_STATE_DIR ?? '';
-  if (!stateDir) {
-    stateDir = await mkdtemp(path.join(tmpdir(), 'kip-e2e-docker-'));
+  session.stateDir = process.env.KIP_E2E_DOCKER_STATE_DIR ?? '';
+  if (!session.stateDir) {
+    session.stateDir = await mkdtemp(path.join(tmpdir(), 'kip-e2e-docker-'));
     ownDir = true;
   }
   // No --runtime: the lab's default (mixed) puts worker-1 on dockerd.
-  upResult = await kipLab(['up', '--workers', '2', '--workloads', 'small', '--hashes', 'vectors', '--version', FROM, '--address-prefix', PREFIX, '--sync-interval', '1000', '--timeout', '300'], 360_000);
-  state = await readLabState(stateDir);
-  const s = lab();
+  session.upResult = await session.kipLab(['up', '--workers', '2', '--workloads', 'small', '--hashes', 'vectors', '--version', FROM, '--address-prefix', PREFIX, '--sync-interval', '1000', '--timeout', '300'], 360_000);
+  session.state = await readLabState(session.stateDir);
+  const s = session.lab();
   kube = KubeClient.fromFile(s.kubeconfig!);
   const tls = { ca: await readFile(s.agentPki!.ca), cert: await readFile(s.agentPki!.cert), key: await readFile(s.agentPki!.key) };
   const address = `${dockerWorker().address}:${AGENT_PORT}`;
@@ -108,19 +97,19 @@ afterAll(async () => {
   agent?.close();
   raw?.close();
   if (process.env.KIP_E2E_REPORT) await writeFile(process.env.KIP_E2E_REPORT, `${JSON.stringify(figures, null, 2)}\n`);
-  if (stateDir) {
-    const down = await kipLab(['down'], 240_000);
+  if (session.stateDir) {
+    const down = await session.kipLab(['down'], 240_000);
     expect(down.exitCode, down.stdout + down.stderr).toBe(0);
-    if (ownDir) await rm(stateDir, { recursive: true, force: true });
+    if (ownDir) await rm(session.stateDir, { recursive: true, force: true });
   }
 }, 260_000);
 
 describe(`a Docker (dockershim) worker in the lab, ${FROM} -> ${TO} patched`, () => {
   it('runs its pods on dockerd as dockershim does, and its agent reads Docker', async () => {
-    const s = lab();
+    const s = session.lab();
     expect(s.options.runtime).toBe('mixed');
     expect(s.nodes.filter((n) => n.role === 'worker').map((n) => `${n.name}=${n.runtime}`)).toEqual(['worker-1=docker', 'worker-2=containerd']);
-    const status = await kipLab(['status'], 60_000);
+    const status = await session.kipLab(['status'], 60_000);
     expect(status.stdout).toMatch(/worker-1\s+worker\s+\S+\s+docker/);
     const pods = await settledPods();
     const mine = pods.filter((p) => p.spec?.nodeName === 'worker-1' && p.status?.phase === 'Running');

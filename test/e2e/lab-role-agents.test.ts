@@ -13,41 +13,30 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execaExec, type ExecResult } from '../../lib/exec.ts';
+import { execaExec } from '../../lib/exec.ts';
 import { AgentConnection } from '../../coordinator/fleet/client.ts';
 import { upgradeNode } from '../../coordinator/rollout/node-upgrade.ts';
 import { createCriClient } from '../../agent/runtime/cri.ts';
 import { launcherScript } from '../../scripts/lab/kubelet/launcher.ts';
 import { AGENT_PORT, KUBELET_HEALTHZ_PORT, SKIP_FILE } from '../../scripts/lab/node-config.ts';
-import { labRuntime, nodeExec, readLabState, type LabNodeRecord, type LabState } from '../../scripts/lab/lab.ts';
+import { labRuntime, nodeExec, readLabState, type LabNodeRecord } from '../../scripts/lab/lab.ts';
 import { readSyncReport } from '../../scripts/lab/kubelet/sync-report.ts';
 import { waitFirstSync } from '../../scripts/demo/demo.ts';
 import { systemClock } from '../../lib/clock.ts';
+import { LabSession } from './lab-session.ts';
 import { cachedAgentArtifact, cachedKipArtifact } from '../../scripts/package/cached.ts';
 import { KubeClient } from '../../lib/kube/index.ts';
 import { SELECTOR_LABEL } from '../../scripts/lab/workloads.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PREFIX = '127.0.97';
 const FROM = 'v1.13.12';
 const TO = 'v1.14.10';
-let stateDir = '';
+const session = new LabSession();
 let kip = '';
-let upResult: ExecResult | undefined;
-let state: LabState | undefined;
 const figures: Record<string, unknown> = {};
 
-function kipLab(args: string[], timeoutMs: number): Promise<ExecResult> {
-  return execaExec(process.execPath, [path.join(REPO, 'bin/kip-lab.mjs'), ...args, '--state-dir', stateDir], { timeoutMs, cwd: REPO });
-}
-
-function lab(): LabState {
-  if (!state || state.status !== 'up') throw new Error(`the lab did not come up:\n${upResult?.stdout ?? ''}\n${upResult?.stderr ?? ''}`);
-  return state;
-}
-
 function node(name: string): LabNodeRecord {
-  const n = lab().nodes.find((x) => x.name === name);
+  const n = session.lab().nodes.find((x) => x.name === name);
   if (!n?.leaderPid) throw new Error(`no node ${name}`);
   return n;
 }
@@ -58,7 +47,7 @@ async function sh(name: string, cmd: string): Promise<string> {
 }
 
 async function agent(name: string): Promise<AgentConnection> {
-  const s = lab();
+  const s = session.lab();
   const tls = { ca: await readFile(s.agentPki!.ca), cert: await readFile(s.agentPki!.cert), key: await readFile(s.agentPki!.key) };
   return new AgentConnection({ address: `${node(name).address}:${AGENT_PORT}`, tls, maxRetries: 3, backoffMs: 500 });
 }
@@ -76,33 +65,33 @@ async function runtimeView(name: string): Promise<{ containers: string[]; sandbo
 }
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(path.join(tmpdir(), 'kip-e2e-role-'));
+  session.stateDir = await mkdtemp(path.join(tmpdir(), 'kip-e2e-role-'));
   const built = performance.now();
   const [agentExe, kipExe] = [await cachedAgentArtifact(), await cachedKipArtifact()];
   kip = kipExe;
   figures.artifactsMs = Math.round(performance.now() - built);
   const started = performance.now();
-  upResult = await kipLab(['up', '--workers', '1', '--workloads', 'small', '--hashes', 'vectors', '--version', FROM, '--runtime', 'containerd', '--address-prefix', PREFIX, '--sync-interval', '1000',
+  session.upResult = await session.kipLab(['up', '--workers', '1', '--workloads', 'small', '--hashes', 'vectors', '--version', FROM, '--runtime', 'containerd', '--address-prefix', PREFIX, '--sync-interval', '1000',
     '--agents', 'role', '--agent-artifact', agentExe, '--kip-cli', kipExe, '--timeout', '840'], 900_000);
   figures.upWallMs = Math.round(performance.now() - started);
-  state = await readLabState(stateDir);
-  const run = JSON.parse(await readFile(path.join(stateDir, 'ansible', 'last-run.json'), 'utf8').catch(() => '{}')) as { durationMs?: number; stats?: unknown };
+  session.state = await readLabState(session.stateDir);
+  const run = JSON.parse(await readFile(path.join(session.stateDir, 'ansible', 'last-run.json'), 'utf8').catch(() => '{}')) as { durationMs?: number; stats?: unknown };
   figures.playbookMs = run.durationMs;
   figures.playbookStats = run.stats;
 }, 960_000);
 
 afterAll(async () => {
   process.stdout.write(`lab-role-agents figures: ${JSON.stringify(figures)}\n`);
-  if (stateDir) {
-    const down = await kipLab(['down'], 240_000);
+  if (session.stateDir) {
+    const down = await session.kipLab(['down'], 240_000);
     expect(down.exitCode, down.stdout + down.stderr).toBe(0);
-    await rm(stateDir, { recursive: true, force: true });
+    await rm(session.stateDir, { recursive: true, force: true });
   }
 }, 260_000);
 
 describe('kip-lab up --agents role', () => {
   it('installed every agent with the role: the artifact under the hardened notify unit, its config managed by Ansible', async () => {
-    const s = lab();
+    const s = session.lab();
     expect(s.nodes.map((n) => [n.name, n.agentByRole])).toEqual([['control-plane', true], ['worker-1', true]]);
     for (const n of s.nodes) {
       expect(await sh(n.name, 'systemctl is-active kip-agent.service')).toBe('active');
@@ -115,8 +104,8 @@ describe('kip-lab up --agents role', () => {
   });
 
   it('kip ping answers for every node with the lab coordinator certificate', async () => {
-    const pki = lab().kip!.pkiDir;
-    for (const n of lab().nodes) {
+    const pki = session.lab().kip!.pkiDir;
+    for (const n of session.lab().nodes) {
       const r = await execaExec(kip, ['ping', `${n.address}:${AGENT_PORT}`, '--pki-dir', pki, '--timeout', '60', '-o', 'json'], { timeoutMs: 90_000 });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ address: `${n.address}:${AGENT_PORT}`, nodeName: n.name });
@@ -146,11 +135,11 @@ describe('kip-lab up --agents role', () => {
       // The lab took the nodeSelector label of reports/legacy-reports-0 off worker-1 (its preflight
       // case): any kubelet restart re-admits pods and kills that one (MatchNodeSelector), skip file
       // or not. Put it back so that every container must survive.
-      await KubeClient.fromFile(lab().kubeconfig!).patchNode('worker-1', { metadata: { labels: { [SELECTOR_LABEL.key]: SELECTOR_LABEL.value } } }, 'merge');
+      await KubeClient.fromFile(session.lab().kubeconfig!).patchNode('worker-1', { metadata: { labels: { [SELECTOR_LABEL.key]: SELECTOR_LABEL.value } } }, 'merge');
       const agentPid = await sh('worker-1', 'systemctl show -p MainPID --value kip-agent.service');
       const before = await runtimeView('worker-1');
       expect(before.containers.filter((c) => c.endsWith(' running')).length).toBeGreaterThan(0);
-      const binary = Buffer.from(launcherScript({ version: TO, skipFilePath: SKIP_FILE, ...labRuntime(lab()) }));
+      const binary = Buffer.from(launcherScript({ version: TO, skipFilePath: SKIP_FILE, ...labRuntime(session.lab()) }));
       const t0 = performance.now();
       await a.stageBinary({ version: TO, sha256: createHash('sha256').update(binary).digest('hex'), size: binary.length }, binary);
       const result = await upgradeNode('worker-1', { upgrade: (req) => a.upgradeFollow(req) }, { runId: 'e2e-role-worker-1', targetVersion: TO, allowUnpatched: false });

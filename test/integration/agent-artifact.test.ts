@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle, PROGRAMS, seaExecutable } from '../../scripts/package/build.ts';
+import { packageProgram, PROGRAMS } from '../../scripts/package/build.ts';
 import { bootAgentNode, sha256, standInKubelet, type AgentNode } from '../../scripts/nspawn/agent-node.ts';
 
 const OLD = 'v1.10.13';
@@ -47,10 +47,8 @@ beforeAll(async () => {
   buildDir = await mkdtemp(path.join(tmpdir(), 'kip-artifact-'));
   const agent = PROGRAMS.find((p) => p.name === 'kip-agent-linux-x64');
   if (!agent) throw new Error('no agent program');
-  const js = path.join(buildDir, 'kip-agent.cjs');
-  await bundle(agent, js);
   const exe = path.join(buildDir, 'kip-agent');
-  await seaExecutable(js, exe, buildDir);
+  await packageProgram(agent, exe, buildDir);
   an = await bootAgentNode({ name: 'kip-artifact-it', kubeletVersion: OLD, artifact: exe, agentServiceExtra: ['WatchdogSec=3s'], logLevel: 'info' });
 }, 400_000);
 

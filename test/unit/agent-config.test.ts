@@ -52,12 +52,32 @@ describe('agent config', () => {
     [{ argv: ['--kubelet-unit', 'kubelet'] }, /option kubeletUnit .*systemd service name/],
     [{ argv: ['--listen=nope'] }, /option listen .*host:port/],
     [{ file: 'stateDir: /x\ntypo: 1\n' }, /option typo \(from \/etc\/kip\/agent.yaml\): unknown option/],
-    [{ argv: ['--config=/etc/kip/missing.yaml'] }, /option config \(from flags\): \/etc\/kip\/missing.yaml does not exist/],
+    [{ argv: ['--config=/etc/kip/missing.yaml'] }, /option config \(from flags\): \/etc\/kip\/missing.yaml does not exist: create it \(its keys are in kip-agent --help\) or leave out --config/],
+    [{ env: { KIP_AGENT_CONFIG: '/etc/kip/missing.yaml' } }, /option config \(from env\): \/etc\/kip\/missing.yaml does not exist: .*leave out KIP_AGENT_CONFIG/],
   ])('names the option in a validation error: %j', async (src, re) => {
     const s = src as { argv?: string[]; env?: Record<string, string>; file?: string };
     const err = await loadAgentConfig({ argv: s.argv ?? [], env: s.env ?? {}, readFile: async (p) => (p === DEFAULT_CONFIG_FILE ? s.file : undefined) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toMatch(re);
+  });
+});
+
+describe('agent config file that cannot be read', () => {
+  const failing = (code: string) => async (): Promise<string | undefined> => { throw Object.assign(new Error(`${code}: boom`), { code }); };
+  it.each([
+    ['EISDIR', /option config \(from flags\): \/srv\/k is a directory, not a YAML file: name the file itself \(e\.g\. \/srv\/k\/agent\.yaml\)/],
+    ['EACCES', /option config \(from flags\): \/srv\/k cannot be read \(permission denied\): run kip-agent as root/],
+    ['EIO', /option config \(from flags\): \/srv\/k cannot be read \(EIO\): name a readable YAML file/],
+  ])('%s names the file and the fix', async (code, re) => {
+    const err = await loadAgentConfig({ argv: ['--config', '/srv/k'], env: {}, readFile: failing(code) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as InvalidInputError).code).toBe('AGENT_CONFIG_INVALID');
+    expect((err as Error).message).toMatch(re);
+  });
+
+  it('the default file as a directory is named as the default', async () => {
+    const err = await loadAgentConfig({ argv: [], env: {}, readFile: failing('EISDIR') }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(new RegExp(`option config \\(from default\\): ${DEFAULT_CONFIG_FILE} is a directory`));
   });
 });
 
@@ -125,6 +145,12 @@ describe('kip-agent entry point', () => {
       const r2 = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--config', path.join(dir, 'empty.yaml'), '--verify-timeout-ms=5'], { timeoutMs: 60_000 });
       expect(r2.exitCode).toBe(2);
       expect(r2.stderr).toMatch(/option verifyTimeoutMs \(from flag --verify-timeout-ms\): must be at least 1000/);
+      // A directory given as the config file (kip-agent --config /nonexistent, where that path
+      // is a directory): the file and the fix, not "EISDIR: illegal operation on a directory, read".
+      const r3 = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--config', dir], { timeoutMs: 60_000 });
+      expect(r3.exitCode).toBe(2);
+      expect(r3.stderr).toContain(`option config (from flags): ${dir} is a directory, not a YAML file: name the file itself (e.g. ${path.join(dir, 'agent.yaml')})`);
+      expect(r3.stderr).not.toMatch(/EISDIR/);
       const help = await execaExec(process.execPath, [path.join(repo, 'bin/kip-agent.mjs'), '--help'], { timeoutMs: 60_000 });
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toContain('KIP_AGENT_SKIP_FILE');

@@ -96,6 +96,8 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
       return out;
     },
     changed: (name, ms, signal) => {
+      // An aborted signal fires no listener added later: without this the wait would last ms.
+      if (signal?.aborted) return Promise.resolve();
       const ac = new AbortController();
       // A reason of our own: the default is a new DOMException, a stack captured per wake-up.
       const done = (): void => ac.abort('changed');

@@ -299,6 +299,9 @@ export class NodeWatcher {
             this.#runtimeDirty = true;
           }
         }
+        // stop() during the poll aborted before the listener below exists: an aborted signal fires
+        // no listener added later, so the loop would sleep out its whole interval.
+        if (abort.signal.aborted) break;
         const sleep = new AbortController();
         this.#sleepAbort = sleep;
         const stop = () => sleep.abort();

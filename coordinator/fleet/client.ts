@@ -198,6 +198,8 @@ export class AgentConnection {
     const call = this.client.watch({ fromSequence }, { deadline: Infinity });
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
+    // Aborted before this body ran (a generator starts at its first next()): no listener fires now.
+    if (signal.aborted) onAbort();
     try {
       for await (const ev of call as AsyncIterable<WatchEvent__Output>) yield ev;
     } catch (err) {

@@ -184,3 +184,23 @@ describe('closed-connection window', () => {
     expect(j.connectionErrors(T0 + 90_000 + 10 * 60_000, 5).count).toBe(0);
   });
 });
+
+describe('NodeWatcher.stop()', () => {
+  it('ends a watcher stopped while a poll is in flight, without waiting out its interval', async () => {
+    let release: (() => void) | undefined;
+    let listing = 0;
+    const clock = new FakeClock(0);
+    const w = new NodeWatcher({
+      reader: { ...quietReader, listContainers: async () => { listing++; await new Promise<void>((resolve) => { release = resolve; }); return []; } },
+      skipFile: async () => undefined, kubelet: async () => ({ active: true, mainPid: 1 }), log: new EventLog(10), clock, intervalMs: 3_600_000, logger: silentLogger(),
+    });
+    w.start();
+    await waitFor('a poll in flight', async () => (listing === 1 && release ? true : undefined), { timeoutMs: 2_000 });
+    const stopped = w.stop().then(() => 'stopped' as const);
+    release!();
+    // The fake clock never moves: before the fix, the loop went on to sleep its hour-long interval.
+    const deadline = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 2_000).unref());
+    expect(await Promise.race([stopped, deadline])).toBe('stopped');
+    expect(w.polls).toBe(1);
+  });
+});

@@ -169,7 +169,11 @@ function namespaceOf(ref: ContainerRef): string {
 function formatRestartReport(report: RestartReport): string {
   const lines: string[] = [];
   for (const step of report.steps) {
-    lines.push(`${step.from} -> ${step.to}: ${step.changed.length} of ${report.totalContainers} containers change hash (an unpatched kubelet would restart them)`);
+    // The kubelet compares the hash of regular containers only (computePodActions; see
+    // coordinator/plan/restarts.ts), so an init container's change restarts nothing.
+    const init = step.changed.filter((c) => c.init).length;
+    const restarts = init === 0 ? 'an unpatched kubelet would restart them' : `an unpatched kubelet would restart the ${step.changed.length - init} that are not init containers: it never compares an init container's hash`;
+    lines.push(`${step.from} -> ${step.to}: ${step.changed.length} of ${report.totalContainers} containers change hash (${restarts})`);
     if (step.changed.length > 0) {
       lines.push(indent(formatTable(['POD', 'CONTAINER', `HASH ${step.from}`, `HASH ${step.to}`], step.changed.map((c) => [c.pod ?? '-', c.init ? `${c.container} (init)` : c.container, c.fromHash, c.toHash]))));
       const nsRows = Object.entries(step.byNamespace).sort(([a], [b]) => a.localeCompare(b)).map(([ns, n]) => [ns, String(n.changed), String(n.total)]);

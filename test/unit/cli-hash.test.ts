@@ -52,6 +52,14 @@ describe('kip hash', () => {
     expect(report.totalContainers).toBe(9);
   });
 
+  it('says an init container\'s hash change restarts nothing: the kubelet never compares it', async () => {
+    const io = fakeIo({ 'pods.json': podlist });
+    expect(await main(['hash', '--from', '1.15', '--to', '1.16', 'pods.json'], io)).toBe(0);
+    // 1.15 -> 1.16 changes every hash; examples/podlist.json has one init container (init-perms) of 9.
+    expect(io.out).toContain('1.15 -> 1.16: 9 of 9 containers change hash (an unpatched kubelet would restart the 8 that are not init containers');
+    expect(io.out).toContain('init-perms (init)');
+  });
+
   it('exits 2 with a clear message on bad input, and prints no hash', async () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['hash', '--kube-version', '1.17', 'x.json'], { 'x.json': '{"name": "a", "image": ' }, /malformed JSON at line 1, column 24/],

@@ -95,20 +95,8 @@ export async function runCliDemo(target: string, deps: CliDemoDeps): Promise<Cli
   const firstPods = await waitSettled(async () => (await deps.kube.listPods()).items, clock, 90_000);
   out(`kip demo: the kip CLI against the lab, ${workers.length} workers, ${firstPods.length} pods; in-place upgrade to ${target}`);
 
-  // 1. preflight, fixing what is safe (the lab's worker-1 lost a nodeSelector label): exit 1 = findings remain
-  await kip(['preflight', '--to', target, '--fix', 'node-labels', ...common], (r) => lines(r.stdout).filter((l) => !/eviction-tolerations|static-pod /.test(l)).concat(
-    `(${lines(r.stdout).filter((l) => /eviction-tolerations|static-pod /.test(l)).length} eviction-tolerations/static-pod warnings not shown)`), [0, 1]);
-  // 2. plan (the checklist after the tables is long: shown as a count)
-  await kip(['plan', '--to', target, '--releases', releases, '--kubeconfig', cli.kubeconfig], (r) => {
-    const all = lines(r.stdout);
-    const cut = all.findIndex((l) => l.startsWith('checklist'));
-    return cut < 0 ? all : [...all.slice(0, cut), `checklist: ${all.length - cut - 1} lines (kip plan prints them all)`];
-  });
-  // 3. stage every kubelet the path needs onto every agent
-  await kip(['stage', '--to', target, '--releases', releases, ...common], (r) => {
-    const rows = lines(r.stdout).slice(1);
-    return [`${rows.filter((l) => /staged/.test(l)).length} of ${rows.length} kubelet binaries staged (sha256 verified by the agents)`];
-  });
+  // 1-3. preflight --fix node-labels, plan, stage (kip-cli.ts)
+  await cli.prepare(target);
 
   // 4. the upgrade, watched step by step from the runtimes
   await waitSettled(async () => (await deps.kube.listPods()).items, clock, 90_000);

@@ -16,6 +16,12 @@ export interface KipCli {
   readonly kubeconfig: string;
   /** Runs `kip ARGS`; `show` picks the lines to print; an exit code outside `okCodes` throws. */
   run(args: readonly string[], show: (r: ExecResult) => string[], okCodes?: readonly number[], onLine?: (line: string) => void): Promise<ExecResult>;
+  /**
+   * What both demos do before the upgrade: `kip preflight --fix node-labels` (exit 1 = findings
+   * remain; the lab's worker-1 lost a nodeSelector label, which a restarting kubelet would kill
+   * the pod for), `kip plan` (its long checklist shown as a count) and `kip stage`.
+   */
+  prepare(target: string): Promise<void>;
 }
 
 export const nonEmptyLines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
@@ -45,5 +51,22 @@ export function kipCli(state: LabState, kip: readonly [string, string], exec: Ex
     if (!okCodes.includes(r.exitCode ?? -1)) throw new DemoError(`kip ${args[0]} exited ${r.exitCode ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
     return r;
   };
-  return { common, kipState, releases: state.kip.releases, kubeconfig: state.kubeconfig, run };
+  const releases = state.kip.releases;
+  const kubeconfig = state.kubeconfig;
+  const lines = nonEmptyLines;
+  const prepare: KipCli['prepare'] = async (target) => {
+    const noisy = (l: string) => /eviction-tolerations|static-pod /.test(l);
+    await run(['preflight', '--to', target, '--fix', 'node-labels', ...common], (r) => lines(r.stdout).filter((l) => !noisy(l)).concat(
+      `(${lines(r.stdout).filter(noisy).length} eviction-tolerations/static-pod warnings not shown)`), [0, 1]);
+    await run(['plan', '--to', target, '--releases', releases, '--kubeconfig', kubeconfig], (r) => {
+      const all = lines(r.stdout);
+      const cut = all.findIndex((l) => l.startsWith('checklist'));
+      return cut < 0 ? all : [...all.slice(0, cut), `checklist: ${all.length - cut - 1} lines (kip plan prints them all)`];
+    });
+    await run(['stage', '--to', target, '--releases', releases, ...common], (r) => {
+      const rows = lines(r.stdout).slice(1);
+      return [`${rows.filter((l) => /staged/.test(l)).length} of ${rows.length} kubelet binaries staged (sha256 verified by the agents)`];
+    });
+  };
+  return { common, kipState, releases, kubeconfig, run, prepare };
 }

@@ -90,21 +90,8 @@ export async function runUnpatchedDemo(target: string, deps: CliDemoDeps): Promi
   const firstPods = await settle();
   out(`kip demo: UNPATCHED (upstream) kubelets, the kip CLI against the lab, ${workers.length} workers, ${firstPods.length} pods; in-place upgrade to ${target}`);
 
-  // 1. preflight: the nodeSelector label is restored (a restarting kubelet would kill that pod on
-  //    re-admission, which is not what this demo shows); "predicted-restarts" is the finding to read.
-  await kip(['preflight', '--to', target, '--fix', 'node-labels', ...common], (r) => lines(r.stdout).filter((l) => !/eviction-tolerations|static-pod /.test(l)).concat(
-    `(${lines(r.stdout).filter((l) => /eviction-tolerations|static-pod /.test(l)).length} eviction-tolerations/static-pod warnings not shown)`), [0, 1]);
-  // 2. plan: the tables carry kip's prediction per hop ("UNPATCHED KUBELET WOULD RESTART")
-  await kip(['plan', '--to', target, '--releases', releases, '--kubeconfig', cli.kubeconfig], (r) => {
-    const all = lines(r.stdout);
-    const cut = all.findIndex((l) => l.startsWith('checklist'));
-    return cut < 0 ? all : [...all.slice(0, cut), `checklist: ${all.length - cut - 1} lines (kip plan prints them all)`];
-  });
-  // 3. stage (the lab's releases hold upstream kubelets when it was brought up --unpatched)
-  await kip(['stage', '--to', target, '--releases', releases, ...common], (r) => {
-    const rows = lines(r.stdout).slice(1);
-    return [`${rows.filter((l) => /staged/.test(l)).length} of ${rows.length} kubelet binaries staged (sha256 verified by the agents)`];
-  });
+  // 1-3. preflight --fix node-labels, plan, stage (kip-cli.ts)
+  await cli.prepare(target);
 
   // 4. the upgrade: exit 1 (paused) is what this demo expects
   await settle();

@@ -144,6 +144,16 @@ async function allContainerIds(): Promise<Map<string, string>> {
   return all;
 }
 
+/** Judged from containerd: once every container of `before` runs again, each has the same id (nothing restarted). */
+async function expectSameContainers(before: ReadonlyMap<string, string>): Promise<void> {
+  const after = await waitFor('every container running again', async () => {
+    const m = await allContainerIds();
+    return m.size >= before.size ? m : undefined;
+  }, 180_000);
+  expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+  for (const [k, id] of before) expect(after.get(k), k).toBe(id);
+}
+
 /** The agent's journal on the node: its kubelet runs to `version` (one JSON file per run under /var/lib/kip-agent/runs). */
 async function agentKubeletRuns(name: string, version: string): Promise<{ runId: string; toVersion: string; phase: string; component?: string }[]> {
   const raw = await sh(name, 'for f in /var/lib/kip-agent/runs/*.json; do [ -f "$f" ] && cat "$f" && echo "@@END@@"; done');
@@ -256,12 +266,7 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
       }
     }
     // judged from containerd: every container the same id
-    const after = await waitFor('every container running again', async () => {
-      const m = await allContainerIds();
-      return m.size >= before.size ? m : undefined;
-    }, 180_000);
-    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
-    for (const [k, id] of before) expect(after.get(k), k).toBe(id);
+    await expectSameContainers(before);
   }, 3_600_000);
 
   it(`(b) a ${TO} kubelet that fails to start: its agent rolls it back, the run pauses saying so, kip rollback works, and kip resume (the release fixed) finishes the run with 0 restarts`, async () => {
@@ -344,12 +349,7 @@ describe('coordinator faults on the lab, through the kip CLI', () => {
     for (const w of WORKERS) expect(await runningKubelet(w), w).toBe(TO);
     expect((await KubeClient.fromFile(s.kubeconfig!).getVersion()).gitVersion).toBe(TO);
     // judged from containerd: the failed start, both rollbacks and the resume restarted nothing
-    const after = await waitFor('every container running again', async () => {
-      const m = await allContainerIds();
-      return m.size >= before.size ? m : undefined;
-    }, 180_000);
-    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
-    for (const [k, id] of before) expect(after.get(k), k).toBe(id);
+    await expectSameContainers(before);
   }, 3_600_000);
 
   it(`(c) a container stopped by hand while a worker's step to ${LAST} is in flight pauses the run, the reason naming it`, async () => {

@@ -5,6 +5,8 @@
  * downgraded: the command says so and names the etcd snapshot the run kept.
  */
 import type { Command } from 'commander';
+import type { AgentPort } from '../fleet/port.ts';
+import type { RollbackTarget } from '../rollout/rollback-select.ts';
 import { InvalidInputError, isKipError } from '../../lib/errors.ts';
 import { etcdSnapshotsOf } from '../rollout/control-plane.ts';
 import { controllersRolledBack, describeRolledBack, reopenKubeletStep } from '../rollout/control-plane-undo.ts';
@@ -65,6 +67,7 @@ async function rollback(ctx: CommandContext, opts: RollbackFlags): Promise<numbe
       let failed = 0;
       for (const t of targets) {
         const agent = agents.get(t.node)!;
+        const stale = await staleAtOldVersion(agent, t.from);
         for (const a of t.agentRunIds) {
           const id = store.beginAction({ runId: run.id, kind: ACTION_ROLLBACK, node: t.node, payload: JSON.stringify({ step: t.step, component: a.component, agentRunId: a.runId }), at: clock.now() });
           try {
@@ -83,6 +86,8 @@ async function rollback(ctx: CommandContext, opts: RollbackFlags): Promise<numbe
             }
           }
         }
+        const warning = await unpatchedWarning(agent, t, stale);
+        if (warning) ctx.io.stdout(warning);
         const rec = store.nodes(run.id).find((r) => r.step === t.step && r.node === t.node);
         if (rec) store.putNode({ ...rec, phase: 'rolled-back', finishedAt: clock.now() });
         store.addEvent({ runId: run.id, at: clock.now(), node: t.node, kind: 'rolled-back', message: `kubelet back from ${t.to} (kip rollback)` });
@@ -100,4 +105,33 @@ async function rollback(ctx: CommandContext, opts: RollbackFlags): Promise<numbe
   } finally {
     store.close();
   }
+}
+
+/**
+ * The containers whose hash label is stale at the version rolled back to, asked before the
+ * rollback (afterwards an unpatched kubelet would already be restarting them); undefined when
+ * the agent cannot tell (no kubeconfig, an older agent).
+ */
+async function staleAtOldVersion(agent: AgentPort, from: string): Promise<readonly string[] | undefined> {
+  if (!agent.hashReport || from === '') return undefined;
+  return agent.hashReport(from).then((r) => r.predictedRestarts, () => undefined);
+}
+
+/**
+ * An upstream kubelet reads no skip file: it compares every running container's hash label with
+ * its own hash of the spec and restarts the ones that differ (kuberuntime_manager.go
+ * computePodActions, 1.10 to 1.17). Containers the newer kubelet created or recreated carry the
+ * newer hash, so an unpatched old kubelet restarts them once more. The rollback cannot undo that;
+ * the operator must hear it.
+ */
+async function unpatchedWarning(agent: AgentPort, t: RollbackTarget, stale: readonly string[] | undefined): Promise<string | undefined> {
+  const info = await agent.getNode().catch(() => undefined);
+  if (info?.kubeletPatched !== false) return undefined;
+  const running = info.kubeletVersion || t.from;
+  if (stale === undefined) {
+    return `${t.node}: WARNING: the kubelet now running (${running}) is upstream, not patched: it reads no skip file, and restarts every container whose hash label it does not compute (those the ${t.to} kubelet created or recreated); kip could not ask the agent which\n`;
+  }
+  if (stale.length === 0) return undefined;
+  const shown = stale.slice(0, 5).join(', ') + (stale.length > 5 ? `, and ${stale.length - 5} more` : '');
+  return `${t.node}: WARNING: the kubelet now running (${running}) is upstream, not patched: it reads no skip file, and restarts the ${stale.length} container${stale.length === 1 ? '' : 's'} whose hash label is not its own (the ${t.to} kubelet created or recreated them): ${shown}\n`;
 }

@@ -10,7 +10,8 @@ import type { SnapshotChunk__Output as SnapshotChunk } from '../../proto/kip/gen
 import type { WatchEvent__Output as WatchEvent } from '../../proto/kip/generated/kip/v1/WatchEvent.ts';
 
 export type { NodeInfo, PreflightReport, RunState, StageBinaryResponse, StepEvent, PreflightRequest, UpgradeRequest, EtcdSnapshotInfo, HoldState, ReleaseResponse, SnapshotChunk, WatchEvent };
-export type { HealRequest, HealResponse, InventoryReport };
+import type { HashReportResponse__Output as HashReport } from '../../proto/kip/generated/kip/v1/HashReportResponse.ts';
+export type { HealRequest, HealResponse, InventoryReport, HashReport };
 
 export interface AgentTls {
   readonly ca: Buffer;
@@ -51,5 +52,7 @@ export interface AgentPort {
   heal?(req: HealRequest): Promise<HealResponse>;
   /** Issue 11: the node's containers with hash, owner, old-hash and drift facts (kip status --live). */
   inventory?(): Promise<InventoryReport>;
+  /** The node's hash self-check, consistency and, for targetVersion, the containers whose label is stale there (they restart under an unpatched kubelet of that version). */
+  hashReport?(targetVersion: string): Promise<HashReport>;
   close(): void;
 }

@@ -11,6 +11,8 @@ import type { RunSpec } from './spec.ts';
 export interface RollbackTarget {
   readonly node: string;
   readonly step: number;
+  /** The version the node is rolled back to. */
+  readonly from: string;
   readonly to: string;
   /** Agent run ids to roll back, in order (kube-proxy first, then the kubelet). */
   readonly agentRunIds: readonly { readonly component: string; readonly runId: string }[];
@@ -34,7 +36,7 @@ export function rollbackTargets(spec: RunSpec, records: readonly NodeRecord[], o
     .filter((r) => r.step === step && (!only || only.includes(r.node)))
     .sort((a, b) => a.node.localeCompare(b.node))
     .map((r) => ({
-      node: r.node, step, to: r.to,
+      node: r.node, step, from: r.from, to: r.to,
       agentRunIds: [...(stepSpec?.kubeProxyNodes?.includes(r.node) ? [{ component: 'kube-proxy', runId: `${r.agentRunId}.kube-proxy` }] : []), { component: 'kubelet', runId: r.agentRunId }],
     }));
   return { step, targets };

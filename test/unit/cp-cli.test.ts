@@ -65,6 +65,31 @@ describe('kip rollback', () => {
   }, 60_000);
 });
 
+describe('kip rollback onto an upstream (unpatched) kubelet', () => {
+  it('warns, per node, that the old kubelet restarts the containers whose hash label is not its own, naming them from the agent asked before the rollback', async () => {
+    world.update((w) => { w.upgradeFails = ['w2/kubelet']; });
+    expect(await main(upgradeArgs(dir), recordingIo(), cpPorts(world, dir))).toBe(1);
+    world.update((w) => {
+      w.unpatched = ['w1', 'cp1'];
+      w.stale = { w1: ['default/web-0/app', 'default/web-1/app'], cp1: [] };
+    });
+    const rb = recordingIo();
+    expect(await main(['rollback', ...opts()], rb, cpPorts(world, dir)), rb.err).toBe(0);
+    expect(rb.out).toMatch(/w1: WARNING: the kubelet now running \(v1\.12\.\d+\) is upstream, not patched: it reads no skip file, and restarts the 2 containers whose hash label is not its own \(the v1\.13\.12 kubelet created or recreated them\): default\/web-0\/app, default\/web-1\/app/);
+    // cp1 is upstream too, but none of its containers is stale at the old version; w2 is patched
+    expect(rb.out).not.toMatch(/(cp1|w2): WARNING/);
+  }, 60_000);
+
+  it('says it could not tell which containers when the agent has no HashReport', async () => {
+    world.update((w) => { w.upgradeFails = ['w2/kubelet']; });
+    expect(await main(upgradeArgs(dir), recordingIo(), cpPorts(world, dir))).toBe(1);
+    world.update((w) => { w.unpatched = ['w1']; });
+    const rb = recordingIo();
+    expect(await main(['rollback', ...opts(), '--nodes', 'w1'], rb, cpPorts(world, dir)), rb.err).toBe(0);
+    expect(rb.out).toMatch(/w1: WARNING: .* upstream, not patched: .*kip could not ask the agent which/);
+  }, 60_000);
+});
+
 describe('kip upgrade with control-plane steps: bad input changes nothing (exit 2), a held lock exits 3', () => {
   const nothingChanged = (): void => {
     expect(world.read().log).toEqual([]);

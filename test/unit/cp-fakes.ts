@@ -46,6 +46,10 @@ export interface CpWorld {
   watchOldest: number;
   snapshots: { id: string; node: string; data: string }[];
   durationMs: number;
+  /** Nodes whose kubelet binaries are upstream (GetNode says kubelet_patched false); absent: none. */
+  unpatched?: string[];
+  /** Per node, what HashReport answers as stale at any target; a node absent: the agent has no HashReport. */
+  stale?: Record<string, string[]>;
 }
 
 export class CpWorldFile {
@@ -140,11 +144,17 @@ export function cpAgent(world: CpWorldFile, node: string, now: () => number, sle
       const w = read(world, now());
       const n = w.nodes.find((x) => x.name === node)!;
       return {
-        nodeName: node, kubeletVersion: n.kubelet, staged: [], etcdSnapshots: node === 'cp1' ? w.snapshots.map((s) => ({ id: s.id })) : [],
+        nodeName: node, kubeletVersion: n.kubelet, staged: [], kubeletPatched: !(w.unpatched ?? []).includes(node), etcdSnapshots: node === 'cp1' ? w.snapshots.map((s) => ({ id: s.id })) : [],
         components: Object.entries(n.components).map(([name, c]) => ({ name, version: c.version, held: c.held, healthUrl: name === 'kube-apiserver' ? 'https://127.0.0.1:6443/readyz' : '' })),
       } as unknown as Awaited<ReturnType<AgentPort['getNode']>>;
     },
     getRun: async () => { throw new Error('not used'); },
+    hashReport: async (targetVersion) => {
+      const stale = read(world, now()).stale?.[node];
+      if (!stale) throw new KipError('NO_KUBECONFIG', `${node}: the agent has no kubeconfig`);
+      calls.push(`hashReport ${targetVersion}`);
+      return { kubeletVersion: '', selfCheckOk: true, selfCheckCode: 'OK', selfCheckMessage: '', predictedRestarts: stale, consistent: true, compared: stale.length, problems: [] };
+    },
     preflight: async () => { throw new Error('not used'); },
     stageBinary: async () => { throw new Error('not used'); },
     rollback: async (runId) => {

@@ -97,7 +97,14 @@ export function world(names: readonly string[], podsPerNode: number): { nodes: M
  * A simulated agent: its run takes `ms`; the new kubelet reports itself on the Node (kubeletVersion)
  * `reportAt` into the run (a fraction: 1 = only as the run ends).
  */
-export function simulatedAgent(node: string, ms: number, reportAt: number, nodes: MemoryResource<V1Node>, timing: { ended: Map<string, number>; lateMs: number }): AgentPort {
+export interface AgentTiming {
+  /** performance.now() when each agent run started (in start order) and ended. */
+  readonly started: number[];
+  readonly ended: Map<string, number>;
+  lateMs: number;
+}
+
+export function simulatedAgent(node: string, ms: number, reportAt: number, nodes: MemoryResource<V1Node>, timing: AgentTiming): AgentPort {
   const stub = async (): Promise<never> => { throw new Error('unused by the engine'); };
   const report = (version: string): void => {
     const cur = nodes.get('', node)!;
@@ -108,6 +115,7 @@ export function simulatedAgent(node: string, ms: number, reportAt: number, nodes
     hold: stub, release: stub, etcdSnapshot: stub, fetchSnapshot: () => { throw new Error('unused by the engine'); }, watch: () => { throw new Error('unused by the engine'); },
     async *upgradeFollow(req): AsyncGenerator<StepEvent> {
       const at = performance.now();
+      timing.started.push(at);
       const first = reportAt < 1 ? ms * reportAt : ms;
       await systemClock.sleep(first);
       report(req.targetVersion ?? '');
@@ -163,6 +171,22 @@ export function counting(store: RunStore): { store: RunStore; rows: () => number
       },
     },
   };
+}
+
+/**
+ * What the engine adds per slot hand-off: the i-th agent run to end frees a slot and the
+ * (slots + i)-th agent run to start takes it (list scheduling pairs them the same way), so their
+ * difference is the time from a node's agent run ending (its last look, the journal commit, the
+ * next node's start) to the next agent run starting. Percentiles in ms.
+ */
+export function handoffs(timing: AgentTiming, slots: number): { p50: number; p90: number; mean: number } | undefined {
+  const st = [...timing.started].sort((a, b) => a - b);
+  const en = [...timing.ended.values()].sort((a, b) => a - b);
+  const gaps: number[] = [];
+  for (let i = 0; i + slots < st.length && i < en.length; i++) gaps.push(st[i + slots]! - en[i]!);
+  if (gaps.length === 0) return undefined;
+  gaps.sort((a, b) => a - b);
+  return { p50: gaps[gaps.length >> 1]!, p90: gaps[Math.floor(gaps.length * 0.9)]!, mean: gaps.reduce((a, b) => a + b, 0) / gaps.length };
 }
 
 /** List scheduling with zero overhead: each node, in order, on the slot that frees first. */

@@ -39,7 +39,7 @@ import { runEngine } from '../coordinator/rollout/engine.ts';
 import type { RunSpec } from '../coordinator/rollout/spec.ts';
 import { openSqliteStore } from '../coordinator/store/sqlite.ts';
 import type { ClusterLock } from '../coordinator/lock/lock.ts';
-import { counting, listSchedule, simulatedAgent, world } from './coordinator-world.ts';
+import { counting, handoffs, listSchedule, simulatedAgent, world, type AgentTiming } from './coordinator-world.ts';
 
 const NODES = Number(process.env.KIP_BENCH_COORD_NODES ?? 1_000);
 const CONCURRENCY = 50;
@@ -78,12 +78,15 @@ interface EngineFigures {
   readonly watches: number;
   readonly storeMs: number;
   readonly storeMaxMs: number;
+  /** From the engine's call to the first agent run's start. */
+  readonly firstStartMs: number;
+  readonly handoff: { p50: number; p90: number; mean: number } | undefined;
 }
 
 async function engineRun(dir: string, tag: string, times: readonly number[], options: { reportAt: number; cache: boolean }): Promise<EngineFigures> {
   const names = Array.from({ length: NODES }, (_, i) => `n${String(i).padStart(4, '0')}`);
   const w = world(names, PODS_PER_NODE);
-  const timing = { ended: new Map<string, number>(), lateMs: 0 };
+  const timing: AgentTiming = { started: [], ended: new Map<string, number>(), lateMs: 0 };
   const agents = new Map<string, AgentPort>(names.map((n, i) => [n, simulatedAgent(n, times[i]!, options.reportAt, w.nodes, timing)]));
   const stub = async (): Promise<never> => { throw new Error('unused by the engine'); };
   const lock: ClusterLock = { where: async () => 'bench', read: async () => undefined, acquire: stub, renew: async (runId, now) => ({ holder: 'b', runId, acquiredAt: now, renewedAt: now, ttlMs: 60_000 }), release: async () => undefined, forceRelease: async () => undefined };
@@ -122,6 +125,7 @@ async function engineRun(dir: string, tag: string, times: readonly number[], opt
   store.close();
   return {
     ms, phase: outcome.phase, rssPeak, rss0, rows: counted.rows() - rows0, commits: counted.commits() - commits0, cpuMs: (cpu.user + cpu.system) / 1000,
+    firstStartMs: (timing.started[0] ?? t0) - t0, handoff: handoffs(timing, CONCURRENCY),
     lateMs: timing.lateMs, storeMs: counted.storeMs(), storeMaxMs: counted.maxMs(), lists: w.nodes.lists + w.pods.lists - lists0 + (view ? 2 : 0), watches: w.nodes.watches + w.pods.watches - watches0 + (view ? 2 : 0),
   };
 }
@@ -132,7 +136,7 @@ export async function runCoordinatorBench(): Promise<void> {
   const pct = (v: number, of: number): string => `${v / of >= 1 ? '+' : ''}${((v / of - 1) * 100).toFixed(1)} %`;
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   out(`${NODES} simulated agents (${PODS_PER_NODE} pods each), --max-concurrency ${CONCURRENCY}, node time ±50 % jitter, engine poll / last-look quiet time ${POLL_MS} ms; over the ideal (nodes / concurrency x mean node time), goal within 5 %`);
-  out('node time | ideal | list schedule, 0 overhead (computed) | bare semaphore (measured) | engine | engine / semaphore | goal | RSS peak | store per node (time on the event loop) | lists, watches | engine CPU per node');
+  out('node time | ideal | list schedule, 0 overhead (computed) | bare semaphore (measured) | engine | engine / semaphore | goal | RSS peak | store per node (time on the event loop) | lists, watches | engine CPU per node | first start, slot hand-off (agent run ends -> next starts) mean / p50 / p90');
   try {
     const rows: { label: string; nodeMs: number; reportAt: number; cache: boolean }[] = [];
     for (const ms of NODE_MS) {
@@ -161,6 +165,7 @@ export async function runCoordinatorBench(): Promise<void> {
         `${(e.rssPeak / MB).toFixed(0)} MB (+${((e.rssPeak - e.rss0) / MB).toFixed(0)})`,
         `${(e.rows / NODES).toFixed(1)} rows in ${(e.commits / NODES).toFixed(2)} commits, ${(e.storeMs / NODES).toFixed(2)} ms (longest ${e.storeMaxMs.toFixed(0)} ms)`,
         `${e.lists}, ${e.watches}`, `${(e.cpuMs / NODES).toFixed(2)} ms (agents' timers ${(e.lateMs / NODES).toFixed(1)} ms late)`,
+        `${e.firstStartMs.toFixed(1)} ms, ${e.handoff ? `${e.handoff.mean.toFixed(2)} / ${e.handoff.p50.toFixed(2)} / ${e.handoff.p90.toFixed(2)} ms` : 'none'}`,
       ].join(' | '));
     }
   } finally {

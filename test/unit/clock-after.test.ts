@@ -31,7 +31,7 @@ describe('after(clock, ms, fn)', () => {
 
   it('on a clock without after (FakeClock): through sleep, fires on advance, not after a cancel', async () => {
     const clock = new FakeClock(0);
-    expect(clock.after).toBeUndefined();
+    expect((clock as Clock).after).toBeUndefined();
     const fired: number[] = [];
     after(clock, 100, () => fired.push(clock.now()));
     const cancel = after(clock, 50, () => fired.push(-1));

@@ -119,7 +119,11 @@ export function simulatedAgent(node: string, ms: number, reportAt: number, nodes
       const first = reportAt < 1 ? ms * reportAt : ms;
       await systemClock.sleep(first);
       report(req.targetVersion ?? '');
-      if (first < ms) await systemClock.sleep(ms - first);
+      // To the run's end from its start, not `ms - first` from now: the run takes `ms` and one
+      // timer's lateness, as the bare semaphore's node does, not two timers' (the first one's
+      // lateness, up to a ms of timer granularity and whatever the loop ran, counted twice).
+      const left = ms - (performance.now() - at);
+      if (first < ms && left > 0) await systemClock.sleep(left);
       timing.ended.set(node, performance.now());
       timing.lateMs += performance.now() - at - ms;
       yield { runId: req.runId ?? '', seq: 1, step: 'DONE', status: 'STEP_DONE', message: '', atUnixMs: Date.now(), phase: 'RUN_SUCCEEDED', errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '' };

@@ -99,13 +99,18 @@ export async function runEngine(runId: string, spec: RunSpec, deps: EngineDeps):
     else if (!deps.controlPlaneStep) out = { phase: 'paused', reason: 'this run has control-plane steps and no control-plane engine was wired' };
     else out = await deps.controlPlaneStep(item.step, kubeletStep);
     if (out.phase === 'paused') {
-      store.setRunPhase(runId, 'paused', out.reason, clock.now());
-      store.addEvent({ runId, at: clock.now(), node: '', kind: 'paused', message: out.reason });
+      // The phase and its event in one commit (one durable write at the run's end, not two).
+      store.batch(() => {
+        store.setRunPhase(runId, 'paused', out.reason, clock.now());
+        store.addEvent({ runId, at: clock.now(), node: '', kind: 'paused', message: out.reason });
+      });
       return out;
     }
   }
-  store.setRunPhase(runId, 'succeeded', '', clock.now());
-  store.addEvent({ runId, at: clock.now(), node: '', kind: 'succeeded', message: `${spec.controlPlane?.length ? 'the control plane and ' : ''}every kubelet run${spec.controlPlane?.length ? '' : 's'} ${spec.target}` });
+  store.batch(() => {
+    store.setRunPhase(runId, 'succeeded', '', clock.now());
+    store.addEvent({ runId, at: clock.now(), node: '', kind: 'succeeded', message: `${spec.controlPlane?.length ? 'the control plane and ' : ''}every kubelet run${spec.controlPlane?.length ? '' : 's'} ${spec.target}` });
+  });
   await deps.cluster.lock.release(runId).catch((err: unknown) => log.warn({ err }, 'could not release the lock; it expires by itself'));
   return { phase: 'succeeded' };
 }

@@ -97,7 +97,14 @@ export function world(names: readonly string[], podsPerNode: number): { nodes: M
  * A simulated agent: its run takes `ms`; the new kubelet reports itself on the Node (kubeletVersion)
  * `reportAt` into the run (a fraction: 1 = only as the run ends).
  */
-export function simulatedAgent(node: string, ms: number, reportAt: number, nodes: MemoryResource<V1Node>, timing: { ended: Map<string, number>; lateMs: number }): AgentPort {
+export interface AgentTiming {
+  /** performance.now() when each agent run started (in start order) and ended. */
+  readonly started: number[];
+  readonly ended: Map<string, number>;
+  lateMs: number;
+}
+
+export function simulatedAgent(node: string, ms: number, reportAt: number, nodes: MemoryResource<V1Node>, timing: AgentTiming): AgentPort {
   const stub = async (): Promise<never> => { throw new Error('unused by the engine'); };
   const report = (version: string): void => {
     const cur = nodes.get('', node)!;
@@ -108,10 +115,15 @@ export function simulatedAgent(node: string, ms: number, reportAt: number, nodes
     hold: stub, release: stub, etcdSnapshot: stub, fetchSnapshot: () => { throw new Error('unused by the engine'); }, watch: () => { throw new Error('unused by the engine'); },
     async *upgradeFollow(req): AsyncGenerator<StepEvent> {
       const at = performance.now();
+      timing.started.push(at);
       const first = reportAt < 1 ? ms * reportAt : ms;
       await systemClock.sleep(first);
       report(req.targetVersion ?? '');
-      if (first < ms) await systemClock.sleep(ms - first);
+      // To the run's end from its start, not `ms - first` from now: the run takes `ms` and one
+      // timer's lateness, as the bare semaphore's node does, not two timers' (the first one's
+      // lateness, up to a ms of timer granularity and whatever the loop ran, counted twice).
+      const left = ms - (performance.now() - at);
+      if (first < ms && left > 0) await systemClock.sleep(left);
       timing.ended.set(node, performance.now());
       timing.lateMs += performance.now() - at - ms;
       yield { runId: req.runId ?? '', seq: 1, step: 'DONE', status: 'STEP_DONE', message: '', atUnixMs: Date.now(), phase: 'RUN_SUCCEEDED', errorCode: '', journalTail: [], firstHealthyAtUnixMs: 0, mainPid: 0, downtimeMs: 0, skipFileWritten: '', skipped: '' };
@@ -163,6 +175,22 @@ export function counting(store: RunStore): { store: RunStore; rows: () => number
       },
     },
   };
+}
+
+/**
+ * What the engine adds per slot hand-off: the i-th agent run to end frees a slot and the
+ * (slots + i)-th agent run to start takes it (list scheduling pairs them the same way), so their
+ * difference is the time from a node's agent run ending (its last look, the journal commit, the
+ * next node's start) to the next agent run starting. Percentiles in ms.
+ */
+export function handoffs(timing: AgentTiming, slots: number): { p50: number; p90: number; mean: number } | undefined {
+  const st = [...timing.started].sort((a, b) => a - b);
+  const en = [...timing.ended.values()].sort((a, b) => a - b);
+  const gaps: number[] = [];
+  for (let i = 0; i + slots < st.length && i < en.length; i++) gaps.push(st[i + slots]! - en[i]!);
+  if (gaps.length === 0) return undefined;
+  gaps.sort((a, b) => a - b);
+  return { p50: gaps[gaps.length >> 1]!, p90: gaps[Math.floor(gaps.length * 0.9)]!, mean: gaps.reduce((a, b) => a + b, 0) / gaps.length };
 }
 
 /** List scheduling with zero overhead: each node, in order, on the slot that frees first. */

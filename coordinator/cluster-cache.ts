@@ -6,7 +6,7 @@
  * waits end on the event for their node, and every answer carries since when it has been so.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { Clock } from '../lib/clock.ts';
+import { after, type Clock } from '../lib/clock.ts';
 import { Informer, keyOf, type ListWatch } from '../lib/kube/informer.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isReady, nodeKey, type OpenedView, type PodsLook } from './rollout/cluster-view.ts';
@@ -95,22 +95,29 @@ export async function openClusterCache(sources: CacheSources, options: CacheOpti
       for (const name of names) out.set(name, { pods: [...(byNode.get(name)?.values() ?? [])], since: podsSince.get(name) ?? startedAt });
       return out;
     },
-    changed: (name, ms, signal) => {
-      // An aborted signal fires no listener added later: without this the wait would last ms.
-      if (signal?.aborted) return Promise.resolve();
-      const ac = new AbortController();
-      // A reason of our own: the default is a new DOMException, a stack captured per wake-up.
-      const done = (): void => ac.abort('changed');
-      let set = waiters.get(name);
-      if (!set) waiters.set(name, (set = new Set()));
-      set.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-      return clock.sleep(ms, ac.signal).finally(() => {
-        set.delete(done);
-        if (set.size === 0) waiters.delete(name);
-        signal?.removeEventListener('abort', done);
-      });
-    },
+    changed: (name, ms, signal) =>
+      new Promise<void>((resolve) => {
+        if (signal?.aborted) {
+          resolve();
+          return;
+        }
+        let set = waiters.get(name);
+        if (!set) waiters.set(name, (set = new Set()));
+        const mine = set;
+        // A timer cancelled on the event, not a sleep with an AbortController: one wait per
+        // node look, and an AbortSignal's listener and Event cost more than the wait's own work.
+        let cancel: (() => void) | undefined;
+        const done = (): void => {
+          if (!mine.delete(done)) return;
+          if (mine.size === 0 && waiters.get(name) === mine) waiters.delete(name);
+          cancel?.();
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        mine.add(done);
+        cancel = after(clock, ms, done);
+        signal?.addEventListener('abort', done, { once: true });
+      }),
     live,
     onNotReadyChange: (fn) => {
       notReadyListeners.add(fn);

@@ -5,7 +5,7 @@
  * connections instead of one: kubernetes PR #95427, fixed by #105490) is measured against the
  * counts before that step, not against whenever an operator last ran kip status --live.
  */
-import type { Clock } from '../../lib/clock.ts';
+import { after, type Clock } from '../../lib/clock.ts';
 import type { AgentPort, NodeInfo } from '../fleet/port.ts';
 import type { ConnectionRecord } from '../store/store.ts';
 import { multipliedConnections, type ConnectionSnapshot, type ConnectionWarning, type NodeConnections } from './connections.ts';
@@ -26,17 +26,21 @@ export function connectionLookOf(info: Pick<NodeInfo, 'apiserverConnections' | '
  * GetNode within `timeoutMs`, or undefined (an agent that does not answer, or answers no counts:
  * nothing is recorded; the upgrade never waits on this longer than the timeout).
  */
-export async function lookConnections(agent: AgentPort | undefined, clock: Clock, timeoutMs: number): Promise<ConnectionLook | undefined> {
-  if (!agent) return undefined;
-  const ac = new AbortController();
-  try {
-    const info = await Promise.race([Promise.resolve().then(() => agent.getNode()).catch(() => undefined), clock.sleep(timeoutMs, ac.signal).then(() => undefined, () => undefined)]);
-    if (!info || !Array.isArray(info.apiserverConnections) || info.apiserverConnections.length === 0) return undefined;
-    return connectionLookOf(info);
-  } finally {
-    // A reason of our own: the default is a new DOMException, a stack captured per look.
-    ac.abort('done');
-  }
+export function lookConnections(agent: AgentPort | undefined, clock: Clock, timeoutMs: number): Promise<ConnectionLook | undefined> {
+  if (!agent) return Promise.resolve(undefined);
+  // A timer cancelled on the answer instead of a sleep raced with an AbortController: the engine
+  // looks twice per node, and an AbortSignal's listener and Event were most of a look's cost.
+  return new Promise<ConnectionLook | undefined>((resolve) => {
+    let answered = false;
+    const answer = (info: NodeInfo | undefined): void => {
+      if (answered) return;
+      answered = true;
+      cancel();
+      resolve(info && Array.isArray(info.apiserverConnections) && info.apiserverConnections.length > 0 ? connectionLookOf(info) : undefined);
+    };
+    const cancel = after(clock, timeoutMs, () => answer(undefined));
+    Promise.resolve().then(() => agent.getNode()).then(answer, () => answer(undefined));
+  });
 }
 
 /** Per node, the counts recorded before its first step of the run that has a look (the baseline for --live). */

@@ -67,7 +67,7 @@ describe('the engine over the Node/Pod cache', () => {
   it('upgrades every node with one list and one watch of Nodes and of Pods, and no other list', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `n${i}`);
     const w = world(names, 3);
-    const timing = { ended: new Map<string, number>(), lateMs: 0 };
+    const timing = { started: [], ended: new Map<string, number>(), lateMs: 0 };
     const agents = new Map<string, AgentPort>(names.map((n) => [n, simulatedAgent(n, 60, 0.5, w.nodes, timing)]));
     const { outcome, nodes } = await run(names, agents, w, { maxConcurrency: 4, pollMs: 20 });
     expect(outcome).toEqual({ phase: 'succeeded' });
@@ -78,7 +78,7 @@ describe('the engine over the Node/Pod cache', () => {
   it('a Node Ready and quiet for longer than the quiet time passes its last look without waiting', async () => {
     const names = ['n0', 'n1'];
     const w = world(names, 2);
-    const timing = { ended: new Map<string, number>(), lateMs: 0 };
+    const timing = { started: [], ended: new Map<string, number>(), lateMs: 0 };
     // The new kubelet reports at a tenth of a 1 s run: 0.9 s quiet at its end, the quiet time 0.5 s.
     const agents = new Map<string, AgentPort>(names.map((n) => [n, simulatedAgent(n, 1_000, 0.1, w.nodes, timing)]));
     const waits: string[] = [];
@@ -91,7 +91,7 @@ describe('the engine over the Node/Pod cache', () => {
   it('a container that restarts just after the new kubelet is Ready is caught: the quiet time runs from the last change', async () => {
     const names = ['n0'];
     const w = world(names, 2);
-    const timing = { ended: new Map<string, number>(), lateMs: 0 };
+    const timing = { started: [], ended: new Map<string, number>(), lateMs: 0 };
     // The Node reports the new kubelet only as the run ends; 50 ms later its first sync recreates a container.
     const agents = new Map<string, AgentPort>([['n0', simulatedAgent('n0', 100, 1, w.nodes, timing)]]);
     const restartAfterReady = await w.nodes.watch(String(Number.MAX_SAFE_INTEGER), (_type, o) => {

@@ -54,8 +54,34 @@ export function programOfSource(module: string): BundledProgram | undefined {
   return BUNDLED_PROGRAMS.find((p) => SOURCES[p].module === module);
 }
 
-/** V8 flags of every bundled lab program. */
-export const LAB_NODE_FLAGS = '--max-semi-space-size=2';
+/**
+ * kip-agent's V8 flags in the lab: the shipped unit's NODE_OPTIONS (scripts/systemd/kip-agent.service),
+ * so the lab measures the agent as a real node runs it.
+ */
+export const AGENT_NODE_FLAGS = '--max-semi-space-size=2';
+
+/**
+ * V8 flags of the lab's stand-ins for the Go programs (kubelet, apiserver, scheduler,
+ * controller-manager, kube-proxy). Issue 12 asks these to run lighter (goal under 300 MB per lab
+ * node); each flag was measured on a running lab, variant against baseline on the two containerd
+ * workers, then swapped (scripts/lab/README.md, "Memory per node"):
+ * - `--max-semi-space-size=2`: the young generation capped as the agent's unit caps it (each
+ *   program polls or lists every second; at V8's default 16 MiB semi-spaces each process keeps
+ *   2 x 16 MiB). 1 MiB saved little more and made a kubelet start about 100 ms slower (more
+ *   scavenges while it loads), which is kubelet downtime.
+ * - `--v8-pool-size=1`: one V8 platform worker thread instead of one per core; each thread has its
+ *   own stack and malloc arena. About 5-10 MiB per kubelet.
+ * - `--optimize-for-size`: V8's heuristics that favour size over speed (smaller heap growth
+ *   steps, less inline caching). About 5-7 MiB per kubelet.
+ */
+export const LAB_NODE_FLAGS = '--max-semi-space-size=2 --v8-pool-size=1 --optimize-for-size';
+
+/**
+ * The environment a launcher gives a bundled stand-in: one glibc malloc arena (mallopt(3),
+ * M_ARENA_MAX). glibc gives each thread that mallocs an arena of its own; node has the main thread,
+ * the libuv pool and V8's workers, none of which needs malloc throughput here. A few MiB per process.
+ */
+export const LAB_NODE_ENV = 'MALLOC_ARENA_MAX=1';
 
 function shellWord(s: string): string {
   if (!/^[A-Za-z0-9_./:=,@+-]+$/.test(s)) throw new Error(`lab refuses to put ${JSON.stringify(s)} into a launcher`);
@@ -63,15 +89,14 @@ function shellWord(s: string): string {
 }
 
 /**
- * The command words that start a lab program (or any repository module), as a launcher writes
- * them: its bundle when the lab has bundles, else the TypeScript source through tsx.
+ * The command words that start a lab program (or any repository module), as a launcher (a shell
+ * script) writes them: its bundle when the lab has bundles, else the TypeScript source through tsx.
+ * The agent's is also a unit's ExecStart, so it carries no environment prefix.
  */
 export function programCommand(node: string, repo: string, module: string, programsDir: string | undefined): string {
   const program = programOfSource(module);
-  // The young generation capped as kip-agent's unit caps it (scripts/systemd/kip-agent.service):
-  // each lab program polls or lists every second, and at V8's default 16 MiB semi-spaces each
-  // process keeps 2 x 16 MiB of young generation (issue 12: lab memory per node).
-  if (program && programsDir) return `${shellWord(node)} ${LAB_NODE_FLAGS} ${shellWord(bundlePath(programsDir, program))}`;
+  if (program === 'kip-agent' && programsDir) return `${shellWord(node)} ${AGENT_NODE_FLAGS} ${shellWord(bundlePath(programsDir, program))}`;
+  if (program && programsDir) return `${LAB_NODE_ENV} ${shellWord(node)} ${LAB_NODE_FLAGS} ${shellWord(bundlePath(programsDir, program))}`;
   return `${shellWord(node)} --import ${shellWord(`${repo}/node_modules/tsx/dist/esm/index.mjs`)} ${shellWord(`${repo}/${module}`)}`;
 }
 

@@ -39,6 +39,7 @@ export interface AgentConfig {
   readonly tlsHandshakeTimeoutMs: number;
   readonly nodeInfoCacheMs: number;
   readonly watchPollMs: number;
+  readonly kubeletConfirmMs: number;
   readonly watchBufferEvents: number;
   readonly manifestsDir: string;
   readonly etcdEndpoints: readonly string[];
@@ -104,6 +105,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "the kubelet's container runtime (with kubeconfig): auto (from the kubelet's --container-runtime, --container-runtime-endpoint, --docker-endpoint or config), a CRI address (unix:///run/containerd/containerd.sock), or docker:<address> for dockerd (dockershim nodes)",
   },
   { key: 'watchPollMs', kind: 'int', min: 100, default: () => 1_000, help: 'how often the node watcher polls the runtime, the kubelet unit and the skip file (Watch events)' },
+  { key: 'kubeletConfirmMs', kind: 'int', min: 1_000, default: () => 10_000, help: "while the kubelet's process lives on, how often systemd is asked for its unit's state anyway (a systemd message about the unit in its journal asks at once)" },
   { key: 'watchBufferEvents', kind: 'int', min: 1, default: () => 10_000, help: 'events the agent keeps for Watch resumption; older sequence numbers are answered WATCH_SEQUENCE_EXPIRED' },
   { key: 'consistencyIntervalMs', kind: 'int', min: 0, default: () => 60_000, help: 'how often to check whether the skip file can go (with kubeconfig); 0: never' },
   { key: 'stagingQuotaBytes', kind: 'int', min: 1, default: () => 2_147_483_648, help: 'bytes all staged binaries and uploads in flight may take together (RemoveStaged frees space)' },

@@ -74,6 +74,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     },
     procStat: (pid) => readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined),
     clock: systemClock,
+    confirmEveryMs: config.kubeletConfirmMs,
   });
   const watcher = new NodeWatcher({
     reader: runtime,
@@ -104,7 +105,7 @@ export function startEyes(input: { config: AgentConfig; agent: UpgradeAgent; run
     logger,
   });
   watcher.start();
-  const journal = new JournalWatcher({ journal: createJournal(execaExec), unit: config.kubeletUnit, log: events, clock: systemClock, logger });
+  const journal = new JournalWatcher({ journal: createJournal(execaExec), unit: config.kubeletUnit, log: events, clock: systemClock, logger, onUnitMessage: () => kubelet.recheck() });
   journal.start();
   const hashMemo = new HashMemo();
   const inventoryView = workload

@@ -5,6 +5,7 @@
  */
 import { helpText, loadAgentConfig } from './config.ts';
 import { agentVersion } from './version.ts';
+import { optimizeOnlyHotWork } from '../lib/optimizer.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -24,6 +25,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // TurboFan only inside hashing and parsing passes (lib/optimizer.ts), set before run.ts and its
+  // modules load: their start-up work (the embedded protos, gRPC) is hot enough for TurboFan too.
+  // KIP_AGENT_OPTIMIZER=always keeps V8's default (to compare, or should a V8 ever misbehave).
+  if (process.env.KIP_AGENT_OPTIMIZER !== 'always') optimizeOnlyHotWork();
   const { runAgent } = await import('./run.ts');
   await runAgent(config);
 }

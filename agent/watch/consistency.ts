@@ -11,6 +11,7 @@
  * is therefore never "consistent", and zero containers compared is never a pass.
  * Pure: pods and containers come in as data.
  */
+import { hot } from '../../lib/optimizer.ts';
 import {
   collectContainers,
   decodeAt,
@@ -131,7 +132,8 @@ export function isKubernetesContainer(c: ContainerInfo): boolean {
  * containers: the runtime's containers (any state; only running ones count).
  */
 export function checkConsistency(podList: JsonNode, containers: readonly ContainerInfo[], kubeletVersion: string, memo?: HashMemo): ConsistencyReport {
-  const { version, specs, statuses } = hashSpecs(podList, kubeletVersion, memo);
+  // The pass's hashing with TurboFan on (lib/optimizer.ts): the agent runs without it at idle.
+  const { version, specs, statuses } = hot(() => hashSpecs(podList, kubeletVersion, memo));
   const runtimeRunning = containers.filter((c) => c.state === 'running' && isKubernetesContainer(c));
   const runtimeById = new Map(runtimeRunning.map((c) => [c.id, c]));
   const apiById = new Map<string, RunningStatus>();

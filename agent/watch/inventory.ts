@@ -2,6 +2,7 @@
  * Inventory and hash report (the Inventory and HashReport RPCs): pure functions of the API's
  * PodList, the runtime's containers and the kubelet version.
  */
+import { hot } from '../../lib/optimizer.ts';
 import { collectContainers, decodeAt, hashEngine, hashLabel, normalizeKubeVersion, objectField, stringField, supportedVersions, type ContainerRef, type JsonNode } from '../../lib/knowledge/hash/index.ts';
 import { KubeLabel } from '../runtime/kube-labels.ts';
 import type { ContainerInfo } from '../runtime/types.ts';
@@ -48,6 +49,11 @@ export function acceptedVersions(kubeletVersion: string, skipFileVersion: string
  * its owner, and (with `context`) whether its hash is old and whether it drifted.
  */
 export function inventory(podList: JsonNode, containers: readonly ContainerInfo[], versions: readonly string[] = supportedVersions(), context: InventoryContext = {}, memo?: HashMemo): InventoryContainer[] {
+  // TurboFan on for the pass (lib/optimizer.ts): the agent runs without it at idle.
+  return hot(() => inventoryPass(podList, containers, versions, context, memo));
+}
+
+function inventoryPass(podList: JsonNode, containers: readonly ContainerInfo[], versions: readonly string[], context: InventoryContext, memo: HashMemo | undefined): InventoryContainer[] {
   const engines = versions.map((v) => hashEngine(v));
   const specs = new Map<string, { ref: ReturnType<typeof collectContainers>[number] }>();
   const uidOf = new Map<string, string>();

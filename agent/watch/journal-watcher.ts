@@ -28,6 +28,12 @@ export interface JournalWatcherPorts {
   /** Backoff after journalctl ends: doubles from minBackoffMs to maxBackoffMs. Defaults 500 ms / 30 s. */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Called for each entry systemd itself wrote about the unit (its UNIT= field: "Stopping",
+   * "Stopped", "Started", "Reloading", a stop timeout...): the unit's state changed, so the
+   * kubelet probe asks systemd at its next poll (agent/watch/kubelet-probe.ts recheck()).
+   */
+  readonly onUnitMessage?: () => void;
 }
 
 /** What one journal line means, or undefined. Pure. */
@@ -94,6 +100,9 @@ export class JournalWatcher {
       this.#recent.set(minute, { count: r.count + 1, lastAtMs: Math.max(r.lastAtMs, atMs) });
       for (const m of this.#recent.keys()) if (m < minute - RECENT_MINUTES * 60_000) this.#recent.delete(m);
     }
+    // UNIT= is set by systemd on its messages about a unit (sd-messages.h; journalctl -u matches it),
+    // never by the unit's own processes, whose entries carry _SYSTEMD_UNIT instead.
+    if (e.fields.UNIT === this.#p.unit) this.#p.onUnitMessage?.();
     const ev = classifyKubeletLine(e);
     if (ev) this.#p.log.append(ev);
   }

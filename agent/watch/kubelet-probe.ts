@@ -9,7 +9,10 @@
  * is gone from /proc. What only systemd knows while the same process still lives (deactivating,
  * reloading) is seen within confirmEveryMs instead of one poll; the stop itself is seen when the
  * process exits. A failing systemd is asked again after a doubling delay up to confirmEveryMs, and
- * each poll in between gets the same error.
+ * each poll in between gets the same error. recheck() makes the next read ask systemd at once: the
+ * journal watcher calls it on any systemd message about the unit ("Stopping ...", "Reloading"),
+ * so a stop whose process lives on (deactivating) is seen at the next poll, not within
+ * confirmEveryMs (8.8 s measured before).
  */
 import type { Clock } from '../../lib/clock.ts';
 import type { KubeletProcess } from './node-watcher.ts';
@@ -49,6 +52,11 @@ export class KubeletProbe {
   /** How many times systemd was asked. */
   get systemdCalls(): number {
     return this.#asked;
+  }
+
+  /** The next read() asks systemd (after a failure, still not before its retry time). */
+  recheck(): void {
+    this.#last = undefined;
   }
 
   async read(): Promise<KubeletProcess> {

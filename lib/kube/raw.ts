@@ -7,6 +7,7 @@
 import { request, type RequestOptions } from 'node:https';
 import { KipError } from '../errors.ts';
 import { loadKubeconfig } from './kubeconfig.ts';
+import { hot } from '../optimizer.ts';
 import { parseJson, type JsonNode } from '../knowledge/hash/index.ts';
 
 export class RawKubeApiError extends KipError {
@@ -75,7 +76,7 @@ export async function kubeRestFromKubeconfig(kubeconfigPath: string, timeoutMs =
     get: async (path) => {
       const r = await call('GET', path);
       if (r.status !== 200) throw new RawKubeApiError(r.status, 'GET', path, r.text);
-      return { value: JSON.parse(r.text) as unknown, node: parseJson(r.text, path) };
+      return { value: JSON.parse(r.text) as unknown, node: hot(() => parseJson(r.text, path)) };
     },
     send: async (method, path, body, contentType) => {
       const r = await call(method, path, body === undefined ? undefined : JSON.stringify(body), contentType);

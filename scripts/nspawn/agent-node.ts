@@ -101,6 +101,8 @@ export interface AgentNodeOptions {
   readonly pollMs?: number;
   readonly verifyTimeoutMs?: number;
   readonly logLevel?: string;
+  /** More `key: value` lines for /etc/kip/agent.yaml. */
+  readonly extraConfig?: readonly string[];
   /** Parent of the node's work directory; a fresh temp directory when absent. */
   readonly tmpParent?: string;
   readonly bootTimeoutMs?: number;
@@ -223,6 +225,7 @@ export async function bootAgentNode(options: AgentNodeOptions): Promise<AgentNod
         `pollMs: ${options.pollMs ?? 50}`,
         `verifyTimeoutMs: ${options.verifyTimeoutMs ?? 30_000}`,
         `logLevel: ${options.logLevel ?? 'debug'}`,
+        ...(options.extraConfig ?? []),
         '',
       ].join('\n'),
     );

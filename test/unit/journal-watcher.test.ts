@@ -20,6 +20,18 @@ describe('kubelet journal lines', () => {
 });
 
 describe('JournalWatcher', () => {
+  it('calls onUnitMessage for systemd\'s own entries about the unit (UNIT=), not for the kubelet\'s lines', () => {
+    let calls = 0;
+    const journal = { read: async () => [], follow: async function* () {} };
+    const w = new JournalWatcher({ journal, unit: 'kubelet.service', log: new EventLog(10), clock: systemClock, logger: silentLogger(), onUnitMessage: () => calls++ });
+    w.accept({ ...entry(1, 'I0101 kubelet.go:1000] Starting kubelet main sync loop.'), fields: { _SYSTEMD_UNIT: 'kubelet.service' } });
+    expect(calls).toBe(0);
+    w.accept({ ...entry(2, 'Stopping kubelet.service - kubelet...'), fields: { UNIT: 'kubelet.service', _PID: '1', JOB_TYPE: 'stop' } });
+    expect(calls).toBe(1);
+    w.accept({ ...entry(3, 'Stopping docker.service...'), fields: { UNIT: 'docker.service', _PID: '1' } });
+    expect(calls).toBe(1);
+  });
+
   it('survives journalctl ending, resumes after the last cursor, and counts closed connections per minute', async () => {
     const calls: (string | undefined)[] = [];
     const batches: JournalEntry[][] = [

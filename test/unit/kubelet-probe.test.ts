@@ -46,6 +46,19 @@ describe('KubeletProbe', () => {
     expect(probe.systemdCalls).toBe(2);
   });
 
+  it('recheck() makes the next read ask systemd although the same process lives (a systemd message about the unit)', async () => {
+    const { w, probe } = world();
+    await probe.read();
+    w.clock.advance(1_000);
+    await probe.read();
+    expect(probe.systemdCalls).toBe(1);
+    w.unit = { active: false, mainPid: 100 };
+    probe.recheck();
+    w.clock.advance(1_000);
+    expect(await probe.read()).toEqual({ active: false, mainPid: 100 });
+    expect(probe.systemdCalls).toBe(2);
+  });
+
   it('a restarted kubelet (old pid gone, or the pid reused by a new process, or a zombie) is asked of systemd at the very next read', async () => {
     const { w, probe } = world();
     await probe.read();

@@ -179,7 +179,7 @@ export async function runUnpatchedDemo(target: string, deps: CliDemoDeps): Promi
     check('what the rollback restarted again is what the golden hashes predict', sameList(rollback.restarted, rollback.goldenPredicted), `${rollback.restarted.length} restarted, ${rollback.goldenPredicted.length} predicted`);
     // kip's own warning, judged by the golden hashes' count per node (not by kip's code)
     const warned = paused.filter((n) => {
-      const count = golden(onNode(afterUpgrade, [n]), pods, stepSpec!.nodes.find((x) => x.name === n)?.from ?? '').length;
+      const count = rollback!.goldenPredicted.filter((name) => name.startsWith(`${n}/`)).length;
       return rollback!.lines.some((l) => l.startsWith(`${n}: WARNING`) && l.includes(`restarts the ${count} container`));
     });
     check('kip rollback warned of those restarts, per node', warned.length === paused.length, `warned for ${warned.join(', ') || 'none'} of ${paused.join(', ')}`);

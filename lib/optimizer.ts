@@ -27,11 +27,6 @@ export function optimizeOnlyHotWork(): void {
   lean = true;
 }
 
-/** Whether optimizeOnlyHotWork() was called in this process. */
-export function optimizerLean(): boolean {
-  return lean;
-}
-
 /**
  * Runs the synchronous `fn` with TurboFan allowed (a no-op wrapper unless optimizeOnlyHotWork()
  * was called). Nested calls keep it on until the outermost returns or throws.
